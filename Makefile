@@ -1,0 +1,94 @@
+# ngx_http_oauth_module — see README.md.
+#
+#   make            the module (build/ngx_http_oauth_module.so) and build/oauth-client-entry
+#   make demo       run nginx.conf.example in the foreground on 127.0.0.1:8080
+#   make test       cmocka unit tests of the core, then the t/*.t integration tests
+#   NGINX_SRC=/path/to/nginx make    build against another nginx source tree
+
+BUILD      := build
+NGINX_SRC  ?=
+NGINX_BIN  ?= /usr/sbin/nginx
+NGX_CC_OPT ?= -O2 -g
+CXX        ?= g++
+CXXFLAGS   ?= -O2 -g
+CORE_FLAGS := -std=c++17 -Wall -Wextra -Werror -fPIC -Isrc
+LDLIBS     := -lcrypto -ljansson
+
+CORE_SRCS  := $(wildcard src/core/*.cpp)
+CORE_HDRS  := $(wildcard src/core/*.hpp)
+CORE_OBJS  := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
+GLUE_FILES := $(wildcard src/ngx/*.cpp src/ngx/*.hpp)
+UNIT_SRCS  := $(wildcard test/unit/test_*.cpp)
+UNIT_BINS  := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%)
+MODULE     := $(BUILD)/ngx_http_oauth_module.so
+CLI        := $(BUILD)/oauth-client-entry
+
+BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev g++ make
+TEST_PKGS  := libcmocka-dev perl
+
+ifeq ($(NGINX_SRC),)
+NGX_TREE   := $(BUILD)/nginx-src
+else
+NGX_TREE   := $(NGINX_SRC)
+endif
+
+.PHONY: all demo test unit integration format clean FORCE
+all: $(MODULE) $(CLI)
+
+$(BUILD)/.packages-build:
+	scripts/need-packages $(BUILD_PKGS)
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/.packages-test:
+	scripts/need-packages $(TEST_PKGS)
+	@mkdir -p $(@D) && touch $@
+
+# nginx's configure bakes the module's file list into objs/Makefile, so it
+# reruns whenever a source file is added or removed.
+$(BUILD)/sources.list: FORCE
+	@mkdir -p $(@D)
+	@echo $(CORE_SRCS) $(CORE_HDRS) $(GLUE_FILES) > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+$(NGX_TREE)/objs/Makefile: config $(BUILD)/sources.list | $(BUILD)/.packages-build
+ifeq ($(NGINX_SRC),)
+	rm -rf $(NGX_TREE) && cp -a /usr/share/nginx/src $(NGX_TREE)
+	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+		--with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
+else
+	cd $(NGX_TREE) && $$(test -x configure && echo ./configure || echo auto/configure) \
+		--with-compat --with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
+endif
+
+$(MODULE): $(NGX_TREE)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_FILES)
+	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
+	cp $(NGX_TREE)/objs/ngx_http_oauth_module.so $@
+
+$(BUILD)/core/%.o: src/core/%.cpp $(CORE_HDRS) | $(BUILD)/.packages-build
+	@mkdir -p $(@D)
+	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -c -o $@ $<
+
+$(CLI): src/cli/oauth_client_entry.cpp $(CORE_OBJS)
+	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packages-test
+	@mkdir -p $(@D)
+	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all | $(BUILD)/.packages-test
+	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
+		prove -r t/
+
+test: unit integration
+
+demo: all
+	scripts/demo $(abspath $(MODULE)) $(NGINX_BIN)
+
+format:
+	clang-format -i src/*/*.cpp src/*/*.hpp test/unit/*.cpp test/unit/*.hpp
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,49 @@
+// The client registry file (see README.md, "Client registry file").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/secret.hpp"
+
+namespace oauth {
+
+constexpr size_t kMaxClientIdLength = 128;
+constexpr size_t kMaxScopeListLength = 1024;
+
+struct Client {
+    std::string id;
+    SecretVerifier secret;
+    std::string scope;          // scope list: unique tokens, single spaces, registry order
+    uint64_t default_mask = 0;  // granted when a request names no scope
+    uint32_t token_ttl = 0;     // seconds; 0 leaves the endpoint's ttl
+    bool client_credentials = true;  // "grant_types" holds "client_credentials"
+    bool introspection = false;
+};
+
+struct RegistryError {
+    unsigned line = 0;  // line in the registry file; 0 when it is about the whole file
+    std::string message;
+};
+
+class Registry {
+public:
+    // Parses and checks the whole file. On failure returns nullptr and fills
+    // `error`. `warnings` receives one line per client whose secret is in clear.
+    static std::unique_ptr<Registry> parse(std::string_view json, RegistryError &error,
+                                           std::vector<std::string> &warnings);
+
+    const Client *find(std::string_view client_id) const;
+
+    const std::vector<Client> &clients() const { return clients_; }
+
+private:
+    std::vector<Client> clients_;
+    std::unordered_map<std::string_view, size_t> by_id_;
+};
+
+}  // namespace oauth

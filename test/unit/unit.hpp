@@ -1,0 +1,16 @@
+// cmocka, with the headers it expects before it.
+#pragma once
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string>
+#include <string_view>
+
+// assert_string_equal for string_view and std::string alike.
+#define assert_text(actual, expected) \
+    assert_string_equal(std::string(actual).c_str(), std::string(expected).c_str())
