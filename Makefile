@@ -5,6 +5,7 @@
 #   make test       cmocka unit tests of the core, then the t/*.t integration tests
 #   NGINX_SRC=/path/to/nginx make    build against another nginx source tree
 
+SHELL      := /bin/bash
 BUILD      := build
 NGINX_SRC  ?=
 NGINX_BIN  ?= /usr/sbin/nginx

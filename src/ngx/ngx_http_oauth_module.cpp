@@ -1,10 +1,732 @@
+// ngx_http_oauth_module: the nginx side. Directives, shared zones, request
+// bodies and responses; every OAuth rule lives in src/core.
 #include "ngx/ngx.hpp"
+
+#include <cstdio>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "core/bearer.hpp"
+#include "core/registry.hpp"
+#include "core/token_endpoint.hpp"
+#include "core/token_store.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
 
 namespace {
-ngx_command_t commands[] = {ngx_null_command};
-ngx_http_module_t moduleCtx = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+// ---- configuration -------------------------------------------------------
+
+struct Zone {
+    ngx_str_t name;
+    ngx_shm_zone_t *shm;
+};
+
+// Where a directive stood, for errors found after the whole http{} is read.
+struct ConfPlace {
+    ngx_str_t file;
+    ngx_uint_t line;
+};
+
+struct MainConf {
+    ngx_array_t zones;  // of Zone
+};
+
+struct TokenEndpointConf {
+    ngx_str_t zone_name;  // empty: the only zone
+    ngx_shm_zone_t *zone;
+    time_t ttl;
+    ConfPlace place;
+};
+
+struct ScopeCheckConf {
+    oauth::ScopeRequirement required;
+    ngx_str_t zone_name;  // empty: the only zone
+    ngx_shm_zone_t *zone;
+    ConfPlace place;
+};
+
+struct LocationConf {
+    oauth::Registry *clients;
+    ngx_str_t clients_file;
+    ngx_str_t realm;
+    TokenEndpointConf *token_endpoint;
+    ScopeCheckConf *require_scope;  // nullptr: off
+};
+
+// What a successful bearer check leaves for the $oauth_* variables.
+struct RequestContext {
+    ngx_str_t client_id;
+    ngx_str_t scope;
+    ngx_str_t expires;
+};
+
+std::string_view view(const ngx_str_t &s) { return {reinterpret_cast<const char *>(s.data), s.len}; }
+
+ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s) {
+    ngx_str_t out{0, nullptr};
+    out.data = static_cast<u_char *>(ngx_pnalloc(pool, s.size()));
+    if (out.data != nullptr) {
+        ngx_memcpy(out.data, s.data(), s.size());
+        out.len = s.size();
+    }
+    return out;
 }
 
-ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1, &moduleCtx, commands, NGX_HTTP_MODULE, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, NGX_MODULE_V1_PADDING};
+ConfPlace confPlace(ngx_conf_t *cf) { return {cf->conf_file->file.name, cf->conf_file->line}; }
+
+// ---- the token store over a shared zone ----------------------------------
+
+void lockZone(void *mutex) { ngx_shmtx_lock(static_cast<ngx_shmtx_t *>(mutex)); }
+
+void unlockZone(void *mutex) { ngx_shmtx_unlock(static_cast<ngx_shmtx_t *>(mutex)); }
+
+// The slab pool's mutex is the writers' lock: nginx force-unlocks it when a
+// worker dies holding it.
+oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
+    auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
+    oauth::StoreLock lock{&pool->mutex, lockZone, unlockZone};
+    return oauth::TokenStore(zone->data, lock);
+}
+
+ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
+    auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
+    if (reused != nullptr) {
+        zone->data = reused;  // nginx -s reload: keep every token
+        return NGX_OK;
+    }
+    if (zone->shm.exists) {
+        zone->data = pool->data;
+        return NGX_OK;
+    }
+    // One region of every free page; the token store does its own layout.
+    size_t size = pool->pfree * ngx_pagesize;
+    void *region = ngx_slab_alloc(pool, size);
+    if (region == nullptr || !oauth::TokenStore::format(region, size)) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
+        return NGX_ERROR;
+    }
+    pool->data = region;
+    zone->data = region;
+    pool->log_ctx = static_cast<u_char *>(ngx_slab_alloc(pool, zone->shm.name.len + 32));
+    if (pool->log_ctx != nullptr) {
+        ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
+    }
+    return NGX_OK;
+}
+
+// ---- responses -------------------------------------------------------------
+
+ngx_int_t addHeader(ngx_http_request_t *r, ngx_str_t key, std::string_view value,
+                    ngx_table_elt_t **slot = nullptr) {
+    ngx_table_elt_t *h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == nullptr) {
+        return NGX_ERROR;
+    }
+    h->hash = 1;
+    h->key = key;
+    h->value = ngxString(r->pool, value);
+    if (h->value.data == nullptr && !value.empty()) {
+        return NGX_ERROR;
+    }
+    if (slot != nullptr) {
+        *slot = h;
+    }
+    return NGX_OK;
+}
+
+ngx_int_t addResponseHeaders(ngx_http_request_t *r, const oauth::HttpResponse &response) {
+    static ngx_str_t json = ngx_string("application/json");
+    r->headers_out.content_type = json;
+    r->headers_out.content_type_len = json.len;
+    r->headers_out.content_type_lowcase = nullptr;
+
+    ngx_int_t rc = NGX_OK;
+    if (response.no_store) {
+        rc |= addHeader(r, ngx_string("Cache-Control"), "no-store");
+        rc |= addHeader(r, ngx_string("Pragma"), "no-cache");
+    }
+    if (!response.www_authenticate.empty()) {
+        rc |= addHeader(r, ngx_string("WWW-Authenticate"), response.www_authenticate,
+                        &r->headers_out.www_authenticate);
+    }
+    if (!response.allow.empty()) {
+        rc |= addHeader(r, ngx_string("Allow"), response.allow);
+    }
+    if (response.retry_after != 0) {
+        rc |= addHeader(r, ngx_string("Retry-After"), std::to_string(response.retry_after));
+    }
+    return rc == NGX_OK ? NGX_OK : NGX_ERROR;
+}
+
+void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response,
+                 const ngx_str_t &zone) {
+    if (response.log == oauth::HttpResponse::Log::none) {
+        return;
+    }
+    ngx_uint_t level = response.log == oauth::HttpResponse::Log::error ? NGX_LOG_ERR : NGX_LOG_INFO;
+    ngx_log_error(level, r->connection->log, 0, "oauth: %*s, zone \"%V\"",
+                  response.log_message.size(), response.log_message.data(), &zone);
+}
+
+ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &response) {
+    r->headers_out.status = response.status;
+    r->headers_out.content_length_n = response.body.size();
+    if (addResponseHeaders(r, response) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ngx_buf_t *b = ngx_create_temp_buf(r->pool, response.body.size());
+    if (b == nullptr) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    b->last = ngx_cpymem(b->pos, response.body.data(), response.body.size());
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    ngx_int_t rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+    ngx_chain_t out{b, nullptr};
+    return ngx_http_output_filter(r, &out);
+}
+
+// ---- the token endpoint ----------------------------------------------------
+
+std::string_view headerValue(const ngx_table_elt_t *h) {
+    return h == nullptr ? std::string_view() : view(h->value);
+}
+
+size_t countAuthorizationHeaders(ngx_http_request_t *r) {
+    if (r->headers_in.authorization == nullptr) {
+        return 0;
+    }
+    size_t count = 0;
+    for (ngx_list_part_t *part = &r->headers_in.headers.part; part != nullptr;
+         part = part->next) {
+        auto *h = static_cast<ngx_table_elt_t *>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (h[i].key.len == sizeof("Authorization") - 1 &&
+                ngx_strncasecmp(h[i].key.data, (u_char *)"Authorization", h[i].key.len) == 0) {
+                ++count;
+            }
+        }
+    }
+    return count;
+}
+
+// The body as one piece of memory, or false when it is over the cap. nginx
+// may have spilled part of it to a temporary file.
+bool readBody(ngx_http_request_t *r, std::string &body) {
+    if (r->request_body == nullptr) {
+        return true;
+    }
+    for (ngx_chain_t *cl = r->request_body->bufs; cl != nullptr; cl = cl->next) {
+        ngx_buf_t *b = cl->buf;
+        size_t size = ngx_buf_in_memory(b) ? size_t(b->last - b->pos)
+                                           : size_t(b->file_last - b->file_pos);
+        if (body.size() + size > oauth::kMaxTokenRequestBody) {
+            return false;
+        }
+        size_t at = body.size();
+        body.resize(at + size);
+        if (ngx_buf_in_memory(b)) {
+            ngx_memcpy(&body[at], b->pos, size);
+        } else if (ngx_read_file(b->file, reinterpret_cast<u_char *>(&body[at]), size,
+                                 b->file_pos) != ssize_t(size)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+enum class Body { read, discarded, too_large };
+
+ngx_int_t answerTokenRequest(ngx_http_request_t *r, Body state) {
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    TokenEndpointConf *endpoint = lcf->token_endpoint;
+    try {
+        std::string body;
+        if (state == Body::read && !readBody(r, body)) {
+            state = Body::too_large;
+            body.clear();
+        }
+        oauth::TokenRequest request;
+        request.method = view(r->method_name);
+        if (r->headers_in.content_type != nullptr) {
+            request.content_type = view(r->headers_in.content_type->value);
+        }
+        request.query = view(r->args);
+        request.authorization_headers = countAuthorizationHeaders(r);
+        request.authorization = headerValue(r->headers_in.authorization);
+        request.body = body;
+        request.body_too_large = state == Body::too_large;
+
+        oauth::TokenEndpointConfig config{uint32_t(endpoint->ttl), view(lcf->realm)};
+        oauth::TokenStore store = storeOf(endpoint->zone);
+        oauth::HttpResponse response = oauth::handle_token_request(
+            request, *lcf->clients, store, config, uint32_t(ngx_time()));
+        logResponse(r, response, endpoint->zone->shm.name);
+        return sendResponse(r, response);
+    } catch (const std::bad_alloc &) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+void tokenBodyRead(ngx_http_request_t *r) {
+    ngx_http_finalize_request(r, answerTokenRequest(r, Body::read));
+}
+
+ngx_int_t tokenHandler(ngx_http_request_t *r) {
+    bool post = r->method == NGX_HTTP_POST;
+    if (post && r->headers_in.content_length_n <= off_t(oauth::kMaxTokenRequestBody)) {
+        ngx_int_t rc = ngx_http_read_client_request_body(r, tokenBodyRead);
+        return rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc : NGX_DONE;
+    }
+    ngx_int_t rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+    return answerTokenRequest(r, post ? Body::too_large : Body::discarded);
+}
+
+// ---- protected locations -------------------------------------------------------
+
+ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant) {
+    auto *ctx = static_cast<RequestContext *>(ngx_palloc(r->pool, sizeof(RequestContext)));
+    if (ctx == nullptr) {
+        return NGX_ERROR;
+    }
+    ctx->client_id = ngxString(r->pool, grant.client());
+    ctx->scope = ngxString(r->pool, grant.scopes());
+    ctx->expires.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+    if (ctx->expires.data == nullptr) {
+        return NGX_ERROR;
+    }
+    ctx->expires.len = ngx_sprintf(ctx->expires.data, "%T", time_t(grant.expires_at)) -
+                       ctx->expires.data;
+    ngx_http_set_ctx(r, ctx, ngx_http_oauth_module);
+    return NGX_OK;
+}
+
+ngx_int_t accessHandler(ngx_http_request_t *r) {
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    ScopeCheckConf *check = lcf->require_scope;
+    if (check == nullptr) {
+        return NGX_DECLINED;
+    }
+    oauth::BearerRequest request{countAuthorizationHeaders(r),
+                                 headerValue(r->headers_in.authorization)};
+    oauth::TokenStore store = storeOf(check->zone);
+    oauth::TokenGrant grant;
+    oauth::BearerVerdict verdict = oauth::check_bearer(request, store, check->required,
+                                                       view(lcf->realm), uint32_t(ngx_time()),
+                                                       grant);
+    if (verdict.status == 0) {
+        return rememberGrant(r, grant) == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (verdict.challenge.empty()) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (addHeader(r, ngx_string("WWW-Authenticate"), verdict.challenge,
+                  &r->headers_out.www_authenticate) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return verdict.status;
+}
+
+// ---- variables ------------------------------------------------------------------
+
+ngx_int_t grantVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t field) {
+    auto *ctx = static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
+    ngx_str_t value{0, nullptr};
+    if (ctx != nullptr) {
+        value = *reinterpret_cast<ngx_str_t *>(reinterpret_cast<char *>(ctx) + field);
+    }
+    v->len = value.len;
+    v->data = value.data != nullptr ? value.data : reinterpret_cast<u_char *>(const_cast<char *>(""));
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+ngx_http_variable_t variables[] = {
+    {ngx_string("oauth_client_id"), nullptr, grantVariable, offsetof(RequestContext, client_id),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_scope"), nullptr, grantVariable, offsetof(RequestContext, scope),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_token_expires"), nullptr, grantVariable, offsetof(RequestContext, expires),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    ngx_http_null_variable};
+
+// ---- directives --------------------------------------------------------------
+
+char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *mcf = static_cast<MainConf *>(conf);
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    ngx_str_t arg = value[1];
+
+    u_char *colon = static_cast<u_char *>(ngx_strlchr(arg.data, arg.data + arg.len, ':'));
+    if (colon == nullptr || colon == arg.data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid oauth_token_zone \"%V\": expected NAME:SIZE, as in tokens:16m",
+                           &arg);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    ngx_str_t name{size_t(colon - arg.data), arg.data};
+    ngx_str_t size_text{size_t(arg.data + arg.len - colon - 1), colon + 1};
+    ssize_t size = ngx_parse_size(&size_text);
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid size \"%V\" in oauth_token_zone \"%V\"",
+                           &size_text, &arg);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    // The slab pool's own pages come on top of the store.
+    size_t minimum = oauth::TokenStore::kMinRegionSize + 8 * ngx_pagesize;
+    if (size_t(size) < minimum) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
+                           minimum / 1024);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    Zone *zones = static_cast<Zone *>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
+        if (zones[i].name.len == name.len &&
+            ngx_strncmp(zones[i].name.data, name.data, name.len) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate oauth_token_zone \"%V\"", &name);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+    ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
+    if (shm == nullptr) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (shm->data != nullptr) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "shared memory zone \"%V\" is already used",
+                           &name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    shm->init = initZone;
+    shm->data = shm;  // taken: a second directive naming it is refused above
+    Zone *zone = static_cast<Zone *>(ngx_array_push(&mcf->zones));
+    if (zone == nullptr) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    *zone = {name, shm};
+    return NGX_CONF_OK;
+}
+
+void deleteRegistry(void *registry) { delete static_cast<oauth::Registry *>(registry); }
+
+std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &path) {
+    std::string file(view(path));
+    std::FILE *f = std::fopen(file.c_str(), "rb");
+    if (f == nullptr) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_clients: cannot open \"%V\"",
+                           &path);
+        return nullptr;
+    }
+    std::string json;
+    char chunk[8192];
+    for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), f)) > 0;) {
+        json.append(chunk, n);
+    }
+    bool readFailed = std::ferror(f) != 0;
+    std::fclose(f);
+    if (readFailed) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_clients: cannot read \"%V\"",
+                           &path);
+        return nullptr;
+    }
+    oauth::RegistryError error;
+    std::vector<std::string> warnings;
+    std::unique_ptr<oauth::Registry> registry = oauth::Registry::parse(json, error, warnings);
+    if (registry == nullptr) {
+        if (error.line != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_clients: %V:%ui: %s", &path,
+                               ngx_uint_t(error.line), error.message.c_str());
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_clients: %V: %s", &path,
+                               error.message.c_str());
+        }
+        return nullptr;
+    }
+    for (const std::string &warning : warnings) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "oauth_clients: %V: %s", &path, warning.c_str());
+    }
+    return registry;
+}
+
+char *setClients(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    if (lcf->clients != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    ngx_str_t path = value[1];
+    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    std::unique_ptr<oauth::Registry> registry;
+    try {
+        registry = loadRegistry(cf, path);
+    } catch (const std::bad_alloc &) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_clients: out of memory");
+    }
+    if (registry == nullptr) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cleanup == nullptr) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    cleanup->handler = deleteRegistry;
+    cleanup->data = registry.get();
+    lcf->clients = registry.release();
+    lcf->clients_file = path;
+    return NGX_CONF_OK;
+}
+
+// "zone=NAME" selects a zone; the name is resolved once the whole http{} is read.
+bool parseZoneArgument(const ngx_str_t &arg, ngx_str_t &zone) {
+    if (arg.len <= 5 || ngx_strncmp(arg.data, "zone=", 5) != 0) {
+        return false;
+    }
+    zone = {arg.len - 5, arg.data + 5};
+    return true;
+}
+
+char *setTokenEndpoint(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    if (lcf->token_endpoint != nullptr) {
+        return const_cast<char *>("is duplicate");
+    }
+    auto *endpoint = static_cast<TokenEndpointConf *>(ngx_pcalloc(cf->pool, sizeof(TokenEndpointConf)));
+    if (endpoint == nullptr) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    endpoint->ttl = 3600;
+    endpoint->place = confPlace(cf);
+
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+        if (parseZoneArgument(value[i], endpoint->zone_name)) {
+            continue;
+        }
+        if (value[i].len > 4 && ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+            ngx_str_t ttl{value[i].len - 4, value[i].data + 4};
+            endpoint->ttl = ngx_parse_time(&ttl, 1);
+            if (endpoint->ttl == NGX_ERROR || endpoint->ttl <= 0 || endpoint->ttl > 31536000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid ttl \"%V\": a time from 1s to 365d is expected",
+                                   &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    lcf->token_endpoint = endpoint;
+
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = tokenHandler;
+    return NGX_CONF_OK;
+}
+
+// "oauth_require_scope [zone=NAME] [SCOPE ...]" or "oauth_require_scope off".
+char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    if (lcf->require_scope != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        lcf->require_scope = nullptr;
+        return NGX_CONF_OK;
+    }
+    auto *check = new (std::nothrow) ScopeCheckConf();
+    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
+    if (check == nullptr || cleanup == nullptr) {
+        delete check;
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    cleanup->handler = [](void *data) { delete static_cast<ScopeCheckConf *>(data); };
+    cleanup->data = check;
+    check->place = confPlace(cf);
+
+    try {
+        std::vector<std::string_view> scopes;
+        for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+            if (!parseZoneArgument(value[i], check->zone_name)) {
+                scopes.push_back(view(value[i]));
+            }
+        }
+        std::string error;
+        if (!oauth::ScopeRequirement::compile(scopes, check->required, error)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_require_scope: %s", error.c_str());
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    } catch (const std::bad_alloc &) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    lcf->require_scope = check;
+    return NGX_CONF_OK;
+}
+
+// The zone a directive names, or the only one declared.
+ngx_shm_zone_t *resolveZone(ngx_conf_t *cf, const ngx_str_t &name, const ConfPlace &place,
+                            const char *directive) {
+    auto *mcf = static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
+    Zone *zones = static_cast<Zone *>(mcf->zones.elts);
+    if (name.len == 0) {
+        if (mcf->zones.nelts == 1) {
+            return zones[0].shm;
+        }
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      mcf->zones.nelts == 0
+                          ? "%s needs an oauth_token_zone, and none is declared in %V:%ui"
+                          : "%s needs zone=NAME when several oauth_token_zone are declared in "
+                            "%V:%ui",
+                      directive, &place.file, place.line);
+        return nullptr;
+    }
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
+        if (zones[i].name.len == name.len &&
+            ngx_strncmp(zones[i].name.data, name.data, name.len) == 0) {
+            return zones[i].shm;
+        }
+    }
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s: unknown oauth_token_zone \"%V\" in %V:%ui",
+                  directive, &name, &place.file, place.line);
+    return nullptr;
+}
+
+ngx_command_t commands[] = {
+    {ngx_string("oauth_token_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, setTokenZone,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_clients"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setClients,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_token_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE12,
+     setTokenEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_require_scope"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, setRequireScope,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_realm"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
+    ngx_null_command};
+
+// ---- module context ------------------------------------------------------------
+
+void *createMainConf(ngx_conf_t *cf) {
+    auto *mcf = static_cast<MainConf *>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (mcf == nullptr || ngx_array_init(&mcf->zones, cf->pool, 2, sizeof(Zone)) != NGX_OK) {
+        return nullptr;
+    }
+    return mcf;
+}
+
+void *createLocationConf(ngx_conf_t *cf) {
+    auto *lcf = static_cast<LocationConf *>(ngx_pcalloc(cf->pool, sizeof(LocationConf)));
+    if (lcf == nullptr) {
+        return nullptr;
+    }
+    lcf->clients = static_cast<oauth::Registry *>(NGX_CONF_UNSET_PTR);
+    lcf->require_scope = static_cast<ScopeCheckConf *>(NGX_CONF_UNSET_PTR);
+    return lcf;
+}
+
+char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
+    auto *prev = static_cast<LocationConf *>(parent);
+    auto *conf = static_cast<LocationConf *>(child);
+
+    if (conf->clients == NGX_CONF_UNSET_PTR) {
+        conf->clients = prev->clients;
+        conf->clients_file = prev->clients_file;
+    }
+    ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
+    ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
+
+    ScopeCheckConf *check = conf->require_scope;
+    if (check != nullptr && check->zone == nullptr) {
+        check->zone = resolveZone(cf, check->zone_name, check->place, "oauth_require_scope");
+        if (check->zone == nullptr) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    if (conf->token_endpoint != nullptr) {
+        TokenEndpointConf *endpoint = conf->token_endpoint;
+        if (conf->clients == NGX_CONF_UNSET_PTR) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth_token_endpoint needs oauth_clients in %V:%ui",
+                          &endpoint->place.file, endpoint->place.line);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place,
+                                     "oauth_token_endpoint");
+        if (endpoint->zone == nullptr) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+    return NGX_CONF_OK;
+}
+
+ngx_int_t addVariables(ngx_conf_t *cf) {
+    for (ngx_http_variable_t *v = variables; v->name.len != 0; ++v) {
+        ngx_http_variable_t *var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == nullptr) {
+            return NGX_ERROR;
+        }
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
+}
+
+// One access-phase handler for every location; it declines at once where
+// oauth_require_scope is not set.
+ngx_int_t registerAccessHandler(ngx_conf_t *cf) {
+    auto *cmcf = static_cast<ngx_http_core_main_conf_t *>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto *h = static_cast<ngx_http_handler_pt *>(
+        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == nullptr) {
+        return NGX_ERROR;
+    }
+    *h = accessHandler;
+    return NGX_OK;
+}
+
+ngx_http_module_t moduleContext = {
+    addVariables,           // preconfiguration
+    registerAccessHandler,  // postconfiguration
+    createMainConf,      // create main configuration
+    nullptr,             // init main configuration
+    nullptr,             // create server configuration
+    nullptr,             // merge server configuration
+    createLocationConf,  // create location configuration
+    mergeLocationConf    // merge location configuration
+};
+
+}  // namespace
+
+ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1,
+                                      &moduleContext,
+                                      commands,
+                                      NGX_HTTP_MODULE,
+                                      nullptr,
+                                      nullptr,
+                                      nullptr,
+                                      nullptr,
+                                      nullptr,
+                                      nullptr,
+                                      nullptr,
+                                      NGX_MODULE_V1_PADDING};

@@ -1,0 +1,117 @@
+#include "core/bearer.hpp"
+
+#include "core/auth_header.hpp"
+#include "core/scope.hpp"
+#include "core/text.hpp"
+#include "core/token.hpp"
+
+namespace oauth {
+
+namespace {
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+bool is_b64token(std::string_view token) noexcept {
+    size_t end = token.find_last_not_of('=');
+    if (end == std::string_view::npos) {
+        return false;
+    }
+    for (char c : token.substr(0, end + 1)) {
+        bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+        if (!allowed) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string challenge(std::string_view realm) {
+    std::string value = "Bearer realm=\"";
+    value.append(realm).push_back('"');
+    return value;
+}
+
+// RFC 6750 §3: the error attributes follow the realm.
+BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
+                     std::string_view description) {
+    BearerVerdict verdict;
+    verdict.status = status;
+    verdict.challenge = challenge(realm);
+    if (!error.empty()) {
+        verdict.challenge.append(", error=\"").append(error).append("\", error_description=\"");
+        verdict.challenge.append(description).push_back('"');
+    }
+    return verdict;
+}
+
+}  // namespace
+
+bool ScopeRequirement::compile(const std::vector<std::string_view> &scopes, ScopeRequirement &out,
+                               std::string &error) {
+    out = ScopeRequirement();
+    for (std::string_view scope : scopes) {
+        if (!is_scope_token(scope)) {
+            error = "invalid scope \"" + std::string(scope) + "\" (RFC 6749 §3.3)";
+            return false;
+        }
+        out.scopes.emplace_back(scope);
+        if (!out.joined.empty()) {
+            out.joined.push_back(' ');
+        }
+        out.joined.append(scope);
+    }
+    return true;
+}
+
+BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,
+                                std::string_view &token) noexcept {
+    if (authorization_headers == 0) {
+        return BearerStatus::missing;
+    }
+    if (authorization_headers > 1) {
+        return BearerStatus::malformed;
+    }
+    std::string_view scheme;
+    if (!split_authorization(authorization, scheme, token)) {
+        return BearerStatus::malformed;
+    }
+    if (!equals_ignore_case(scheme, "Bearer")) {
+        return BearerStatus::missing;
+    }
+    return is_b64token(token) ? BearerStatus::ok : BearerStatus::malformed;
+}
+
+BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
+                           const ScopeRequirement &required, std::string_view realm,
+                           uint32_t now, TokenGrant &grant) noexcept {
+    try {
+        std::string_view token;
+        switch (parse_bearer_token(request.authorization_headers, request.authorization, token)) {
+            case BearerStatus::missing:
+                return refuse(401, realm, "", "");  // §3.1: no error code without credentials
+            case BearerStatus::malformed:
+                return refuse(400, realm, "invalid_request", "malformed bearer credentials");
+            case BearerStatus::ok:
+                break;
+        }
+        if (!store.find(digest_token(token), now, grant)) {
+            return refuse(401, realm, "invalid_token",
+                          "the access token is unknown, expired or revoked");
+        }
+        for (const std::string &scope : required.scopes) {
+            if (!has_scope(grant.scopes(), scope)) {
+                BearerVerdict verdict = refuse(403, realm, "insufficient_scope",
+                                               "the access token lacks a required scope");
+                verdict.challenge.append(", scope=\"").append(required.joined).push_back('"');
+                return verdict;
+            }
+        }
+        return {};
+    } catch (...) {
+        BearerVerdict verdict;  // out of memory: refuse, never let through
+        verdict.status = 500;
+        return verdict;
+    }
+}
+
+}  // namespace oauth

@@ -1,0 +1,48 @@
+// Protected resources: the bearer token check of RFC 6750.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/token_store.hpp"
+
+namespace oauth {
+
+// The scopes a location requires, checked once at configuration time.
+struct ScopeRequirement {
+    std::vector<std::string> scopes;
+    std::string joined;  // for the scope="…" of an insufficient_scope challenge
+
+    // False, with `error` naming the bad scope, when one is not a §3.3 scope-token.
+    static bool compile(const std::vector<std::string_view> &scopes, ScopeRequirement &out,
+                        std::string &error);
+};
+
+enum class BearerStatus { ok, missing, malformed };
+
+// RFC 6750 §2.1: "Bearer" (any case), one or more spaces, a b64token. Another
+// scheme counts as missing: it may belong to auth_basic under `satisfy any`.
+// Two Authorization headers are malformed.
+BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,
+                                std::string_view &token) noexcept;
+
+struct BearerRequest {
+    size_t authorization_headers = 0;
+    std::string_view authorization;  // the first Authorization header
+};
+
+struct BearerVerdict {
+    int status = 0;          // 0: let the request through; else 400, 401 or 403
+    std::string challenge;   // the WWW-Authenticate value, when status != 0
+};
+
+// RFC 6750 §3. On success `grant` holds what the token was issued for.
+BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
+                           const ScopeRequirement &required, std::string_view realm,
+                           uint32_t now, TokenGrant &grant) noexcept;
+
+}  // namespace oauth
