@@ -9,7 +9,9 @@
 #include <string_view>
 
 #include "core/bearer.hpp"
+#include "core/metadata.hpp"
 #include "core/registry.hpp"
+#include "core/token_admin.hpp"
 #include "core/token_endpoint.hpp"
 #include "core/token_store.hpp"
 
@@ -34,11 +36,20 @@ struct MainConf {
     ngx_array_t zones;  // of Zone
 };
 
-struct TokenEndpointConf {
+enum class Endpoint { token, introspection, revocation };
+
+struct EndpointConf {
+    Endpoint kind;
     ngx_str_t zone_name;  // empty: the only zone
     ngx_shm_zone_t *zone;
-    time_t ttl;
+    time_t ttl;  // token endpoint only
     ConfPlace place;
+};
+
+// What RFC 8414 metadata says of a server: the issuer and where each endpoint is.
+struct ServerConf {
+    ngx_str_t issuer;
+    ngx_str_t paths[3];  // by Endpoint
 };
 
 struct ScopeCheckConf {
@@ -52,8 +63,10 @@ struct LocationConf {
     oauth::Registry *clients;
     ngx_str_t clients_file;
     ngx_str_t realm;
-    TokenEndpointConf *token_endpoint;
+    EndpointConf *endpoint;
     ScopeCheckConf *require_scope;  // nullptr: off
+    ngx_flag_t metadata;
+    ngx_str_t metadata_document;
 };
 
 // What a successful bearer check leaves for the $oauth_* variables.
@@ -140,9 +153,11 @@ ngx_int_t addHeader(ngx_http_request_t *r, ngx_str_t key, std::string_view value
 
 ngx_int_t addResponseHeaders(ngx_http_request_t *r, const oauth::HttpResponse &response) {
     static ngx_str_t json = ngx_string("application/json");
-    r->headers_out.content_type = json;
-    r->headers_out.content_type_len = json.len;
-    r->headers_out.content_type_lowcase = nullptr;
+    if (!response.body.empty()) {
+        r->headers_out.content_type = json;
+        r->headers_out.content_type_len = json.len;
+        r->headers_out.content_type_lowcase = nullptr;
+    }
 
     ngx_int_t rc = NGX_OK;
     if (response.no_store) {
@@ -173,6 +188,9 @@ void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response,
 }
 
 ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &response) {
+    if (response.status == NGX_HTTP_INTERNAL_SERVER_ERROR && response.body.empty()) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     r->headers_out.status = response.status;
     r->headers_out.content_length_n = response.body.size();
     if (addResponseHeaders(r, response) != NGX_OK) {
@@ -228,7 +246,7 @@ bool readBody(ngx_http_request_t *r, std::string &body) {
         ngx_buf_t *b = cl->buf;
         size_t size = ngx_buf_in_memory(b) ? size_t(b->last - b->pos)
                                            : size_t(b->file_last - b->file_pos);
-        if (body.size() + size > oauth::kMaxTokenRequestBody) {
+        if (body.size() + size > oauth::kMaxFormBody) {
             return false;
         }
         size_t at = body.size();
@@ -245,16 +263,35 @@ bool readBody(ngx_http_request_t *r, std::string &body) {
 
 enum class Body { read, discarded, too_large };
 
-ngx_int_t answerTokenRequest(ngx_http_request_t *r, Body state) {
+oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lcf,
+                                   const oauth::FormRequest &request) {
+    EndpointConf *endpoint = lcf->endpoint;
+    oauth::TokenStore store = storeOf(endpoint->zone);
+    uint32_t now = uint32_t(ngx_time());
+    auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
+    oauth::TokenAdminConfig admin{view(lcf->realm), view(scf->issuer)};
+    switch (endpoint->kind) {
+        case Endpoint::token:
+            return oauth::handle_token_request(
+                request, *lcf->clients, store,
+                oauth::TokenEndpointConfig{uint32_t(endpoint->ttl), view(lcf->realm)}, now);
+        case Endpoint::introspection:
+            return oauth::handle_introspection_request(request, *lcf->clients, store, admin, now);
+        case Endpoint::revocation:
+            return oauth::handle_revocation_request(request, *lcf->clients, store, admin);
+    }
+    return oauth::server_error_response();
+}
+
+ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
     auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
-    TokenEndpointConf *endpoint = lcf->token_endpoint;
     try {
         std::string body;
         if (state == Body::read && !readBody(r, body)) {
             state = Body::too_large;
             body.clear();
         }
-        oauth::TokenRequest request;
+        oauth::FormRequest request;
         request.method = view(r->method_name);
         if (r->headers_in.content_type != nullptr) {
             request.content_type = view(r->headers_in.content_type->value);
@@ -265,32 +302,44 @@ ngx_int_t answerTokenRequest(ngx_http_request_t *r, Body state) {
         request.body = body;
         request.body_too_large = state == Body::too_large;
 
-        oauth::TokenEndpointConfig config{uint32_t(endpoint->ttl), view(lcf->realm)};
-        oauth::TokenStore store = storeOf(endpoint->zone);
-        oauth::HttpResponse response = oauth::handle_token_request(
-            request, *lcf->clients, store, config, uint32_t(ngx_time()));
-        logResponse(r, response, endpoint->zone->shm.name);
+        oauth::HttpResponse response = answerEndpoint(r, lcf, request);
+        logResponse(r, response, lcf->endpoint->zone->shm.name);
         return sendResponse(r, response);
     } catch (const std::bad_alloc &) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 
-void tokenBodyRead(ngx_http_request_t *r) {
-    ngx_http_finalize_request(r, answerTokenRequest(r, Body::read));
+void formBodyRead(ngx_http_request_t *r) {
+    ngx_http_finalize_request(r, answerFormRequest(r, Body::read));
 }
 
-ngx_int_t tokenHandler(ngx_http_request_t *r) {
+// Content handler of the token, introspection and revocation endpoints.
+ngx_int_t formEndpointHandler(ngx_http_request_t *r) {
     bool post = r->method == NGX_HTTP_POST;
-    if (post && r->headers_in.content_length_n <= off_t(oauth::kMaxTokenRequestBody)) {
-        ngx_int_t rc = ngx_http_read_client_request_body(r, tokenBodyRead);
+    if (post && r->headers_in.content_length_n <= off_t(oauth::kMaxFormBody)) {
+        ngx_int_t rc = ngx_http_read_client_request_body(r, formBodyRead);
         return rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc : NGX_DONE;
     }
     ngx_int_t rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
     }
-    return answerTokenRequest(r, post ? Body::too_large : Body::discarded);
+    return answerFormRequest(r, post ? Body::too_large : Body::discarded);
+}
+
+ngx_int_t metadataHandler(ngx_http_request_t *r) {
+    ngx_int_t rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    try {
+        return sendResponse(
+            r, oauth::handle_metadata_request(view(r->method_name), view(lcf->metadata_document)));
+    } catch (const std::bad_alloc &) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 }
 
 // ---- protected locations -------------------------------------------------------
@@ -500,15 +549,21 @@ bool parseZoneArgument(const ngx_str_t &arg, ngx_str_t &zone) {
     return true;
 }
 
-char *setTokenEndpoint(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
-    if (lcf->token_endpoint != nullptr) {
-        return const_cast<char *>("is duplicate");
+    auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
+        ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    if (lcf->endpoint != nullptr || lcf->metadata == 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a location serves one oauth endpoint; \"%V\" holds another",
+                           &clcf->name);
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
-    auto *endpoint = static_cast<TokenEndpointConf *>(ngx_pcalloc(cf->pool, sizeof(TokenEndpointConf)));
+    auto *endpoint = static_cast<EndpointConf *>(ngx_pcalloc(cf->pool, sizeof(EndpointConf)));
     if (endpoint == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+    endpoint->kind = *static_cast<const Endpoint *>(cmd->post);
     endpoint->ttl = 3600;
     endpoint->place = confPlace(cf);
 
@@ -517,7 +572,8 @@ char *setTokenEndpoint(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         if (parseZoneArgument(value[i], endpoint->zone_name)) {
             continue;
         }
-        if (value[i].len > 4 && ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+        if (endpoint->kind == Endpoint::token && value[i].len > 4 &&
+            ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
             ngx_str_t ttl{value[i].len - 4, value[i].data + 4};
             endpoint->ttl = ngx_parse_time(&ttl, 1);
             if (endpoint->ttl == NGX_ERROR || endpoint->ttl <= 0 || endpoint->ttl > 31536000) {
@@ -531,11 +587,47 @@ char *setTokenEndpoint(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    lcf->token_endpoint = endpoint;
+    lcf->endpoint = endpoint;
+    clcf->handler = formEndpointHandler;
 
+    // The first location of a server that carries an endpoint is the one metadata names.
+    auto *scf = static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    ngx_str_t &path = scf->paths[size_t(endpoint->kind)];
+    if (path.len == 0 && clcf->regex == nullptr && !clcf->named) {
+        path = clcf->name;
+    }
+    return NGX_CONF_OK;
+}
+
+char *setMetadata(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    if (lcf->endpoint != nullptr || lcf->metadata == 1) {
+        return const_cast<char *>("is duplicate, or the location holds another oauth endpoint");
+    }
+    lcf->metadata = 1;
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = tokenHandler;
+    clcf->handler = metadataHandler;
+    return NGX_CONF_OK;
+}
+
+char *setIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
+    char *rc = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rc != NGX_CONF_OK) {
+        return rc;
+    }
+    auto *scf = static_cast<ServerConf *>(conf);
+    std::optional<std::string> problem;
+    try {
+        problem = oauth::check_issuer(view(scf->issuer));
+    } catch (const std::bad_alloc &) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (problem) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid oauth_issuer \"%V\": %s", &scf->issuer,
+                           problem->c_str());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
     return NGX_CONF_OK;
 }
 
@@ -607,6 +699,10 @@ ngx_shm_zone_t *resolveZone(ngx_conf_t *cf, const ngx_str_t &name, const ConfPla
     return nullptr;
 }
 
+const Endpoint kTokenEndpoint = Endpoint::token;
+const Endpoint kIntrospectionEndpoint = Endpoint::introspection;
+const Endpoint kRevocationEndpoint = Endpoint::revocation;
+
 ngx_command_t commands[] = {
     {ngx_string("oauth_token_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, setTokenZone,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
@@ -614,7 +710,15 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setClients,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_token_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE12,
-     setTokenEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+     setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kTokenEndpoint)},
+    {ngx_string("oauth_introspection_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
+     setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kIntrospectionEndpoint)},
+    {ngx_string("oauth_revocation_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
+     setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kRevocationEndpoint)},
+    {ngx_string("oauth_metadata"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setMetadata,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_issuer"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_TAKE1, setIssuer,
+     NGX_HTTP_SRV_CONF_OFFSET, offsetof(ServerConf, issuer), nullptr},
     {ngx_string("oauth_require_scope"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, setRequireScope,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
@@ -640,7 +744,53 @@ void *createLocationConf(ngx_conf_t *cf) {
     }
     lcf->clients = static_cast<oauth::Registry *>(NGX_CONF_UNSET_PTR);
     lcf->require_scope = static_cast<ScopeCheckConf *>(NGX_CONF_UNSET_PTR);
+    lcf->metadata = NGX_CONF_UNSET;
     return lcf;
+}
+
+void *createServerConf(ngx_conf_t *cf) { return ngx_pcalloc(cf->pool, sizeof(ServerConf)); }
+
+char *mergeServerConf(ngx_conf_t *, void *parent, void *child) {
+    auto *prev = static_cast<ServerConf *>(parent);
+    auto *conf = static_cast<ServerConf *>(child);
+    ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    return NGX_CONF_OK;
+}
+
+const char *const kEndpointDirectives[] = {"oauth_token_endpoint", "oauth_introspection_endpoint",
+                                           "oauth_revocation_endpoint"};
+
+char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
+    EndpointConf *endpoint = conf->endpoint;
+    const char *directive = kEndpointDirectives[size_t(endpoint->kind)];
+    if (conf->clients == NGX_CONF_UNSET_PTR) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s needs oauth_clients in %V:%ui", directive,
+                      &endpoint->place.file, endpoint->place.line);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
+    return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
+}
+
+// Rendered once: every location's merge runs after the whole http{} is read,
+// so the server's endpoint paths are all known by now.
+char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
+    auto *scf = static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    if (scf->issuer.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "oauth_metadata needs oauth_issuer");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    try {
+        oauth::MetadataConfig metadata{view(scf->issuer), view(scf->paths[0]),
+                                       view(scf->paths[1]), view(scf->paths[2])};
+        const oauth::Registry *registry =
+            conf->clients == NGX_CONF_UNSET_PTR ? nullptr : conf->clients;
+        conf->metadata_document = ngxString(cf->pool, oauth::render_metadata(metadata, registry));
+    } catch (const std::bad_alloc &) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    return conf->metadata_document.data != nullptr ? NGX_CONF_OK
+                                                    : static_cast<char *>(NGX_CONF_ERROR);
 }
 
 char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
@@ -662,19 +812,11 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         }
     }
 
-    if (conf->token_endpoint != nullptr) {
-        TokenEndpointConf *endpoint = conf->token_endpoint;
-        if (conf->clients == NGX_CONF_UNSET_PTR) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "oauth_token_endpoint needs oauth_clients in %V:%ui",
-                          &endpoint->place.file, endpoint->place.line);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-        endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place,
-                                     "oauth_token_endpoint");
-        if (endpoint->zone == nullptr) {
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
+    if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (conf->metadata == 1 && renderMetadata(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
     return NGX_CONF_OK;
 }
@@ -710,8 +852,8 @@ ngx_http_module_t moduleContext = {
     registerAccessHandler,  // postconfiguration
     createMainConf,      // create main configuration
     nullptr,             // init main configuration
-    nullptr,             // create server configuration
-    nullptr,             // merge server configuration
+    createServerConf,    // create server configuration
+    mergeServerConf,     // merge server configuration
     createLocationConf,  // create location configuration
     mergeLocationConf    // merge location configuration
 };

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// cmocka 1.1.5 (Debian 12) declares its functions without extern "C".
+extern "C" {
 #include <cmocka.h>
+}
 
 #include <string>
 #include <string_view>

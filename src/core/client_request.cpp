@@ -1,0 +1,156 @@
+#include "core/client_request.hpp"
+
+#include "core/json.hpp"
+#include "core/text.hpp"
+
+namespace oauth {
+
+namespace {
+
+constexpr std::string_view kFormMediaType = "application/x-www-form-urlencoded";
+
+HttpResponse invalid_request(std::string_view description) {
+    return error_response(400, "invalid_request", description);
+}
+
+// RFC 9110 §8.3.1: the media type is case-insensitive and may carry parameters.
+bool is_form_content_type(std::string_view content_type) {
+    std::string_view media_type = content_type.substr(0, content_type.find(';'));
+    return equals_ignore_case(trim_ows(media_type), kFormMediaType);
+}
+
+// RFC 6749 §2.3.1: client credentials "MUST NOT be included in the request URI".
+bool query_has_credentials(std::string_view query) {
+    while (!query.empty()) {
+        size_t end = query.find('&');
+        std::string_view segment = query.substr(0, end);
+        std::optional<std::string> name = form_decode(segment.substr(0, segment.find('=')));
+        if (name && (*name == "client_id" || *name == "client_secret")) {
+            return true;
+        }
+        query = end == std::string_view::npos ? std::string_view() : query.substr(end + 1);
+    }
+    return false;
+}
+
+}  // namespace
+
+HttpResponse error_response(int status, std::string_view error, std::string_view description) {
+    HttpResponse response;
+    response.status = status;
+    response.body = render_error(error, description);
+    return response;
+}
+
+HttpResponse server_error_response() noexcept {
+    HttpResponse response;
+    response.status = 500;
+    return response;
+}
+
+std::optional<HttpResponse> ClientRequest::check_shape() {
+    if (request_.method != "POST") {
+        HttpResponse response =
+            error_response(405, "invalid_request", "this endpoint accepts only POST");
+        response.allow = "POST";
+        return response;
+    }
+    if (!request_.content_type || !is_form_content_type(*request_.content_type)) {
+        return invalid_request("the body must be application/x-www-form-urlencoded");
+    }
+    if (request_.body_too_large) {
+        return invalid_request("the body is larger than 16 KiB");
+    }
+    if (query_has_credentials(request_.query)) {
+        return invalid_request("client credentials must not be sent in the query string");
+    }
+    switch (form_.parse(request_.body)) {
+        case FormStatus::bad_encoding:
+            return invalid_request("the body is not valid form-urlencoded data");
+        case FormStatus::repeated_parameter:
+            return invalid_request("a parameter is given more than once");
+        case FormStatus::ok:
+            break;
+    }
+    if (request_.authorization_headers > 1) {
+        return invalid_request("more than one Authorization header");
+    }
+    read_credentials();
+    if (uses_two_methods()) {
+        return invalid_request("the client used more than one authentication method");
+    }
+    return std::nullopt;
+}
+
+void ClientRequest::read_credentials() {
+    if (request_.authorization_headers == 0) {
+        read_body_credentials();
+        return;
+    }
+    // Any Authorization header is an attempt to authenticate through it
+    // (RFC 6749 §5.2): answered with a Basic challenge when it fails.
+    method_ = Method::basic;
+    std::string_view scheme, token68;
+    malformed_ = !split_authorization(request_.authorization, scheme, token68) ||
+                 !equals_ignore_case(scheme, "Basic") ||
+                 !parse_basic_credentials(token68, presented_);
+}
+
+void ClientRequest::read_body_credentials() {
+    const std::string *id = form_.get("client_id");
+    const std::string *secret = form_.get("client_secret");
+    if (id == nullptr && secret == nullptr) {
+        return;
+    }
+    method_ = Method::post;
+    malformed_ = id == nullptr || secret == nullptr || !is_vschar_string(*id) ||
+                 !is_vschar_string(*secret);
+    if (!malformed_) {
+        presented_ = {*id, *secret};
+    }
+}
+
+// RFC 6749 §2.3: "MUST NOT use more than one authentication method in each
+// request". A client_id in the body beside Basic is tolerated only when it
+// names the same client.
+bool ClientRequest::uses_two_methods() const {
+    if (method_ != Method::basic) {
+        return false;
+    }
+    if (form_.has("client_secret")) {
+        return true;
+    }
+    const std::string *body_id = form_.get("client_id");
+    return body_id != nullptr && (malformed_ || *body_id != presented_.id);
+}
+
+const Client *ClientRequest::authenticate(const Registry &registry) {
+    if (method_ == Method::none || malformed_) {
+        return nullptr;
+    }
+    const Client *client = registry.find(presented_.id);
+    if (client == nullptr || !client->secret.verify(presented_.secret)) {
+        failed_client_id_ = presented_.id;
+        return nullptr;
+    }
+    return client;
+}
+
+HttpResponse ClientRequest::invalid_client(std::string_view realm) const {
+    HttpResponse response = error_response(
+        401, "invalid_client",
+        method_ == Method::none ? "client authentication is required"
+                                : "client authentication failed");
+    if (method_ != Method::post) {
+        response.www_authenticate = "Basic realm=\"";
+        response.www_authenticate.append(realm).push_back('"');
+    }
+    if (!failed_client_id_.empty()) {
+        response.log = HttpResponse::Log::info;
+        response.log_message = "client authentication failed for client_id \"";
+        response.log_message.append(failed_client_id_).push_back('"');
+    }
+    return response;
+}
+
+}  // namespace oauth

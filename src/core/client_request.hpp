@@ -1,0 +1,68 @@
+// The request shape the token, introspection and revocation endpoints share:
+// a POST with a form body from a client authenticating with its secret
+// (RFC 6749 §2.3.1, §3.2; RFC 7662 §2.1; RFC 7009 §2.1).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/auth_header.hpp"
+#include "core/form.hpp"
+#include "core/http.hpp"
+#include "core/registry.hpp"
+
+namespace oauth {
+
+constexpr size_t kMaxFormBody = 16 * 1024;
+
+// What the nginx glue hands over of one HTTP request.
+struct FormRequest {
+    std::string_view method;
+    std::optional<std::string_view> content_type;
+    std::string_view query;  // the raw query string, without '?'
+    size_t authorization_headers = 0;
+    std::string_view authorization;  // the first Authorization header
+    std::string_view body;
+    bool body_too_large = false;  // over kMaxFormBody; `body` is then empty
+};
+
+HttpResponse error_response(int status, std::string_view error, std::string_view description);
+
+// A 500 that allocates nothing, for when memory ran out.
+HttpResponse server_error_response() noexcept;
+
+class ClientRequest {
+public:
+    explicit ClientRequest(const FormRequest &request) : request_(request) {}
+
+    // Everything that makes the request malformed (RFC 6749 §5.2
+    // invalid_request) and can be told before any secret is checked. nullopt
+    // when the request is well formed.
+    std::optional<HttpResponse> check_shape();
+
+    // The registered client whose secret was presented, or nullptr.
+    const Client *authenticate(const Registry &registry);
+
+    // RFC 6749 §5.2 invalid_client, with the challenge RFC 7235 §3.1 asks of a 401.
+    HttpResponse invalid_client(std::string_view realm) const;
+
+    const Form &form() const { return form_; }
+
+private:
+    enum class Method { none, basic, post };
+
+    void read_credentials();
+    void read_body_credentials();
+    bool uses_two_methods() const;
+
+    const FormRequest &request_;
+    Form form_;
+    Method method_ = Method::none;
+    bool malformed_ = false;  // an authentication attempt that cannot be decoded
+    ClientCredentials presented_;
+    std::string failed_client_id_;
+};
+
+}  // namespace oauth

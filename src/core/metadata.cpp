@@ -1,0 +1,129 @@
+#include "core/metadata.hpp"
+
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/scope.hpp"
+
+namespace oauth {
+
+namespace {
+
+// scheme://authority of the issuer.
+std::string_view origin_of(std::string_view issuer) {
+    size_t authority = issuer.find("://");
+    authority = authority == std::string_view::npos ? 0 : authority + 3;
+    return issuer.substr(0, issuer.find('/', authority));
+}
+
+std::vector<std::string_view> supported_scopes(const Registry *registry) {
+    std::vector<std::string_view> scopes;
+    if (registry == nullptr) {
+        return scopes;
+    }
+    for (const Client &client : registry->clients()) {
+        std::vector<std::string_view> tokens;
+        if (client.scope.empty() || !split_scope(client.scope, tokens)) {
+            continue;
+        }
+        for (std::string_view token : tokens) {
+            bool seen = false;
+            for (std::string_view known : scopes) {
+                seen = seen || known == token;
+            }
+            if (!seen) {
+                scopes.push_back(token);
+            }
+        }
+    }
+    return scopes;
+}
+
+class Document {
+public:
+    void string(std::string_view name, std::string_view value) {
+        key(name);
+        append_json_string(out_, value);
+    }
+
+    void array(std::string_view name, const std::vector<std::string_view> &values) {
+        key(name);
+        out_.push_back('[');
+        for (size_t i = 0; i < values.size(); ++i) {
+            if (i != 0) {
+                out_.push_back(',');
+            }
+            append_json_string(out_, values[i]);
+        }
+        out_.push_back(']');
+    }
+
+    std::string finish() { return out_ + "}"; }
+
+private:
+    void key(std::string_view name) {
+        if (out_.size() > 1) {
+            out_.push_back(',');
+        }
+        append_json_string(out_, name);
+        out_.push_back(':');
+    }
+
+    std::string out_ = "{";
+};
+
+}  // namespace
+
+std::optional<std::string> check_issuer(std::string_view issuer) {
+    bool https = issuer.rfind("https://", 0) == 0;
+    bool http = issuer.rfind("http://", 0) == 0;
+    if (!https && !http) {
+        return "the issuer must be an https URL";
+    }
+    if (issuer.find_first_of("?#") != std::string_view::npos) {
+        return "the issuer must have no query or fragment (RFC 8414 §2)";
+    }
+    if (origin_of(issuer).size() <= (https ? 8u : 7u)) {
+        return "the issuer has no host";
+    }
+    return std::nullopt;
+}
+
+std::string render_metadata(const MetadataConfig &config, const Registry *registry) {
+    const std::vector<std::string_view> auth_methods = {"client_secret_basic",
+                                                        "client_secret_post"};
+    std::string origin(origin_of(config.issuer));
+    Document doc;
+    doc.string("issuer", config.issuer);
+    if (!config.token_path.empty()) {
+        doc.string("token_endpoint", origin + std::string(config.token_path));
+    }
+    if (!config.introspection_path.empty()) {
+        doc.string("introspection_endpoint", origin + std::string(config.introspection_path));
+    }
+    if (!config.revocation_path.empty()) {
+        doc.string("revocation_endpoint", origin + std::string(config.revocation_path));
+    }
+    doc.array("grant_types_supported", {"client_credentials"});
+    doc.array("response_types_supported", {});
+    doc.array("scopes_supported", supported_scopes(registry));
+    doc.array("token_endpoint_auth_methods_supported", auth_methods);
+    doc.array("introspection_endpoint_auth_methods_supported", auth_methods);
+    doc.array("revocation_endpoint_auth_methods_supported", auth_methods);
+    return doc.finish();
+}
+
+HttpResponse handle_metadata_request(std::string_view method, std::string_view document) {
+    HttpResponse response;
+    response.no_store = false;
+    if (method != "GET" && method != "HEAD") {
+        response.status = 405;
+        response.allow = "GET, HEAD";
+        response.body = render_error("invalid_request", "metadata is read with GET");
+        return response;
+    }
+    response.body = std::string(document);
+    return response;
+}
+
+}  // namespace oauth

@@ -1,0 +1,32 @@
+// Endpoints for tokens already issued: introspection (RFC 7662) and
+// revocation (RFC 7009). Both authenticate the caller as a registered client,
+// as the token endpoint does.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/client_request.hpp"
+#include "core/http.hpp"
+#include "core/registry.hpp"
+#include "core/token_store.hpp"
+
+namespace oauth {
+
+struct TokenAdminConfig {
+    std::string_view realm;   // for WWW-Authenticate: Basic realm="…"
+    std::string_view issuer;  // "iss" of introspection answers; empty: left out
+};
+
+// Only clients with "introspection": true may ask; an active token answers
+// its grant, anything else exactly {"active":false}.
+HttpResponse handle_introspection_request(const FormRequest &request, const Registry &registry,
+                                          const TokenStore &store, const TokenAdminConfig &config,
+                                          uint32_t now) noexcept;
+
+// A client revokes only its own tokens; unknown and foreign tokens still
+// answer 200 (RFC 7009 §2.2) and change nothing.
+HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
+                                       TokenStore &store, const TokenAdminConfig &config) noexcept;
+
+}  // namespace oauth

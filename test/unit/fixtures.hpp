@@ -1,0 +1,54 @@
+// A real registry and a real token store over plain memory, for the tests of
+// the endpoint flows.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/base64.hpp"
+#include "core/registry.hpp"
+#include "core/token_store.hpp"
+
+#include <openssl/sha.h>
+
+namespace fixture {
+
+inline std::string sha256_hash(const std::string &secret) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char *>(secret.data()), secret.size(), digest);
+    return "$sha256$" +
+           oauth::encode_base64(std::string(reinterpret_cast<char *>(digest), sizeof(digest)));
+}
+
+inline std::unique_ptr<oauth::Registry> registry(const std::string &json) {
+    oauth::RegistryError error;
+    std::vector<std::string> warnings;
+    return oauth::Registry::parse(json, error, warnings);
+}
+
+// Two clients: "app" (scopes a b c, default a, secret "app-secret") and
+// "auditor" (introspection right, secret "auditor-secret").
+inline std::unique_ptr<oauth::Registry> standard_registry() {
+    return registry(R"({"clients":[
+        {"client_id":"app","client_secret_hash":")" + sha256_hash("app-secret") +
+                    R"(","scope":"a b c","default_scope":"a"},
+        {"client_id":"auditor","client_secret_hash":")" + sha256_hash("auditor-secret") +
+                    R"(","scope":"","introspection":true},
+        {"client_id":"legacy","client_secret_hash":")" + sha256_hash("legacy-secret") +
+                    R"(","scope":"a","grant_types":["authorization_code"]}
+    ]})");
+}
+
+struct Store {
+    explicit Store(size_t size = 256 * 1024) : memory(size) {
+        oauth::TokenStore::format(memory.data(), memory.size());
+    }
+    oauth::TokenStore open() {
+        return oauth::TokenStore(memory.data(), oauth::StoreLock{nullptr, no_lock, no_lock});
+    }
+    static void no_lock(void *) {}
+    std::vector<char> memory;
+};
+
+}  // namespace fixture

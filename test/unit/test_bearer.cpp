@@ -1,0 +1,124 @@
+// RFC 6750: the Authorization header parser and the access decision.
+#include "unit.hpp"
+
+#include <cstring>
+
+#include "core/bearer.hpp"
+#include "core/token.hpp"
+#include "fixtures.hpp"
+
+namespace {
+
+constexpr uint32_t kNow = 1700000000;
+const std::string kToken = "tok_ABCdef0123456789-._~+/tok_ABCdef0123456";
+
+oauth::BearerStatus parse(size_t headers, std::string_view value) {
+    std::string_view token;
+    return oauth::parse_bearer_token(headers, value, token);
+}
+
+void parses_bearer_case_insensitively(void **) {
+    std::string_view token;
+    assert_int_equal(oauth::parse_bearer_token(1, "bEaReR  abc.DEF~12+/==", token),
+                     oauth::BearerStatus::ok);
+    assert_text(token, "abc.DEF~12+/==");
+}
+
+void missing_and_other_schemes(void **) {
+    assert_int_equal(parse(0, ""), oauth::BearerStatus::missing);
+    assert_int_equal(parse(1, "Basic YTpi"), oauth::BearerStatus::missing);
+}
+
+void malformed_bearer_credentials(void **) {
+    assert_int_equal(parse(1, "Bearer"), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(1, "Bearer "), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(1, "Bearer a b"), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(1, "Bearer a\"b"), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(1, "Bearer ==="), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(1, "Bearer a=b"), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(2, "Bearer abc"), oauth::BearerStatus::malformed);
+    assert_int_equal(parse(1, ""), oauth::BearerStatus::malformed);
+}
+
+void compiles_scope_requirements(void **) {
+    oauth::ScopeRequirement required;
+    std::string error;
+    assert_true(oauth::ScopeRequirement::compile({"a", "b:c"}, required, error));
+    assert_text(required.joined, "a b:c");
+    assert_false(oauth::ScopeRequirement::compile({"a", "b\"c"}, required, error));
+    assert_non_null(strstr(error.c_str(), "b\"c"));
+}
+
+struct Gate {
+    fixture::Store memory;
+    oauth::TokenStore store = memory.open();
+
+    Gate() {
+        uint32_t retry = 0;
+        assert_int_equal(store.insert(oauth::digest_token(kToken), "app", "a b c", 0b101, kNow,
+                                      kNow + 60, kNow, retry),
+                         oauth::InsertResult::ok);
+    }
+
+    oauth::BearerVerdict check(const std::string &header, std::vector<std::string_view> scopes,
+                               uint32_t now = kNow) {
+        oauth::ScopeRequirement required;
+        std::string error;
+        assert_true(oauth::ScopeRequirement::compile(scopes, required, error));
+        oauth::BearerRequest request{header.empty() ? 0u : 1u, header};
+        return oauth::check_bearer(request, store, required, "api", now, grant);
+    }
+
+    oauth::TokenGrant grant;
+};
+
+void lets_a_valid_token_through(void **) {
+    Gate gate;
+    oauth::BearerVerdict verdict = gate.check("Bearer " + kToken, {"a", "c"});
+    assert_int_equal(verdict.status, 0);
+    assert_text(gate.grant.client(), "app");
+    assert_text(gate.grant.scopes(), "a c");
+    assert_int_equal(gate.grant.expires_at, kNow + 60);
+}
+
+void answers_each_rfc6750_error(void **) {
+    Gate gate;
+    oauth::BearerVerdict none = gate.check("", {});
+    assert_int_equal(none.status, 401);
+    assert_text(none.challenge, "Bearer realm=\"api\"");
+
+    oauth::BearerVerdict bad = gate.check("Bearer a,b", {});
+    assert_int_equal(bad.status, 400);
+    assert_text(bad.challenge,
+                "Bearer realm=\"api\", error=\"invalid_request\", "
+                "error_description=\"malformed bearer credentials\"");
+
+    oauth::BearerVerdict unknown = gate.check("Bearer " + kToken + "x", {});
+    assert_int_equal(unknown.status, 401);
+    assert_text(unknown.challenge,
+                "Bearer realm=\"api\", error=\"invalid_token\", "
+                "error_description=\"the access token is unknown, expired or revoked\"");
+
+    oauth::BearerVerdict expired = gate.check("Bearer " + kToken, {}, kNow + 60);
+    assert_int_equal(expired.status, 401);
+
+    oauth::BearerVerdict scope = gate.check("Bearer " + kToken, {"a", "b"});
+    assert_int_equal(scope.status, 403);
+    assert_text(scope.challenge,
+                "Bearer realm=\"api\", error=\"insufficient_scope\", "
+                "error_description=\"the access token lacks a required scope\", scope=\"a b\"");
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_bearer_case_insensitively),
+        cmocka_unit_test(missing_and_other_schemes),
+        cmocka_unit_test(malformed_bearer_credentials),
+        cmocka_unit_test(compiles_scope_requirements),
+        cmocka_unit_test(lets_a_valid_token_through),
+        cmocka_unit_test(answers_each_rfc6750_error),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

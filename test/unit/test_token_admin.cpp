@@ -1,0 +1,138 @@
+// Introspection (RFC 7662) and revocation (RFC 7009) on a real registry and store.
+#include "unit.hpp"
+
+#include <cstring>
+
+#include "core/base64.hpp"
+#include "core/token.hpp"
+#include "core/token_admin.hpp"
+#include "fixtures.hpp"
+
+namespace {
+
+constexpr uint32_t kNow = 1700000000;
+const std::string kToken = "live-token-of-app-0123456789abcdefghijklmno";
+
+std::string basic(const std::string &credentials) {
+    std::string b64 = oauth::encode_base64(credentials);
+    while (b64.size() % 4 != 0) {
+        b64.push_back('=');
+    }
+    return "Basic " + b64;
+}
+
+struct Admin {
+    std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
+    fixture::Store memory;
+    oauth::TokenStore store = memory.open();
+    std::string authorization;
+    std::string body;
+
+    Admin() {
+        uint32_t retry = 0;
+        store.insert(oauth::digest_token(kToken), "app", "a b c", 0b011, kNow - 10, kNow + 60,
+                     kNow, retry);
+    }
+
+    oauth::FormRequest request(const std::string &caller, const std::string &form) {
+        authorization = basic(caller);
+        body = form;
+        oauth::FormRequest r;
+        r.method = "POST";
+        r.content_type = "application/x-www-form-urlencoded";
+        r.authorization_headers = 1;
+        r.authorization = authorization;
+        r.body = body;
+        return r;
+    }
+
+    oauth::HttpResponse introspect(const std::string &caller, const std::string &form,
+                                   std::string_view issuer = "https://as.example") {
+        return oauth::handle_introspection_request(request(caller, form), *registry, store,
+                                                   {"test", issuer}, kNow);
+    }
+
+    oauth::HttpResponse revoke(const std::string &caller, const std::string &form) {
+        return oauth::handle_revocation_request(request(caller, form), *registry, store,
+                                                {"test", ""});
+    }
+};
+
+void introspection_answers_an_active_token(void **) {
+    Admin admin;
+    oauth::HttpResponse r = admin.introspect("auditor:auditor-secret", "token=" + kToken);
+    assert_int_equal(r.status, 200);
+    assert_text(r.body,
+                "{\"active\":true,\"client_id\":\"app\",\"scope\":\"a b\",\"token_type\":"
+                "\"Bearer\",\"exp\":1700000060,\"iat\":1699999990,\"sub\":\"app\",\"iss\":"
+                "\"https://as.example\"}");
+    assert_true(r.no_store);
+}
+
+void introspection_leaves_out_iss_without_issuer(void **) {
+    Admin admin;
+    oauth::HttpResponse r = admin.introspect("auditor:auditor-secret", "token=" + kToken, "");
+    assert_null(strstr(r.body.c_str(), "iss"));
+}
+
+void introspection_answers_inactive_for_anything_else(void **) {
+    Admin admin;
+    assert_text(admin.introspect("auditor:auditor-secret", "token=unknown").body,
+                "{\"active\":false}");
+    assert_text(admin.introspect("auditor:auditor-secret", "token=%22%00").body,
+                "{\"active\":false}");
+}
+
+void introspection_refuses_callers(void **) {
+    Admin admin;
+    oauth::HttpResponse wrong = admin.introspect("auditor:nope", "token=" + kToken);
+    assert_int_equal(wrong.status, 401);
+    assert_text(wrong.www_authenticate, "Basic realm=\"test\"");
+    oauth::HttpResponse no_right = admin.introspect("app:app-secret", "token=" + kToken);
+    assert_int_equal(no_right.status, 403);
+    assert_non_null(strstr(no_right.body.c_str(), "unauthorized_client"));
+    oauth::HttpResponse missing = admin.introspect("auditor:auditor-secret", "token_type_hint=x");
+    assert_int_equal(missing.status, 400);
+    assert_non_null(strstr(missing.body.c_str(), "invalid_request"));
+}
+
+void revocation_by_a_foreign_client_changes_nothing(void **) {
+    Admin admin;
+    oauth::HttpResponse r = admin.revoke("auditor:auditor-secret", "token=" + kToken);
+    assert_int_equal(r.status, 200);
+    assert_text(r.body, "");
+    oauth::TokenGrant grant;
+    assert_true(admin.store.find(oauth::digest_token(kToken), kNow, grant));
+}
+
+void revocation_by_the_owner_removes_the_token(void **) {
+    Admin admin;
+    assert_int_equal(admin.revoke("app:app-secret", "token=" + kToken).status, 200);
+    oauth::TokenGrant grant;
+    assert_false(admin.store.find(oauth::digest_token(kToken), kNow, grant));
+    assert_text(admin.introspect("auditor:auditor-secret", "token=" + kToken).body,
+                "{\"active\":false}");
+    assert_int_equal(admin.revoke("app:app-secret", "token=" + kToken).status, 200);
+}
+
+void revocation_refuses_unauthenticated_callers(void **) {
+    Admin admin;
+    assert_int_equal(admin.revoke("app:nope", "token=" + kToken).status, 401);
+    oauth::TokenGrant grant;
+    assert_true(admin.store.find(oauth::digest_token(kToken), kNow, grant));
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(introspection_answers_an_active_token),
+        cmocka_unit_test(introspection_leaves_out_iss_without_issuer),
+        cmocka_unit_test(introspection_answers_inactive_for_anything_else),
+        cmocka_unit_test(introspection_refuses_callers),
+        cmocka_unit_test(revocation_by_a_foreign_client_changes_nothing),
+        cmocka_unit_test(revocation_by_the_owner_removes_the_token),
+        cmocka_unit_test(revocation_refuses_unauthenticated_callers),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

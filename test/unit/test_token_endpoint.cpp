@@ -1,0 +1,240 @@
+// The token endpoint flow end to end on a real registry and store.
+#include "unit.hpp"
+
+#include <cstring>
+
+#include "core/base64.hpp"
+#include "core/token.hpp"
+#include "core/token_endpoint.hpp"
+#include "fixtures.hpp"
+
+#include <jansson.h>
+
+namespace {
+
+constexpr uint32_t kNow = 1700000000;
+
+struct Exchange {
+    oauth::FormRequest request;
+    std::string body;
+    std::string authorization;
+
+    Exchange(std::string form_body, std::string basic = "") : body(std::move(form_body)) {
+        request.method = "POST";
+        request.content_type = "application/x-www-form-urlencoded";
+        if (!basic.empty()) {
+            authorization = "Basic " + padded(basic);
+            request.authorization_headers = 1;
+            request.authorization = authorization;
+        }
+        request.body = body;
+    }
+
+    static std::string padded(const std::string &raw) {
+        std::string b64 = oauth::encode_base64(raw);
+        while (b64.size() % 4 != 0) {
+            b64.push_back('=');
+        }
+        return b64;
+    }
+};
+
+struct Result {
+    oauth::HttpResponse response;
+    std::string field(const char *name) const {
+        json_error_t error;
+        json_t *root = json_loads(response.body.c_str(), 0, &error);
+        std::string value;
+        json_t *member = root ? json_object_get(root, name) : nullptr;
+        if (json_is_string(member)) {
+            value = json_string_value(member);
+        } else if (json_is_integer(member)) {
+            value = std::to_string(json_integer_value(member));
+        } else if (member != nullptr) {
+            value = "<other>";
+        }
+        json_decref(root);
+        return value;
+    }
+};
+
+Result post(const Exchange &exchange, fixture::Store &memory) {
+    static std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
+    oauth::TokenStore store = memory.open();
+    return {oauth::handle_token_request(exchange.request, *registry, store,
+                                        oauth::TokenEndpointConfig{3600, "test"}, kNow)};
+}
+
+void issues_a_token_with_the_default_scope(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 200);
+    assert_text(r.field("token_type"), "Bearer");
+    assert_text(r.field("expires_in"), "3600");
+    assert_text(r.field("scope"), "a");
+    assert_int_equal(r.field("access_token").size(), oauth::kTokenLength);
+    assert_text(r.field("refresh_token"), "");
+    assert_true(r.response.no_store);
+
+    oauth::TokenGrant grant;
+    assert_true(memory.open().find(oauth::digest_token(r.field("access_token")), kNow, grant));
+    assert_text(grant.client(), "app");
+    assert_text(grant.scopes(), "a");
+    assert_int_equal(grant.expires_at, kNow + 3600);
+}
+
+void grants_requested_scopes_in_registry_order(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials&scope=c+a", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 200);
+    assert_text(r.field("scope"), "a c");
+}
+
+void empty_scope_parameter_counts_as_absent(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials&scope=", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 200);
+    assert_text(r.field("scope"), "a");
+}
+
+void refuses_a_scope_outside_the_clients(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials&scope=a+z", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 400);
+    assert_text(r.field("error"), "invalid_scope");
+    r = post(Exchange("grant_type=client_credentials&scope=a%22", "app:app-secret"), memory);
+    assert_text(r.field("error"), "invalid_scope");
+    r = post(Exchange("grant_type=client_credentials&scope=a++b", "app:app-secret"), memory);
+    assert_text(r.field("error"), "invalid_scope");
+}
+
+void body_credentials_authenticate(void **) {
+    fixture::Store memory;
+    Result r = post(
+        Exchange("grant_type=client_credentials&client_id=app&client_secret=app-secret"), memory);
+    assert_int_equal(r.response.status, 200);
+}
+
+void wrong_secret_is_invalid_client_with_challenge_for_basic_only(void **) {
+    fixture::Store memory;
+    Result basic = post(Exchange("grant_type=client_credentials", "app:nope"), memory);
+    assert_int_equal(basic.response.status, 401);
+    assert_text(basic.field("error"), "invalid_client");
+    assert_text(basic.response.www_authenticate, "Basic realm=\"test\"");
+    assert_true(basic.response.log == oauth::HttpResponse::Log::info);
+    assert_null(strstr(basic.response.log_message.c_str(), "nope"));
+
+    Result body = post(
+        Exchange("grant_type=client_credentials&client_id=app&client_secret=nope"), memory);
+    assert_int_equal(body.response.status, 401);
+    assert_text(body.response.www_authenticate, "");
+
+    Result unknown = post(Exchange("grant_type=client_credentials", "ghost:app-secret"), memory);
+    assert_int_equal(unknown.response.status, 401);
+    assert_text(unknown.response.body, basic.response.body);
+}
+
+void no_credentials_get_a_challenge(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials"), memory);
+    assert_int_equal(r.response.status, 401);
+    assert_text(r.response.www_authenticate, "Basic realm=\"test\"");
+}
+
+void two_methods_at_once_are_refused(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials&client_secret=app-secret",
+                             "app:app-secret"),
+                    memory);
+    assert_int_equal(r.response.status, 400);
+    assert_text(r.field("error"), "invalid_request");
+    r = post(Exchange("grant_type=client_credentials&client_id=other", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 400);
+    r = post(Exchange("grant_type=client_credentials&client_id=app", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 200);
+}
+
+void grant_type_errors(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("scope=a", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 400);
+    assert_text(r.field("error"), "invalid_request");
+    r = post(Exchange("grant_type=password", "app:app-secret"), memory);
+    assert_text(r.field("error"), "unsupported_grant_type");
+    r = post(Exchange("grant_type=client_credentials", "legacy:legacy-secret"), memory);
+    assert_int_equal(r.response.status, 400);
+    assert_text(r.field("error"), "unauthorized_client");
+}
+
+void request_shape_errors(void **) {
+    fixture::Store memory;
+    Exchange get("grant_type=client_credentials", "app:app-secret");
+    get.request.method = "GET";
+    Result r = post(get, memory);
+    assert_int_equal(r.response.status, 405);
+    assert_text(r.response.allow, "POST");
+
+    Exchange json("grant_type=client_credentials", "app:app-secret");
+    json.request.content_type = "application/json";
+    assert_int_equal(post(json, memory).response.status, 400);
+
+    Exchange charset("grant_type=client_credentials", "app:app-secret");
+    charset.request.content_type = "Application/X-WWW-Form-Urlencoded; charset=UTF-8";
+    assert_int_equal(post(charset, memory).response.status, 200);
+
+    Exchange big("", "app:app-secret");
+    big.request.body_too_large = true;
+    assert_int_equal(post(big, memory).response.status, 400);
+
+    Exchange query("grant_type=client_credentials", "app:app-secret");
+    query.request.query = "x=1&client_%73ecret=app-secret";
+    assert_int_equal(post(query, memory).response.status, 400);
+
+    assert_int_equal(post(Exchange("grant_type=client_credentials&grant_type=client_credentials",
+                                   "app:app-secret"),
+                          memory)
+                         .response.status,
+                     400);
+    assert_int_equal(
+        post(Exchange("grant_type=client_credentials&x=%zz", "app:app-secret"), memory)
+            .response.status,
+        400);
+
+    Exchange twice("grant_type=client_credentials", "app:app-secret");
+    twice.request.authorization_headers = 2;
+    assert_int_equal(post(twice, memory).response.status, 400);
+}
+
+void full_zone_answers_503_with_retry_after(void **) {
+    fixture::Store memory(oauth::TokenStore::kMinRegionSize);
+    size_t capacity = memory.open().capacity();
+    for (size_t i = 0; i < capacity; ++i) {
+        assert_int_equal(
+            post(Exchange("grant_type=client_credentials", "app:app-secret"), memory).response.status,
+            200);
+    }
+    Result r = post(Exchange("grant_type=client_credentials", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 503);
+    assert_text(r.field("error"), "temporarily_unavailable");
+    assert_int_equal(r.response.retry_after, 3600);
+    assert_true(r.response.log == oauth::HttpResponse::Log::error);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(issues_a_token_with_the_default_scope),
+        cmocka_unit_test(grants_requested_scopes_in_registry_order),
+        cmocka_unit_test(empty_scope_parameter_counts_as_absent),
+        cmocka_unit_test(refuses_a_scope_outside_the_clients),
+        cmocka_unit_test(body_credentials_authenticate),
+        cmocka_unit_test(wrong_secret_is_invalid_client_with_challenge_for_basic_only),
+        cmocka_unit_test(no_credentials_get_a_challenge),
+        cmocka_unit_test(two_methods_at_once_are_refused),
+        cmocka_unit_test(grant_type_errors),
+        cmocka_unit_test(request_shape_errors),
+        cmocka_unit_test(full_zone_answers_503_with_retry_after),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
