@@ -128,24 +128,59 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (method_ == Method::none || malformed_) {
         return nullptr;
     }
+    AuthThrottle::Standing standing;
+    if (config_.throttle != nullptr) {
+        standing = config_.throttle->standing(presented_.id, request_.client_address, now_);
+        if (standing.blocked_for != 0) {
+            blocked_for_ = standing.blocked_for;
+            return nullptr;
+        }
+    }
     const Client *client = registry.find(presented_.id);
-    if (client == nullptr || !client->secret.verify(presented_.secret)) {
-        failed_client_id_ = presented_.id;
+    if (!verify(client)) {
         return nullptr;
+    }
+    if (standing.has_failures) {
+        config_.throttle->clear(presented_.id, request_.client_address);
     }
     return client;
 }
 
-HttpResponse ClientRequest::invalid_client(std::string_view realm) const {
+bool ClientRequest::verify(const Client *client) {
+    if (client != nullptr && client->secret.verify(presented_.secret)) {
+        return true;
+    }
+    failed_client_id_ = presented_.id;
+    if (config_.throttle != nullptr) {
+        block_started_ =
+            config_.throttle->record_failure(presented_.id, request_.client_address, now_);
+    }
+    return false;
+}
+
+HttpResponse ClientRequest::refusal() const {
+    if (blocked_for_ != 0) {
+        HttpResponse response =
+            error_response(429, "temporarily_unavailable",
+                           "too many failed authentications; retry later");
+        response.retry_after = blocked_for_;
+        return response;
+    }
     HttpResponse response = error_response(
         401, "invalid_client",
         method_ == Method::none ? "client authentication is required"
                                 : "client authentication failed");
     if (method_ != Method::post) {
         response.www_authenticate = "Basic realm=\"";
-        response.www_authenticate.append(realm).push_back('"');
+        response.www_authenticate.append(config_.realm).push_back('"');
     }
-    if (!failed_client_id_.empty()) {
+    if (block_started_) {
+        response.log = HttpResponse::Log::warn;
+        response.log_message = "client_id \"" + failed_client_id_ + "\" failed to authenticate " +
+                                std::to_string(config_.throttle->policy().limit) +
+                                " times; blocked at this address for " +
+                                std::to_string(config_.throttle->policy().block) + "s";
+    } else if (!failed_client_id_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for client_id \"";
         response.log_message.append(failed_client_id_).push_back('"');

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/auth_header.hpp"
+#include "core/auth_throttle.hpp"
 #include "core/form.hpp"
 #include "core/http.hpp"
 #include "core/registry.hpp"
@@ -26,6 +27,12 @@ struct FormRequest {
     std::string_view authorization;  // the first Authorization header
     std::string_view body;
     bool body_too_large = false;  // over kMaxFormBody; `body` is then empty
+    std::string_view client_address;  // whose failed authentications are counted
+};
+
+struct ClientAuthConfig {
+    std::string_view realm;            // for WWW-Authenticate: Basic realm="…"
+    AuthThrottle *throttle = nullptr;  // nullptr: no brute-force protection
 };
 
 HttpResponse error_response(int status, std::string_view error, std::string_view description);
@@ -35,18 +42,21 @@ HttpResponse server_error_response() noexcept;
 
 class ClientRequest {
 public:
-    explicit ClientRequest(const FormRequest &request) : request_(request) {}
+    ClientRequest(const FormRequest &request, const ClientAuthConfig &config, uint32_t now)
+        : request_(request), config_(config), now_(now) {}
 
     // Everything that makes the request malformed (RFC 6749 §5.2
     // invalid_request) and can be told before any secret is checked. nullopt
     // when the request is well formed.
     std::optional<HttpResponse> check_shape();
 
-    // The registered client whose secret was presented, or nullptr.
+    // The registered client whose secret was presented, or nullptr. A client
+    // id blocked at this address is refused before its secret is checked.
     const Client *authenticate(const Registry &registry);
 
-    // RFC 6749 §5.2 invalid_client, with the challenge RFC 7235 §3.1 asks of a 401.
-    HttpResponse invalid_client(std::string_view realm) const;
+    // Why authenticate() answered nullptr: 401 invalid_client, with the
+    // challenge RFC 7235 §3.1 asks of a 401, or 429 while blocked.
+    HttpResponse refusal() const;
 
     const Form &form() const { return form_; }
 
@@ -57,12 +67,18 @@ private:
     void read_body_credentials();
     bool uses_two_methods() const;
 
+    bool verify(const Client *client);
+
     const FormRequest &request_;
+    const ClientAuthConfig &config_;
+    const uint32_t now_;
     Form form_;
     Method method_ = Method::none;
     bool malformed_ = false;  // an authentication attempt that cannot be decoded
     ClientCredentials presented_;
     std::string failed_client_id_;
+    uint32_t blocked_for_ = 0;
+    bool block_started_ = false;
 };
 
 }  // namespace oauth

@@ -14,7 +14,7 @@ struct HttpResponse {
     uint32_t retry_after = 0;      // 0: no Retry-After header
     bool no_store = true;          // Cache-Control: no-store, Pragma: no-cache
 
-    enum class Log { none, info, error };
+    enum class Log { none, info, warn, error };
     Log log = Log::none;
     std::string log_message;  // never holds a secret or a token
 };

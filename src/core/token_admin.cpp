@@ -16,15 +16,14 @@ struct Caller {
     const std::string *token = nullptr;  // the "token" parameter
 };
 
-Caller authenticate_caller(ClientRequest &client_request, const Registry &registry,
-                           std::string_view realm) {
+Caller authenticate_caller(ClientRequest &client_request, const Registry &registry) {
     Caller caller;
     if ((caller.refusal = client_request.check_shape())) {
         return caller;
     }
     caller.client = client_request.authenticate(registry);
     if (caller.client == nullptr) {
-        caller.refusal = client_request.invalid_client(realm);
+        caller.refusal = client_request.refusal();
         return caller;
     }
     // RFC 7662 §2.1, RFC 7009 §2.1: "token" is REQUIRED; a token_type_hint is
@@ -71,8 +70,8 @@ std::string render_active(const TokenGrant &grant, std::string_view issuer) {
 
 HttpResponse introspect(const FormRequest &request, const Registry &registry,
                         const TokenStore &store, const TokenAdminConfig &config, uint32_t now) {
-    ClientRequest client_request(request);
-    Caller caller = authenticate_caller(client_request, registry, config.realm);
+    ClientRequest client_request(request, config.auth, now);
+    Caller caller = authenticate_caller(client_request, registry);
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
@@ -91,9 +90,9 @@ HttpResponse introspect(const FormRequest &request, const Registry &registry,
 }
 
 HttpResponse revoke(const FormRequest &request, const Registry &registry, TokenStore &store,
-                    const TokenAdminConfig &config) {
-    ClientRequest client_request(request);
-    Caller caller = authenticate_caller(client_request, registry, config.realm);
+                    const TokenAdminConfig &config, uint32_t now) {
+    ClientRequest client_request(request, config.auth, now);
+    Caller caller = authenticate_caller(client_request, registry);
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
@@ -114,9 +113,10 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
 }
 
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
-                                       TokenStore &store, const TokenAdminConfig &config) noexcept {
+                                       TokenStore &store, const TokenAdminConfig &config,
+                                       uint32_t now) noexcept {
     try {
-        return revoke(request, registry, store, config);
+        return revoke(request, registry, store, config, now);
     } catch (...) {
         return server_error_response();
     }

@@ -14,7 +14,7 @@
 namespace oauth {
 
 struct TokenAdminConfig {
-    std::string_view realm;   // for WWW-Authenticate: Basic realm="…"
+    ClientAuthConfig auth;
     std::string_view issuer;  // "iss" of introspection answers; empty: left out
 };
 
@@ -27,6 +27,7 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
 // A client revokes only its own tokens; unknown and foreign tokens still
 // answer 200 (RFC 7009 §2.2) and change nothing.
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
-                                       TokenStore &store, const TokenAdminConfig &config) noexcept;
+                                       TokenStore &store, const TokenAdminConfig &config,
+                                       uint32_t now) noexcept;
 
 }  // namespace oauth

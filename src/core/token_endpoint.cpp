@@ -52,7 +52,7 @@ HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store
 
 HttpResponse answer(const FormRequest &request, const Registry &registry, TokenStore &store,
                     const TokenEndpointConfig &config, uint32_t now) {
-    ClientRequest client_request(request);
+    ClientRequest client_request(request, config.auth, now);
     if (std::optional<HttpResponse> refused = client_request.check_shape()) {
         return std::move(*refused);
     }
@@ -62,7 +62,7 @@ HttpResponse answer(const FormRequest &request, const Registry &registry, TokenS
     }
     const Client *client = client_request.authenticate(registry);
     if (client == nullptr) {
-        return client_request.invalid_client(config.realm);
+        return client_request.refusal();
     }
     if (*grant_type != "client_credentials") {
         return error_response(400, "unsupported_grant_type",

@@ -13,8 +13,8 @@
 namespace oauth {
 
 struct TokenEndpointConfig {
-    uint32_t ttl = 3600;     // seconds, unless the client sets token_ttl
-    std::string_view realm;  // for WWW-Authenticate: Basic realm="…"
+    uint32_t ttl = 3600;  // seconds, unless the client sets token_ttl
+    ClientAuthConfig auth;
 };
 
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,

@@ -8,11 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/auth_throttle.hpp"
 #include "core/bearer.hpp"
 #include "core/metadata.hpp"
 #include "core/registry.hpp"
 #include "core/token_admin.hpp"
 #include "core/token_endpoint.hpp"
+#include "core/token.hpp"
 #include "core/token_store.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
@@ -65,6 +67,9 @@ struct LocationConf {
     ngx_str_t realm;
     EndpointConf *endpoint;
     ScopeCheckConf *require_scope;  // nullptr: off
+    ngx_int_t auth_failure_limit;   // 0: off
+    time_t auth_failure_window;
+    time_t auth_failure_block;
     ngx_flag_t metadata;
     ngx_str_t metadata_document;
 };
@@ -96,12 +101,29 @@ void lockZone(void *mutex) { ngx_shmtx_lock(static_cast<ngx_shmtx_t *>(mutex)); 
 
 void unlockZone(void *mutex) { ngx_shmtx_unlock(static_cast<ngx_shmtx_t *>(mutex)); }
 
+// A zone holds the tokens and, beside them, the failed-authentication counters.
+struct ZoneRegions {
+    void *tokens;
+    void *throttle;
+};
+
 // The slab pool's mutex is the writers' lock: nginx force-unlocks it when a
 // worker dies holding it.
-oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
+oauth::StoreLock zoneLock(ngx_shm_zone_t *zone) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
-    oauth::StoreLock lock{&pool->mutex, lockZone, unlockZone};
-    return oauth::TokenStore(zone->data, lock);
+    return oauth::StoreLock{&pool->mutex, lockZone, unlockZone};
+}
+
+oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
+    return oauth::TokenStore(static_cast<ZoneRegions *>(zone->data)->tokens, zoneLock(zone));
+}
+
+// About 3% of the zone, enough for thousands of (client, address) counters.
+size_t throttleSize(size_t zone) {
+    size_t size = zone / 32;
+    return ngx_align(size < oauth::AuthThrottle::kMinRegionSize ? oauth::AuthThrottle::kMinRegionSize
+                                                               : size,
+                     ngx_pagesize);
 }
 
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
@@ -114,20 +136,27 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
         zone->data = pool->data;
         return NGX_OK;
     }
-    // One region of every free page; the token store does its own layout.
-    size_t size = pool->pfree * ngx_pagesize;
-    void *region = ngx_slab_alloc(pool, size);
-    if (region == nullptr || !oauth::TokenStore::format(region, size)) {
+    auto *regions = static_cast<ZoneRegions *>(ngx_slab_alloc(pool, sizeof(ZoneRegions)));
+    pool->log_ctx = static_cast<u_char *>(ngx_slab_alloc(pool, zone->shm.name.len + 32));
+    if (regions == nullptr || pool->log_ctx == nullptr) {
+        return NGX_ERROR;
+    }
+    ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
+
+    size_t throttle = throttleSize(zone->shm.size);
+    regions->throttle = ngx_slab_alloc(pool, throttle);
+    // The tokens take every page left; the token store does its own layout.
+    size_t tokens = pool->pfree * ngx_pagesize;
+    regions->tokens = ngx_slab_alloc(pool, tokens);
+    if (regions->throttle == nullptr || regions->tokens == nullptr ||
+        !oauth::AuthThrottle::format(regions->throttle, throttle) ||
+        !oauth::TokenStore::format(regions->tokens, tokens)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;
     }
-    pool->data = region;
-    zone->data = region;
-    pool->log_ctx = static_cast<u_char *>(ngx_slab_alloc(pool, zone->shm.name.len + 32));
-    if (pool->log_ctx != nullptr) {
-        ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
-    }
+    pool->data = regions;
+    zone->data = regions;
     return NGX_OK;
 }
 
@@ -182,7 +211,9 @@ void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response,
     if (response.log == oauth::HttpResponse::Log::none) {
         return;
     }
-    ngx_uint_t level = response.log == oauth::HttpResponse::Log::error ? NGX_LOG_ERR : NGX_LOG_INFO;
+    ngx_uint_t level = response.log == oauth::HttpResponse::Log::error  ? NGX_LOG_ERR
+                       : response.log == oauth::HttpResponse::Log::warn ? NGX_LOG_WARN
+                                                                        : NGX_LOG_INFO;
     ngx_log_error(level, r->connection->log, 0, "oauth: %*s, zone \"%V\"",
                   response.log_message.size(), response.log_message.data(), &zone);
 }
@@ -195,6 +226,10 @@ ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &respons
     r->headers_out.content_length_n = response.body.size();
     if (addResponseHeaders(r, response) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (response.body.empty()) {
+        r->header_only = 1;
+        return ngx_http_send_header(r);
     }
     ngx_buf_t *b = ngx_create_temp_buf(r->pool, response.body.size());
     if (b == nullptr) {
@@ -269,16 +304,23 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
     oauth::TokenStore store = storeOf(endpoint->zone);
     uint32_t now = uint32_t(ngx_time());
     auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
-    oauth::TokenAdminConfig admin{view(lcf->realm), view(scf->issuer)};
+    oauth::AuthThrottle throttle(static_cast<ZoneRegions *>(endpoint->zone->data)->throttle,
+                                 zoneLock(endpoint->zone),
+                                 oauth::ThrottlePolicy{uint32_t(lcf->auth_failure_limit),
+                                                       uint32_t(lcf->auth_failure_window),
+                                                       uint32_t(lcf->auth_failure_block)});
+    oauth::ClientAuthConfig auth{view(lcf->realm),
+                                 lcf->auth_failure_limit != 0 ? &throttle : nullptr};
+    oauth::TokenAdminConfig admin{auth, view(scf->issuer)};
     switch (endpoint->kind) {
         case Endpoint::token:
             return oauth::handle_token_request(
                 request, *lcf->clients, store,
-                oauth::TokenEndpointConfig{uint32_t(endpoint->ttl), view(lcf->realm)}, now);
+                oauth::TokenEndpointConfig{uint32_t(endpoint->ttl), auth}, now);
         case Endpoint::introspection:
             return oauth::handle_introspection_request(request, *lcf->clients, store, admin, now);
         case Endpoint::revocation:
-            return oauth::handle_revocation_request(request, *lcf->clients, store, admin);
+            return oauth::handle_revocation_request(request, *lcf->clients, store, admin, now);
     }
     return oauth::server_error_response();
 }
@@ -301,6 +343,7 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
         request.authorization = headerValue(r->headers_in.authorization);
         request.body = body;
         request.body_too_large = state == Body::too_large;
+        request.client_address = view(r->connection->addr_text);
 
         oauth::HttpResponse response = answerEndpoint(r, lcf, request);
         logResponse(r, response, lcf->endpoint->zone->shm.name);
@@ -351,12 +394,17 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant) {
     }
     ctx->client_id = ngxString(r->pool, grant.client());
     ctx->scope = ngxString(r->pool, grant.scopes());
+    if (ctx->client_id.data == nullptr || ctx->scope.data == nullptr) {
+        return NGX_ERROR;
+    }
     ctx->expires.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
     if (ctx->expires.data == nullptr) {
         return NGX_ERROR;
     }
-    ctx->expires.len = ngx_sprintf(ctx->expires.data, "%T", time_t(grant.expires_at)) -
-                       ctx->expires.data;
+    ctx->expires.len = grant.expires_at == 0
+                           ? 0
+                           : ngx_sprintf(ctx->expires.data, "%T", time_t(grant.expires_at)) -
+                                 ctx->expires.data;
     ngx_http_set_ctx(r, ctx, ngx_http_oauth_module);
     return NGX_OK;
 }
@@ -389,14 +437,38 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
 
 // ---- variables ------------------------------------------------------------------
 
-ngx_int_t grantVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t field) {
+// The grant of a request in a protected location, looked up on first use:
+// `if` and `set` run in the rewrite phase, before the access check.
+RequestContext *grantOf(ngx_http_request_t *r) {
     auto *ctx = static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
-    ngx_str_t value{0, nullptr};
     if (ctx != nullptr) {
-        value = *reinterpret_cast<ngx_str_t *>(reinterpret_cast<char *>(ctx) + field);
+        return ctx;
     }
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    std::string_view token;
+    oauth::TokenGrant grant;
+    if (lcf->require_scope == nullptr ||
+        oauth::parse_bearer_token(countAuthorizationHeaders(r),
+                                  headerValue(r->headers_in.authorization),
+                                  token) != oauth::BearerStatus::ok ||
+        !storeOf(lcf->require_scope->zone)
+             .find(oauth::digest_token(token), uint32_t(ngx_time()), grant)) {
+        grant = oauth::TokenGrant();
+    }
+    if (rememberGrant(r, grant) != NGX_OK) {
+        return nullptr;
+    }
+    return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
+}
+
+ngx_int_t grantVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t field) {
+    RequestContext *ctx = grantOf(r);
+    if (ctx == nullptr) {
+        return NGX_ERROR;
+    }
+    const ngx_str_t &value = *reinterpret_cast<ngx_str_t *>(reinterpret_cast<char *>(ctx) + field);
     v->len = value.len;
-    v->data = value.data != nullptr ? value.data : reinterpret_cast<u_char *>(const_cast<char *>(""));
+    v->data = value.data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -599,6 +671,47 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     return NGX_CONF_OK;
 }
 
+// "oauth_auth_failure_limit NUMBER [window=TIME] [block=TIME]" or "off".
+char *setAuthFailureLimit(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    if (lcf->auth_failure_limit != NGX_CONF_UNSET) {
+        return const_cast<char *>("is duplicate");
+    }
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        lcf->auth_failure_limit = 0;
+        return NGX_CONF_OK;
+    }
+    lcf->auth_failure_limit = ngx_atoi(value[1].data, value[1].len);
+    if (lcf->auth_failure_limit == NGX_ERROR || lcf->auth_failure_limit < 1 ||
+        lcf->auth_failure_limit > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of failures \"%V\": 1 to 1000000, or off", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
+        time_t *target = nullptr;
+        size_t prefix = 0;
+        if (ngx_strncmp(value[i].data, "window=", 7) == 0) {
+            target = &lcf->auth_failure_window;
+            prefix = 7;
+        } else if (ngx_strncmp(value[i].data, "block=", 6) == 0) {
+            target = &lcf->auth_failure_block;
+            prefix = 6;
+        }
+        ngx_str_t time{value[i].len - prefix, value[i].data + prefix};
+        if (target == nullptr || (*target = ngx_parse_time(&time, 1)) == NGX_ERROR ||
+            *target <= 0 || *target > 86400) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": window= or block= with a time from 1s "
+                               "to 1d is expected",
+                               &value[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+    return NGX_CONF_OK;
+}
+
 char *setMetadata(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
     if (lcf->endpoint != nullptr || lcf->metadata == 1) {
@@ -715,12 +828,15 @@ ngx_command_t commands[] = {
      setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kIntrospectionEndpoint)},
     {ngx_string("oauth_revocation_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
      setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kRevocationEndpoint)},
+    {ngx_string("oauth_auth_failure_limit"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE123,
+     setAuthFailureLimit, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_metadata"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setMetadata,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_issuer"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_TAKE1, setIssuer,
      NGX_HTTP_SRV_CONF_OFFSET, offsetof(ServerConf, issuer), nullptr},
     {ngx_string("oauth_require_scope"),
-     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, setRequireScope,
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_ANY, setRequireScope,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -745,6 +861,9 @@ void *createLocationConf(ngx_conf_t *cf) {
     lcf->clients = static_cast<oauth::Registry *>(NGX_CONF_UNSET_PTR);
     lcf->require_scope = static_cast<ScopeCheckConf *>(NGX_CONF_UNSET_PTR);
     lcf->metadata = NGX_CONF_UNSET;
+    lcf->auth_failure_limit = NGX_CONF_UNSET;
+    lcf->auth_failure_window = NGX_CONF_UNSET;
+    lcf->auth_failure_block = NGX_CONF_UNSET;
     return lcf;
 }
 
@@ -803,6 +922,14 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     }
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
+    if (conf->auth_failure_limit == NGX_CONF_UNSET) {
+        conf->auth_failure_limit = prev->auth_failure_limit;
+        conf->auth_failure_window = prev->auth_failure_window;
+        conf->auth_failure_block = prev->auth_failure_block;
+    }
+    ngx_conf_merge_value(conf->auth_failure_limit, prev->auth_failure_limit, 10);
+    ngx_conf_merge_sec_value(conf->auth_failure_window, prev->auth_failure_window, 60);
+    ngx_conf_merge_sec_value(conf->auth_failure_block, prev->auth_failure_block, 60);
 
     ScopeCheckConf *check = conf->require_scope;
     if (check != nullptr && check->zone == nullptr) {

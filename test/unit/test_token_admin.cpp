@@ -49,12 +49,12 @@ struct Admin {
     oauth::HttpResponse introspect(const std::string &caller, const std::string &form,
                                    std::string_view issuer = "https://as.example") {
         return oauth::handle_introspection_request(request(caller, form), *registry, store,
-                                                   {"test", issuer}, kNow);
+                                                   {{"test"}, issuer}, kNow);
     }
 
     oauth::HttpResponse revoke(const std::string &caller, const std::string &form) {
         return oauth::handle_revocation_request(request(caller, form), *registry, store,
-                                                {"test", ""});
+                                                {{"test"}, ""}, kNow);
     }
 };
 

@@ -62,7 +62,7 @@ Result post(const Exchange &exchange, fixture::Store &memory) {
     static std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
     oauth::TokenStore store = memory.open();
     return {oauth::handle_token_request(exchange.request, *registry, store,
-                                        oauth::TokenEndpointConfig{3600, "test"}, kNow)};
+                                        oauth::TokenEndpointConfig{3600, {"test"}}, kNow)};
 }
 
 void issues_a_token_with_the_default_scope(void **) {

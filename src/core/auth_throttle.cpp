@@ -1,0 +1,168 @@
+#include "core/auth_throttle.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
+namespace oauth {
+
+namespace {
+
+constexpr uint64_t kMagic = 0x4c54544854554f41;  // "OAUTHTTL"
+constexpr uint32_t kVersion = 1;
+constexpr size_t kNeighbourhood = 8;  // counters a key may live in
+
+class Locked {
+public:
+    explicit Locked(const StoreLock &lock) noexcept : lock_(lock) {
+        if (lock_.lock) {
+            lock_.lock(lock_.context);
+        }
+    }
+    ~Locked() {
+        if (lock_.unlock) {
+            lock_.unlock(lock_.context);
+        }
+    }
+    Locked(const Locked &) = delete;
+    Locked &operator=(const Locked &) = delete;
+
+private:
+    const StoreLock &lock_;
+};
+
+}  // namespace
+
+struct AuthThrottle::Header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t counter_count;
+    uint64_t size;
+    unsigned char salt[32];
+};
+
+struct AuthThrottle::Counter {
+    uint64_t key;  // 0: free
+    uint32_t window_start;
+    uint32_t failures;
+    uint32_t blocked_until;
+    uint32_t spare;
+};
+
+bool AuthThrottle::format(void *region, size_t size) noexcept {
+    if (region == nullptr || size < kMinRegionSize) {
+        return false;
+    }
+    std::memset(region, 0, size);
+    auto *header = static_cast<Header *>(region);
+    if (RAND_bytes(header->salt, sizeof(header->salt)) != 1) {
+        return false;
+    }
+    header->magic = kMagic;
+    header->version = kVersion;
+    header->size = size;
+    header->counter_count = uint32_t((size - sizeof(Header)) / sizeof(Counter));
+    return true;
+}
+
+bool AuthThrottle::is_formatted(const void *region, size_t size) noexcept {
+    auto *header = static_cast<const Header *>(region);
+    return region != nullptr && header->magic == kMagic && header->version == kVersion &&
+           header->size == size;
+}
+
+AuthThrottle::AuthThrottle(void *region, StoreLock lock, ThrottlePolicy policy) noexcept
+    : header_(static_cast<Header *>(region)), lock_(lock), policy_(policy) {}
+
+uint64_t AuthThrottle::key_of(std::string_view client_id,
+                              std::string_view address) const noexcept {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+              EVP_DigestUpdate(ctx, header_->salt, sizeof(header_->salt)) == 1 &&
+              EVP_DigestUpdate(ctx, client_id.data(), client_id.size()) == 1 &&
+              EVP_DigestUpdate(ctx, "\0", 1) == 1 &&
+              EVP_DigestUpdate(ctx, address.data(), address.size()) == 1 &&
+              EVP_DigestFinal_ex(ctx, digest, &length) == 1;
+    EVP_MD_CTX_free(ctx);
+    uint64_t key = 1;  // a failed digest shares one counter rather than skip counting
+    if (ok) {
+        std::memcpy(&key, digest, sizeof(key));
+    }
+    return key == 0 ? 1 : key;
+}
+
+AuthThrottle::Counter *AuthThrottle::find(uint64_t key) noexcept {
+    auto *counters = reinterpret_cast<Counter *>(header_ + 1);
+    for (size_t i = 0; i < kNeighbourhood; ++i) {
+        Counter &c = counters[(key + i) % header_->counter_count];
+        if (c.key == key) {
+            return &c;
+        }
+    }
+    return nullptr;
+}
+
+// A counter for `key`: its own, a free one, or the stalest of the neighbourhood.
+AuthThrottle::Counter *AuthThrottle::claim(uint64_t key, uint32_t now) noexcept {
+    if (Counter *own = find(key)) {
+        return own;
+    }
+    auto *counters = reinterpret_cast<Counter *>(header_ + 1);
+    Counter *victim = nullptr;
+    for (size_t i = 0; i < kNeighbourhood; ++i) {
+        Counter &c = counters[(key + i) % header_->counter_count];
+        bool blocked = c.blocked_until > now;
+        if (c.key == 0 || (!blocked && now - c.window_start >= policy_.window)) {
+            victim = &c;
+            break;
+        }
+        if (victim == nullptr || c.window_start < victim->window_start) {
+            victim = &c;
+        }
+    }
+    *victim = Counter{key, now, 0, 0, 0};
+    return victim;
+}
+
+AuthThrottle::Standing AuthThrottle::standing(std::string_view client_id,
+                                              std::string_view address, uint32_t now) noexcept {
+    uint64_t key = key_of(client_id, address);
+    Locked locked(lock_);
+    Standing standing;
+    if (const Counter *c = find(key)) {
+        standing.blocked_for = c->blocked_until > now ? c->blocked_until - now : 0;
+        standing.has_failures = true;
+    }
+    return standing;
+}
+
+bool AuthThrottle::record_failure(std::string_view client_id, std::string_view address,
+                                  uint32_t now) noexcept {
+    uint64_t key = key_of(client_id, address);
+    Locked locked(lock_);
+    Counter *c = claim(key, now);
+    if (now - c->window_start >= policy_.window) {
+        c->window_start = now;
+        c->failures = 0;
+    }
+    if (++c->failures < policy_.limit) {
+        return false;
+    }
+    c->blocked_until = now + policy_.block;
+    c->failures = 0;
+    c->window_start = now;
+    return true;
+}
+
+void AuthThrottle::clear(std::string_view client_id, std::string_view address) noexcept {
+    uint64_t key = key_of(client_id, address);
+    Locked locked(lock_);
+    if (Counter *c = find(key)) {
+        *c = Counter{};
+    }
+}
+
+}  // namespace oauth
