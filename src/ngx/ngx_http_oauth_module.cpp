@@ -279,8 +279,10 @@ bool readBody(ngx_http_request_t *r, std::string &body) {
     }
     for (ngx_chain_t *cl = r->request_body->bufs; cl != nullptr; cl = cl->next) {
         ngx_buf_t *b = cl->buf;
-        size_t size = ngx_buf_in_memory(b) ? size_t(b->last - b->pos)
-                                           : size_t(b->file_last - b->file_pos);
+        size_t size = ngx_buf_size(b);
+        if (size == 0) {
+            continue;  // a bare last_buf marker: neither memory nor a file behind it
+        }
         if (body.size() + size > oauth::kMaxFormBody) {
             return false;
         }
