@@ -72,6 +72,7 @@ struct LocationConf {
     time_t auth_failure_block;
     ngx_flag_t metadata;
     ngx_str_t metadata_document;
+    ConfPlace metadata_place;
 };
 
 // What a successful bearer check leaves for the $oauth_* variables.
@@ -720,6 +721,7 @@ char *setMetadata(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         return const_cast<char *>("is duplicate, or the location holds another oauth endpoint");
     }
     lcf->metadata = 1;
+    lcf->metadata_place = confPlace(cf);
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = metadataHandler;
@@ -898,7 +900,8 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
 char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
     auto *scf = static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
     if (scf->issuer.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "oauth_metadata needs oauth_issuer");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "oauth_metadata needs oauth_issuer in %V:%ui",
+                      &conf->metadata_place.file, conf->metadata_place.line);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     try {
