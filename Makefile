@@ -44,6 +44,15 @@ $(BUILD)/.packages-test:
 	scripts/need-packages $(TEST_PKGS)
 	@mkdir -p $(@D) && touch $@
 
+# Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
+# (it needs requests, which it only suggests) and openid-client from
+# package-lock.json. NodeSource's nodejs ships npm and conflicts with Debian's
+# npm package, so npm is asked for only when there is no npm command.
+$(BUILD)/.packages-interop: package.json package-lock.json
+	scripts/need-packages python3-authlib python3-requests nodejs $$(command -v npm >/dev/null || echo npm)
+	npm ci --no-audit --no-fund
+	@mkdir -p $(@D) && touch $@
+
 # nginx's configure bakes the module's file list into objs/Makefile, so it
 # reruns whenever a source file is added or removed.
 $(BUILD)/sources.list: FORCE
@@ -79,7 +88,7 @@ $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packag
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all | $(BUILD)/.packages-test
+integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
 		prove -r t/
 
