@@ -105,8 +105,20 @@ void unlockZone(void *mutex) { ngx_shmtx_unlock(static_cast<ngx_shmtx_t *>(mutex
 // A zone holds the tokens and, beside them, the failed-authentication counters.
 struct ZoneRegions {
     void *tokens;
+    size_t tokens_size;
     void *throttle;
+    size_t throttle_size;
 };
+
+bool formatRegions(ZoneRegions *regions) {
+    return oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
+           oauth::TokenStore::format(regions->tokens, regions->tokens_size);
+}
+
+bool regionsFormatted(const ZoneRegions *regions) {
+    return oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
+           oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
+}
 
 // The slab pool's mutex is the writers' lock: nginx force-unlocks it when a
 // worker dies holding it.
@@ -130,8 +142,18 @@ size_t throttleSize(size_t zone) {
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
     if (reused != nullptr) {
-        zone->data = reused;  // nginx -s reload: keep every token
-        return NGX_OK;
+        // nginx -s reload: keep every token, unless a rebuilt module lays
+        // the zone out differently.
+        zone->data = reused;
+        auto *regions = static_cast<ZoneRegions *>(reused);
+        if (regionsFormatted(regions)) {
+            return NGX_OK;
+        }
+        ngx_log_error(NGX_LOG_WARN, zone->shm.log, 0,
+                      "oauth_token_zone \"%V\" was laid out by another version of the module; "
+                      "its tokens are dropped",
+                      &zone->shm.name);
+        return formatRegions(regions) ? NGX_OK : NGX_ERROR;
     }
     if (zone->shm.exists) {
         zone->data = pool->data;
@@ -144,14 +166,12 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     }
     ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
 
-    size_t throttle = throttleSize(zone->shm.size);
-    regions->throttle = ngx_slab_alloc(pool, throttle);
+    regions->throttle_size = throttleSize(zone->shm.size);
+    regions->throttle = ngx_slab_alloc(pool, regions->throttle_size);
     // The tokens take every page left; the token store does its own layout.
-    size_t tokens = pool->pfree * ngx_pagesize;
-    regions->tokens = ngx_slab_alloc(pool, tokens);
-    if (regions->throttle == nullptr || regions->tokens == nullptr ||
-        !oauth::AuthThrottle::format(regions->throttle, throttle) ||
-        !oauth::TokenStore::format(regions->tokens, tokens)) {
+    regions->tokens_size = pool->pfree * ngx_pagesize;
+    regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
+    if (regions->throttle == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;
