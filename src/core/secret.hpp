@@ -10,6 +10,9 @@
 
 namespace oauth {
 
+// The most iterations a "$pbkdf2-sha256$" hash may ask for.
+constexpr uint32_t kMaxPbkdf2Iterations = 10000000;
+
 class SecretHash {
 public:
     enum class Kind { pbkdf2_sha256, sha256, clear };
@@ -54,9 +57,14 @@ public:
 
     const std::vector<SecretHash> &hashes() const { return hashes_; }
 
+    // How many verifications ran the KDF: what the cache and the brute-force
+    // throttle exist to keep down, observable without timing anything.
+    uint64_t kdf_runs() const { return kdf_runs_; }
+
 private:
     std::vector<SecretHash> hashes_;
     mutable std::vector<std::array<uint8_t, 32>> remembered_;
+    mutable uint64_t kdf_runs_ = 0;
 };
 
 // Registry strings for a new secret (used by the client-entry command).

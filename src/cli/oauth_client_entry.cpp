@@ -1,0 +1,249 @@
+// oauth-client-entry: a new client for the registry file. Prints the JSON entry
+// (with the hash of a fresh secret) on standard output and the secret, once, on
+// standard error.
+#include <jansson.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/registry.hpp"
+#include "core/secret.hpp"
+
+namespace {
+
+constexpr uint32_t kDefaultPbkdf2Iterations = 100000;
+constexpr int kUsageError = 2;
+
+constexpr const char *kUsage =
+    "usage: oauth-client-entry [--scope \"A B\"] [--default-scope \"A\"] [--ttl SECONDS]\n"
+    "                          [--pbkdf2[=ITERATIONS]] [--introspection] CLIENT_ID\n";
+
+constexpr const char *kHelp =
+    "\n"
+    "Generates a secret of 256 random bits for a new client, prints it once on\n"
+    "standard error, and prints the client's entry for the \"clients\" array of the\n"
+    "oauth_clients file on standard output.\n"
+    "\n"
+    "  --scope \"A B\"            the scopes the client may be granted (default: none)\n"
+    "  --default-scope \"A\"      granted when a request names no scope (default: all)\n"
+    "  --ttl SECONDS            the lifetime of the client's tokens (\"token_ttl\")\n"
+    "  --pbkdf2[=ITERATIONS]    store a PBKDF2-HMAC-SHA256 hash (default 100000\n"
+    "                           iterations) instead of SHA-256\n"
+    "  --introspection          let the client call the introspection endpoint\n"
+    "  --help                   this text\n";
+
+struct JsonDeleter {
+    void operator()(json_t *json) const { json_decref(json); }
+};
+using JsonPtr = std::unique_ptr<json_t, JsonDeleter>;
+
+struct Options {
+    std::optional<std::string> client_id;
+    std::string scope;
+    std::optional<std::string> default_scope;
+    std::optional<json_int_t> ttl;
+    std::optional<uint32_t> pbkdf2_iterations;
+    bool introspection = false;
+    bool help = false;
+};
+
+// What went wrong with the command line or the entry: exit status 2.
+struct UsageError {
+    std::string message;
+};
+
+template <typename Integer>
+std::optional<Integer> parse_decimal(std::string_view text) {
+    Integer value{};
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty() ||
+        text[0] == '-') {
+        return std::nullopt;
+    }
+    return value;
+}
+
+uint32_t parse_iterations(std::string_view text) {
+    auto iterations = parse_decimal<uint32_t>(text);
+    if (!iterations || *iterations < 1 || *iterations > oauth::kMaxPbkdf2Iterations) {
+        throw UsageError{"--pbkdf2 iterations must be from 1 to " +
+                         std::to_string(oauth::kMaxPbkdf2Iterations)};
+    }
+    return *iterations;
+}
+
+json_int_t parse_ttl(std::string_view text) {
+    auto ttl = parse_decimal<json_int_t>(text);
+    if (!ttl) {
+        throw UsageError{"--ttl must be a number of seconds"};
+    }
+    return *ttl;
+}
+
+// Options may come before or after CLIENT_ID; "--" ends them. Value options
+// take "--name VALUE" or "--name=VALUE".
+class CommandLine {
+  public:
+    CommandLine(int argc, char **argv) : args_(argv + 1, argv + argc) {}
+
+    Options parse() {
+        Options options;
+        bool only_operands = false;
+        for (next_ = 0; next_ < args_.size();) {
+            std::string_view arg = args_[next_++];
+            if (only_operands || arg.substr(0, 1) != "-" || arg == "-") {
+                set_client_id(options, arg);
+            } else if (arg == "--") {
+                only_operands = true;
+            } else {
+                parse_option(options, arg);
+            }
+        }
+        if (!options.client_id && !options.help) {
+            throw UsageError{"CLIENT_ID is missing"};
+        }
+        return options;
+    }
+
+  private:
+    void parse_option(Options &options, std::string_view arg) {
+        std::string_view name = arg.substr(0, arg.find('='));
+        std::optional<std::string_view> attached;
+        if (name.size() < arg.size()) {
+            attached = arg.substr(name.size() + 1);
+        }
+        if (name == "--help" || name == "-h") {
+            options.help = true;
+        } else if (name == "--introspection") {
+            no_value(name, attached);
+            options.introspection = true;
+        } else if (name == "--pbkdf2") {
+            options.pbkdf2_iterations =
+                attached ? parse_iterations(*attached) : kDefaultPbkdf2Iterations;
+        } else if (name == "--scope") {
+            options.scope = value(name, attached);
+        } else if (name == "--default-scope") {
+            options.default_scope = value(name, attached);
+        } else if (name == "--ttl") {
+            options.ttl = parse_ttl(value(name, attached));
+        } else {
+            throw UsageError{"unknown option " + std::string(name)};
+        }
+    }
+
+    std::string value(std::string_view name, std::optional<std::string_view> attached) {
+        if (attached) {
+            return std::string(*attached);
+        }
+        if (next_ == args_.size()) {
+            throw UsageError{std::string(name) + " needs a value"};
+        }
+        return args_[next_++];
+    }
+
+    static void no_value(std::string_view name, std::optional<std::string_view> attached) {
+        if (attached) {
+            throw UsageError{std::string(name) + " takes no value"};
+        }
+    }
+
+    static void set_client_id(Options &options, std::string_view arg) {
+        if (options.client_id) {
+            throw UsageError{"more than one CLIENT_ID"};
+        }
+        options.client_id = std::string(arg);
+    }
+
+    std::vector<std::string> args_;
+    size_t next_ = 0;
+};
+
+void set_string(json_t *entry, const char *key, const std::string &value) {
+    json_t *string = json_stringn(value.data(), value.size());
+    if (!string) {
+        throw UsageError{"\"" + std::string(key) + "\" is not valid UTF-8"};
+    }
+    json_object_set_new(entry, key, string);
+}
+
+// In the order of the registry's documentation.
+JsonPtr make_entry(const Options &options, const std::string &secret) {
+    JsonPtr entry(json_object());
+    set_string(entry.get(), "client_id", *options.client_id);
+    set_string(entry.get(), "client_secret_hash",
+               options.pbkdf2_iterations
+                   ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
+                   : oauth::make_sha256_hash(secret));
+    set_string(entry.get(), "scope", options.scope);
+    if (options.default_scope) {
+        set_string(entry.get(), "default_scope", *options.default_scope);
+    }
+    if (options.ttl) {
+        json_object_set_new(entry.get(), "token_ttl", json_integer(*options.ttl));
+    }
+    if (options.introspection) {
+        json_object_set_new(entry.get(), "introspection", json_true());
+    }
+    return entry;
+}
+
+std::string dump(const json_t *json, size_t flags) {
+    std::unique_ptr<char, decltype(&free)> text(json_dumps(json, flags), free);
+    if (!text) {
+        throw std::runtime_error("cannot render the entry");
+    }
+    return text.get();
+}
+
+// The registry's own rules judge the entry, so the command cannot print one
+// that nginx would refuse.
+void check_entry(const json_t *entry) {
+    std::string file = "{\"clients\": [" + dump(entry, JSON_COMPACT) + "]}";
+    oauth::RegistryError error;
+    std::vector<std::string> warnings;
+    if (!oauth::Registry::parse(file, error, warnings)) {
+        throw UsageError{error.message};
+    }
+}
+
+int run(int argc, char **argv) {
+    Options options = CommandLine(argc, argv).parse();
+    if (options.help) {
+        std::printf("%s%s", kUsage, kHelp);
+        return 0;
+    }
+    std::string secret = oauth::generate_secret();
+    JsonPtr entry = make_entry(options, secret);
+    check_entry(entry.get());
+    std::printf("%s\n", dump(entry.get(), JSON_INDENT(2)).c_str());
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        throw std::runtime_error("cannot write the entry to standard output");
+    }
+    std::fprintf(stderr,
+                 "client_secret: %s\n"
+                 "(shown once: give it to the client now; the entry keeps only its hash)\n",
+                 secret.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    try {
+        return run(argc, argv);
+    } catch (const UsageError &error) {
+        std::fprintf(stderr, "oauth-client-entry: %s\n%s", error.message.c_str(), kUsage);
+        return kUsageError;
+    } catch (const std::exception &error) {
+        std::fprintf(stderr, "oauth-client-entry: %s\n", error.what());
+        return 1;
+    }
+}
