@@ -7,6 +7,9 @@
 #
 # Environment: OAUTH_MODULE (the .so), OAUTH_CLIENT_ENTRY (the client-entry
 # command), NGINX_BIN (default /usr/sbin/nginx), OAUTH_KEEP (keep the prefix).
+# OAUTH_SANITIZE (the ASan/UBSan runtimes to preload into nginx) and
+# OAUTH_VALGRIND=1 (nginx as one process under memcheck): see "sanitizers and
+# valgrind" below; `make sanitize` and `make valgrind` set them.
 package OAuthTest;
 
 use strict;
@@ -28,6 +31,7 @@ our @EXPORT_OK = qw(form_encode form_body basic_credentials sha256_hash pbkdf2_s
     pbkdf2_hash random_secret b64_nopad need_module token_ok error_ok show);
 
 my $NGINX = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
+my $VALGRIND = $ENV{OAUTH_VALGRIND} ? 1 : 0;
 my %LIVE;    # running instances, stopped at END even when a test dies
 
 # ---- helpers that need no nginx ---------------------------------------------
@@ -114,6 +118,7 @@ sub new {
     my ($class, %opts) = @_;
     # module => 0 leaves the module out (the harness's own self-test)
     my $self = bless {workers => 2, log_level => 'info', %opts}, $class;
+    $self->{workers} = 1 if $VALGRIND;
     $self->{module} = (exists $opts{module} && !$opts{module}) ? undef : $ENV{OAUTH_MODULE};
 
     $self->{prefix} = tempdir('oauth-t-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{OAUTH_KEEP});
@@ -134,7 +139,8 @@ sub start {
     my ($self, %opts) = @_;
     $self = $self->new(%opts) unless ref $self;
     $self->write_conf;
-    my ($rc, $out) = $self->run_nginx('-p', "$self->{prefix}/", '-c', $self->conf_path);
+    my ($rc, $out) = $VALGRIND ? $self->_start_under_valgrind
+        : $self->run_nginx('-p', "$self->{prefix}/", '-c', $self->conf_path);
     $self->{start_output} = $out;
     if ($rc != 0) {
         die "nginx failed to start (exit $rc):\n$out\n" . $self->error_log;
@@ -142,7 +148,7 @@ sub start {
     $LIVE{"$self"} = $self;
     $self->{master} = $self->_read_pid(5);
     die "nginx wrote no pid file\n$out\n" . $self->error_log unless $self->{master};
-    my $deadline = time + 5;
+    my $deadline = time + ($VALGRIND ? 60 : 5);
     until ($self->_port_open) {
         die "nginx does not accept on port $self->{port}\n" . $self->error_log
             if time > $deadline;
@@ -158,12 +164,14 @@ sub stop {
     delete $LIVE{"$self"};
     my @workers = $self->_children($pid);
     kill 'TERM', $pid;
-    my $deadline = time + 5;
+    my $deadline = time + ($VALGRIND ? 120 : 5);
     while (grep({ alive($_) } $pid, @workers) && time < $deadline) { sleep 0.02 }
     # whatever outlived the bound is killed, so no nginx stays behind
     for my $p (grep { alive($_) } $pid, @workers) {
         kill 'KILL', $p;
     }
+    waitpid $pid, 0 if delete $self->{child};
+    $self->_analysis_ok;
     return;
 }
 
@@ -222,8 +230,8 @@ sub conf_text {
 ${load}worker_processes $self->{workers};
 error_log $p/logs/error.log $self->{log_level};
 pid $p/logs/nginx.pid;
-daemon on;
-master_process on;
+daemon ${\ ($VALGRIND ? 'off' : 'on')};
+master_process ${\ ($VALGRIND ? 'off' : 'on')};
 
 events {
     worker_connections 1024;
@@ -252,6 +260,7 @@ sub write_conf {
 # goes to a file: a daemon keeps inherited descriptors open.
 sub run_nginx {
     my ($self, @args) = @_;
+    local %ENV = (%ENV, $self->_sanitizer_env);
     return run_command([$NGINX, @args], "$self->{prefix}/logs/command.out");
 }
 
@@ -329,7 +338,7 @@ sub _children {
     return sort { $a <=> $b } @kids;
 }
 
-sub worker_pids { $_[0]->_children }
+sub worker_pids { $VALGRIND ? grep({ defined } $_[0]->{master}) : $_[0]->_children }
 
 sub _wait_workers {
     my ($self, $wait, @old) = @_;
@@ -360,17 +369,22 @@ sub free_port {
 }
 
 # Rewrites the config (http => snippet) and/or the clients file (clients =>
-# ...) and sends SIGHUP to the master (pid from the pid file). Returns 1 once
-# the new workers replaced the old ones, 0 when nginx refused the new
-# configuration ([emerg] in the log, old workers still serving).
+# ...; or reload($snippet) / reload({clients => [...]})) and sends SIGHUP to
+# the master named in the pid file (`nginx -s reload` would parse the new
+# config itself and stop at a broken one). Returns 1 once the new workers
+# replaced the old ones, 0 when nginx refused the new configuration ([emerg]
+# in the log, old workers still serving).
 sub reload {
-    my ($self, %o) = @_;
+    my ($self, @args) = @_;
+    # one argument: a Perl structure is the clients, a string the http snippet
+    my %o = @args == 1 ? ((ref $args[0] ? 'clients' : 'http') => $args[0]) : @args;
     $self->write_clients($o{clients}) if exists $o{clients};
     $self->write_conf(http => $o{http}) if exists $o{http};
     my $offset = $self->error_log_size;
     my @old = $self->worker_pids;
     my $master = $self->_read_pid(1) or die "no nginx master to reload";
     kill 'HUP', $master or die "kill HUP $master: $!";
+    return $self->_single_process_reloaded($offset) if $VALGRIND;
     my $deadline = time + 10;
     while (time < $deadline) {
         my $log = $self->error_log_since($offset);
@@ -665,6 +679,117 @@ sub raw_parallel {
         $r->{raw} = $_->{buf};
         $r;
     } @c;
+}
+
+# ---- sanitizers and valgrind ------------------------------------------------------
+#
+# OAUTH_SANITIZE="libasan.so libubsan.so": every nginx the harness runs gets
+# them in LD_PRELOAD (the stock binary is not instrumented; the module is), and
+# writes any report to logs/asan.PID or logs/ubsan.PID. Leak detection is off:
+# nginx leaves its own pools to the exit.
+#
+# OAUTH_VALGRIND=1: the server runs as one process (master_process off, daemon
+# off) under memcheck, logging to logs/valgrind.log; reload waits for the
+# process to have re-read its configuration.
+#
+# Either way, stop() fails the test file on a report: for valgrind, any
+# invalid read, write or free, and any other error or definite leak whose
+# stack passes through the module.
+
+sub _sanitizer_env {
+    my ($self) = @_;
+    my $preload = $ENV{OAUTH_SANITIZE} or return ();
+    my $logs = "$self->{prefix}/logs";
+    return (
+        LD_PRELOAD    => $preload,
+        ASAN_OPTIONS  => "detect_leaks=0:halt_on_error=1:log_path=$logs/asan",
+        UBSAN_OPTIONS => "halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan",
+    );
+}
+
+# Starts nginx in the foreground under valgrind as a child; returns like
+# run_nginx once it wrote its pid file, or exited.
+sub _start_under_valgrind {
+    my ($self) = @_;
+    my $logs = "$self->{prefix}/logs";
+    unlink "$logs/nginx.pid";
+    my @argv = ('valgrind', '--tool=memcheck', "--log-file=$logs/valgrind.log", '--leak-check=full',
+        '--show-leak-kinds=definite', '--errors-for-leak-kinds=definite', '--num-callers=40',
+        '--error-limit=no', $NGINX, '-p', "$self->{prefix}/", '-c', $self->conf_path);
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', "$logs/command.out" or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
+        exec @argv or POSIX::_exit(127);
+    }
+    my $deadline = time + 60;
+    while (time < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            return ($? >> 8 || 1, slurp("$logs/command.out") . slurp("$logs/valgrind.log"));
+        }
+        if (slurp("$logs/nginx.pid") =~ /^(\d+)/ && $1 == $pid) {
+            $self->{child} = $pid;
+            return (0, slurp("$logs/command.out"));
+        }
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    return (-1, "nginx under valgrind wrote no pid file within 60 s");
+}
+
+# A single nginx process re-reads its configuration between two events: once
+# "reconfiguring" is logged, a request it answers comes after the new
+# configuration was taken, or refused with an [emerg].
+sub _single_process_reloaded {
+    my ($self, $offset) = @_;
+    my $deadline = time + 60;
+    until ($self->error_log_since($offset) =~ /reconfiguring/) {
+        die "reload did not start within 60 s\n" . $self->error_log_since($offset) if time > $deadline;
+        sleep 0.05;
+    }
+    my $s = IO::Socket::IP->new(
+        PeerHost => '127.0.0.1', PeerPort => $self->{port}, Type => SOCK_STREAM, Timeout => 30);
+    if ($s) {
+        syswrite $s, "GET / HTTP/1.0\r\n\r\n";
+        my $rin = '';
+        vec($rin, fileno $s, 1) = 1;
+        while (time < $deadline && select(my $rout = $rin, undef, undef, 1) >= 0) {
+            my $got = sysread $s, my $buf, 65536;
+            last if defined $got && $got == 0;
+        }
+        close $s;
+    }
+    return $self->error_log_since($offset) =~ /\[emerg\]/ ? 0 : 1;
+}
+
+# Valgrind's records that fail a test: see above.
+sub valgrind_problems {
+    my ($log) = @_;
+    return ('valgrind wrote no log') unless length $log;
+    $log =~ s/^==\d+==[ ]?//mg;
+    my @problems = $log =~ /ERROR SUMMARY/ ? () : ('valgrind did not finish (nginx was killed?)');
+    for my $record (split /\n\s*\n/, $log) {
+        my $ours = $record =~ /oauth/;
+        if ($record =~ /^Invalid (?:read|write|free)/m
+            || ($ours && $record =~ /definitely lost|^Conditional jump|^Use of uninitialised|^Syscall param|^Mismatched|^Source and destination overlap/m)) {
+            push @problems, $record;
+        }
+    }
+    return @problems;
+}
+
+sub _analysis_ok {
+    my ($self) = @_;
+    my $logs = "$self->{prefix}/logs";
+    my @problems = map { "$_:\n" . slurp($_) } grep { -s $_ } glob "$logs/asan.* $logs/ubsan.*";
+    push @problems, valgrind_problems(slurp("$logs/valgrind.log")) if $VALGRIND && $self->{module};
+    return 1 unless @problems;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::ok(0, 'nginx: no sanitizer or valgrind report');
+    Test::More::diag($_) for @problems;
+    return 0;
 }
 
 1;
