@@ -21,6 +21,15 @@ inline std::string sha256_hash(const std::string &secret) {
            oauth::encode_base64(std::string(reinterpret_cast<char *>(digest), sizeof(digest)));
 }
 
+// "Basic " and the padded base64 of "id:secret", as a client sends it.
+inline std::string basic_header(const std::string &credentials) {
+    std::string b64 = oauth::encode_base64(credentials);
+    while (b64.size() % 4 != 0) {
+        b64.push_back('=');
+    }
+    return "Basic " + b64;
+}
+
 inline std::unique_ptr<oauth::Registry> registry(const std::string &json) {
     oauth::RegistryError error;
     std::vector<std::string> warnings;

@@ -93,18 +93,10 @@ const oauth::Registry &slow_registry() {
 
 const oauth::Client &slow_client() { return *slow_registry().find("slow"); }
 
-std::string basic(const std::string &credentials) {
-    std::string b64 = oauth::encode_base64(credentials);
-    while (b64.size() % 4 != 0) {
-        b64.push_back('=');
-    }
-    return "Basic " + b64;
-}
-
 oauth::HttpResponse token_request(oauth::AuthThrottle &throttle, const std::string &credentials,
                                   const std::string &address, uint32_t now) {
     static fixture::Store memory;
-    std::string authorization = basic(credentials);
+    std::string authorization = fixture::basic_header(credentials);
     oauth::FormRequest request;
     request.method = "POST";
     request.content_type = "application/x-www-form-urlencoded";

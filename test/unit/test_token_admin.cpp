@@ -13,14 +13,6 @@ namespace {
 constexpr uint32_t kNow = 1700000000;
 const std::string kToken = "live-token-of-app-0123456789abcdefghijklmno";
 
-std::string basic(const std::string &credentials) {
-    std::string b64 = oauth::encode_base64(credentials);
-    while (b64.size() % 4 != 0) {
-        b64.push_back('=');
-    }
-    return "Basic " + b64;
-}
-
 struct Admin {
     std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
     fixture::Store memory;
@@ -35,7 +27,7 @@ struct Admin {
     }
 
     oauth::FormRequest request(const std::string &caller, const std::string &form) {
-        authorization = basic(caller);
+        authorization = fixture::basic_header(caller);
         body = form;
         oauth::FormRequest r;
         r.method = "POST";

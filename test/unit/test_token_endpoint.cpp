@@ -23,20 +23,13 @@ struct Exchange {
         request.method = "POST";
         request.content_type = "application/x-www-form-urlencoded";
         if (!basic.empty()) {
-            authorization = "Basic " + padded(basic);
+            authorization = fixture::basic_header(basic);
             request.authorization_headers = 1;
             request.authorization = authorization;
         }
         request.body = body;
     }
 
-    static std::string padded(const std::string &raw) {
-        std::string b64 = oauth::encode_base64(raw);
-        while (b64.size() % 4 != 0) {
-            b64.push_back('=');
-        }
-        return b64;
-    }
 };
 
 struct Result {
