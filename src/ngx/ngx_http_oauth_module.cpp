@@ -63,7 +63,6 @@ struct ScopeCheckConf {
 
 struct LocationConf {
     oauth::Registry *clients;
-    ngx_str_t clients_file;
     ngx_str_t realm;
     EndpointConf *endpoint;
     ScopeCheckConf *require_scope;  // nullptr: off
@@ -631,7 +630,6 @@ char *setClients(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     cleanup->handler = deleteRegistry;
     cleanup->data = registry.get();
     lcf->clients = registry.release();
-    lcf->clients_file = path;
     return NGX_CONF_OK;
 }
 
@@ -943,7 +941,6 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
 
     if (conf->clients == NGX_CONF_UNSET_PTR) {
         conf->clients = prev->clients;
-        conf->clients_file = prev->clients_file;
     }
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
