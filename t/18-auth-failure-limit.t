@@ -92,7 +92,7 @@ oauth_token_zone tokens:1m;
 oauth_auth_failure_limit $bad;
 CONF
         isnt $rc, 0, "'$bad' refused";
-        like $out, qr/\[emerg\] \d+#\d+: invalid .* in .*bad\.conf:\d+/, 'with a message naming the place';
+        like $out, qr/\[emerg\] (?:\d+#\d+: )?invalid .* in .*bad\.conf:\d+/, 'with a message naming the place';
     }
 };
 
