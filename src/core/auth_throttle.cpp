@@ -1,9 +1,10 @@
 #include "core/auth_throttle.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <cstring>
+
+#include "core/token.hpp"
 
 namespace oauth {
 
@@ -77,19 +78,16 @@ AuthThrottle::AuthThrottle(void *region, StoreLock lock, ThrottlePolicy policy) 
 
 uint64_t AuthThrottle::key_of(std::string_view client_id,
                               std::string_view address) const noexcept {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-              EVP_DigestUpdate(ctx, header_->salt, sizeof(header_->salt)) == 1 &&
-              EVP_DigestUpdate(ctx, client_id.data(), client_id.size()) == 1 &&
-              EVP_DigestUpdate(ctx, "\0", 1) == 1 &&
-              EVP_DigestUpdate(ctx, address.data(), address.size()) == 1 &&
-              EVP_DigestFinal_ex(ctx, digest, &length) == 1;
-    EVP_MD_CTX_free(ctx);
+    // Not a fresh EVP_MD_CTX with EVP_sha256(): OpenSSL 3 looks the algorithm
+    // up by name on each such call, which costs more than the hashing.
+    Digest digest;
+    bool ok = sha256_digest(
+        {std::string_view(reinterpret_cast<const char *>(header_->salt), sizeof(header_->salt)),
+         client_id, std::string_view("\0", 1), address},
+        digest);
     uint64_t key = 1;  // a failed digest shares one counter rather than skip counting
     if (ok) {
-        std::memcpy(&key, digest, sizeof(key));
+        std::memcpy(&key, digest.data(), sizeof(key));
     }
     return key == 0 ? 1 : key;
 }

@@ -26,19 +26,21 @@ constexpr std::array<uint8_t, 256> make_decode_table(const char *alphabet) {
 
 constexpr std::array<uint8_t, 256> kStandardDecode = make_decode_table(kStandardAlphabet);
 
+// Written into a string of the final size: appending character by character
+// cost as much again.
 std::string encode(std::string_view bytes, const char *alphabet) {
-    std::string out;
-    out.reserve((bytes.size() * 4 + 2) / 3);
+    size_t rest = bytes.size() % 3;
+    std::string out(bytes.size() / 3 * 4 + (rest == 0 ? 0 : rest + 1), '\0');
     const auto *in = reinterpret_cast<const unsigned char *>(bytes.data());
+    char *at = out.data();
     size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
         uint32_t group = uint32_t(in[i]) << 16 | uint32_t(in[i + 1]) << 8 | in[i + 2];
-        out += alphabet[group >> 18];
-        out += alphabet[(group >> 12) & 0x3f];
-        out += alphabet[(group >> 6) & 0x3f];
-        out += alphabet[group & 0x3f];
+        *at++ = alphabet[group >> 18];
+        *at++ = alphabet[(group >> 12) & 0x3f];
+        *at++ = alphabet[(group >> 6) & 0x3f];
+        *at++ = alphabet[group & 0x3f];
     }
-    size_t rest = bytes.size() - i;
     if (rest == 0) {
         return out;
     }
@@ -46,10 +48,10 @@ std::string encode(std::string_view bytes, const char *alphabet) {
     if (rest == 2) {
         group |= uint32_t(in[i + 1]) << 8;
     }
-    out += alphabet[group >> 18];
-    out += alphabet[(group >> 12) & 0x3f];
+    *at++ = alphabet[group >> 18];
+    *at++ = alphabet[(group >> 12) & 0x3f];
     if (rest == 2) {
-        out += alphabet[(group >> 6) & 0x3f];
+        *at++ = alphabet[(group >> 6) & 0x3f];
     }
     return out;
 }

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "core/base64.hpp"
+#include "core/token.hpp"
 
 namespace oauth {
 
@@ -26,7 +27,6 @@ constexpr size_t kRememberedPerClient = 8;
 constexpr std::string_view kPbkdf2Prefix = "$pbkdf2-sha256$";
 constexpr std::string_view kSha256Prefix = "$sha256$";
 
-using Digest = std::array<uint8_t, kDigestSize>;
 
 const unsigned char *bytes(std::string_view s) {
     return reinterpret_cast<const unsigned char *>(s.data());
@@ -41,17 +41,8 @@ bool equal_in_constant_time(const Digest &a, std::string_view b) {
 }
 
 std::optional<Digest> sha256(std::initializer_list<std::string_view> parts) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-        return std::nullopt;
-    }
-    for (std::string_view part : parts) {
-        if (EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) {
-            return std::nullopt;
-        }
-    }
     Digest digest;
-    if (EVP_DigestFinal_ex(ctx.get(), digest.data(), nullptr) != 1) {
+    if (!sha256_digest(parts, digest)) {
         return std::nullopt;
     }
     return digest;

@@ -226,14 +226,38 @@ ngx_int_t addResponseHeaders(ngx_http_request_t *r, const oauth::HttpResponse &r
     return rc == NGX_OK ? NGX_OK : NGX_ERROR;
 }
 
+// A full zone fails every request until a token expires: one error line a
+// second per worker says so, with how many were held back, instead of one a
+// request.
+bool errorLineDue(ngx_uint_t &heldBack) {
+    static time_t lastLine = 0;
+    static ngx_uint_t suppressed = 0;
+    if (ngx_time() == lastLine) {
+        ++suppressed;
+        return false;
+    }
+    lastLine = ngx_time();
+    heldBack = suppressed;
+    suppressed = 0;
+    return true;
+}
+
 void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response,
                  const ngx_str_t &zone) {
-    if (response.log == oauth::HttpResponse::Log::none) {
+    using Log = oauth::HttpResponse::Log;
+    ngx_uint_t heldBack = 0;
+    if (response.log == Log::none || (response.log == Log::error && !errorLineDue(heldBack))) {
         return;
     }
-    ngx_uint_t level = response.log == oauth::HttpResponse::Log::error  ? NGX_LOG_ERR
-                       : response.log == oauth::HttpResponse::Log::warn ? NGX_LOG_WARN
-                                                                        : NGX_LOG_INFO;
+    ngx_uint_t level = response.log == Log::error  ? NGX_LOG_ERR
+                       : response.log == Log::warn ? NGX_LOG_WARN
+                                                   : NGX_LOG_INFO;
+    if (heldBack != 0) {
+        ngx_log_error(level, r->connection->log, 0,
+                      "oauth: %*s, zone \"%V\" (and %ui more in the last seconds)",
+                      response.log_message.size(), response.log_message.data(), &zone, heldBack);
+        return;
+    }
     ngx_log_error(level, r->connection->log, 0, "oauth: %*s, zone \"%V\"",
                   response.log_message.size(), response.log_message.data(), &zone);
 }
@@ -273,8 +297,9 @@ std::string_view headerValue(const ngx_table_elt_t *h) {
     return h == nullptr ? std::string_view() : view(h->value);
 }
 
-size_t countAuthorizationHeaders(ngx_http_request_t *r) {
-    if (r->headers_in.authorization == nullptr) {
+// How often a header came: nginx keeps only the first in headers_in.
+size_t countHeaders(ngx_http_request_t *r, const ngx_table_elt_t *first, std::string_view name) {
+    if (first == nullptr) {
         return 0;
     }
     size_t count = 0;
@@ -282,13 +307,17 @@ size_t countAuthorizationHeaders(ngx_http_request_t *r) {
          part = part->next) {
         auto *h = static_cast<ngx_table_elt_t *>(part->elts);
         for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-            if (h[i].key.len == sizeof("Authorization") - 1 &&
-                ngx_strncasecmp(h[i].key.data, (u_char *)"Authorization", h[i].key.len) == 0) {
+            if (h[i].key.len == name.size() &&
+                ngx_strncasecmp(h[i].key.data, (u_char *)name.data(), name.size()) == 0) {
                 ++count;
             }
         }
     }
     return count;
+}
+
+size_t countAuthorizationHeaders(ngx_http_request_t *r) {
+    return countHeaders(r, r->headers_in.authorization, "Authorization");
 }
 
 // The body as one piece of memory, or false when it is over the cap. nginx
@@ -360,6 +389,7 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
         if (r->headers_in.content_type != nullptr) {
             request.content_type = view(r->headers_in.content_type->value);
         }
+        request.content_type_headers = countHeaders(r, r->headers_in.content_type, "Content-Type");
         request.query = view(r->args);
         request.authorization_headers = countAuthorizationHeaders(r);
         request.authorization = headerValue(r->headers_in.authorization);

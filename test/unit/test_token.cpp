@@ -1,5 +1,8 @@
 #include "unit.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <set>
 
 #include "core/base64.hpp"
@@ -72,6 +75,37 @@ void ten_thousand_tokens_are_distinct(void **) {
     assert_int_equal(first_characters.size(), 64);
 }
 
+// Tokens come from a pool filled ahead: a forked child must not hand out the
+// tokens its parent has yet to hand out.
+void forked_child_draws_other_tokens(void **) {
+    std::string parent;
+    assert_true(generate_token(parent));  // the pool now holds bytes for more
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        std::string token;
+        bool ok = generate_token(token) &&
+                  write(fds[1], token.data(), token.size()) == ssize_t(token.size());
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    char buffer[kTokenLength];
+    assert_int_equal(read(fds[0], buffer, sizeof buffer), ssize_t(sizeof buffer));
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    std::string in_child(buffer, sizeof buffer);
+    std::set<std::string> parents_next;
+    for (int i = 0; i < 64; ++i) {
+        assert_true(generate_token(parent));
+        parents_next.insert(parent);
+    }
+    assert_true(parents_next.count(in_child) == 0);
+}
+
 // FIPS 180-2 Appendix B test vectors.
 void digest_matches_sha256_vectors(void **) {
     assert_text(hex(digest_token("abc")),
@@ -80,6 +114,17 @@ void digest_matches_sha256_vectors(void **) {
                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     assert_text(hex(digest_token("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
                 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+void sha256_digest_hashes_the_parts_as_one(void **) {
+    Digest digest;
+    assert_true(sha256_digest({"ab", "", "c"}, digest));
+    assert_true(digest == digest_token("abc"));
+    assert_true(sha256_digest({}, digest));
+    assert_true(digest == digest_token(""));
+    assert_true(
+        sha256_digest({"abcdbcdecdefdefgefghfghighijhijk", "ijkljklmklmnlmnomnopnopq"}, digest));
+    assert_text(hex(digest), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 void digest_depends_on_every_byte(void **) {
@@ -96,7 +141,9 @@ int main() {
         cmocka_unit_test(token_carries_256_bits),
         cmocka_unit_test(generate_replaces_previous_content),
         cmocka_unit_test(ten_thousand_tokens_are_distinct),
+        cmocka_unit_test(forked_child_draws_other_tokens),
         cmocka_unit_test(digest_matches_sha256_vectors),
+        cmocka_unit_test(sha256_digest_hashes_the_parts_as_one),
         cmocka_unit_test(digest_depends_on_every_byte),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
