@@ -1,0 +1,738 @@
+#!/usr/bin/env python3
+"""make bench: throughput figures of ngx_http_oauth_module, each a ratio.
+
+Starts /usr/sbin/nginx with the built module on 127.0.0.1 (one worker pinned
+to one core), drives it with wrk pinned to the other core, and measures every
+figure as a ratio of two variants run side by side in the same run: each
+round runs every variant once (forward in odd rounds, backward in even ones,
+so a slow drift of the machine's load weighs on both variants of a figure
+alike), and each figure is the median of its per-round ratios. Prints a table
+and writes a JSON report. See bench/README.md.
+
+Besides requests per second, each sample records the server's own CPU time
+(from /proc/PID/task/*/schedstat), so a figure also has a "cpu ratio": the
+ratio of CPU time per request, which holds better than throughput when other
+work steals the server's core.
+
+Standard library only. Usage (see the Makefile's bench target):
+    bench.py --module build/ngx_http_oauth_module.so --out build/bench.json [--quick]
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WRK_DIR = os.path.join(HERE, "wrk")
+
+SCOPE_LIST = "reports:read metrics:read"
+SCOPE = "reports:read"
+PBKDF2_ITERATIONS = 100000
+
+# A token response as the module renders it, with a made-up 43-character token:
+# the ceiling location answers this, so that both send the same bytes.
+CEILING_BODY = ('{"access_token":"%s","token_type":"Bearer","expires_in":3600,'
+                '"scope":"%s"}' % ("A" * 43, SCOPE))
+
+FULL = dict(rounds=9, duration=1, warmup=1, fill_big=1000000, fill_zone_mb=16,
+            connections=32)
+QUICK = dict(rounds=3, duration=1, warmup=0, fill_big=100000, fill_zone_mb=2,
+             connections=32)
+SMALL_FILL = 1000
+BEARER_SAMPLE = 65536  # at most this many distinct tokens per protected-location run
+# The scale zones are sized for the big fill plus what the issuance runs add to
+# it at up to this rate, at this many bytes a token (figure 5c measures ~82).
+SCALE_HEADROOM_RATE = 60000
+SIZING_BYTES_PER_TOKEN = 90
+
+GOALS = {
+    "1": (">=", 0.6), "2": (">=", 0.9), "3": (">=", 0.95), "4": (">=", 0.6),
+    "5a": (">=", 0.9), "5b": (">=", 0.9), "5c": ("<=", 128.0), "6": (">=", 20.0),
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def b64(data):
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def basic(client_id, secret):
+    return "Basic " + base64.b64encode(("%s:%s" % (client_id, secret)).encode()).decode()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline):
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def http_request(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def form_post(port, path, auth, body):
+    return http_request(port, "POST", path, body, {
+        "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+
+
+# ---- CPU accounting ----------------------------------------------------------
+
+def cpu_ns(pid):
+    """CPU time of every thread of pid, in nanoseconds (0 if it is gone)."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return total
+
+
+def core_busy_ns(cpu):
+    """Time one core spent running tasks (user, nice, system) or stolen by the
+    hypervisor, in nanoseconds. Interrupt time is left out: on loopback most
+    of it is the benchmark's own traffic."""
+    tick_ns = 1e9 / os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        for line in f:
+            fields = line.split()
+            if fields[0] == "cpu%d" % cpu:
+                user, nice, system, _idle, _iowait, _irq, _softirq, steal = (
+                    int(v) for v in fields[1:9])
+                return (user + nice + system + steal) * tick_ns
+    return 0.0
+
+
+# ---- servers -------------------------------------------------------------------
+
+class Nginx:
+    def __init__(self, binary, module, prefix, port, cpu, zones):
+        self.binary, self.module, self.prefix, self.port, self.cpu = binary, module, prefix, port, cpu
+        self.zones = zones
+        self.master = self.worker = None
+
+    def write(self, clients):
+        for d in ("logs", "tmp", "modules"):
+            os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
+        # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
+        # which crashes every nginx that has it mapped.
+        module = os.path.join(self.prefix, "modules", os.path.basename(self.module))
+        shutil.copyfile(self.module, module)
+        self.module = module
+        with open(os.path.join(HERE, "nginx.conf.in")) as f:
+            conf = f.read()
+        fields = {
+            # worker_cpu_affinity's mask has CPU 0 rightmost
+            "MODULE": self.module, "AFFINITY": format(1 << self.cpu, "b"),
+            "PORT": str(self.port), "CEILING_BODY": CEILING_BODY,
+            "MAIN_ZONE": "%dm" % self.zones["main"], "SCALE_ZONE": "%dm" % self.zones["scale"],
+            "FILL_ZONE": "%dm" % self.zones["fill"],
+        }
+        for k, v in fields.items():
+            conf = conf.replace("@%s@" % k, v)
+        with open(os.path.join(self.prefix, "nginx.conf"), "w") as f:
+            f.write(conf)
+        with open(os.path.join(self.prefix, "clients.json"), "w") as f:
+            json.dump({"clients": clients}, f, indent=2)
+        for root, dirs, files in os.walk(self.prefix):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+
+    def start(self):
+        conf = os.path.join(self.prefix, "nginx.conf")
+        r = subprocess.run(["taskset", "-c", str(self.cpu), self.binary, "-p", self.prefix + "/",
+                            "-c", conf], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("nginx failed to start:\n%s%s" % (r.stdout, r.stderr))
+        deadline = time.time() + 10
+        pid_file = os.path.join(self.prefix, "logs", "nginx.pid")
+        while time.time() < deadline and self.master is None:
+            try:
+                with open(pid_file) as f:
+                    self.master = int(f.read().strip())
+            except (OSError, ValueError):
+                time.sleep(0.02)
+        if self.master is None or not wait_port(self.port, deadline):
+            raise RuntimeError("nginx does not answer on port %d" % self.port)
+        while time.time() < deadline and self.worker is None:
+            children = children_of(self.master)
+            if children:
+                self.worker = children[0]
+            else:
+                time.sleep(0.02)
+        if self.worker is None:
+            raise RuntimeError("nginx started no worker")
+
+    def stop(self):
+        if self.master is None:
+            return
+        pids = [self.master] + children_of(self.master)
+        try:
+            os.kill(self.master, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.time() + 5
+        while time.time() < deadline and any(alive(p) for p in pids):
+            time.sleep(0.05)
+        for p in pids:
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+        self.master = None
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.prefix, "logs", "error.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def children_of(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+class Peer:
+    """node's oidc-provider (bench/peer/oidc_server.mjs) on 127.0.0.1."""
+
+    def __init__(self, port, cpu, client_id, secret):
+        self.port, self.cpu, self.client_id, self.secret = port, cpu, client_id, secret
+        self.proc = None
+        self.log_path = None
+
+    @staticmethod
+    def unavailable():
+        if shutil.which("node") is None:
+            return "node is not installed"
+        if not os.path.isdir(os.path.join(HERE, "node_modules", "oidc-provider")):
+            return "bench/node_modules/oidc-provider is missing (cd bench && npm ci)"
+        return None
+
+    def start(self, log_dir):
+        self.log_path = os.path.join(log_dir, "peer.log")
+        env = dict(os.environ, NODE_ENV="production")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(self.cpu), "node", os.path.join(HERE, "peer", "oidc_server.mjs"),
+             str(self.port), self.client_id, self.secret, SCOPE],
+            cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=open(self.log_path, "w"), text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready" or not wait_port(self.port, time.time() + 10):
+            self.stop()
+            raise RuntimeError("oidc-provider did not start; see %s" % self.log_path)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---- wrk -----------------------------------------------------------------------
+
+class Wrk:
+    def __init__(self, cpu, connections):
+        self.cpu, self.connections = cpu, connections
+
+    def run(self, script, url, env, duration, server_pid, server_cpu, connections=None):
+        cmd = ["taskset", "-c", str(self.cpu), "wrk", "-t1", "-c", str(connections or self.connections),
+               "-d", "%ds" % duration, "--timeout", "10s", "-s", os.path.join(WRK_DIR, script), url]
+        full_env = dict(os.environ, BENCH_WRK_DIR=WRK_DIR, **env)
+        stop_file = env.get("BENCH_STOP_FILE")
+        if stop_file and os.path.exists(stop_file):
+            os.unlink(stop_file)
+        cpu0, core0, t0 = cpu_ns(server_pid), core_busy_ns(server_cpu), time.time()
+        proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        if stop_file:
+            # the script asks to stop by creating the file; SIGINT makes wrk report at once
+            while proc.poll() is None and not os.path.exists(stop_file):
+                time.sleep(0.02)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu1, core1, t1 = cpu_ns(server_pid), core_busy_ns(server_cpu), time.time()
+        m = re.search(r"^BENCH (\{.*\})$", stdout, re.M)
+        if proc.returncode != 0 or not m:
+            raise RuntimeError("wrk failed (%s):\n%s%s" % (" ".join(cmd), stdout, stderr))
+        s = json.loads(m.group(1))
+        wall = t1 - t0
+        server = cpu1 - cpu0
+        s["rps"] = s["requests"] / (s["duration_us"] / 1e6) if s["duration_us"] else 0.0
+        s["server_cpu_us_per_request"] = server / 1e3 / s["requests"] if s["requests"] else None
+        s["server_busy"] = server / 1e9 / wall
+        # wrk near 1.0 while the server is not: wrk, not the server, set the pace
+        s["client_busy"] = (usage.ru_utime + usage.ru_stime) / wall
+        # what else ran on the server's core meanwhile: the noise of this sample
+        s["foreign_load"] = max(0.0, (core1 - core0 - server) / 1e9 / wall)
+        errors = s["connect_errors"] + s["read_errors"] + s["write_errors"] + s["timeouts"]
+        s["valid"] = s["requests"] > 0 and s["status_errors"] == 0 and errors == 0
+        return s
+
+
+# ---- the benchmark ---------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.cfg = dict(QUICK if args.quick else FULL)
+        if args.rounds:
+            self.cfg["rounds"] = args.rounds
+        if args.duration:
+            self.cfg["duration"] = args.duration
+        if args.fill:
+            self.cfg["fill_big"] = args.fill
+        if args.connections:
+            self.cfg["connections"] = args.connections
+        self.server_cpu, self.client_cpu = args.server_cpu, args.client_cpu
+        self.workdir = os.path.abspath(args.workdir)
+        self.notes = []
+        self.samples = {}
+        self.variants = {}
+        self.facts = {}
+        self.peer = None
+        self.nginx = None
+        self.t_start = time.time()
+
+    # -- setup --
+
+    def clients(self):
+        self.secrets = {k: secrets.token_urlsafe(32) for k in ("sha", "pbkdf2", "intro", "peer")}
+        salt = secrets.token_bytes(16)
+        pbkdf2 = hashlib.pbkdf2_hmac("sha256", self.secrets["pbkdf2"].encode(), salt, PBKDF2_ITERATIONS)
+        sha = lambda s: "$sha256$" + b64(hashlib.sha256(s.encode()).digest())
+        return [
+            {"client_id": "bench-sha", "client_secret_hash": sha(self.secrets["sha"]),
+             "scope": SCOPE_LIST, "default_scope": SCOPE},
+            {"client_id": "bench-pbkdf2",
+             "client_secret_hash": "$pbkdf2-sha256$i=%d$%s$%s" % (PBKDF2_ITERATIONS, b64(salt), b64(pbkdf2)),
+             "scope": SCOPE_LIST, "default_scope": SCOPE},
+            {"client_id": "bench-introspect", "client_secret_hash": sha(self.secrets["intro"]),
+             "scope": "", "introspection": True},
+        ]
+
+    def start(self):
+        # what an earlier run left here, and nothing else
+        shutil.rmtree(os.path.join(self.workdir, "prefix"), ignore_errors=True)
+        for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "fill.stop", "peer.log"):
+            if os.path.exists(os.path.join(self.workdir, name)):
+                os.unlink(os.path.join(self.workdir, name))
+        os.makedirs(self.workdir, exist_ok=True)
+        added = (self.cfg["rounds"] * self.cfg["duration"] + self.cfg["warmup"] + 1) * SCALE_HEADROOM_RATE
+        scale_mb = -(-(self.cfg["fill_big"] + added) * SIZING_BYTES_PER_TOKEN // (1 << 20))
+        self.zones = {"main": 128, "scale": scale_mb, "fill": self.cfg["fill_zone_mb"]}
+        self.port = free_port()
+        self.nginx = Nginx(self.args.nginx, os.path.abspath(self.args.module),
+                           os.path.join(self.workdir, "prefix"), self.port, self.server_cpu, self.zones)
+        self.nginx.write(self.clients())
+        self.nginx.start()
+        log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
+            (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
+        self.wrk = Wrk(self.client_cpu, self.cfg["connections"])
+        self.auth = {k: basic(cid, self.secrets[k]) for k, cid in
+                     (("sha", "bench-sha"), ("pbkdf2", "bench-pbkdf2"), ("intro", "bench-introspect"))}
+        self.token_body = "grant_type=client_credentials&scope=" + SCOPE.replace(":", "%3A")
+
+        why = None if self.args.no_peer else Peer.unavailable()
+        if self.args.no_peer:
+            why = "--no-peer"
+        if why:
+            self.notes.append("figure 6 skipped: " + why)
+        else:
+            self.peer = Peer(free_port(), self.server_cpu, "bench-peer", self.secrets["peer"])
+            self.auth["peer"] = basic("bench-peer", self.secrets["peer"])
+            try:
+                self.peer.start(self.workdir)
+                log("oidc-provider: pid %d on CPU %d, port %d" % (self.peer.pid, self.server_cpu, self.peer.port))
+            except (OSError, RuntimeError) as e:
+                self.notes.append("figure 6 skipped: %s" % e)
+                self.peer = None
+
+    def stop(self):
+        if self.peer:
+            self.peer.stop()
+        if self.nginx:
+            self.nginx.stop()
+
+    def issue(self, path="/token", who="sha", port=None):
+        status, _, body = form_post(port or self.port, path, self.auth[who], self.token_body)
+        if status != 200:
+            raise RuntimeError("token request to %s answered %d: %s" % (path, status, body[:200]))
+        return json.loads(body)
+
+    def sanity(self):
+        """Every variant answers what it should before anything is timed."""
+        token = self.issue()["access_token"]
+        self.issue(who="pbkdf2")  # the first use of a PBKDF2 secret pays the KDF
+        real = len(json.dumps(self.issue(), separators=(",", ":")))
+        status, _, ceiling = http_request(self.port, "POST", "/ceiling", self.token_body)
+        if status != 200 or abs(len(ceiling) - real) > 2:
+            self.notes.append("the ceiling body (%d bytes) differs from a token response (%d)" %
+                              (len(ceiling), real))
+        status, _, body = form_post(self.port, "/introspect", self.auth["intro"], "token=" + token)
+        if status != 200 or not json.loads(body).get("active"):
+            raise RuntimeError("introspection failed: %d %s" % (status, body[:200]))
+        bearer = {"Authorization": "Bearer " + token}
+        for path, headers, want in (("/protected", bearer, 200), ("/protected", {}, 401),
+                                    ("/open", {}, 200)):
+            status, _, _ = http_request(self.port, "GET", path, headers=headers)
+            if status != want:
+                raise RuntimeError("GET %s answered %d, not %d" % (path, status, want))
+        status, _, _ = http_request(self.port, "GET", "/return-protected")
+        if status == 200:
+            self.notes.append("`return` answers before oauth_require_scope runs (rewrite phase): "
+                              "protected locations here use empty_gif as the content handler")
+        if self.peer:
+            try:
+                r = self.issue(who="peer", port=self.peer.port)
+                if r.get("token_type") != "Bearer" or len(r.get("access_token", "")) < 40:
+                    raise RuntimeError("it answered %r" % r)
+            except (OSError, RuntimeError, ValueError) as e:
+                self.notes.append("figure 6 skipped: oidc-provider issues no token: %s" % e)
+                self.peer.stop()
+                self.peer = None
+        self.introspect_token = token
+        tokens = [self.issue()["access_token"] for _ in range(64)]
+        self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
+
+    def write_lines(self, name, lines):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write("".join(l + "\n" for l in lines))
+        return path
+
+    def fill(self, path, target, sample_every=0, sample_file=None, stop_503=0, duration=600):
+        env = {"BENCH_BODY": self.token_body, "BENCH_AUTH": self.auth["sha"],
+               "BENCH_FILL_TARGET": str(target), "BENCH_FILL_STOP_503": str(stop_503),
+               "BENCH_SAMPLE_EVERY": str(sample_every),
+               "BENCH_STOP_FILE": os.path.join(self.workdir, "fill.stop")}
+        if sample_file:
+            env["BENCH_SAMPLE_FILE"] = sample_file
+        t0 = time.time()
+        s = self.wrk.run("fill.lua", self.url(path), env, duration, self.nginx.worker,
+                         self.server_cpu, connections=64)
+        s["seconds"] = time.time() - t0
+        return s
+
+    def fill_zones(self):
+        n = self.cfg["fill_big"]
+        small_file = os.path.join(self.workdir, "tokens-small.txt")
+        big_file = os.path.join(self.workdir, "tokens-big.txt")
+        s = self.fill("/token-small", SMALL_FILL, 1, small_file)
+        self.facts["small_zone_tokens"] = s["issued"]
+        log("filling zone big with %d tokens ..." % n)
+        s = self.fill("/token-big", n, max(1, n // BEARER_SAMPLE), big_file)
+        self.facts["big_zone_tokens"] = s["issued"]
+        self.facts["big_fill_seconds"] = round(s["seconds"], 1)
+        self.facts["big_fill_tokens_per_second"] = round(s["issued"] / s["seconds"])
+        if s["issued"] < n:
+            raise RuntimeError("zone big took %d tokens, not %d: %r" % (s["issued"], n, s))
+        log("  %d tokens in %.1f s; filling zone fill (%d MiB) until 503 ..." %
+            (s["issued"], s["seconds"], self.zones["fill"]))
+        s = self.fill("/token-fill", 0, stop_503=200)
+        status, headers, _ = form_post(self.port, "/token-fill", self.auth["sha"], self.token_body)
+        if s["full"] == 0 or status != 503:
+            raise RuntimeError("zone fill never answered 503: %r" % s)
+        zone_bytes = self.zones["fill"] << 20
+        self.facts["fill_zone_bytes"] = zone_bytes
+        self.facts["fill_zone_tokens"] = s["issued"]
+        self.facts["fill_zone_retry_after"] = headers.get("Retry-After")
+        self.bytes_per_token = zone_bytes / s["issued"]
+        self.small_tokens, self.big_tokens = small_file, big_file
+
+    # -- variants --
+
+    def url(self, path, port=None):
+        return "http://127.0.0.1:%d%s" % (port or self.port, path)
+
+    def define_variants(self):
+        post = lambda path, who, body=None, port=None: ("post.lua", path, port, {
+            "BENCH_BODY": body or self.token_body, "BENCH_AUTH": self.auth[who]})
+        bearer = lambda path, tokens: ("bearer.lua", path, None, {"BENCH_TOKENS": tokens})
+        v = {
+            "ceiling": post("/ceiling", "sha"),
+            "issue_sha256": post("/token", "sha"),
+            "issue_pbkdf2": post("/token", "pbkdf2"),
+            "introspect": post("/introspect", "intro", "token=" + self.introspect_token),
+            "open": bearer("/open", self.protected_tokens),
+            "protected": bearer("/protected", self.protected_tokens),
+            "issue_small_zone": post("/token-small", "sha"),
+            "issue_big_zone": post("/token-big", "sha"),
+            "protected_small_zone": bearer("/p-small", self.small_tokens),
+            "protected_big_zone": bearer("/p-big", self.big_tokens),
+        }
+        if self.peer:
+            v["peer_issue"] = post("/token", "peer", port=self.peer.port)
+        self.variants = v
+
+    def run_variant(self, name, duration):
+        script, path, port, env = self.variants[name]
+        pid = self.peer.pid if name.startswith("peer") else self.nginx.worker
+        s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
+        s["variant"] = name
+        return s
+
+    def measure(self, names):
+        """Every round runs every variant once, forward in odd rounds and
+        backward in even ones; the two variants of a figure sit side by side
+        in the list, so each pair runs back to back, and every figure samples
+        the machine over the whole run."""
+        if self.cfg["warmup"]:
+            for name in names:
+                self.run_variant(name, self.cfg["warmup"])
+        elif "peer_issue" in names:
+            self.run_variant("peer_issue", 1)  # let its JIT settle
+        rounds = []
+        for i in range(self.cfg["rounds"]):
+            order = names if i % 2 == 0 else list(reversed(names))
+            r = {}
+            for name in order:
+                r[name] = self.run_variant(name, self.cfg["duration"])
+                self.samples.setdefault(name, []).append(r[name])
+            rounds.append(r)
+            log("round %d/%d: %s" % (i + 1, self.cfg["rounds"], " ".join(
+                "%s=%.0f" % (n, r[n]["rps"]) for n in names)))
+        return rounds
+
+    # -- figures --
+
+    def figure(self, fid, title, a, b, rounds):
+        """Median over rounds of a's throughput over b's (b: the reference)."""
+        ratios, cpu_ratios, noise = [], [], []
+        for r in rounds:
+            sa, sb = r[a], r[b]
+            noise += [sa["foreign_load"], sb["foreign_load"]]
+            if not (sa["valid"] and sb["valid"]):
+                continue
+            ratios.append(sa["rps"] / sb["rps"])
+            cpu_ratios.append(sb["server_cpu_us_per_request"] / sa["server_cpu_us_per_request"])
+        med = lambda xs: statistics.median(xs) if xs else None
+        rps = lambda n: med([r[n]["rps"] for r in rounds if r[n]["valid"]])
+        value = med(ratios)
+        return {
+            "id": fid, "title": title, "a": a, "b": b, "value": value,
+            "min": min(ratios) if ratios else None, "max": max(ratios) if ratios else None,
+            "cpu_ratio": med(cpu_ratios), "a_rps": rps(a), "b_rps": rps(b),
+            "a_cpu_us": med([r[a]["server_cpu_us_per_request"] for r in rounds if r[a]["valid"]]),
+            "b_cpu_us": med([r[b]["server_cpu_us_per_request"] for r in rounds if r[b]["valid"]]),
+            "valid_rounds": len(ratios), "rounds": len(rounds),
+            "foreign_load_median": med(noise),
+        }
+
+    def judge(self, f):
+        op, goal = GOALS[f["id"]]
+        f["goal"] = "%s %g" % (op, goal)
+        check = lambda v: None if v is None else (v >= goal if op == ">=" else v <= goal)
+        f["met"] = check(f["value"])
+        f["cpu_met"] = check(f.get("cpu_ratio"))
+        return f
+
+    def run(self):
+        try:
+            self.start()
+            self.sanity()
+            self.fill_zones()
+            self.define_variants()
+            figures = []
+            names = (["peer_issue"] if self.peer else []) + [
+                "issue_pbkdf2", "issue_sha256", "ceiling", "introspect", "open", "protected",
+                "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone"]
+            log("measuring %d variants, %d rounds of %d s each" % (
+                len(names), self.cfg["rounds"], self.cfg["duration"]))
+            ra = rb = rc = self.measure(names)
+            big = "%dk" % (self.cfg["fill_big"] // 1000) if self.cfg["fill_big"] < 1000000 else \
+                "%gM" % (self.cfg["fill_big"] / 1e6)
+            figures.append(self.figure("1", "token issuance ($sha256$) / ceiling", "issue_sha256", "ceiling", ra))
+            figures.append(self.figure("2", "issuance $pbkdf2-sha256$ i=100000 / $sha256$", "issue_pbkdf2", "issue_sha256", ra))
+            figures.append(self.figure("3", "protected location / unprotected", "protected", "open", rb))
+            figures.append(self.figure("4", "introspection / ceiling", "introspect", "ceiling", ra))
+            figures.append(self.figure("5a", "issuance, zone at %s / at 1k tokens" % big, "issue_big_zone", "issue_small_zone", rc))
+            figures.append(self.figure("5b", "protected location, zone at %s / at 1k tokens" % big, "protected_big_zone", "protected_small_zone", rc))
+            figures.append({"id": "5c", "title": "zone bytes per live token (filled until 503)",
+                            "value": self.bytes_per_token, "unit": "bytes"})
+            if self.peer:
+                figures.append(self.figure("6", "issuance: this module / oidc-provider", "issue_sha256", "peer_issue", ra))
+            else:
+                figures.append({"id": "6", "title": "issuance: this module / oidc-provider", "value": None})
+            self.figures = [self.judge(f) for f in figures]
+            # zone "fill" is meant to fill up; anything else in the error log is news
+            errors = [l for l in self.nginx.error_log().splitlines()
+                      if l.strip() and 'zone is full of live tokens, zone "fill"' not in l]
+            if errors:
+                self.notes.append("nginx error log (%d lines), last: %s" % (len(errors), errors[-1][:300]))
+        finally:
+            self.stop()
+        self.facts["seconds"] = round(time.time() - self.t_start, 1)
+        if self.args.quick:
+            self.notes.insert(0, "QUICK run: %d rounds of %d s, big zone filled with %d tokens (not 1M); "
+                              "a smoke run, not figures to quote" % (self.cfg["rounds"], self.cfg["duration"],
+                                                                     self.cfg["fill_big"]))
+        self.report()
+
+    # -- output --
+
+    def report(self):
+        fmt = lambda x, d=2: "n/a" if x is None else ("%.*f" % (d, x))
+        verdicts = {True: "met", False: "MISSED", None: "n/a"}
+        row = "%-3s %-46s %17s %6s %6s %10s  %-7s %s"
+        lines = [row % ("fig", "what (A / B)", "req/s A / B", "ratio", "cpu", "spread", "goal", "")]
+        for f in self.figures:
+            if f["id"] == "5c":
+                meas = "%d in %d MiB" % (self.facts["fill_zone_tokens"], self.zones["fill"])
+                val, cpu, spread = fmt(f["value"], 1), "", ""
+            elif f.get("a_rps") is not None:
+                meas = "%.0f / %.0f" % (f["a_rps"], f["b_rps"])
+                val, cpu = fmt(f["value"]), fmt(f["cpu_ratio"])
+                spread = "%s-%s" % (fmt(f["min"]), fmt(f["max"]))
+            else:
+                meas, val, cpu, spread = "skipped", "n/a", "", ""
+            verdict = verdicts[f["met"]]
+            if f.get("cpu_met") is not None and f["cpu_met"] != f["met"]:
+                verdict += " (cpu: %s)" % verdicts[f["cpu_met"]].lower()
+            lines.append(row % (f["id"], f["title"][:46], meas, val, cpu, spread, f["goal"], verdict))
+        lines.append("")
+        lines.append("ratio: median over %d rounds of the per-round ratio of A's req/s to B's, A and B "
+                     "run in turn; cpu: the same ratio computed from the server's CPU time per "
+                     "request (steadier when other work shares the core)" % self.cfg["rounds"])
+        lines.append("")
+        vrow = "%-22s %9s %12s %7s %7s %6s"
+        lines.append(vrow % ("variant", "req/s", "server us/r", "server", "wrk", "valid"))
+        med = lambda xs: statistics.median(xs) if xs else None
+        for name, samples in self.samples.items():
+            ok = [x for x in samples if x["valid"]]
+            lines.append(vrow % (
+                name, fmt(med([x["rps"] for x in ok]), 0),
+                fmt(med([x["server_cpu_us_per_request"] for x in ok]), 2),
+                "%.0f%%" % (100 * med([x["server_busy"] for x in samples])),
+                "%.0f%%" % (100 * med([x["client_busy"] for x in samples])),
+                "%d/%d" % (len(ok), len(samples))))
+        lines.append("(server/wrk: share of a core each used during the samples, medians)")
+        noise = [x["foreign_load"] for v in self.samples.values() for x in v]
+        lines.append("")
+        lines.append("nginx: 1 worker pinned to CPU %d; wrk -t1 -c%d pinned to CPU %d; other processes "
+                     "took a median %.0f%% (max %.0f%%) of CPU %d during the samples" % (
+                         self.server_cpu, self.cfg["connections"], self.client_cpu,
+                         100 * statistics.median(noise), 100 * max(noise), self.server_cpu))
+        lines.append("zone big: %d tokens in %.1f s (%d tokens/s, 64 connections); zones (MiB): %s" % (
+            self.facts["big_zone_tokens"], self.facts["big_fill_seconds"],
+            self.facts["big_fill_tokens_per_second"],
+            ", ".join("%s %d" % kv for kv in self.zones.items())))
+        for n in self.notes:
+            lines.append("note: " + n)
+        lines.append("total %.0f s; report: %s" % (self.facts["seconds"], self.args.out))
+        print("\n".join(lines))
+        out = {
+            "quick": self.args.quick, "config": dict(self.cfg, server_cpu=self.server_cpu,
+                                                    client_cpu=self.client_cpu, zones_mib=self.zones),
+            "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "uname": " ".join(os.uname())},
+            "source": source_version(),
+            "figures": self.figures, "facts": self.facts, "notes": self.notes, "samples": self.samples,
+        }
+        os.makedirs(os.path.dirname(os.path.abspath(self.args.out)), exist_ok=True)
+        with open(self.args.out, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+def source_version():
+    """The checkout the module was built from, as git describes it, if it can."""
+    try:
+        r = subprocess.run(["git", "-C", os.path.dirname(HERE), "describe", "--always", "--dirty"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--module", required=True, help="the built ngx_http_oauth_module.so")
+    p.add_argument("--nginx", default="/usr/sbin/nginx")
+    p.add_argument("--out", default="build/bench.json")
+    p.add_argument("--workdir", default="build/bench")
+    p.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
+    p.add_argument("--rounds", type=int, help="alternation rounds per group")
+    p.add_argument("--duration", type=int, help="seconds per sample")
+    p.add_argument("--fill", type=int, help="live tokens in the big zone")
+    p.add_argument("--connections", type=int, help="wrk's keepalive connections (default 32)")
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--client-cpu", type=int, default=1)
+    p.add_argument("--no-peer", action="store_true", help="leave out oidc-provider (figure 6)")
+    args = p.parse_args()
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit("bench: %s is not installed" % tool)
+    if os.cpu_count() < 2 or args.server_cpu == args.client_cpu:
+        sys.exit("bench: needs two distinct CPUs for the server and for wrk")
+    try:
+        os.sched_setaffinity(0, {args.client_cpu})  # the driver stays off the server's core
+    except OSError:
+        pass
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    Bench(args).run()
+
+
+if __name__ == "__main__":
+    main()
