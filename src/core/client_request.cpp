@@ -55,6 +55,11 @@ std::optional<HttpResponse> ClientRequest::check_shape() {
         response.allow = "POST";
         return response;
     }
+    // RFC 9110 §5.3: a singleton field; nginx keeps the first, an upstream
+    // proxy may have read the last.
+    if (request_.content_type_headers > 1) {
+        return invalid_request("more than one Content-Type header");
+    }
     if (!request_.content_type || !is_form_content_type(*request_.content_type)) {
         return invalid_request("the body must be application/x-www-form-urlencoded");
     }

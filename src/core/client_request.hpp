@@ -21,7 +21,8 @@ constexpr size_t kMaxFormBody = 16 * 1024;
 // What the nginx glue hands over of one HTTP request.
 struct FormRequest {
     std::string_view method;
-    std::optional<std::string_view> content_type;
+    std::optional<std::string_view> content_type;  // the first Content-Type header
+    size_t content_type_headers = 0;  // more than one: refused, even when they agree
     std::string_view query;  // the raw query string, without '?'
     size_t authorization_headers = 0;
     std::string_view authorization;  // the first Authorization header

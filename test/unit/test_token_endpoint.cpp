@@ -171,6 +171,12 @@ void request_shape_errors(void **) {
     json.request.content_type = "application/json";
     assert_int_equal(post(json, memory).response.status, 400);
 
+    Exchange two_types("grant_type=client_credentials", "app:app-secret");
+    two_types.request.content_type_headers = 2;  // nginx hands over the first
+    Result refused = post(two_types, memory);
+    assert_int_equal(refused.response.status, 400);
+    assert_text(refused.field("error"), "invalid_request");
+
     Exchange charset("grant_type=client_credentials", "app:app-secret");
     charset.request.content_type = "Application/X-WWW-Form-Urlencoded; charset=UTF-8";
     assert_int_equal(post(charset, memory).response.status, 200);
