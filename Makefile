@@ -25,7 +25,7 @@ MODULE     := $(BUILD)/ngx_http_oauth_module.so
 CLI        := $(BUILD)/oauth-client-entry
 
 BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev g++ make
-TEST_PKGS  := libcmocka-dev perl
+TEST_PKGS  := libcmocka-dev perl gdb
 
 ifeq ($(NGINX_SRC),)
 NGX_TREE   := $(BUILD)/nginx-src
@@ -103,6 +103,85 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- hardening: fuzzing, sanitizers, valgrind ----------------------------------
+# Not part of `make test`: each takes minutes.
+#
+#   make fuzz         build the libFuzzer targets in fuzz/ and run each for
+#                     FUZZ_SECONDS (default 60), with fuzz/TARGET.dict if there is
+#                     one, from a copy of fuzz/corpus/ in build/fuzz/corpus/;
+#                     crashes land in build/fuzz/crashes/
+#   make sanitize     the unit tests, then the integration tests with the module
+#                     built with ASan + UBSan (in build/sanitize/) loaded into the
+#                     stock nginx; any sanitizer report fails the test file
+#   make valgrind     the integration tests with nginx and its workers under memcheck
+
+FUZZ_SECONDS   ?= 60
+FUZZ_CXX       := clang++-14
+FUZZ_PKGS      := clang-14 libclang-rt-14-dev
+FUZZ_DIR       := $(BUILD)/fuzz
+FUZZ_FLAGS     := -std=c++17 -Wall -Wextra -Werror -Isrc -O1 -g -fno-omit-frame-pointer
+FUZZ_TARGETS   := $(basename $(notdir $(wildcard fuzz/*.cpp)))
+FUZZ_BINS      := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+FUZZ_OBJS      := $(CORE_SRCS:src/core/%.cpp=$(FUZZ_DIR)/core/%.o)
+
+SAN_BUILD      := $(BUILD)/sanitize
+SAN_FLAGS      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                  -fno-omit-frame-pointer
+# The runtimes the stock nginx binary gets through LD_PRELOAD (see t/lib/OAuthTest.pm).
+SAN_PRELOAD     = $(realpath $(shell $(CXX) -print-file-name=libasan.so) \
+                             $(shell $(CXX) -print-file-name=libubsan.so))
+SAN_ENV        := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
+                  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+VALGRIND_PKGS  := valgrind
+
+.PHONY: fuzz sanitize valgrind
+
+$(BUILD)/.packages-fuzz:
+	scripts/need-packages $(FUZZ_PKGS)
+	@mkdir -p $(@D) && touch $@
+
+$(BUILD)/.packages-valgrind:
+	scripts/need-packages $(VALGRIND_PKGS)
+	@mkdir -p $(@D) && touch $@
+
+$(FUZZ_DIR)/core/%.o: src/core/%.cpp $(CORE_HDRS) | $(BUILD)/.packages-build $(BUILD)/.packages-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_BINS): $(FUZZ_DIR)/%: fuzz/%.cpp fuzz/fuzz.hpp $(FUZZ_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+# New inputs go to the copy, so the committed seeds stay small; a crash stops
+# nothing until every target had its run.
+fuzz: $(FUZZ_BINS)
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crashes; \
+	    cp -n fuzz/corpus/$$t/* $(FUZZ_DIR)/corpus/$$t/; \
+	    echo "== fuzz $$t, $(FUZZ_SECONDS) s"; \
+	    dict=$$(test -f fuzz/$$t.dict && echo -dict=fuzz/$$t.dict); \
+	    if $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 $$dict \
+	        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- \
+	        $(FUZZ_DIR)/corpus/$$t > $(FUZZ_DIR)/$$t.log 2>&1; then \
+	        grep -h -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units)' $(FUZZ_DIR)/$$t.log; \
+	        echo "corpus: $$(ls $(FUZZ_DIR)/corpus/$$t | wc -l) inputs"; \
+	    else \
+	        tail -n 40 $(FUZZ_DIR)/$$t.log; failed="$$failed $$t"; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in$$failed (see $(FUZZ_DIR)/crashes/)"; exit 1; fi
+
+# The whole build again in $(SAN_BUILD), from its own copy of Debian's nginx tree.
+SAN_MAKE        = $(MAKE) BUILD=$(SAN_BUILD) NGINX_SRC= CXXFLAGS="$(SAN_FLAGS)" NGX_CC_OPT="$(SAN_FLAGS)"
+
+sanitize:
+	$(SAN_MAKE) all
+	$(SAN_ENV) $(SAN_MAKE) unit
+	OAUTH_SANITIZE="$(SAN_PRELOAD)" $(SAN_ENV) $(SAN_MAKE) integration
+
+valgrind: | $(BUILD)/.packages-valgrind
+	OAUTH_VALGRIND=1 $(MAKE) integration
 
 # ---- benchmarks ------------------------------------------------------------------
 #   make bench          throughput figures, each a ratio of two variants measured in
