@@ -10,15 +10,30 @@ namespace oauth {
 namespace {
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+// A table, since every protected request checks every character.
+struct B64TokenAlphabet {
+    bool allowed[256] = {};
+    constexpr B64TokenAlphabet() {
+        for (int c = 'A'; c <= 'Z'; ++c) {
+            allowed[c] = allowed[c + 'a' - 'A'] = true;
+        }
+        for (int c = '0'; c <= '9'; ++c) {
+            allowed[c] = true;
+        }
+        for (unsigned char c : {'-', '.', '_', '~', '+', '/'}) {
+            allowed[c] = true;
+        }
+    }
+};
+constexpr B64TokenAlphabet kB64Token;
+
 bool is_b64token(std::string_view token) noexcept {
     size_t end = token.find_last_not_of('=');
     if (end == std::string_view::npos) {
         return false;
     }
-    for (char c : token.substr(0, end + 1)) {
-        bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                       c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-        if (!allowed) {
+    for (unsigned char c : token.substr(0, end + 1)) {
+        if (!kB64Token.allowed[c]) {
             return false;
         }
     }

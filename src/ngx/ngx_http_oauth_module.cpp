@@ -78,7 +78,8 @@ struct LocationConf {
 struct RequestContext {
     ngx_str_t client_id;
     ngx_str_t scope;
-    ngx_str_t expires;
+    ngx_str_t expires;  // formatted when first read
+    time_t expires_at;  // 0: no valid token
 };
 
 std::string_view view(const ngx_str_t &s) { return {reinterpret_cast<const char *>(s.data), s.len}; }
@@ -316,8 +317,10 @@ size_t countHeaders(ngx_http_request_t *r, const ngx_table_elt_t *first, std::st
     return count;
 }
 
+// nginx refuses a second Authorization header itself (400, before any module
+// runs), so its presence is the whole count.
 size_t countAuthorizationHeaders(ngx_http_request_t *r) {
-    return countHeaders(r, r->headers_in.authorization, "Authorization");
+    return r->headers_in.authorization != nullptr ? 1 : 0;
 }
 
 // The body as one piece of memory, or false when it is over the cap. nginx
@@ -449,14 +452,8 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant) {
     if (ctx->client_id.data == nullptr || ctx->scope.data == nullptr) {
         return NGX_ERROR;
     }
-    ctx->expires.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
-    if (ctx->expires.data == nullptr) {
-        return NGX_ERROR;
-    }
-    ctx->expires.len = grant.expires_at == 0
-                           ? 0
-                           : ngx_sprintf(ctx->expires.data, "%T", time_t(grant.expires_at)) -
-                                 ctx->expires.data;
+    ctx->expires = ngx_str_t{0, nullptr};
+    ctx->expires_at = grant.expires_at;
     ngx_http_set_ctx(r, ctx, ngx_http_oauth_module);
     return NGX_OK;
 }
@@ -513,9 +510,24 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
 }
 
+// $oauth_token_expires costs a number formatting only where it is used.
+ngx_int_t formatExpires(ngx_http_request_t *r, RequestContext *ctx) {
+    if (ctx->expires.data != nullptr) {
+        return NGX_OK;
+    }
+    ctx->expires.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+    if (ctx->expires.data == nullptr) {
+        return NGX_ERROR;
+    }
+    ctx->expires.len =
+        ctx->expires_at == 0 ? 0 : ngx_sprintf(ctx->expires.data, "%T", ctx->expires_at) - ctx->expires.data;
+    return NGX_OK;
+}
+
 ngx_int_t grantVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t field) {
     RequestContext *ctx = grantOf(r);
-    if (ctx == nullptr) {
+    if (ctx == nullptr ||
+        (field == offsetof(RequestContext, expires) && formatExpires(r, ctx) != NGX_OK)) {
         return NGX_ERROR;
     }
     const ngx_str_t &value = *reinterpret_cast<ngx_str_t *>(reinterpret_cast<char *>(ctx) + field);
