@@ -9,7 +9,7 @@ use lib "$FindBin::Bin/lib";
 
 use JSON::PP;
 use Test::More;
-use OAuthTest qw(need_module sha256_hash random_secret show);
+use OAuthTest qw(need_module show);
 
 need_module();
 
@@ -26,38 +26,7 @@ unless ($have) {
     exit;
 }
 
-my ($secret, $rs_secret) = (random_secret(), random_secret());
-my $t = OAuthTest->new(
-    clients => {clients => [
-        {client_id => 'reporting', client_secret_hash => sha256_hash($secret), scope => 'reports:read metrics:read'},
-        {client_id => 'gateway', client_secret_hash => sha256_hash($rs_secret), scope => '',
-         introspection => JSON::PP::true},
-    ]},
-    http => <<'EOF',
-oauth_token_zone tokens:1m;
-oauth_clients clients.json;
-oauth_realm "interop";
-oauth_issuer http://127.0.0.1:%%PORT%%;
-
-server {
-    listen 127.0.0.1:%%PORT%%;
-    location = /token { oauth_token_endpoint; }
-    location = /introspect { oauth_introspection_endpoint; }
-    location = /revoke { oauth_revocation_endpoint; }
-    location = /.well-known/oauth-authorization-server { oauth_metadata; }
-    # a static file: `return` would answer before the access phase checks anything
-    location /api/ {
-        oauth_require_scope reports:read;
-        root %%PREFIX%%/html;
-        default_type text/plain;
-        add_header X-Client-Id $oauth_client_id;
-    }
-}
-EOF
-);
-mkdir $t->prefix . "/$_" for qw(html html/api);
-$t->write_file('html/api/reports', "ok\n");
-$t->start;
+my ($t, $secret, $rs_secret) = OAuthTest->start_interop_server;
 
 # openid-client 6 wants Node 20; Debian 12's Node 18 has WebCrypto behind a flag
 my ($node_major) = `node -p process.versions.node` =~ /^(\d+)/;

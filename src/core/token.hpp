@@ -21,10 +21,10 @@ bool generate_token(std::string &token);
 
 Digest digest_token(std::string_view token);
 
-// SHA-256 of the parts one after the other, through an algorithm fetched once
-// and a context kept per thread: OpenSSL 3's SHA256() and EVP_sha256() look the
-// algorithm up by name on every call, which costs more than hashing a token.
-// False only when OpenSSL fails.
+// SHA-256 of the parts one after the other, the one SHA-256 of the core:
+// OpenSSL 3's SHA256() and EVP_sha256() look the algorithm up by name on every
+// call, and EVP's dispatch costs more than hashing a token. False only when
+// OpenSSL fails.
 bool sha256_digest(std::initializer_list<std::string_view> parts, Digest &out) noexcept;
 
 }  // namespace oauth

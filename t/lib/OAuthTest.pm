@@ -769,4 +769,49 @@ sub _analysis_ok {
     return 0;
 }
 
+
+# ---- a complete authorization server, for the interop tests -----------------
+
+# Every endpoint, discovery, and a static protected /api/reports ("ok"): a
+# static file, since `return` would answer before the access phase checks
+# anything. Client "reporting" (reports:read metrics:read) and the resource
+# server "gateway" (may introspect). Returns ($t, $reporting_secret,
+# $gateway_secret).
+sub start_interop_server {
+    my ($class) = @_;
+    my ($secret, $rs_secret) = (random_secret(), random_secret());
+    my $t = $class->new(
+        clients => {clients => [
+            {client_id => 'reporting', client_secret_hash => sha256_hash($secret),
+             scope => 'reports:read metrics:read'},
+            {client_id => 'gateway', client_secret_hash => sha256_hash($rs_secret), scope => '',
+             introspection => JSON::PP::true},
+        ]},
+        http => <<'CONF',
+oauth_token_zone tokens:1m;
+oauth_clients clients.json;
+oauth_realm "interop";
+oauth_issuer http://127.0.0.1:%%PORT%%;
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    location = /token { oauth_token_endpoint; }
+    location = /introspect { oauth_introspection_endpoint; }
+    location = /revoke { oauth_revocation_endpoint; }
+    location = /.well-known/oauth-authorization-server { oauth_metadata; }
+    location /api/ {
+        oauth_require_scope reports:read;
+        root %%PREFIX%%/html;
+        default_type text/plain;
+        add_header X-Client-Id $oauth_client_id;
+    }
+}
+CONF
+    );
+    mkdir $t->prefix . "/$_" for qw(html html/api);
+    $t->write_file('html/api/reports', "ok\n");
+    $t->start;
+    return ($t, $secret, $rs_secret);
+}
+
 1;
