@@ -292,7 +292,7 @@ ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &respons
     return ngx_http_output_filter(r, &out);
 }
 
-// ---- the token endpoint ----------------------------------------------------
+// ---- the form endpoints: token, introspection, revocation ------------------
 
 std::string_view headerValue(const ngx_table_elt_t *h) {
     return h == nullptr ? std::string_view() : view(h->value);
