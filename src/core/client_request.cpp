@@ -155,7 +155,10 @@ bool ClientRequest::verify(const Client *client) {
     if (client != nullptr && client->secret.verify(presented_.secret)) {
         return true;
     }
-    failed_client_id_ = presented_.id;
+    // Only a registered id is quoted in the log: an unknown one may be a
+    // secret sent in the wrong field.
+    failed_client_ = client != nullptr ? "client_id \"" + client->id + "\""
+                                       : std::string("an unknown client_id");
     if (config_.throttle != nullptr) {
         block_started_ =
             config_.throttle->record_failure(presented_.id, request_.client_address, now_);
@@ -181,14 +184,13 @@ HttpResponse ClientRequest::refusal() const {
     }
     if (block_started_) {
         response.log = HttpResponse::Log::warn;
-        response.log_message = "client_id \"" + failed_client_id_ + "\" failed to authenticate " +
+        response.log_message = failed_client_ + " failed to authenticate " +
                                 std::to_string(config_.throttle->policy().limit) +
                                 " times; blocked at this address for " +
                                 std::to_string(config_.throttle->policy().block) + "s";
-    } else if (!failed_client_id_.empty()) {
+    } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
-        response.log_message = "client authentication failed for client_id \"";
-        response.log_message.append(failed_client_id_).push_back('"');
+        response.log_message = "client authentication failed for " + failed_client_;
     }
     return response;
 }

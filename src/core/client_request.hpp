@@ -77,7 +77,7 @@ private:
     Method method_ = Method::none;
     bool malformed_ = false;  // an authentication attempt that cannot be decoded
     ClientCredentials presented_;
-    std::string failed_client_id_;
+    std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;
     bool block_started_ = false;
 };

@@ -125,6 +125,14 @@ void wrong_secret_is_invalid_client_with_challenge_for_basic_only(void **) {
     Result unknown = post(Exchange("grant_type=client_credentials", "ghost:app-secret"), memory);
     assert_int_equal(unknown.response.status, 401);
     assert_text(unknown.response.body, basic.response.body);
+    assert_text(basic.response.log_message, "client authentication failed for client_id \"app\"");
+
+    // A secret sent as the client_id (fields swapped) must not reach the log.
+    Result swapped = post(
+        Exchange("grant_type=client_credentials&client_id=app-secret&client_secret=app"), memory);
+    assert_int_equal(swapped.response.status, 401);
+    assert_text(swapped.response.log_message,
+                "client authentication failed for an unknown client_id");
 }
 
 void no_credentials_get_a_challenge(void **) {
