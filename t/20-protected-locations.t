@@ -9,7 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
 use OAuthTest qw(need_module sha256_hash random_secret basic_credentials form_body token_ok show
-    bearer_challenge);
+    bearer_challenge www_authenticate passed_ok refused_ok);
 
 need_module();
 
@@ -111,32 +111,6 @@ sub raw_get {
         map({"$_\r\n"} @headers), "\r\n");
 }
 
-sub www_authenticate {
-    my $v = $_[0]{headers}{'www-authenticate'};
-    return ref $v ? @$v : defined $v ? ($v) : ();
-}
-
-# Let through: 200 with the file and no challenge.
-sub passed_ok {
-    my ($r, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $ok = is($r->{status}, 200, "$name: 200");
-    $ok &&= is($r->{content}, "ok\n", "$name: the protected content");
-    $ok &&= is_deeply([www_authenticate($r)], [], "$name: no WWW-Authenticate");
-    diag('response: ' . show($r)) unless $ok;
-    return $ok;
-}
-
-# Refused with the status and exactly this one challenge.
-sub refused_ok {
-    my ($r, $status, $challenge, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $ok = is($r->{status}, $status, "$name: $status");
-    $ok &&= is_deeply([www_authenticate($r)], [$challenge], "$name: WWW-Authenticate: $challenge");
-    $ok &&= unlike($r->{content}, qr/^ok$/m, "$name: not the protected content");
-    diag('response: ' . show($r)) unless $ok;
-    return $ok;
-}
 
 my $none      = bearer_challenge('oauth');
 my $malformed = bearer_challenge('oauth', 'invalid_request');

@@ -7,7 +7,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use OAuthTest qw(need_module sha256_hash random_secret basic_credentials form_body show bearer_challenge);
+use OAuthTest qw(need_module sha256_hash random_secret basic_credentials form_body show bearer_challenge
+    www_authenticate passed_ok refused_ok);
 
 need_module();
 
@@ -101,29 +102,6 @@ sub get {
     return $t->raw("$head\r\n");
 }
 
-sub www_authenticate {
-    my $v = $_[0]{headers}{'www-authenticate'};
-    return ref $v ? @$v : defined $v ? ($v) : ();
-}
-
-sub passed_ok {
-    my ($r, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $ok = is($r->{status}, 200, "$name: 200");
-    $ok &&= is($r->{content}, "ok\n", "$name: content");
-    $ok &&= is_deeply([www_authenticate($r)], [], "$name: no WWW-Authenticate");
-    diag('response: ' . show($r)) unless $ok;
-    return $ok;
-}
-
-sub refused_ok {
-    my ($r, $status, $challenge, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $ok = is($r->{status}, $status, "$name: $status");
-    $ok &&= is_deeply([www_authenticate($r)], [$challenge], "$name: WWW-Authenticate: $challenge");
-    diag('response: ' . show($r)) unless $ok;
-    return $ok;
-}
 
 my $z1_read  = token(1, 'read');
 my $z1_write = token(1, 'write');

@@ -28,7 +28,8 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(form_encode form_body basic_credentials sha256_hash pbkdf2_sha256
-    pbkdf2_hash random_secret b64_nopad need_module token_ok error_ok show);
+    pbkdf2_hash random_secret b64_nopad need_module token_ok error_ok show
+    www_authenticate passed_ok refused_ok);
 
 my $NGINX = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $VALGRIND = $ENV{OAUTH_VALGRIND} ? 1 : 0;
@@ -812,6 +813,37 @@ CONF
     $t->write_file('html/api/reports', "ok\n");
     $t->start;
     return ($t, $secret, $rs_secret);
+}
+
+
+# ---- protected locations: the answers of RFC 6750 §3 -------------------------
+
+# The WWW-Authenticate values of a response, as a list.
+sub www_authenticate {
+    my $v = $_[0]{headers}{'www-authenticate'};
+    return ref $v ? @$v : defined $v ? ($v) : ();
+}
+
+# Let through: 200 with the protected file ("ok\n") and no challenge.
+sub passed_ok {
+    my ($r, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = is($r->{status}, 200, "$name: 200");
+    $ok &&= is($r->{content}, "ok\n", "$name: the protected content");
+    $ok &&= is_deeply([www_authenticate($r)], [], "$name: no WWW-Authenticate");
+    diag('response: ' . show($r)) unless $ok;
+    return $ok;
+}
+
+# Refused with the status and exactly this one challenge.
+sub refused_ok {
+    my ($r, $status, $challenge, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = is($r->{status}, $status, "$name: $status");
+    $ok &&= is_deeply([www_authenticate($r)], [$challenge], "$name: WWW-Authenticate: $challenge");
+    $ok &&= unlike($r->{content}, qr/^ok$/m, "$name: not the protected content");
+    diag('response: ' . show($r)) unless $ok;
+    return $ok;
 }
 
 1;
