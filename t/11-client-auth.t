@@ -9,7 +9,7 @@ use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Test::More;
 use OAuthTest qw(need_module sha256_hash pbkdf2_hash random_secret basic_credentials form_body
-    token_ok error_ok show);
+    token_ok error_ok show invalid_client_ok);
 
 need_module();
 
@@ -60,17 +60,6 @@ my $t = OAuthTest->start(
 my $grant = 'grant_type=client_credentials';
 my $challenge = 'Basic realm="test"';
 
-sub invalid_client_ok {
-    my ($r, $name, $challenge_expected) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    error_ok($r, 401, 'invalid_client', $name);
-    if (defined $challenge_expected) {
-        is $r->{headers}{'www-authenticate'}, $challenge_expected, "$name: WWW-Authenticate";
-    } else {
-        ok !exists $r->{headers}{'www-authenticate'}, "$name: no WWW-Authenticate"
-            or diag show($r);
-    }
-}
 
 subtest 'client_secret_basic' => sub {
     token_ok($t->token_request(basic => ['app', $secret]), scope => 'read');

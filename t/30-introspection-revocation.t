@@ -10,7 +10,7 @@ use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use OAuthTest qw(need_module sha256_hash pbkdf2_hash random_secret basic_credentials form_body
-    token_ok error_ok show);
+    token_ok error_ok show invalid_client_ok);
 
 need_module();
 
@@ -156,16 +156,6 @@ sub active_ok {
     return $ok;
 }
 
-sub invalid_client_ok {
-    my ($r, $name, $challenge_expected) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    error_ok($r, 401, 'invalid_client', $name);
-    if (defined $challenge_expected) {
-        is $r->{headers}{'www-authenticate'}, $challenge_expected, "$name: WWW-Authenticate";
-    } else {
-        ok !exists $r->{headers}{'www-authenticate'}, "$name: no WWW-Authenticate" or diag show($r);
-    }
-}
 
 sub invalid_token_ok {
     my ($r, $name) = @_;

@@ -29,7 +29,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(form_encode form_body basic_credentials sha256_hash pbkdf2_sha256
     pbkdf2_hash random_secret b64_nopad need_module token_ok error_ok show
-    www_authenticate passed_ok refused_ok);
+    www_authenticate passed_ok refused_ok invalid_client_ok);
 
 my $NGINX = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $VALGRIND = $ENV{OAUTH_VALGRIND} ? 1 : 0;
@@ -844,6 +844,19 @@ sub refused_ok {
     $ok &&= unlike($r->{content}, qr/^ok$/m, "$name: not the protected content");
     diag('response: ' . show($r)) unless $ok;
     return $ok;
+}
+
+
+# 401 invalid_client, with exactly this Basic challenge, or none when undef.
+sub invalid_client_ok {
+    my ($r, $name, $challenge_expected) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    error_ok($r, 401, 'invalid_client', $name);
+    if (defined $challenge_expected) {
+        is $r->{headers}{'www-authenticate'}, $challenge_expected, "$name: WWW-Authenticate";
+    } else {
+        ok !exists $r->{headers}{'www-authenticate'}, "$name: no WWW-Authenticate" or diag show($r);
+    }
 }
 
 1;
