@@ -15,7 +15,7 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kNeighbourhood = 8;  // counters a key may live in
 
 class Locked {
-public:
+  public:
     explicit Locked(const StoreLock &lock) noexcept : lock_(lock) {
         if (lock_.lock) {
             lock_.lock(lock_.context);
@@ -29,7 +29,7 @@ public:
     Locked(const Locked &) = delete;
     Locked &operator=(const Locked &) = delete;
 
-private:
+  private:
     const StoreLock &lock_;
 };
 
@@ -76,8 +76,7 @@ bool AuthThrottle::is_formatted(const void *region, size_t size) noexcept {
 AuthThrottle::AuthThrottle(void *region, StoreLock lock, ThrottlePolicy policy) noexcept
     : header_(static_cast<Header *>(region)), lock_(lock), policy_(policy) {}
 
-uint64_t AuthThrottle::key_of(std::string_view client_id,
-                              std::string_view address) const noexcept {
+uint64_t AuthThrottle::key_of(std::string_view client_id, std::string_view address) const noexcept {
     // Not a fresh EVP_MD_CTX with EVP_sha256(): OpenSSL 3 looks the algorithm
     // up by name on each such call, which costs more than the hashing.
     Digest digest;
@@ -125,8 +124,8 @@ AuthThrottle::Counter *AuthThrottle::claim(uint64_t key, uint32_t now) noexcept 
     return victim;
 }
 
-AuthThrottle::Standing AuthThrottle::standing(std::string_view client_id,
-                                              std::string_view address, uint32_t now) noexcept {
+AuthThrottle::Standing AuthThrottle::standing(std::string_view client_id, std::string_view address,
+                                              uint32_t now) noexcept {
     uint64_t key = key_of(client_id, address);
     Locked locked(lock_);
     Standing standing;

@@ -28,7 +28,7 @@ struct ThrottlePolicy {
 };
 
 class AuthThrottle {
-public:
+  public:
     static constexpr size_t kMinRegionSize = 4096;
 
     static bool format(void *region, size_t size) noexcept;
@@ -41,8 +41,7 @@ public:
         bool has_failures = false;  // a success should clear the counter
     };
 
-    Standing standing(std::string_view client_id, std::string_view address,
-                      uint32_t now) noexcept;
+    Standing standing(std::string_view client_id, std::string_view address, uint32_t now) noexcept;
 
     // Counts a failure; true when it starts a block.
     bool record_failure(std::string_view client_id, std::string_view address,
@@ -52,7 +51,7 @@ public:
 
     const ThrottlePolicy &policy() const { return policy_; }
 
-private:
+  private:
     struct Header;
     struct Counter;
 

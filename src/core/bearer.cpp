@@ -97,8 +97,8 @@ BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view a
 }
 
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
-                           const ScopeRequirement &required, std::string_view realm,
-                           uint32_t now, TokenGrant &grant) noexcept {
+                           const ScopeRequirement &required, std::string_view realm, uint32_t now,
+                           TokenGrant &grant) noexcept {
     try {
         std::string_view token;
         switch (parse_bearer_token(request.authorization_headers, request.authorization, token)) {

@@ -36,13 +36,13 @@ struct BearerRequest {
 };
 
 struct BearerVerdict {
-    int status = 0;          // 0: let the request through; else 400, 401 or 403
-    std::string challenge;   // the WWW-Authenticate value, when status != 0
+    int status = 0;         // 0: let the request through; else 400, 401 or 403
+    std::string challenge;  // the WWW-Authenticate value, when status != 0
 };
 
 // RFC 6750 §3. On success `grant` holds what the token was issued for.
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
-                           const ScopeRequirement &required, std::string_view realm,
-                           uint32_t now, TokenGrant &grant) noexcept;
+                           const ScopeRequirement &required, std::string_view realm, uint32_t now,
+                           TokenGrant &grant) noexcept;
 
 }  // namespace oauth

@@ -108,8 +108,8 @@ void ClientRequest::read_body_credentials() {
         return;
     }
     method_ = Method::post;
-    malformed_ = id == nullptr || secret == nullptr || !is_vschar_string(*id) ||
-                 !is_vschar_string(*secret);
+    malformed_ =
+        id == nullptr || secret == nullptr || !is_vschar_string(*id) || !is_vschar_string(*secret);
     if (!malformed_) {
         presented_ = {*id, *secret};
     }
@@ -168,16 +168,15 @@ bool ClientRequest::verify(const Client *client) {
 
 HttpResponse ClientRequest::refusal() const {
     if (blocked_for_ != 0) {
-        HttpResponse response =
-            error_response(429, "temporarily_unavailable",
-                           "too many failed authentications; retry later");
+        HttpResponse response = error_response(429, "temporarily_unavailable",
+                                               "too many failed authentications; retry later");
         response.retry_after = blocked_for_;
         return response;
     }
-    HttpResponse response = error_response(
-        401, "invalid_client",
-        method_ == Method::none ? "client authentication is required"
-                                : "client authentication failed");
+    HttpResponse response =
+        error_response(401, "invalid_client",
+                       method_ == Method::none ? "client authentication is required"
+                                               : "client authentication failed");
     if (method_ != Method::post) {
         response.www_authenticate = "Basic realm=\"";
         response.www_authenticate.append(config_.realm).push_back('"');
@@ -185,9 +184,9 @@ HttpResponse ClientRequest::refusal() const {
     if (block_started_) {
         response.log = HttpResponse::Log::warn;
         response.log_message = failed_client_ + " failed to authenticate " +
-                                std::to_string(config_.throttle->policy().limit) +
-                                " times; blocked at this address for " +
-                                std::to_string(config_.throttle->policy().block) + "s";
+                               std::to_string(config_.throttle->policy().limit) +
+                               " times; blocked at this address for " +
+                               std::to_string(config_.throttle->policy().block) + "s";
     } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for " + failed_client_;

@@ -22,12 +22,12 @@ constexpr size_t kMaxFormBody = 16 * 1024;
 struct FormRequest {
     std::string_view method;
     std::optional<std::string_view> content_type;  // the first Content-Type header
-    size_t content_type_headers = 0;  // more than one: refused, even when they agree
-    std::string_view query;  // the raw query string, without '?'
+    size_t content_type_headers = 0;               // more than one: refused, even when they agree
+    std::string_view query;                        // the raw query string, without '?'
     size_t authorization_headers = 0;
     std::string_view authorization;  // the first Authorization header
     std::string_view body;
-    bool body_too_large = false;  // over kMaxFormBody; `body` is then empty
+    bool body_too_large = false;      // over kMaxFormBody; `body` is then empty
     std::string_view client_address;  // whose failed authentications are counted
 };
 
@@ -42,7 +42,7 @@ HttpResponse error_response(int status, std::string_view error, std::string_view
 HttpResponse server_error_response() noexcept;
 
 class ClientRequest {
-public:
+  public:
     ClientRequest(const FormRequest &request, const ClientAuthConfig &config, uint32_t now)
         : request_(request), config_(config), now_(now) {}
 
@@ -61,7 +61,7 @@ public:
 
     const Form &form() const { return form_; }
 
-private:
+  private:
     enum class Method { none, basic, post };
 
     void read_credentials();

@@ -21,7 +21,7 @@ struct FormParameter {
 enum class FormStatus { ok, bad_encoding, repeated_parameter };
 
 class Form {
-public:
+  public:
     // Splits on '&' (empty segments are skipped), then on the first '='.
     // RFC 6749 §3.1: a parameter may not appear more than once.
     FormStatus parse(std::string_view body);
@@ -35,7 +35,7 @@ public:
 
     const std::vector<FormParameter> &parameters() const { return parameters_; }
 
-private:
+  private:
     std::vector<FormParameter> parameters_;
 };
 

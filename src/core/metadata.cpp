@@ -40,7 +40,7 @@ std::vector<std::string_view> supported_scopes(const Registry *registry) {
 }
 
 class Document {
-public:
+  public:
     void string(std::string_view name, std::string_view value) {
         key(name);
         append_json_string(out_, value);
@@ -60,7 +60,7 @@ public:
 
     std::string finish() { return out_ + "}"; }
 
-private:
+  private:
     void key(std::string_view name) {
         if (out_.size() > 1) {
             out_.push_back(',');

@@ -18,9 +18,9 @@ constexpr size_t kMaxScopeListLength = 1024;
 struct Client {
     std::string id;
     SecretVerifier secret;
-    std::string scope;          // scope list: unique tokens, single spaces, registry order
-    uint64_t default_mask = 0;  // granted when a request names no scope
-    uint32_t token_ttl = 0;     // seconds; 0 leaves the endpoint's ttl
+    std::string scope;               // scope list: unique tokens, single spaces, registry order
+    uint64_t default_mask = 0;       // granted when a request names no scope
+    uint32_t token_ttl = 0;          // seconds; 0 leaves the endpoint's ttl
     bool client_credentials = true;  // "grant_types" holds "client_credentials"
     bool introspection = false;
 };
@@ -31,7 +31,7 @@ struct RegistryError {
 };
 
 class Registry {
-public:
+  public:
     // Parses and checks the whole file. On failure returns nullptr and fills
     // `error`. `warnings` receives one line per client whose secret is in clear.
     static std::unique_ptr<Registry> parse(std::string_view json, RegistryError &error,
@@ -41,7 +41,7 @@ public:
 
     const std::vector<Client> &clients() const { return clients_; }
 
-private:
+  private:
     std::vector<Client> clients_;
     std::unordered_map<std::string_view, size_t> by_id_;
 };

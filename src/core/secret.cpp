@@ -27,7 +27,6 @@ constexpr size_t kRememberedPerClient = 8;
 constexpr std::string_view kPbkdf2Prefix = "$pbkdf2-sha256$";
 constexpr std::string_view kSha256Prefix = "$sha256$";
 
-
 const unsigned char *bytes(std::string_view s) {
     return reinterpret_cast<const unsigned char *>(s.data());
 }

@@ -14,7 +14,7 @@ namespace oauth {
 constexpr uint32_t kMaxPbkdf2Iterations = 10000000;
 
 class SecretHash {
-public:
+  public:
     enum class Kind { pbkdf2_sha256, sha256, clear };
 
     // One registry form:
@@ -33,7 +33,7 @@ public:
     // Full-cost check; the final comparison takes constant time.
     bool matches(std::string_view presented) const;
 
-private:
+  private:
     Kind kind_ = Kind::clear;
     uint32_t iterations_ = 0;
     std::string salt_;
@@ -49,7 +49,7 @@ private:
 // the cost of one SHA-256. A wrong secret is never remembered, so it always
 // pays the full KDF. Not thread-safe: nginx workers are single-threaded.
 class SecretVerifier {
-public:
+  public:
     SecretVerifier() = default;
     explicit SecretVerifier(std::vector<SecretHash> hashes) : hashes_(std::move(hashes)) {}
 
@@ -61,7 +61,7 @@ public:
     // throttle exist to keep down, observable without timing anything.
     uint64_t kdf_runs() const { return kdf_runs_; }
 
-private:
+  private:
     std::vector<SecretHash> hashes_;
     mutable std::vector<std::array<uint8_t, 32>> remembered_;
     mutable uint64_t kdf_runs_ = 0;

@@ -30,8 +30,7 @@ Caller authenticate_caller(ClientRequest &client_request, const Registry &regist
     // only a hint, and this server holds access tokens alone.
     caller.token = client_request.form().get("token");
     if (caller.token == nullptr) {
-        caller.refusal =
-            error_response(400, "invalid_request", "the token parameter is missing");
+        caller.refusal = error_response(400, "invalid_request", "the token parameter is missing");
     }
     return caller;
 }
@@ -76,8 +75,7 @@ HttpResponse introspect(const FormRequest &request, const Registry &registry,
         return std::move(*caller.refusal);
     }
     if (!caller.client->introspection) {
-        return error_response(403, "unauthorized_client",
-                              "this client may not introspect tokens");
+        return error_response(403, "unauthorized_client", "this client may not introspect tokens");
     }
     HttpResponse response;
     TokenGrant grant;

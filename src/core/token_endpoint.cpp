@@ -38,8 +38,8 @@ HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store
     InsertResult stored = store.insert(digest_token(token), client.id, client.scope, scope, now,
                                        now + ttl, now, retry_after);
     if (stored == InsertResult::full) {
-        HttpResponse response = error_response(503, "temporarily_unavailable",
-                                               "the token store is full; retry later");
+        HttpResponse response =
+            error_response(503, "temporarily_unavailable", "the token store is full; retry later");
         response.retry_after = retry_after;
         response.log = HttpResponse::Log::error;
         response.log_message = "token zone is full of live tokens";

@@ -49,7 +49,7 @@ struct TokenGrant {
 enum class InsertResult { ok, full };
 
 class TokenStore {
-public:
+  public:
     static constexpr size_t kMinRegionSize = 64 * 1024;
 
     // Writes an empty store over `region`. False when `size` is too small.
@@ -78,7 +78,7 @@ public:
     size_t live_tokens() const noexcept;  // entries stored, expired or not yet reclaimed
     size_t capacity() const noexcept;     // entries that may be stored at once
 
-private:
+  private:
     struct Header;
     Header *header_;
     StoreLock lock_;

@@ -82,7 +82,9 @@ struct RequestContext {
     time_t expires_at;  // 0: no valid token
 };
 
-std::string_view view(const ngx_str_t &s) { return {reinterpret_cast<const char *>(s.data), s.len}; }
+std::string_view view(const ngx_str_t &s) {
+    return {reinterpret_cast<const char *>(s.data), s.len};
+}
 
 ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s) {
     ngx_str_t out{0, nullptr};
@@ -94,13 +96,19 @@ ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s) {
     return out;
 }
 
-ConfPlace confPlace(ngx_conf_t *cf) { return {cf->conf_file->file.name, cf->conf_file->line}; }
+ConfPlace confPlace(ngx_conf_t *cf) {
+    return {cf->conf_file->file.name, cf->conf_file->line};
+}
 
 // ---- the token store over a shared zone ----------------------------------
 
-void lockZone(void *mutex) { ngx_shmtx_lock(static_cast<ngx_shmtx_t *>(mutex)); }
+void lockZone(void *mutex) {
+    ngx_shmtx_lock(static_cast<ngx_shmtx_t *>(mutex));
+}
 
-void unlockZone(void *mutex) { ngx_shmtx_unlock(static_cast<ngx_shmtx_t *>(mutex)); }
+void unlockZone(void *mutex) {
+    ngx_shmtx_unlock(static_cast<ngx_shmtx_t *>(mutex));
+}
 
 // A zone holds the tokens and, beside them, the failed-authentication counters.
 struct ZoneRegions {
@@ -134,9 +142,9 @@ oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
 // About 3% of the zone, enough for thousands of (client, address) counters.
 size_t throttleSize(size_t zone) {
     size_t size = zone / 32;
-    return ngx_align(size < oauth::AuthThrottle::kMinRegionSize ? oauth::AuthThrottle::kMinRegionSize
-                                                               : size,
-                     ngx_pagesize);
+    return ngx_align(
+        size < oauth::AuthThrottle::kMinRegionSize ? oauth::AuthThrottle::kMinRegionSize : size,
+        ngx_pagesize);
 }
 
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
@@ -304,8 +312,7 @@ size_t countHeaders(ngx_http_request_t *r, const ngx_table_elt_t *first, std::st
         return 0;
     }
     size_t count = 0;
-    for (ngx_list_part_t *part = &r->headers_in.headers.part; part != nullptr;
-         part = part->next) {
+    for (ngx_list_part_t *part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
         auto *h = static_cast<ngx_table_elt_t *>(part->elts);
         for (ngx_uint_t i = 0; i < part->nelts; ++i) {
             if (h[i].key.len == name.size() &&
@@ -358,11 +365,10 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
     oauth::TokenStore store = storeOf(endpoint->zone);
     uint32_t now = uint32_t(ngx_time());
     auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
-    oauth::AuthThrottle throttle(static_cast<ZoneRegions *>(endpoint->zone->data)->throttle,
-                                 zoneLock(endpoint->zone),
-                                 oauth::ThrottlePolicy{uint32_t(lcf->auth_failure_limit),
-                                                       uint32_t(lcf->auth_failure_window),
-                                                       uint32_t(lcf->auth_failure_block)});
+    oauth::AuthThrottle throttle(
+        static_cast<ZoneRegions *>(endpoint->zone->data)->throttle, zoneLock(endpoint->zone),
+        oauth::ThrottlePolicy{uint32_t(lcf->auth_failure_limit), uint32_t(lcf->auth_failure_window),
+                              uint32_t(lcf->auth_failure_block)});
     oauth::ClientAuthConfig auth{view(lcf->realm),
                                  lcf->auth_failure_limit != 0 ? &throttle : nullptr};
     oauth::TokenAdminConfig admin{auth, view(scf->issuer)};
@@ -468,9 +474,8 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
                                  headerValue(r->headers_in.authorization)};
     oauth::TokenStore store = storeOf(check->zone);
     oauth::TokenGrant grant;
-    oauth::BearerVerdict verdict = oauth::check_bearer(request, store, check->required,
-                                                       view(lcf->realm), uint32_t(ngx_time()),
-                                                       grant);
+    oauth::BearerVerdict verdict = oauth::check_bearer(
+        request, store, check->required, view(lcf->realm), uint32_t(ngx_time()), grant);
     if (verdict.status == 0) {
         return rememberGrant(r, grant) == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -520,7 +525,9 @@ ngx_int_t formatExpires(ngx_http_request_t *r, RequestContext *ctx) {
         return NGX_ERROR;
     }
     ctx->expires.len =
-        ctx->expires_at == 0 ? 0 : ngx_sprintf(ctx->expires.data, "%T", ctx->expires_at) - ctx->expires.data;
+        ctx->expires_at == 0
+            ? 0
+            : ngx_sprintf(ctx->expires.data, "%T", ctx->expires_at) - ctx->expires.data;
     return NGX_OK;
 }
 
@@ -605,7 +612,9 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     return NGX_CONF_OK;
 }
 
-void deleteRegistry(void *registry) { delete static_cast<oauth::Registry *>(registry); }
+void deleteRegistry(void *registry) {
+    delete static_cast<oauth::Registry *>(registry);
+}
 
 std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &path) {
     std::string file(view(path));
@@ -726,7 +735,8 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     clcf->handler = formEndpointHandler;
 
     // The first location of a server that carries an endpoint is the one metadata names.
-    auto *scf = static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    auto *scf =
+        static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
     ngx_str_t &path = scf->paths[size_t(endpoint->kind)];
     if (path.len == 0 && clcf->regex == nullptr && !clcf->named) {
         path = clcf->name;
@@ -851,7 +861,8 @@ char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
 // The zone a directive names, or the only one declared.
 ngx_shm_zone_t *resolveZone(ngx_conf_t *cf, const ngx_str_t &name, const ConfPlace &place,
                             const char *directive) {
-    auto *mcf = static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
+    auto *mcf =
+        static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     if (name.len == 0) {
         if (mcf->zones.nelts == 1) {
@@ -888,8 +899,9 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_token_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE12,
      setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kTokenEndpoint)},
-    {ngx_string("oauth_introspection_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
-     setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kIntrospectionEndpoint)},
+    {ngx_string("oauth_introspection_endpoint"),
+     NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     const_cast<Endpoint *>(&kIntrospectionEndpoint)},
     {ngx_string("oauth_revocation_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
      setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kRevocationEndpoint)},
     {ngx_string("oauth_auth_failure_limit"),
@@ -931,7 +943,9 @@ void *createLocationConf(ngx_conf_t *cf) {
     return lcf;
 }
 
-void *createServerConf(ngx_conf_t *cf) { return ngx_pcalloc(cf->pool, sizeof(ServerConf)); }
+void *createServerConf(ngx_conf_t *cf) {
+    return ngx_pcalloc(cf->pool, sizeof(ServerConf));
+}
 
 char *mergeServerConf(ngx_conf_t *, void *parent, void *child) {
     auto *prev = static_cast<ServerConf *>(parent);
@@ -958,15 +972,16 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
 // Rendered once: every location's merge runs after the whole http{} is read,
 // so the server's endpoint paths are all known by now.
 char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
-    auto *scf = static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    auto *scf =
+        static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
     if (scf->issuer.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "oauth_metadata needs oauth_issuer in %V:%ui",
                       &conf->metadata_place.file, conf->metadata_place.line);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     try {
-        oauth::MetadataConfig metadata{view(scf->issuer), view(scf->paths[0]),
-                                       view(scf->paths[1]), view(scf->paths[2])};
+        oauth::MetadataConfig metadata{view(scf->issuer), view(scf->paths[0]), view(scf->paths[1]),
+                                       view(scf->paths[2])};
         const oauth::Registry *registry =
             conf->clients == NGX_CONF_UNSET_PTR ? nullptr : conf->clients;
         conf->metadata_document = ngxString(cf->pool, oauth::render_metadata(metadata, registry));
@@ -974,7 +989,7 @@ char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     return conf->metadata_document.data != nullptr ? NGX_CONF_OK
-                                                    : static_cast<char *>(NGX_CONF_ERROR);
+                                                   : static_cast<char *>(NGX_CONF_ERROR);
 }
 
 char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
@@ -1041,25 +1056,16 @@ ngx_int_t registerAccessHandler(ngx_conf_t *cf) {
 ngx_http_module_t moduleContext = {
     addVariables,           // preconfiguration
     registerAccessHandler,  // postconfiguration
-    createMainConf,      // create main configuration
-    nullptr,             // init main configuration
-    createServerConf,    // create server configuration
-    mergeServerConf,     // merge server configuration
-    createLocationConf,  // create location configuration
-    mergeLocationConf    // merge location configuration
+    createMainConf,         // create main configuration
+    nullptr,                // init main configuration
+    createServerConf,       // create server configuration
+    mergeServerConf,        // merge server configuration
+    createLocationConf,     // create location configuration
+    mergeLocationConf       // merge location configuration
 };
 
 }  // namespace
 
-ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1,
-                                      &moduleContext,
-                                      commands,
-                                      NGX_HTTP_MODULE,
-                                      nullptr,
-                                      nullptr,
-                                      nullptr,
-                                      nullptr,
-                                      nullptr,
-                                      nullptr,
-                                      nullptr,
-                                      NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_oauth_module = {
+    NGX_MODULE_V1, &moduleContext, commands, NGX_HTTP_MODULE, nullptr, nullptr,
+    nullptr,       nullptr,        nullptr,  nullptr,         nullptr, NGX_MODULE_V1_PADDING};

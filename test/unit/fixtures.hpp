@@ -40,11 +40,14 @@ inline std::unique_ptr<oauth::Registry> registry(const std::string &json) {
 // "auditor" (introspection right, secret "auditor-secret").
 inline std::unique_ptr<oauth::Registry> standard_registry() {
     return registry(R"({"clients":[
-        {"client_id":"app","client_secret_hash":")" + sha256_hash("app-secret") +
+        {"client_id":"app","client_secret_hash":")" +
+                    sha256_hash("app-secret") +
                     R"(","scope":"a b c","default_scope":"a"},
-        {"client_id":"auditor","client_secret_hash":")" + sha256_hash("auditor-secret") +
+        {"client_id":"auditor","client_secret_hash":")" +
+                    sha256_hash("auditor-secret") +
                     R"(","scope":"","introspection":true},
-        {"client_id":"legacy","client_secret_hash":")" + sha256_hash("legacy-secret") +
+        {"client_id":"legacy","client_secret_hash":")" +
+                    sha256_hash("legacy-secret") +
                     R"(","scope":"a","grant_types":["authorization_code"]}
     ]})");
 }

@@ -91,7 +91,9 @@ const oauth::Registry &slow_registry() {
     return *registry;
 }
 
-const oauth::Client &slow_client() { return *slow_registry().find("slow"); }
+const oauth::Client &slow_client() {
+    return *slow_registry().find("slow");
+}
 
 oauth::HttpResponse token_request(oauth::AuthThrottle &throttle, const std::string &credentials,
                                   const std::string &address, uint32_t now) {
@@ -105,7 +107,8 @@ oauth::HttpResponse token_request(oauth::AuthThrottle &throttle, const std::stri
     request.body = "grant_type=client_credentials";
     request.client_address = address;
     oauth::TokenStore store = memory.open();
-    return oauth::handle_token_request(request, slow_registry(), store, {60, {"r", &throttle}}, now);
+    return oauth::handle_token_request(request, slow_registry(), store, {60, {"r", &throttle}},
+                                       now);
 }
 
 // A blocked pair is refused before its secret is looked at: even the right

@@ -12,19 +12,19 @@ void renders_the_document(void **) {
     auto registry = fixture::standard_registry();
     oauth::MetadataConfig config{"https://as.example:8443/tenant", "/oauth/token", "/introspect",
                                  ""};
-    assert_text(
-        oauth::render_metadata(config, registry.get()),
-        "{\"issuer\":\"https://as.example:8443/tenant\","
-        "\"token_endpoint\":\"https://as.example:8443/oauth/token\","
-        "\"introspection_endpoint\":\"https://as.example:8443/introspect\","
-        "\"grant_types_supported\":[\"client_credentials\"],"
-        "\"response_types_supported\":[],"
-        "\"scopes_supported\":[\"a\",\"b\",\"c\"],"
-        "\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\",\"client_secret_post\"],"
-        "\"introspection_endpoint_auth_methods_supported\":[\"client_secret_basic\","
-        "\"client_secret_post\"],"
-        "\"revocation_endpoint_auth_methods_supported\":[\"client_secret_basic\","
-        "\"client_secret_post\"]}");
+    assert_text(oauth::render_metadata(config, registry.get()),
+                "{\"issuer\":\"https://as.example:8443/tenant\","
+                "\"token_endpoint\":\"https://as.example:8443/oauth/token\","
+                "\"introspection_endpoint\":\"https://as.example:8443/introspect\","
+                "\"grant_types_supported\":[\"client_credentials\"],"
+                "\"response_types_supported\":[],"
+                "\"scopes_supported\":[\"a\",\"b\",\"c\"],"
+                "\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\",\"client_"
+                "secret_post\"],"
+                "\"introspection_endpoint_auth_methods_supported\":[\"client_secret_basic\","
+                "\"client_secret_post\"],"
+                "\"revocation_endpoint_auth_methods_supported\":[\"client_secret_basic\","
+                "\"client_secret_post\"]}");
 }
 
 void checks_the_issuer(void **) {

@@ -22,8 +22,8 @@ struct Admin {
 
     Admin() {
         uint32_t retry = 0;
-        store.insert(oauth::digest_token(kToken), "app", "a b c", 0b011, kNow - 10, kNow + 60,
-                     kNow, retry);
+        store.insert(oauth::digest_token(kToken), "app", "a b c", 0b011, kNow - 10, kNow + 60, kNow,
+                     retry);
     }
 
     oauth::FormRequest request(const std::string &caller, const std::string &form) {

@@ -29,7 +29,6 @@ struct Exchange {
         }
         request.body = body;
     }
-
 };
 
 struct Result {
@@ -117,8 +116,8 @@ void wrong_secret_is_invalid_client_with_challenge_for_basic_only(void **) {
     assert_true(basic.response.log == oauth::HttpResponse::Log::info);
     assert_null(strstr(basic.response.log_message.c_str(), "nope"));
 
-    Result body = post(
-        Exchange("grant_type=client_credentials&client_id=app&client_secret=nope"), memory);
+    Result body =
+        post(Exchange("grant_type=client_credentials&client_id=app&client_secret=nope"), memory);
     assert_int_equal(body.response.status, 401);
     assert_text(body.response.www_authenticate, "");
 
@@ -144,9 +143,9 @@ void no_credentials_get_a_challenge(void **) {
 
 void two_methods_at_once_are_refused(void **) {
     fixture::Store memory;
-    Result r = post(Exchange("grant_type=client_credentials&client_secret=app-secret",
-                             "app:app-secret"),
-                    memory);
+    Result r =
+        post(Exchange("grant_type=client_credentials&client_secret=app-secret", "app:app-secret"),
+             memory);
     assert_int_equal(r.response.status, 400);
     assert_text(r.field("error"), "invalid_request");
     r = post(Exchange("grant_type=client_credentials&client_id=other", "app:app-secret"), memory);
@@ -202,10 +201,9 @@ void request_shape_errors(void **) {
                           memory)
                          .response.status,
                      400);
-    assert_int_equal(
-        post(Exchange("grant_type=client_credentials&x=%zz", "app:app-secret"), memory)
-            .response.status,
-        400);
+    assert_int_equal(post(Exchange("grant_type=client_credentials&x=%zz", "app:app-secret"), memory)
+                         .response.status,
+                     400);
 
     Exchange twice("grant_type=client_credentials", "app:app-secret");
     twice.request.authorization_headers = 2;
@@ -216,9 +214,9 @@ void full_zone_answers_503_with_retry_after(void **) {
     fixture::Store memory(oauth::TokenStore::kMinRegionSize);
     size_t capacity = memory.open().capacity();
     for (size_t i = 0; i < capacity; ++i) {
-        assert_int_equal(
-            post(Exchange("grant_type=client_credentials", "app:app-secret"), memory).response.status,
-            200);
+        assert_int_equal(post(Exchange("grant_type=client_credentials", "app:app-secret"), memory)
+                             .response.status,
+                         200);
     }
     Result r = post(Exchange("grant_type=client_credentials", "app:app-secret"), memory);
     assert_int_equal(r.response.status, 503);
