@@ -47,6 +47,50 @@ void append_json_string(std::string &out, std::string_view s) {
     out += '"';
 }
 
+void JsonObject::key(std::string_view name) {
+    if (out_.size() > 1) {
+        out_ += ',';
+    }
+    append_json_string(out_, name);
+    out_ += ':';
+}
+
+JsonObject &JsonObject::member(std::string_view name, std::string_view value) {
+    key(name);
+    append_json_string(out_, value);
+    return *this;
+}
+
+JsonObject &JsonObject::member(std::string_view name, uint32_t value) {
+    key(name);
+    append_number(out_, value);
+    return *this;
+}
+
+JsonObject &JsonObject::member(std::string_view name, bool value) {
+    key(name);
+    out_ += value ? "true" : "false";
+    return *this;
+}
+
+JsonObject &JsonObject::member(std::string_view name, const std::vector<std::string_view> &values) {
+    key(name);
+    out_ += '[';
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (i != 0) {
+            out_ += ',';
+        }
+        append_json_string(out_, values[i]);
+    }
+    out_ += ']';
+    return *this;
+}
+
+std::string JsonObject::finish() && {
+    out_ += '}';
+    return std::move(out_);
+}
+
 std::string render_token_response(std::string_view token, uint32_t expires_in,
                                   std::string_view scope) {
     std::string out;

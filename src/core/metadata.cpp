@@ -39,39 +39,6 @@ std::vector<std::string_view> supported_scopes(const Registry *registry) {
     return scopes;
 }
 
-class Document {
-  public:
-    void string(std::string_view name, std::string_view value) {
-        key(name);
-        append_json_string(out_, value);
-    }
-
-    void array(std::string_view name, const std::vector<std::string_view> &values) {
-        key(name);
-        out_.push_back('[');
-        for (size_t i = 0; i < values.size(); ++i) {
-            if (i != 0) {
-                out_.push_back(',');
-            }
-            append_json_string(out_, values[i]);
-        }
-        out_.push_back(']');
-    }
-
-    std::string finish() { return out_ + "}"; }
-
-  private:
-    void key(std::string_view name) {
-        if (out_.size() > 1) {
-            out_.push_back(',');
-        }
-        append_json_string(out_, name);
-        out_.push_back(':');
-    }
-
-    std::string out_ = "{";
-};
-
 }  // namespace
 
 std::optional<std::string> check_issuer(std::string_view issuer) {
@@ -93,24 +60,24 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     const std::vector<std::string_view> auth_methods = {"client_secret_basic",
                                                         "client_secret_post"};
     std::string origin(origin_of(config.issuer));
-    Document doc;
-    doc.string("issuer", config.issuer);
+    JsonObject doc;
+    doc.member("issuer", config.issuer);
     if (!config.token_path.empty()) {
-        doc.string("token_endpoint", origin + std::string(config.token_path));
+        doc.member("token_endpoint", origin + std::string(config.token_path));
     }
     if (!config.introspection_path.empty()) {
-        doc.string("introspection_endpoint", origin + std::string(config.introspection_path));
+        doc.member("introspection_endpoint", origin + std::string(config.introspection_path));
     }
     if (!config.revocation_path.empty()) {
-        doc.string("revocation_endpoint", origin + std::string(config.revocation_path));
+        doc.member("revocation_endpoint", origin + std::string(config.revocation_path));
     }
-    doc.array("grant_types_supported", {"client_credentials"});
-    doc.array("response_types_supported", {});
-    doc.array("scopes_supported", supported_scopes(registry));
-    doc.array("token_endpoint_auth_methods_supported", auth_methods);
-    doc.array("introspection_endpoint_auth_methods_supported", auth_methods);
-    doc.array("revocation_endpoint_auth_methods_supported", auth_methods);
-    return doc.finish();
+    doc.member("grant_types_supported", std::vector<std::string_view>{"client_credentials"});
+    doc.member("response_types_supported", std::vector<std::string_view>{});
+    doc.member("scopes_supported", supported_scopes(registry));
+    doc.member("token_endpoint_auth_methods_supported", auth_methods);
+    doc.member("introspection_endpoint_auth_methods_supported", auth_methods);
+    doc.member("revocation_endpoint_auth_methods_supported", auth_methods);
+    return std::move(doc).finish();
 }
 
 HttpResponse handle_metadata_request(std::string_view method, std::string_view document) {

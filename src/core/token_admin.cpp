@@ -35,36 +35,21 @@ Caller authenticate_caller(ClientRequest &client_request, const Registry &regist
     return caller;
 }
 
-void append_member(std::string &out, std::string_view name, std::string_view value) {
-    out.push_back(',');
-    append_json_string(out, name);
-    out.push_back(':');
-    append_json_string(out, value);
-}
-
-void append_member(std::string &out, std::string_view name, uint32_t value) {
-    out.push_back(',');
-    append_json_string(out, name);
-    out.push_back(':');
-    out.append(std::to_string(value));
-}
-
 // RFC 7662 §2.2
 std::string render_active(const TokenGrant &grant, std::string_view issuer) {
-    std::string out = "{\"active\":true";
-    append_member(out, "client_id", grant.client());
+    JsonObject out;
+    out.member("active", true).member("client_id", grant.client());
     if (grant.scope_length != 0) {
-        append_member(out, "scope", grant.scopes());
+        out.member("scope", grant.scopes());
     }
-    append_member(out, "token_type", "Bearer");
-    append_member(out, "exp", grant.expires_at);
-    append_member(out, "iat", grant.issued_at);
-    append_member(out, "sub", grant.client());
+    out.member("token_type", "Bearer")
+        .member("exp", grant.expires_at)
+        .member("iat", grant.issued_at)
+        .member("sub", grant.client());
     if (!issuer.empty()) {
-        append_member(out, "iss", issuer);
+        out.member("iss", issuer);
     }
-    out.push_back('}');
-    return out;
+    return std::move(out).finish();
 }
 
 HttpResponse introspect(const FormRequest &request, const Registry &registry,
