@@ -96,6 +96,14 @@ BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view a
     return is_b64token(token) ? BearerStatus::ok : BearerStatus::malformed;
 }
 
+bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
+                       TokenGrant &grant) noexcept {
+    std::string_view token;
+    return parse_bearer_token(request.authorization_headers, request.authorization, token) ==
+               BearerStatus::ok &&
+           store.find(digest_token(token), now, grant);
+}
+
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,
                            TokenGrant &grant) noexcept {

@@ -40,6 +40,11 @@ struct BearerVerdict {
     std::string challenge;  // the WWW-Authenticate value, when status != 0
 };
 
+// The grant of the request's bearer token when it is well formed and live,
+// scopes aside: what the $oauth_* variables show when read before the check.
+bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
+                       TokenGrant &grant) noexcept;
+
 // RFC 6750 §3. On success `grant` holds what the token was issued for.
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,

@@ -499,14 +499,12 @@ RequestContext *grantOf(ngx_http_request_t *r) {
         return ctx;
     }
     auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
-    std::string_view token;
     oauth::TokenGrant grant;
+    oauth::BearerRequest request{countAuthorizationHeaders(r),
+                                 headerValue(r->headers_in.authorization)};
     if (lcf->require_scope == nullptr ||
-        oauth::parse_bearer_token(countAuthorizationHeaders(r),
-                                  headerValue(r->headers_in.authorization),
-                                  token) != oauth::BearerStatus::ok ||
-        !storeOf(lcf->require_scope->zone)
-             .find(oauth::digest_token(token), uint32_t(ngx_time()), grant)) {
+        !oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone), uint32_t(ngx_time()),
+                                  grant)) {
         grant = oauth::TokenGrant();
     }
     if (rememberGrant(r, grant) != NGX_OK) {

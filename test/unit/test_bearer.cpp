@@ -109,6 +109,19 @@ void answers_each_rfc6750_error(void **) {
                 "error_description=\"the access token lacks a required scope\", scope=\"a b\"");
 }
 
+void finds_the_grant_of_a_live_token_scopes_aside(void **) {
+    Gate gate;
+    std::string header = "Bearer " + kToken;
+    oauth::TokenGrant grant;
+    assert_true(oauth::find_bearer_grant({1, header}, gate.store, kNow, grant));
+    assert_text(grant.client(), "app");
+    assert_false(oauth::find_bearer_grant({1, header}, gate.store, kNow + 60, grant));
+    std::string basic = "Basic YTpi";
+    assert_false(oauth::find_bearer_grant({1, basic}, gate.store, kNow, grant));
+    std::string malformed = "Bearer a b";
+    assert_false(oauth::find_bearer_grant({1, malformed}, gate.store, kNow, grant));
+}
+
 }  // namespace
 
 int main() {
@@ -119,6 +132,7 @@ int main() {
         cmocka_unit_test(compiles_scope_requirements),
         cmocka_unit_test(lets_a_valid_token_through),
         cmocka_unit_test(answers_each_rfc6750_error),
+        cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
