@@ -15,8 +15,8 @@ CXXFLAGS   ?= -O2 -g
 CORE_FLAGS := -std=c++17 -Wall -Wextra -Werror -fPIC -Isrc
 LDLIBS     := -lcrypto -ljansson
 
-CORE_SRCS  := $(wildcard src/core/*.cpp)
-CORE_HDRS  := $(wildcard src/core/*.hpp)
+CORE_SRCS  := $(wildcard src/core/*.cpp src/core/*/*.cpp)
+CORE_HDRS  := $(wildcard src/core/*.hpp src/core/*/*.hpp)
 CORE_OBJS  := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
 GLUE_FILES := $(wildcard src/ngx/*.cpp src/ngx/*.hpp)
 UNIT_SRCS  := $(wildcard test/unit/test_*.cpp)
@@ -99,7 +99,7 @@ demo: all
 	scripts/demo $(abspath $(MODULE)) $(NGINX_BIN)
 
 format:
-	clang-format -i src/*/*.cpp src/*/*.hpp test/unit/*.cpp test/unit/*.hpp
+	clang-format -i src/*/*.cpp src/*/*.hpp src/core/*/*.cpp src/core/*/*.hpp test/unit/*.cpp test/unit/*.hpp
 
 clean:
 	rm -rf $(BUILD)

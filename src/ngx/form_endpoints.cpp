@@ -1,0 +1,133 @@
+// The token, introspection and revocation endpoints (request bodies), and
+// the metadata document.
+#include "ngx/module.hpp"
+
+#include <new>
+#include <string>
+
+#include "core/auth_throttle.hpp"
+#include "core/metadata.hpp"
+#include "core/token_admin.hpp"
+#include "core/token_endpoint.hpp"
+
+namespace oauth_ngx {
+
+// ---- the form endpoints: token, introspection, revocation ------------------
+
+// The body as one piece of memory, or false when it is over the cap. nginx
+// may have spilled part of it to a temporary file.
+bool readBody(ngx_http_request_t *r, std::string &body) {
+    if (r->request_body == nullptr) {
+        return true;
+    }
+    for (ngx_chain_t *cl = r->request_body->bufs; cl != nullptr; cl = cl->next) {
+        ngx_buf_t *b = cl->buf;
+        size_t size = ngx_buf_size(b);
+        if (size == 0) {
+            continue;  // a bare last_buf marker: neither memory nor a file behind it
+        }
+        if (body.size() + size > oauth::kMaxFormBody) {
+            return false;
+        }
+        size_t at = body.size();
+        body.resize(at + size);
+        if (ngx_buf_in_memory(b)) {
+            ngx_memcpy(&body[at], b->pos, size);
+        } else if (ngx_read_file(b->file, reinterpret_cast<u_char *>(&body[at]), size,
+                                 b->file_pos) != ssize_t(size)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+enum class Body { read, discarded, too_large };
+
+oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lcf,
+                                   const oauth::FormRequest &request) {
+    EndpointConf *endpoint = lcf->endpoint;
+    oauth::TokenStore store = storeOf(endpoint->zone);
+    uint32_t now = uint32_t(ngx_time());
+    auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
+    oauth::AuthThrottle throttle(
+        static_cast<ZoneRegions *>(endpoint->zone->data)->throttle, zoneLock(endpoint->zone),
+        oauth::ThrottlePolicy{uint32_t(lcf->auth_failure_limit), uint32_t(lcf->auth_failure_window),
+                              uint32_t(lcf->auth_failure_block)});
+    oauth::ClientAuthConfig auth{view(lcf->realm),
+                                 lcf->auth_failure_limit != 0 ? &throttle : nullptr};
+    oauth::TokenAdminConfig admin{auth, view(scf->issuer)};
+    switch (endpoint->kind) {
+        case Endpoint::token:
+            return oauth::handle_token_request(
+                request, *lcf->clients, store,
+                oauth::TokenEndpointConfig{uint32_t(endpoint->ttl), auth}, now);
+        case Endpoint::introspection:
+            return oauth::handle_introspection_request(request, *lcf->clients, store, admin, now);
+        case Endpoint::revocation:
+            return oauth::handle_revocation_request(request, *lcf->clients, store, admin, now);
+    }
+    return oauth::server_error_response();
+}
+
+ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    try {
+        std::string body;
+        if (state == Body::read && !readBody(r, body)) {
+            state = Body::too_large;
+            body.clear();
+        }
+        oauth::FormRequest request;
+        request.method = view(r->method_name);
+        if (r->headers_in.content_type != nullptr) {
+            request.content_type = view(r->headers_in.content_type->value);
+        }
+        request.content_type_headers = countHeaders(r, r->headers_in.content_type, "Content-Type");
+        request.query = view(r->args);
+        request.authorization_headers = countAuthorizationHeaders(r);
+        request.authorization = headerValue(r->headers_in.authorization);
+        request.body = body;
+        request.body_too_large = state == Body::too_large;
+        request.client_address = view(r->connection->addr_text);
+
+        oauth::HttpResponse response = answerEndpoint(r, lcf, request);
+        logResponse(r, response, lcf->endpoint->zone->shm.name);
+        return sendResponse(r, response);
+    } catch (const std::bad_alloc &) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+void formBodyRead(ngx_http_request_t *r) {
+    ngx_http_finalize_request(r, answerFormRequest(r, Body::read));
+}
+
+// Content handler of the token, introspection and revocation endpoints.
+ngx_int_t formEndpointHandler(ngx_http_request_t *r) {
+    bool post = r->method == NGX_HTTP_POST;
+    if (post && r->headers_in.content_length_n <= off_t(oauth::kMaxFormBody)) {
+        ngx_int_t rc = ngx_http_read_client_request_body(r, formBodyRead);
+        return rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc : NGX_DONE;
+    }
+    ngx_int_t rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+    return answerFormRequest(r, post ? Body::too_large : Body::discarded);
+}
+
+ngx_int_t metadataHandler(ngx_http_request_t *r) {
+    ngx_int_t rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    try {
+        return sendResponse(
+            r, oauth::handle_metadata_request(view(r->method_name), view(lcf->metadata_document)));
+    } catch (const std::bad_alloc &) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+}  // namespace oauth_ngx

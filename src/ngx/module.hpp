@@ -1,0 +1,120 @@
+// The nginx glue's shared declarations: configuration structs and the
+// helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
+// seams: module.cpp (directives and configuration), zone.cpp (shared memory),
+// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp.
+#pragma once
+
+#include "ngx/ngx.hpp"
+
+#include <string>
+#include <string_view>
+
+#include "core/bearer.hpp"
+#include "core/http.hpp"
+#include "core/registry.hpp"
+#include "core/token_store.hpp"
+
+extern "C" ngx_module_t ngx_http_oauth_module;
+
+namespace oauth_ngx {
+
+// ---- configuration -------------------------------------------------------
+
+struct Zone {
+    ngx_str_t name;
+    ngx_shm_zone_t *shm;
+};
+
+// Where a directive stood, for errors found after the whole http{} is read.
+struct ConfPlace {
+    ngx_str_t file;
+    ngx_uint_t line;
+};
+
+struct MainConf {
+    ngx_array_t zones;  // of Zone
+};
+
+enum class Endpoint { token, introspection, revocation };
+
+struct EndpointConf {
+    Endpoint kind;
+    ngx_str_t zone_name;  // empty: the only zone
+    ngx_shm_zone_t *zone;
+    time_t ttl;  // token endpoint only
+    ConfPlace place;
+};
+
+// What RFC 8414 metadata says of a server: the issuer and where each endpoint is.
+struct ServerConf {
+    ngx_str_t issuer;
+    ngx_str_t paths[3];  // by Endpoint
+};
+
+struct ScopeCheckConf {
+    oauth::ScopeRequirement required;
+    ngx_str_t zone_name;  // empty: the only zone
+    ngx_shm_zone_t *zone;
+    ConfPlace place;
+};
+
+struct LocationConf {
+    oauth::Registry *clients;
+    ngx_str_t realm;
+    EndpointConf *endpoint;
+    ScopeCheckConf *require_scope;  // nullptr: off
+    ngx_int_t auth_failure_limit;   // 0: off
+    time_t auth_failure_window;
+    time_t auth_failure_block;
+    ngx_flag_t metadata;
+    ngx_str_t metadata_document;
+    ConfPlace metadata_place;
+};
+
+// What a successful bearer check leaves for the $oauth_* variables.
+struct RequestContext {
+    ngx_str_t client_id;
+    ngx_str_t scope;
+    ngx_str_t expires;  // formatted when first read
+    time_t expires_at;  // 0: no valid token
+};
+
+// A zone holds the tokens and, beside them, the failed-authentication counters.
+struct ZoneRegions {
+    void *tokens;
+    size_t tokens_size;
+    void *throttle;
+    size_t throttle_size;
+};
+
+// ---- helpers (response.cpp) ----------------------------------------------
+
+std::string_view view(const ngx_str_t &s);
+ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s);
+ConfPlace confPlace(ngx_conf_t *cf);
+
+ngx_int_t addHeader(ngx_http_request_t *r, ngx_str_t key, std::string_view value,
+                    ngx_table_elt_t **slot = nullptr);
+void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response, const ngx_str_t &zone);
+ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &response);
+
+std::string_view headerValue(const ngx_table_elt_t *h);
+// How often a header came: nginx keeps only the first in headers_in.
+size_t countHeaders(ngx_http_request_t *r, const ngx_table_elt_t *first, std::string_view name);
+size_t countAuthorizationHeaders(ngx_http_request_t *r);
+
+// ---- zones (zone.cpp) ----------------------------------------------------
+
+oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
+oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
+ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
+
+// ---- handlers --------------------------------------------------------------
+
+ngx_int_t formEndpointHandler(ngx_http_request_t *r);  // form_endpoints.cpp
+ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
+ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
+ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant);  // access.cpp
+ngx_int_t addVariables(ngx_conf_t *cf);                                          // variables.cpp
+
+}  // namespace oauth_ngx

@@ -1,0 +1,82 @@
+// $oauth_client_id, $oauth_scope, $oauth_token_expires.
+#include "ngx/module.hpp"
+
+namespace oauth_ngx {
+
+// ---- variables ------------------------------------------------------------------
+
+// The grant of a request in a protected location, looked up on first use:
+// `if` and `set` run in the rewrite phase, before the access check.
+RequestContext *grantOf(ngx_http_request_t *r) {
+    auto *ctx = static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
+    if (ctx != nullptr) {
+        return ctx;
+    }
+    auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
+    oauth::TokenGrant grant;
+    oauth::BearerRequest request{countAuthorizationHeaders(r),
+                                 headerValue(r->headers_in.authorization)};
+    if (lcf->require_scope == nullptr ||
+        !oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone), uint32_t(ngx_time()),
+                                  grant)) {
+        grant = oauth::TokenGrant();
+    }
+    if (rememberGrant(r, grant) != NGX_OK) {
+        return nullptr;
+    }
+    return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
+}
+
+// $oauth_token_expires costs a number formatting only where it is used.
+ngx_int_t formatExpires(ngx_http_request_t *r, RequestContext *ctx) {
+    if (ctx->expires.data != nullptr) {
+        return NGX_OK;
+    }
+    ctx->expires.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+    if (ctx->expires.data == nullptr) {
+        return NGX_ERROR;
+    }
+    ctx->expires.len =
+        ctx->expires_at == 0
+            ? 0
+            : ngx_sprintf(ctx->expires.data, "%T", ctx->expires_at) - ctx->expires.data;
+    return NGX_OK;
+}
+
+ngx_int_t grantVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t field) {
+    RequestContext *ctx = grantOf(r);
+    if (ctx == nullptr ||
+        (field == offsetof(RequestContext, expires) && formatExpires(r, ctx) != NGX_OK)) {
+        return NGX_ERROR;
+    }
+    const ngx_str_t &value = *reinterpret_cast<ngx_str_t *>(reinterpret_cast<char *>(ctx) + field);
+    v->len = value.len;
+    v->data = value.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+ngx_http_variable_t variables[] = {
+    {ngx_string("oauth_client_id"), nullptr, grantVariable, offsetof(RequestContext, client_id),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_scope"), nullptr, grantVariable, offsetof(RequestContext, scope),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_token_expires"), nullptr, grantVariable, offsetof(RequestContext, expires),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    ngx_http_null_variable};
+
+ngx_int_t addVariables(ngx_conf_t *cf) {
+    for (ngx_http_variable_t *v = variables; v->name.len != 0; ++v) {
+        ngx_http_variable_t *var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == nullptr) {
+            return NGX_ERROR;
+        }
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+    return NGX_OK;
+}
+
+}  // namespace oauth_ngx
