@@ -12,7 +12,9 @@ namespace {
 
 constexpr uint64_t kMagic = 0x4c54544854554f41;  // "OAUTHTTL"
 constexpr uint32_t kVersion = 1;
-constexpr size_t kNeighbourhood = 8;  // counters a key may live in
+// Counters a key may live in. Wider than the 8 it was: a full neighbourhood
+// now refuses a registered pair instead of evicting, so make that rarer.
+constexpr size_t kNeighbourhood = 16;
 
 class Locked {
   public:
@@ -48,7 +50,7 @@ struct AuthThrottle::Counter {
     uint32_t window_start;
     uint32_t failures;
     uint32_t blocked_until;
-    uint32_t spare;
+    ClientKind kind;  // was a spare 0: counters of an older module read as registered
 };
 
 bool AuthThrottle::format(void *region, size_t size) noexcept {
@@ -102,45 +104,71 @@ AuthThrottle::Counter *AuthThrottle::find(uint64_t key) noexcept {
     return nullptr;
 }
 
-// A counter for `key`: its own, a free one, or the stalest of the neighbourhood.
-AuthThrottle::Counter *AuthThrottle::claim(uint64_t key, uint32_t now) noexcept {
-    if (Counter *own = find(key)) {
-        return own;
-    }
+bool AuthThrottle::is_live(const Counter &c, uint32_t now) const noexcept {
+    return c.key != 0 &&
+           (c.blocked_until > now || (c.failures != 0 && now - c.window_start < policy_.window));
+}
+
+// A counter `key` may take without losing anything that protects a client:
+// a free or idle one, else, for a registered id, the stalest live counter of
+// an unknown id. nullptr when every one is live and may not be displaced.
+AuthThrottle::Counter *AuthThrottle::claimable(uint64_t key, ClientKind kind,
+                                               uint32_t now) noexcept {
     auto *counters = reinterpret_cast<Counter *>(header_ + 1);
-    Counter *victim = nullptr;
+    Counter *unknown = nullptr;
     for (size_t i = 0; i < kNeighbourhood; ++i) {
         Counter &c = counters[(key + i) % header_->counter_count];
-        bool blocked = c.blocked_until > now;
-        if (c.key == 0 || (!blocked && now - c.window_start >= policy_.window)) {
-            victim = &c;
-            break;
+        if (!is_live(c, now)) {
+            return &c;
         }
-        if (victim == nullptr || c.window_start < victim->window_start) {
-            victim = &c;
+        if (c.kind == ClientKind::unknown &&
+            (unknown == nullptr || c.window_start < unknown->window_start)) {
+            unknown = &c;
         }
     }
-    *victim = Counter{key, now, 0, 0, 0};
-    return victim;
+    return kind == ClientKind::registered ? unknown : nullptr;
+}
+
+// When the first counter of a full neighbourhood stops being live.
+uint32_t AuthThrottle::seconds_until_claimable(uint64_t key, uint32_t now) noexcept {
+    auto *counters = reinterpret_cast<Counter *>(header_ + 1);
+    uint32_t soonest = UINT32_MAX;
+    for (size_t i = 0; i < kNeighbourhood; ++i) {
+        const Counter &c = counters[(key + i) % header_->counter_count];
+        uint32_t until =
+            c.blocked_until > now ? c.blocked_until - now : c.window_start + policy_.window - now;
+        soonest = until < soonest ? until : soonest;
+    }
+    return soonest == 0 ? 1 : soonest;
 }
 
 AuthThrottle::Standing AuthThrottle::standing(std::string_view client_id, std::string_view address,
-                                              uint32_t now) noexcept {
+                                              ClientKind kind, uint32_t now) noexcept {
     uint64_t key = key_of(client_id, address);
     Locked locked(lock_);
     Standing standing;
     if (const Counter *c = find(key)) {
         standing.blocked_for = c->blocked_until > now ? c->blocked_until - now : 0;
         standing.has_failures = true;
+    } else if (kind == ClientKind::registered && claimable(key, kind, now) == nullptr) {
+        standing.uncountable_for = seconds_until_claimable(key, now);
     }
     return standing;
 }
 
 bool AuthThrottle::record_failure(std::string_view client_id, std::string_view address,
-                                  uint32_t now) noexcept {
+                                  ClientKind kind, uint32_t now) noexcept {
     uint64_t key = key_of(client_id, address);
     Locked locked(lock_);
-    Counter *c = claim(key, now);
+    Counter *c = find(key);
+    if (c == nullptr) {
+        c = claimable(key, kind, now);
+        if (c == nullptr) {
+            return false;
+        }
+        *c = Counter{key, now, 0, 0, kind};
+    }
+    c->kind = kind;  // a reload may have registered or removed the id
     if (now - c->window_start >= policy_.window) {
         c->window_start = now;
         c->failures = 0;

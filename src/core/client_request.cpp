@@ -33,6 +33,23 @@ bool query_has_credentials(std::string_view query) {
     return false;
 }
 
+ClientKind kind_of(const Client *client) {
+    return client != nullptr ? ClientKind::registered : ClientKind::unknown;
+}
+
+// A flood keeps the counters full for as long as it lasts: one line a minute
+// per worker says so without adding to the flood.
+constexpr uint32_t kFullTableWarningInterval = 60;
+
+bool full_table_warning_due(uint32_t now) {
+    static uint32_t last_warning = 0;
+    if (last_warning != 0 && now - last_warning < kFullTableWarningInterval) {
+        return false;
+    }
+    last_warning = now;
+    return true;
+}
+
 }  // namespace
 
 HttpResponse error_response(int status, std::string_view error, std::string_view description) {
@@ -133,15 +150,17 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (method_ == Method::none || malformed_) {
         return nullptr;
     }
+    const Client *client = registry.find(presented_.id);
     AuthThrottle::Standing standing;
     if (config_.throttle != nullptr) {
-        standing = config_.throttle->standing(presented_.id, request_.client_address, now_);
-        if (standing.blocked_for != 0) {
+        standing = config_.throttle->standing(presented_.id, request_.client_address,
+                                              kind_of(client), now_);
+        if (standing.blocked_for != 0 || standing.uncountable_for != 0) {
             blocked_for_ = standing.blocked_for;
+            uncountable_for_ = standing.uncountable_for;
             return nullptr;
         }
     }
-    const Client *client = registry.find(presented_.id);
     if (!verify(client)) {
         return nullptr;
     }
@@ -160,8 +179,8 @@ bool ClientRequest::verify(const Client *client) {
     failed_client_ = client != nullptr ? "client_id \"" + client->id + "\""
                                        : std::string("an unknown client_id");
     if (config_.throttle != nullptr) {
-        block_started_ =
-            config_.throttle->record_failure(presented_.id, request_.client_address, now_);
+        block_started_ = config_.throttle->record_failure(presented_.id, request_.client_address,
+                                                          kind_of(client), now_);
     }
     return false;
 }
@@ -172,6 +191,9 @@ HttpResponse ClientRequest::refusal() const {
                                                "too many failed authentications; retry later");
         response.retry_after = blocked_for_;
         return response;
+    }
+    if (uncountable_for_ != 0) {
+        return uncountable_refusal();
     }
     HttpResponse response =
         error_response(401, "invalid_client",
@@ -190,6 +212,26 @@ HttpResponse ClientRequest::refusal() const {
     } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for " + failed_client_;
+    }
+    return response;
+}
+
+// The throttle fails closed: a registered id whose failures could not be
+// counted would get unlimited guesses, so it waits, before its secret is
+// checked, until a counter frees. Pairs already counted are unaffected.
+HttpResponse ClientRequest::uncountable_refusal() const {
+    HttpResponse response = error_response(
+        429, "temporarily_unavailable",
+        "too many failed authentications at this server to count yours; retry later");
+    response.retry_after = uncountable_for_;
+    if (full_table_warning_due(now_)) {
+        response.log = HttpResponse::Log::warn;
+        response.log_message = "no room to count failures of client_id \"" + presented_.id +
+                               "\" at this address: the brute-force counters near it all hold "
+                               "recent failures (a flood?); pairs without a count are refused "
+                               "for up to " +
+                               std::to_string(uncountable_for_) +
+                               "s before their secret is checked";
     }
     return response;
 }

@@ -52,7 +52,8 @@ class ClientRequest {
     std::optional<HttpResponse> check_shape();
 
     // The registered client whose secret was presented, or nullptr. A client
-    // id blocked at this address is refused before its secret is checked.
+    // id blocked at this address, or a registered one the throttle has no
+    // room to count, is refused before its secret is checked.
     const Client *authenticate(const Registry &registry);
 
     // Why authenticate() answered nullptr: 401 invalid_client, with the
@@ -69,6 +70,7 @@ class ClientRequest {
     bool uses_two_methods() const;
 
     bool verify(const Client *client);
+    HttpResponse uncountable_refusal() const;
 
     const FormRequest &request_;
     const ClientAuthConfig &config_;
@@ -79,6 +81,7 @@ class ClientRequest {
     ClientCredentials presented_;
     std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;
+    uint32_t uncountable_for_ = 0;  // the throttle could not count a failure of this pair
     bool block_started_ = false;
 };
 
