@@ -41,9 +41,7 @@ bool is_b64token(std::string_view token) noexcept {
 }
 
 std::string challenge(std::string_view realm) {
-    std::string value = "Bearer realm=\"";
-    value.append(realm).push_back('"');
-    return value;
+    return "Bearer realm=" + quoted_string(realm);
 }
 
 // RFC 6750 §3: the error attributes follow the realm.
@@ -53,8 +51,8 @@ BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
     verdict.status = status;
     verdict.challenge = challenge(realm);
     if (!error.empty()) {
-        verdict.challenge.append(", error=\"").append(error).append("\", error_description=\"");
-        verdict.challenge.append(description).push_back('"');
+        verdict.challenge.append(", error=").append(quoted_string(error));
+        verdict.challenge.append(", error_description=").append(quoted_string(description));
     }
     return verdict;
 }
@@ -125,7 +123,7 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             if (!has_scope(grant.scopes(), scope)) {
                 BearerVerdict verdict = refuse(403, realm, "insufficient_scope",
                                                "the access token lacks a required scope");
-                verdict.challenge.append(", scope=\"").append(required.joined).push_back('"');
+                verdict.challenge.append(", scope=").append(quoted_string(required.joined));
                 return verdict;
             }
         }

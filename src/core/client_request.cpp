@@ -200,8 +200,7 @@ HttpResponse ClientRequest::refusal() const {
                        method_ == Method::none ? "client authentication is required"
                                                : "client authentication failed");
     if (method_ != Method::post) {
-        response.www_authenticate = "Basic realm=\"";
-        response.www_authenticate.append(config_.realm).push_back('"');
+        response.www_authenticate = "Basic realm=" + quoted_string(config_.realm);
     }
     if (block_started_) {
         response.log = HttpResponse::Log::warn;

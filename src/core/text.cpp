@@ -1,5 +1,7 @@
 #include "core/text.hpp"
 
+#include <cstdio>
+
 namespace oauth {
 
 namespace {
@@ -8,7 +10,57 @@ char lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
 }
 
+// CTL of RFC 5234 §B.1, and DEL. HTAB is legal in a quoted-string, but in a
+// realm it can only be a typo.
+bool is_control(unsigned char c) noexcept {
+    return c < 0x20 || c == 0x7f;
+}
+
+std::string control_name(unsigned char c) {
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "0x%02X", c);
+    switch (c) {
+        case 0x00:
+            return std::string(hex) + " NUL";
+        case 0x09:
+            return std::string(hex) + " HTAB";
+        case 0x0a:
+            return std::string(hex) + " LF";
+        case 0x0d:
+            return std::string(hex) + " CR";
+        case 0x7f:
+            return std::string(hex) + " DEL";
+        default:
+            return hex;
+    }
+}
+
 }  // namespace
+
+std::string quoted_string(std::string_view content) {
+    std::string quoted;
+    quoted.reserve(content.size() + 2);
+    quoted.push_back('"');
+    for (char c : content) {
+        if (c == '"' || c == '\\') {
+            quoted.push_back('\\');
+        }
+        quoted.push_back(c);
+    }
+    quoted.push_back('"');
+    return quoted;
+}
+
+std::optional<std::string> check_realm(std::string_view realm) {
+    for (size_t i = 0; i < realm.size(); ++i) {
+        if (is_control(realm[i])) {
+            return "a control character (" + control_name(realm[i]) + ") at byte " +
+                   std::to_string(i + 1) +
+                   ": a realm is sent as an HTTP quoted-string (RFC 9110 §5.6.4)";
+        }
+    }
+    return std::nullopt;
+}
 
 bool equals_ignore_case(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) {

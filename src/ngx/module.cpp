@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/metadata.hpp"
+#include "core/text.hpp"
 
 namespace oauth_ngx {
 
@@ -274,6 +275,25 @@ char *setIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     return NGX_CONF_OK;
 }
 
+char *setRealm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
+    char *rc = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rc != NGX_CONF_OK) {
+        return rc;
+    }
+    std::optional<std::string> problem;
+    try {
+        problem = oauth::check_realm(view(static_cast<LocationConf *>(conf)->realm));
+    } catch (const std::bad_alloc &) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (problem) {
+        // Not the value itself: it holds the character that would break the log line.
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid oauth_realm: %s", problem->c_str());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    return NGX_CONF_OK;
+}
+
 // "oauth_require_scope [zone=NAME] [SCOPE ...]" or "oauth_require_scope off".
 char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
@@ -371,8 +391,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_ANY, setRequireScope,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_realm"),
-     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-     ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
+     NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
     ngx_null_command};
 
 // ---- module context ------------------------------------------------------------

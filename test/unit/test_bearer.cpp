@@ -61,12 +61,12 @@ struct Gate {
     }
 
     oauth::BearerVerdict check(const std::string &header, std::vector<std::string_view> scopes,
-                               uint32_t now = kNow) {
+                               uint32_t now = kNow, std::string_view realm = "api") {
         oauth::ScopeRequirement required;
         std::string error;
         assert_true(oauth::ScopeRequirement::compile(scopes, required, error));
         oauth::BearerRequest request{header.empty() ? 0u : 1u, header};
-        return oauth::check_bearer(request, store, required, "api", now, grant);
+        return oauth::check_bearer(request, store, required, realm, now, grant);
     }
 
     oauth::TokenGrant grant;
@@ -109,6 +109,14 @@ void answers_each_rfc6750_error(void **) {
                 "error_description=\"the access token lacks a required scope\", scope=\"a b\"");
 }
 
+void the_realm_is_escaped_in_the_challenge(void **) {
+    Gate gate;
+    assert_text(gate.check("", {}, kNow, "a\"b\\c").challenge, "Bearer realm=\"a\\\"b\\\\c\"");
+    assert_text(gate.check("Bearer x", {}, kNow, "\"").challenge,
+                "Bearer realm=\"\\\"\", error=\"invalid_token\", "
+                "error_description=\"the access token is unknown, expired or revoked\"");
+}
+
 void finds_the_grant_of_a_live_token_scopes_aside(void **) {
     Gate gate;
     std::string header = "Bearer " + kToken;
@@ -132,6 +140,7 @@ int main() {
         cmocka_unit_test(compiles_scope_requirements),
         cmocka_unit_test(lets_a_valid_token_through),
         cmocka_unit_test(answers_each_rfc6750_error),
+        cmocka_unit_test(the_realm_is_escaped_in_the_challenge),
         cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

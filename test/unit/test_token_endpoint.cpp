@@ -50,11 +50,11 @@ struct Result {
     }
 };
 
-Result post(const Exchange &exchange, fixture::Store &memory) {
+Result post(const Exchange &exchange, fixture::Store &memory, std::string_view realm = "test") {
     static std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
     oauth::TokenStore store = memory.open();
     return {oauth::handle_token_request(exchange.request, *registry, store,
-                                        oauth::TokenEndpointConfig{3600, {"test"}}, kNow)};
+                                        oauth::TokenEndpointConfig{3600, {realm}}, kNow)};
 }
 
 void issues_a_token_with_the_default_scope(void **) {
@@ -132,6 +132,12 @@ void wrong_secret_is_invalid_client_with_challenge_for_basic_only(void **) {
     assert_int_equal(swapped.response.status, 401);
     assert_text(swapped.response.log_message,
                 "client authentication failed for an unknown client_id");
+}
+
+void the_realm_is_escaped_in_the_basic_challenge(void **) {
+    fixture::Store memory;
+    Result r = post(Exchange("grant_type=client_credentials", "app:nope"), memory, "a\"b\\");
+    assert_text(r.response.www_authenticate, "Basic realm=\"a\\\"b\\\\\"");
 }
 
 void no_credentials_get_a_challenge(void **) {
@@ -235,6 +241,7 @@ int main() {
         cmocka_unit_test(refuses_a_scope_outside_the_clients),
         cmocka_unit_test(body_credentials_authenticate),
         cmocka_unit_test(wrong_secret_is_invalid_client_with_challenge_for_basic_only),
+        cmocka_unit_test(the_realm_is_escaped_in_the_basic_challenge),
         cmocka_unit_test(no_credentials_get_a_challenge),
         cmocka_unit_test(two_methods_at_once_are_refused),
         cmocka_unit_test(grant_type_errors),
