@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(credentials.empty() || credentials.front() != ' ');
         oauth::ClientCredentials parsed;
         if (oauth::equals_ignore_case(scheme, "Basic") &&
-            oauth::parse_basic_credentials(credentials, parsed)) {
+            oauth::parse_basic_credentials(credentials, parsed) == oauth::BasicStatus::ok) {
             FUZZ_CHECK(!parsed.id.empty());
             FUZZ_CHECK(oauth::is_vschar_string(parsed.id) &&
                        oauth::is_vschar_string(parsed.secret));
@@ -49,21 +49,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             oauth::ClientCredentials again;
             FUZZ_CHECK(oauth::parse_basic_credentials(
                 oauth::encode_base64(form_encode(parsed.id) + ":" + form_encode(parsed.secret)),
-                again));
+                again) == oauth::BasicStatus::ok);
             FUZZ_CHECK(again.id == parsed.id && again.secret == parsed.secret);
         }
     }
 
     // The whole input as the token68 alone, and as an id:secret pair.
     oauth::ClientCredentials direct;
-    oauth::parse_basic_credentials(header, direct);
+    FUZZ_CHECK(!oauth::describe(oauth::parse_basic_credentials(header, direct)).empty() ||
+               !direct.id.empty());
     size_t colon = header.find(':');
     std::string pair = form_encode(header.substr(0, colon));
     if (colon != std::string_view::npos) {
         pair += ":" + form_encode(header.substr(colon + 1));
     }
     oauth::ClientCredentials encoded;
-    bool accepted = oauth::parse_basic_credentials(oauth::encode_base64(pair), encoded);
+    bool accepted = oauth::parse_basic_credentials(oauth::encode_base64(pair), encoded) ==
+                    oauth::BasicStatus::ok;
     if (colon != std::string_view::npos && colon > 0) {
         std::string_view id = header.substr(0, colon), secret = header.substr(colon + 1);
         bool valid = oauth::is_vschar_string(id) && oauth::is_vschar_string(secret);

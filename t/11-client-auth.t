@@ -69,6 +69,33 @@ subtest 'client_secret_basic' => sub {
         scope => 'read', name => 'scheme is case-insensitive (BASIC)');
 };
 
+# curl -u, requests-oauthlib and Authlib 1.2 send Basic without the
+# form-encoding: the 401 says so, and so does an info line that quotes
+# neither the id nor the secret.
+subtest 'Basic credentials that are not form-urlencoded are diagnosed' => sub {
+    my $raw_id = 'raw-client-id';
+    my $raw_secret = 'raw secret-' . random_secret();
+    my $log_at = $t->error_log_size;
+    my $r = $t->token_request(basic_raw => [$raw_id, $raw_secret]);
+    invalid_client_ok($r, 'an unescaped space', $challenge);
+    like $r->{json}{error_description} // '', qr/not form-urlencoded \(RFC 6749 section 2\.3\.1\)/,
+        'error_description: not form-urlencoded';
+    $r = $t->token_request(basic_raw => ['app', '50%off']);
+    invalid_client_ok($r, 'a bad %-escape', $challenge);
+    like $r->{json}{error_description} // '', qr/not form-urlencoded/, 'the same description';
+    my $log = $t->error_log_since($log_at);
+    like $log, qr/\[info\].*client authentication failed: the Basic credentials are not form-urlencoded \(RFC 6749 section 2\.3\.1\)/,
+        'an info line says why';
+    unlike $log, qr/\Q$raw_id\E|raw secret|50%off/, 'neither the id nor the secret is logged';
+  SKIP: {
+        skip 'no curl', 2 unless system('curl --version >/dev/null 2>&1') == 0;
+        my $out = `curl -s -u 'app:ab cd' -d grant_type=client_credentials ${\ $t->url('/token')}`;
+        my $j = eval { decode_json($out) } // {};
+        is $j->{error}, 'invalid_client', "curl -u 'app:ab cd' is refused";
+        like $j->{error_description} // '', qr/not form-urlencoded/, 'curl -u sends raw Basic';
+    }
+};
+
 subtest 'client_secret_post' => sub {
     token_ok($t->token_request(form => [grant_type => 'client_credentials', client_id => 'app',
         client_secret => $secret]), scope => 'read');

@@ -51,26 +51,52 @@ bool split_authorization(std::string_view value, std::string_view &scheme,
     return true;
 }
 
-bool parse_basic_credentials(std::string_view token68, ClientCredentials &out) {
+BasicStatus parse_basic_credentials(std::string_view token68, ClientCredentials &out) {
     auto decoded = decode_base64(token68);
     if (!decoded) {
-        return false;
+        return BasicStatus::not_base64;
     }
     // The id is form-encoded, so its own ':' arrive as %3A and the first raw
     // ':' is the separator (RFC 6749 §2.3.1).
     std::string_view pair = *decoded;
     size_t colon = pair.find(':');
     if (colon == std::string_view::npos) {
-        return false;
+        return BasicStatus::no_colon;
     }
     auto id = form_decode(pair.substr(0, colon));
     auto secret = form_decode(pair.substr(colon + 1));
-    if (!id || !secret || id->empty() || !is_vschar_string(*id) || !is_vschar_string(*secret)) {
-        return false;
+    if (!id || !secret) {
+        return BasicStatus::not_form_encoded;
+    }
+    if (id->empty()) {
+        return BasicStatus::empty_id;
+    }
+    if (!is_vschar_string(*id) || !is_vschar_string(*secret)) {
+        return BasicStatus::outside_vschar;
     }
     out.id = std::move(*id);
     out.secret = std::move(*secret);
-    return true;
+    return BasicStatus::ok;
+}
+
+std::string_view describe(BasicStatus status) {
+    switch (status) {
+        case BasicStatus::ok:
+            return "";
+        case BasicStatus::not_base64:
+            return "the Basic credentials are not base64";
+        case BasicStatus::no_colon:
+            return "the Basic credentials hold no colon between client_id and secret";
+        case BasicStatus::not_form_encoded:
+            return "the Basic credentials are not form-urlencoded (RFC 6749 section 2.3.1): "
+                   "encode the client_id and secret before base64, or send them in the body";
+        case BasicStatus::empty_id:
+            return "the Basic credentials have an empty client_id";
+        case BasicStatus::outside_vschar:
+            return "the Basic credentials decode to a control or non-ASCII character "
+                   "(RFC 6749 Appendix A)";
+    }
+    return "";
 }
 
 }  // namespace oauth

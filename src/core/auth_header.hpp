@@ -17,11 +17,26 @@ struct ClientCredentials {
     std::string secret;
 };
 
+// Why Basic credentials could not be read.
+enum class BasicStatus {
+    ok,
+    not_base64,
+    no_colon,
+    // A raw space, a '%' without two hex digits or a raw non-ASCII byte: the
+    // client skipped the form-encoding (curl -u, requests-oauthlib, Authlib).
+    not_form_encoded,
+    empty_id,
+    outside_vschar,  // decodes to a control or non-ASCII byte
+};
+
 // RFC 6749 §2.3.1: the client id and secret are each form-urlencoded, joined
 // by ':', then base64-encoded as RFC 7617 says. `token68` is what follows
-// "Basic ". False when the base64, the ':' or a percent escape is broken, or
-// when a decoded id or secret has a byte outside VSCHAR (so a client that
-// skips the form-encoding is refused rather than silently accepted).
-bool parse_basic_credentials(std::string_view token68, ClientCredentials &out);
+// "Basic ". Anything but ok leaves `out` alone: a client that skips the
+// form-encoding is refused rather than silently accepted.
+BasicStatus parse_basic_credentials(std::string_view token68, ClientCredentials &out);
+
+// What is wrong, for an error_description (RFC 6749 §5.2 characters) and the
+// log; it quotes neither the id nor the secret. Empty for ok.
+std::string_view describe(BasicStatus status);
 
 }  // namespace oauth

@@ -113,9 +113,13 @@ void ClientRequest::read_credentials() {
     // (RFC 6749 §5.2): answered with a Basic challenge when it fails.
     method_ = Method::basic;
     std::string_view scheme, token68;
-    malformed_ = !split_authorization(request_.authorization, scheme, token68) ||
-                 !equals_ignore_case(scheme, "Basic") ||
-                 !parse_basic_credentials(token68, presented_);
+    if (!split_authorization(request_.authorization, scheme, token68) ||
+        !equals_ignore_case(scheme, "Basic")) {
+        malformed_ = true;
+        return;
+    }
+    basic_problem_ = describe(parse_basic_credentials(token68, presented_));
+    malformed_ = !basic_problem_.empty();
 }
 
 void ClientRequest::read_body_credentials() {
@@ -195,10 +199,7 @@ HttpResponse ClientRequest::refusal() const {
     if (uncountable_for_ != 0) {
         return uncountable_refusal();
     }
-    HttpResponse response =
-        error_response(401, "invalid_client",
-                       method_ == Method::none ? "client authentication is required"
-                                               : "client authentication failed");
+    HttpResponse response = error_response(401, "invalid_client", refusal_description());
     if (method_ != Method::post) {
         response.www_authenticate = "Basic realm=" + quoted_string(config_.realm);
     }
@@ -211,8 +212,21 @@ HttpResponse ClientRequest::refusal() const {
     } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for " + failed_client_;
+    } else if (!basic_problem_.empty()) {
+        // Common with clients that skip the form-encoding: say why, since
+        // nothing else would tell the operator.
+        response.log = HttpResponse::Log::info;
+        response.log_message = "client authentication failed: ";
+        response.log_message.append(basic_problem_);
     }
     return response;
+}
+
+std::string_view ClientRequest::refusal_description() const {
+    if (method_ == Method::none) {
+        return "client authentication is required";
+    }
+    return basic_problem_.empty() ? "client authentication failed" : basic_problem_;
 }
 
 // The throttle fails closed: a registered id whose failures could not be

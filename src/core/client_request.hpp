@@ -71,13 +71,15 @@ class ClientRequest {
 
     bool verify(const Client *client);
     HttpResponse uncountable_refusal() const;
+    std::string_view refusal_description() const;
 
     const FormRequest &request_;
     const ClientAuthConfig &config_;
     const uint32_t now_;
     Form form_;
     Method method_ = Method::none;
-    bool malformed_ = false;  // an authentication attempt that cannot be decoded
+    bool malformed_ = false;          // an authentication attempt that cannot be decoded
+    std::string_view basic_problem_;  // why Basic credentials could not be decoded
     ClientCredentials presented_;
     std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 
 #include "core/auth_header.hpp"
 #include "core/base64.hpp"
@@ -53,14 +54,14 @@ void assert_split_refused(std::string_view value) {
 
 void assert_basic(std::string_view token68, std::string_view id, std::string_view secret) {
     ClientCredentials credentials;
-    assert_true(parse_basic_credentials(token68, credentials));
+    assert_true(parse_basic_credentials(token68, credentials) == BasicStatus::ok);
     assert_text(credentials.id, id);
     assert_text(credentials.secret, secret);
 }
 
 void assert_basic_refused(std::string_view token68) {
     ClientCredentials credentials;
-    assert_false(parse_basic_credentials(token68, credentials));
+    assert_false(parse_basic_credentials(token68, credentials) == BasicStatus::ok);
 }
 
 void split_scheme_and_credentials(void **) {
@@ -191,9 +192,45 @@ void basic_refuses_decoded_bytes_outside_vschar(void **) {
     assert_basic_refused(raw_basic_token("id:caf\xc3\xa9"));
 }
 
+BasicStatus basic_status(std::string_view pair) {
+    ClientCredentials credentials;
+    return parse_basic_credentials(raw_basic_token(pair), credentials);
+}
+
+// Each refusal says why, for the operator's log and the client's
+// error_description; neither quotes the id or the secret.
+void basic_refusals_say_why(void **) {
+    ClientCredentials credentials;
+    assert_true(parse_basic_credentials("!!!", credentials) == BasicStatus::not_base64);
+    assert_true(basic_status("no-colon") == BasicStatus::no_colon);
+    assert_true(basic_status("id:ab cd") == BasicStatus::not_form_encoded);  // curl -u 'id:ab cd'
+    assert_true(basic_status("my id:secret") == BasicStatus::not_form_encoded);
+    assert_true(basic_status("id:50%off") == BasicStatus::not_form_encoded);
+    assert_true(basic_status("id:bad%") == BasicStatus::not_form_encoded);
+    assert_true(basic_status("id:caf\xc3\xa9") == BasicStatus::not_form_encoded);
+    assert_true(basic_status(":secret") == BasicStatus::empty_id);
+    assert_true(basic_status("id:sec%0Aret") == BasicStatus::outside_vschar);
+    assert_true(basic_status("id:ab%20cd") == BasicStatus::ok);
+
+    assert_text(describe(BasicStatus::ok), "");
+    assert_non_null(strstr(std::string(describe(BasicStatus::not_form_encoded)).c_str(),
+                           "not form-urlencoded (RFC 6749 section 2.3.1)"));
+    for (BasicStatus status :
+         {BasicStatus::not_base64, BasicStatus::no_colon, BasicStatus::not_form_encoded,
+          BasicStatus::empty_id, BasicStatus::outside_vschar}) {
+        std::string text(describe(status));
+        assert_true(text.find("Basic credentials") != std::string::npos);
+        // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+        for (unsigned char c : text) {
+            assert_true(c >= 0x20 && c <= 0x7e && c != '"' && c != '\\');
+        }
+    }
+}
+
 void basic_leaves_output_alone_on_failure(void **) {
     ClientCredentials credentials{"kept", "kept"};
-    assert_false(parse_basic_credentials(raw_basic_token("id:bad%"), credentials));
+    assert_false(parse_basic_credentials(raw_basic_token("id:bad%"), credentials) ==
+                 BasicStatus::ok);
     assert_text(credentials.id, "kept");
     assert_text(credentials.secret, "kept");
 }
@@ -222,6 +259,7 @@ int main() {
         cmocka_unit_test(basic_refuses_broken_base64),
         cmocka_unit_test(basic_refuses_broken_percent_escape),
         cmocka_unit_test(basic_refuses_decoded_bytes_outside_vschar),
+        cmocka_unit_test(basic_refusals_say_why),
         cmocka_unit_test(basic_leaves_output_alone_on_failure),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

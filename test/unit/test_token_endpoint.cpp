@@ -134,6 +134,28 @@ void wrong_secret_is_invalid_client_with_challenge_for_basic_only(void **) {
                 "client authentication failed for an unknown client_id");
 }
 
+// curl -u 'app:ab cd', requests-oauthlib and Authlib 1.2 skip the
+// form-encoding of RFC 6749 §2.3.1: the refusal and the log say so.
+void raw_basic_credentials_are_diagnosed(void **) {
+    fixture::Store memory;
+    Exchange exchange("grant_type=client_credentials");
+    exchange.authorization = "Basic " + oauth::encode_base64("my-client:s3cret word");
+    exchange.request.authorization_headers = 1;
+    exchange.request.authorization = exchange.authorization;
+    Result r = post(exchange, memory);
+    assert_int_equal(r.response.status, 401);
+    assert_text(r.field("error"), "invalid_client");
+    assert_non_null(strstr(r.field("error_description").c_str(), "not form-urlencoded"));
+    assert_text(r.response.www_authenticate, "Basic realm=\"test\"");
+    assert_true(r.response.log == oauth::HttpResponse::Log::info);
+    assert_non_null(
+        strstr(r.response.log_message.c_str(),
+               "the Basic credentials are not form-urlencoded (RFC 6749 section 2.3.1)"));
+    assert_null(strstr(r.response.log_message.c_str(), "my-client"));
+    assert_null(strstr(r.response.log_message.c_str(), "s3cret"));
+    assert_null(strstr(r.response.log_message.c_str(), "word"));
+}
+
 void the_realm_is_escaped_in_the_basic_challenge(void **) {
     fixture::Store memory;
     Result r = post(Exchange("grant_type=client_credentials", "app:nope"), memory, "a\"b\\");
@@ -241,6 +263,7 @@ int main() {
         cmocka_unit_test(refuses_a_scope_outside_the_clients),
         cmocka_unit_test(body_credentials_authenticate),
         cmocka_unit_test(wrong_secret_is_invalid_client_with_challenge_for_basic_only),
+        cmocka_unit_test(raw_basic_credentials_are_diagnosed),
         cmocka_unit_test(the_realm_is_escaped_in_the_basic_challenge),
         cmocka_unit_test(no_credentials_get_a_challenge),
         cmocka_unit_test(two_methods_at_once_are_refused),
