@@ -51,6 +51,7 @@ BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
                      std::string_view description) {
     BearerVerdict verdict;
     verdict.status = status;
+    verdict.result = error.empty() ? "no_token" : error;
     verdict.challenge = challenge(realm);
     if (!error.empty()) {
         verdict.challenge.append(", error=\"").append(error).append("\", error_description=\"");
@@ -133,6 +134,7 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
     } catch (...) {
         BearerVerdict verdict;  // out of memory: refuse, never let through
         verdict.status = 500;
+        verdict.result = "server_error";
         return verdict;
     }
 }

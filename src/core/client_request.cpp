@@ -39,12 +39,14 @@ HttpResponse error_response(int status, std::string_view error, std::string_view
     HttpResponse response;
     response.status = status;
     response.body = render_error(error, description);
+    response.outcome.result = error;
     return response;
 }
 
 HttpResponse server_error_response() noexcept {
     HttpResponse response;
     response.status = 500;
+    response.outcome.result = "server_error";
     return response;
 }
 
@@ -133,6 +135,7 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (method_ == Method::none || malformed_) {
         return nullptr;
     }
+    named_ = registry.find(presented_.id);
     AuthThrottle::Standing standing;
     if (config_.throttle != nullptr) {
         standing = config_.throttle->standing(presented_.id, request_.client_address, now_);
@@ -141,14 +144,13 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
             return nullptr;
         }
     }
-    const Client *client = registry.find(presented_.id);
-    if (!verify(client)) {
+    if (!verify(named_)) {
         return nullptr;
     }
     if (standing.has_failures) {
         config_.throttle->clear(presented_.id, request_.client_address);
     }
-    return client;
+    return named_;
 }
 
 bool ClientRequest::verify(const Client *client) {
@@ -171,6 +173,7 @@ HttpResponse ClientRequest::refusal() const {
         HttpResponse response = error_response(429, "temporarily_unavailable",
                                                "too many failed authentications; retry later");
         response.retry_after = blocked_for_;
+        response.outcome.cause = HttpResponse::Outcome::Cause::throttled;
         return response;
     }
     HttpResponse response =

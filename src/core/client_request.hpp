@@ -36,6 +36,7 @@ struct ClientAuthConfig {
     AuthThrottle *throttle = nullptr;  // nullptr: no brute-force protection
 };
 
+// `error` is a string literal: the response's outcome keeps a view of it.
 HttpResponse error_response(int status, std::string_view error, std::string_view description);
 
 // A 500 that allocates nothing, for when memory ran out.
@@ -61,6 +62,13 @@ class ClientRequest {
 
     const Form &form() const { return form_; }
 
+    // The id of the registered client the credentials named, authenticated or
+    // not; empty when they named none or an unknown one. It is what the
+    // metrics count the request under: the registry bounds their labels.
+    std::string_view named_client() const {
+        return named_ != nullptr ? std::string_view(named_->id) : std::string_view();
+    }
+
   private:
     enum class Method { none, basic, post };
 
@@ -77,6 +85,7 @@ class ClientRequest {
     Method method_ = Method::none;
     bool malformed_ = false;  // an authentication attempt that cannot be decoded
     ClientCredentials presented_;
+    const Client *named_ = nullptr;
     std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;
     bool block_started_ = false;
