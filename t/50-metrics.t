@@ -27,6 +27,8 @@ my $t = OAuthTest->new(
             {client_id => $weird, client_secret_hash => sha256_hash($secret), scope => 'read'},
             {client_id => 'intro', client_secret_hash => sha256_hash($secret), scope => '',
                 introspection => JSON::PP::true},
+            {client_id => 'prometheus', client_secret_hash => sha256_hash($secret),
+                scope => 'metrics:read'},
         ],
     },
     http => <<'CONF',
@@ -45,6 +47,10 @@ server {
     location = /metrics {
         allow 127.0.0.1;
         deny all;
+        oauth_metrics;
+    }
+    location = /metrics-by-token {
+        oauth_require_scope zone=tokens metrics:read;
         oauth_metrics;
     }
 }
@@ -334,18 +340,32 @@ subtest 'Prometheus scrapes the endpoint and answers a query' => sub {
     plan skip_all => 'no prometheus command' unless -x '/usr/bin/prometheus';
     my $dir = tempdir(CLEANUP => 1);
     my $port = OAuthTest::free_port();
+    my $interval = $ENV{OAUTH_VALGRIND} ? '5s' : '1s';    # nginx under memcheck is slow
+    my $wait = $ENV{OAUTH_VALGRIND} ? 90 : 30;
     my $target = '127.0.0.1:' . $t->port;
     open my $fh, '>', "$dir/prometheus.yml" or die $!;
     print $fh <<"YAML";
 global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
+  scrape_interval: $interval
+  scrape_timeout: $interval
 scrape_configs:
   - job_name: oauth
     metrics_path: /metrics
     static_configs:
       - targets: ['$target']
+  - job_name: oauth-by-token
+    metrics_path: /metrics-by-token
+    oauth2:
+      client_id: prometheus
+      client_secret_file: $dir/secret
+      token_url: http://$target/token
+      scopes: [metrics:read]
+    static_configs:
+      - targets: ['$target']
 YAML
+    close $fh;
+    open $fh, '>', "$dir/secret" or die $!;
+    print $fh $secret;
     close $fh;
     $prometheus = fork // die "fork: $!";
     if (!$prometheus) {
@@ -356,21 +376,61 @@ YAML
             "--web.listen-address=127.0.0.1:$port" or POSIX::_exit(127);
     }
     my $api = HTTP::Tiny->new(timeout => 2);
-    my $query = "http://127.0.0.1:$port/api/v1/query?query=oauth_token_requests_total"
-        . '%7Bzone%3D%22tokens%22%2Cclient%3D%22app%22%2Cresult%3D%22issued%22%7D';
-    my $answer = wait_for(sub {
-        my $r = $api->get($query);
+    my $query = sub {
+        my ($promql) = @_;
+        my $r = $api->get("http://127.0.0.1:$port/api/v1/query?query=" . OAuthTest::form_encode($promql));
         return unless $r->{success};
         my $j = eval { decode_json($r->{content}) } or return;
-        return @{ $j->{data}{result} // [] } ? $j : undef;
-    }, 30);
-    ok $answer, 'the query answered within 30 s' or diag OAuthTest::slurp("$dir/prometheus.log");
-    my $result = $answer ? $answer->{data}{result}[0] : {};
-    is $result->{metric}{client}, 'app', 'labelled by client';
-    is $result->{value}[1], token_count(metrics(), 'tokens', 'app', 'issued'), 'the value scraped';
-    my $up = $api->get("http://127.0.0.1:$port/api/v1/targets");
-    like $up->{content} // '', qr/"health":"up"/, 'the target is up';
+        return @{ $j->{data}{result} // [] } ? $j->{data}{result} : undef;
+    };
+    my $issued = token_count(metrics(), 'tokens', 'app', 'issued');
+    my $result = wait_for(sub {
+        $query->('oauth_token_requests_total{job="oauth",zone="tokens",client="app",result="issued"}')
+    }, $wait);
+    ok $result, "the query answered within $wait s" or diag OAuthTest::slurp("$dir/prometheus.log");
+    is $result && $result->[0]{metric}{client}, 'app', 'labelled by client';
+    is $result && $result->[0]{value}[1], $issued, 'the value scraped';
+    $result = wait_for(sub {
+        $query->('oauth_token_requests_total{job="oauth-by-token",client="prometheus",result="issued"} > 0')
+    }, $wait);
+    ok $result, 'Prometheus got a token of its own and scraped the protected location'
+        or diag OAuthTest::slurp("$dir/prometheus.log");
     stop_prometheus();
+};
+
+subtest 'the Grafana dashboard uses only these metrics' => sub {
+    my $text = OAuthTest::slurp("$FindBin::Bin/../contrib/grafana-dashboard.json");
+    my $dashboard = eval { decode_json($text) };
+    ok $dashboard, 'contrib/grafana-dashboard.json is JSON' or return;
+    my %families = map { $_ => 1 } scrape()->{content} =~ /^# TYPE (\w+) /mg;
+    my @exprs;
+    my $walk;
+    $walk = sub {
+        my ($node) = @_;
+        if (ref $node eq 'HASH') {
+            push @exprs, $node->{expr} if defined $node->{expr};
+            $walk->($_) for values %$node;
+        } elsif (ref $node eq 'ARRAY') {
+            $walk->($_) for @$node;
+        }
+    };
+    $walk->($dashboard);
+    ok @exprs >= 10, scalar(@exprs) . ' queries';
+    my %used = map { $_ => 1 } map { /\b(oauth_\w+)/g } @exprs;
+    is_deeply [grep { !$families{$_} } sort keys %used], [], 'every metric it queries exists';
+    ok $used{$_}, "it shows $_" for sort keys %families;
+};
+
+subtest 'oauth_metrics is a content handler of its own' => sub {
+    my ($rc, $out) = $t->nginx_t($t->conf_text(http => <<'CONF'));
+oauth_token_zone tokens:1m;
+server {
+    listen 127.0.0.1:%%PORT%%;
+    location = /m { oauth_metrics; oauth_metrics; }
+}
+CONF
+    isnt $rc, 0, 'twice in a location: nginx -t fails';
+    like $out, qr/"oauth_metrics" directive is duplicate.* in \S+:\d+/, 'and says where' or diag $out;
 };
 
 subtest 'access control is nginx\'s own' => sub {
