@@ -44,7 +44,7 @@ oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone) {
                                     zoneLock(zone));
 }
 
-// About 1.5% of the zone: the counters of some 80 clients per megabyte.
+// About 1.5% of the zone: the counters of some 76 clients per megabyte.
 size_t metricsSize(size_t zone) {
     size_t size = zone / 64;
     return ngx_align(size < oauth::metrics::Counters::kMinRegionSize
