@@ -53,6 +53,12 @@ $(BUILD)/.packages-interop: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 
+# promtool and a real Prometheus for t/50-metrics.t. (Debian enables the
+# package's prometheus.service; a test never talks to it.)
+$(BUILD)/.packages-metrics:
+	scripts/need-packages prometheus
+	@mkdir -p $(@D) && touch $@
+
 # nginx's configure bakes the module's file list into objs/Makefile, so it
 # reruns whenever a source file is added or removed.
 $(BUILD)/sources.list: FORCE
@@ -89,7 +95,7 @@ $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packag
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test
+integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
 		prove -r t/
 

@@ -32,6 +32,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,7 +61,9 @@ SIZING_BYTES_PER_TOKEN = 90
 GOALS = {
     "1": (">=", 0.6), "2": (">=", 0.9), "3": (">=", 0.95), "4": (">=", 0.6),
     "5a": (">=", 0.9), "5b": (">=", 0.9), "5c": ("<=", 128.0), "6": (">=", 20.0),
+    "7a": (">=", 0.97), "7b": (">=", 0.97),
 }
+SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
 
 
 def log(msg):
@@ -104,6 +107,35 @@ def http_request(port, method, path, body=None, headers=None):
 def form_post(port, path, auth, body):
     return http_request(port, "POST", path, body, {
         "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+
+
+class Scraper:
+    """GET /metrics every SCRAPE_INTERVAL, as a Prometheus would, while a
+    variant runs; the first scrape goes out at once."""
+
+    def __init__(self, port):
+        self.port, self.scrapes, self.failures = port, 0, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.done.is_set():
+            try:
+                status, _, body = http_request(self.port, "GET", "/metrics")
+                ok = status == 200 and b"oauth_token_requests_total" in body
+            except OSError:
+                ok = False
+            self.scrapes += 1
+            self.failures += 0 if ok else 1
+            self.done.wait(SCRAPE_INTERVAL)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.done.set()
+        self.thread.join(timeout=15)
 
 
 # ---- CPU accounting ----------------------------------------------------------
@@ -441,6 +473,9 @@ class Bench:
             status, _, _ = http_request(self.port, "GET", path, headers=headers)
             if status != want:
                 raise RuntimeError("GET %s answered %d, not %d" % (path, status, want))
+        status, headers, body = http_request(self.port, "GET", "/metrics")
+        if status != 200 or b"oauth_token_requests_total" not in body:
+            raise RuntimeError("GET /metrics answered %d: %s" % (status, body[:200]))
         status, _, _ = http_request(self.port, "GET", "/return-protected")
         if status == 200:
             self.notes.append("`return` answers before oauth_require_scope runs (rewrite phase): "
@@ -524,6 +559,8 @@ class Bench:
             "protected_small_zone": bearer("/p-small", self.small_tokens),
             "protected_big_zone": bearer("/p-big", self.big_tokens),
         }
+        for name in ("ceiling", "issue_sha256", "open", "protected"):
+            v[name + "_scraped"] = v[name]  # the same, with /metrics scraped meanwhile
         if self.peer:
             v["peer_issue"] = post("/token", "peer", port=self.peer.port)
         self.variants = v
@@ -531,7 +568,15 @@ class Bench:
     def run_variant(self, name, duration):
         script, path, port, env = self.variants[name]
         pid = self.peer.pid if name.startswith("peer") else self.nginx.worker
-        s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
+        if not name.endswith("_scraped"):
+            s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
+        else:
+            with Scraper(self.port) as scraper:
+                s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
+            s["scrapes"] = scraper.scrapes
+            if scraper.failures or not scraper.scrapes:
+                s["valid"] = False
+                self.notes.append("%s: %d of %d scrapes failed" % (name, scraper.failures, scraper.scrapes))
         s["variant"] = name
         return s
 
@@ -582,6 +627,24 @@ class Bench:
             "foreign_load_median": med(noise),
         }
 
+    def figure_of_figures(self, fid, title, scraped, plain, rounds):
+        """Median over rounds of one figure's per-round ratio with /metrics
+        scraped (A/B both scraped) over the same without (both not)."""
+        per_round = lambda r, a, b, key: r[a][key] / r[b][key]
+        ratios, cpu_ratios = [], []
+        for r in rounds:
+            if not all(r[n]["valid"] for n in scraped + plain):
+                continue
+            ratios.append(per_round(r, *scraped, "rps") / per_round(r, *plain, "rps"))
+            cpu_ratios.append(per_round(r, plain[0], plain[1], "server_cpu_us_per_request") /
+                              per_round(r, scraped[0], scraped[1], "server_cpu_us_per_request"))
+        med = lambda xs: statistics.median(xs) if xs else None
+        f = self.figure(fid, title, scraped[0], scraped[1], rounds)
+        f.update(value=med(ratios), cpu_ratio=med(cpu_ratios), valid_rounds=len(ratios),
+                 min=min(ratios) if ratios else None, max=max(ratios) if ratios else None,
+                 unscraped=self.figure(fid, title, plain[0], plain[1], rounds)["value"])
+        return f
+
     def judge(self, f):
         op, goal = GOALS[f["id"]]
         f["goal"] = "%s %g" % (op, goal)
@@ -598,7 +661,8 @@ class Bench:
             self.define_variants()
             figures = []
             names = (["peer_issue"] if self.peer else []) + [
-                "issue_pbkdf2", "issue_sha256", "ceiling", "introspect", "open", "protected",
+                "issue_pbkdf2", "issue_sha256", "ceiling", "ceiling_scraped", "issue_sha256_scraped",
+                "introspect", "open", "protected", "protected_scraped", "open_scraped",
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
@@ -617,6 +681,12 @@ class Bench:
                 figures.append(self.figure("6", "issuance: this module / oidc-provider", "issue_sha256", "peer_issue", ra))
             else:
                 figures.append({"id": "6", "title": "issuance: this module / oidc-provider", "value": None})
+            figures.append(self.figure_of_figures(
+                "7a", "fig. 3 with /metrics scraped 1/s / without",
+                ["protected_scraped", "open_scraped"], ["protected", "open"], rb))
+            figures.append(self.figure_of_figures(
+                "7b", "fig. 1 with /metrics scraped 1/s / without",
+                ["issue_sha256_scraped", "ceiling_scraped"], ["issue_sha256", "ceiling"], ra))
             self.figures = [self.judge(f) for f in figures]
             # zone "fill" is meant to fill up; anything else in the error log is news
             errors = [l for l in self.nginx.error_log().splitlines()

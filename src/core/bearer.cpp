@@ -49,6 +49,7 @@ BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
                      std::string_view description) {
     BearerVerdict verdict;
     verdict.status = status;
+    verdict.result = error.empty() ? "no_token" : error;
     verdict.challenge = challenge(realm);
     if (!error.empty()) {
         verdict.challenge.append(", error=").append(quoted_string(error));
@@ -131,6 +132,7 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
     } catch (...) {
         BearerVerdict verdict;  // out of memory: refuse, never let through
         verdict.status = 500;
+        verdict.result = "server_error";
         return verdict;
     }
 }

@@ -38,6 +38,8 @@ struct BearerRequest {
 struct BearerVerdict {
     int status = 0;         // 0: let the request through; else 400, 401 or 403
     std::string challenge;  // the WWW-Authenticate value, when status != 0
+    // For the metrics: "ok", "no_token" or the error code (a string literal).
+    std::string_view result = "ok";
 };
 
 // The grant of the request's bearer token when it is well formed and live,

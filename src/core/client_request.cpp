@@ -56,12 +56,14 @@ HttpResponse error_response(int status, std::string_view error, std::string_view
     HttpResponse response;
     response.status = status;
     response.body = render_error(error, description);
+    response.outcome.result = error;
     return response;
 }
 
 HttpResponse server_error_response() noexcept {
     HttpResponse response;
     response.status = 500;
+    response.outcome.result = "server_error";
     return response;
 }
 
@@ -154,24 +156,24 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (method_ == Method::none || malformed_) {
         return nullptr;
     }
-    const Client *client = registry.find(presented_.id);
+    named_ = registry.find(presented_.id);
     AuthThrottle::Standing standing;
     if (config_.throttle != nullptr) {
         standing = config_.throttle->standing(presented_.id, request_.client_address,
-                                              kind_of(client), now_);
+                                              kind_of(named_), now_);
         if (standing.blocked_for != 0 || standing.uncountable_for != 0) {
             blocked_for_ = standing.blocked_for;
             uncountable_for_ = standing.uncountable_for;
             return nullptr;
         }
     }
-    if (!verify(client)) {
+    if (!verify(named_)) {
         return nullptr;
     }
     if (standing.has_failures) {
         config_.throttle->clear(presented_.id, request_.client_address);
     }
-    return client;
+    return named_;
 }
 
 bool ClientRequest::verify(const Client *client) {
@@ -194,6 +196,7 @@ HttpResponse ClientRequest::refusal() const {
         HttpResponse response = error_response(429, "temporarily_unavailable",
                                                "too many failed authentications; retry later");
         response.retry_after = blocked_for_;
+        response.outcome.cause = HttpResponse::Outcome::Cause::throttled;
         return response;
     }
     if (uncountable_for_ != 0) {
@@ -237,6 +240,7 @@ HttpResponse ClientRequest::uncountable_refusal() const {
         429, "temporarily_unavailable",
         "too many failed authentications at this server to count yours; retry later");
     response.retry_after = uncountable_for_;
+    response.outcome.cause = HttpResponse::Outcome::Cause::throttled;
     if (full_table_warning_due(now_)) {
         response.log = HttpResponse::Log::warn;
         response.log_message = "no room to count failures of client_id \"" + presented_.id +

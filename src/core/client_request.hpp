@@ -36,6 +36,7 @@ struct ClientAuthConfig {
     AuthThrottle *throttle = nullptr;  // nullptr: no brute-force protection
 };
 
+// `error` is a string literal: the response's outcome keeps a view of it.
 HttpResponse error_response(int status, std::string_view error, std::string_view description);
 
 // A 500 that allocates nothing, for when memory ran out.
@@ -62,6 +63,13 @@ class ClientRequest {
 
     const Form &form() const { return form_; }
 
+    // The id of the registered client the credentials named, authenticated or
+    // not; empty when they named none or an unknown one. It is what the
+    // metrics count the request under: the registry bounds their labels.
+    std::string_view named_client() const {
+        return named_ != nullptr ? std::string_view(named_->id) : std::string_view();
+    }
+
   private:
     enum class Method { none, basic, post };
 
@@ -81,6 +89,7 @@ class ClientRequest {
     bool malformed_ = false;          // an authentication attempt that cannot be decoded
     std::string_view basic_problem_;  // why Basic credentials could not be decoded
     ClientCredentials presented_;
+    const Client *named_ = nullptr;
     std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;
     uint32_t uncountable_for_ = 0;  // the throttle could not count a failure of this pair

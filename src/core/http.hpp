@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace oauth {
 
@@ -17,6 +18,16 @@ struct HttpResponse {
     enum class Log { none, info, warn, error };
     Log log = Log::none;
     std::string log_message;  // never holds a secret or a token
+
+    // What the endpoint answered, for the metrics (core/metrics), set where
+    // the response is made, so that nobody parses the body to count it.
+    struct Outcome {
+        std::string_view result;  // "issued", "active", "inactive", "ok" or the error code
+                                  // (string literals only)
+        std::string_view client;  // the registered client the credentials named (points
+                                  // into the Registry); empty when none or unknown
+        enum class Cause { none, throttled, zone_full } cause = Cause::none;
+    } outcome;
 };
 
 }  // namespace oauth

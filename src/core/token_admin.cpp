@@ -52,9 +52,8 @@ std::string render_active(const TokenGrant &grant, std::string_view issuer) {
     return std::move(out).finish();
 }
 
-HttpResponse introspect(const FormRequest &request, const Registry &registry,
+HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
                         const TokenStore &store, const TokenAdminConfig &config, uint32_t now) {
-    ClientRequest client_request(request, config.auth, now);
     Caller caller = authenticate_caller(client_request, registry);
     if (caller.refusal) {
         return std::move(*caller.refusal);
@@ -66,21 +65,23 @@ HttpResponse introspect(const FormRequest &request, const Registry &registry,
     TokenGrant grant;
     if (store.find(digest_token(*caller.token), now, grant)) {
         response.body = render_active(grant, config.issuer);
+        response.outcome.result = "active";
     } else {
         response.body = "{\"active\":false}";
+        response.outcome.result = "inactive";
     }
     return response;
 }
 
-HttpResponse revoke(const FormRequest &request, const Registry &registry, TokenStore &store,
-                    const TokenAdminConfig &config, uint32_t now) {
-    ClientRequest client_request(request, config.auth, now);
+HttpResponse revoke(ClientRequest &client_request, const Registry &registry, TokenStore &store) {
     Caller caller = authenticate_caller(client_request, registry);
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
     store.revoke(digest_token(*caller.token), caller.client->id);
-    return HttpResponse();  // 200, empty body
+    HttpResponse response;  // 200, empty body
+    response.outcome.result = "ok";
+    return response;
 }
 
 }  // namespace
@@ -89,7 +90,10 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
                                           const TokenStore &store, const TokenAdminConfig &config,
                                           uint32_t now) noexcept {
     try {
-        return introspect(request, registry, store, config, now);
+        ClientRequest client_request(request, config.auth, now);
+        HttpResponse response = introspect(client_request, registry, store, config, now);
+        response.outcome.client = client_request.named_client();
+        return response;
     } catch (...) {
         return server_error_response();
     }
@@ -99,7 +103,10 @@ HttpResponse handle_revocation_request(const FormRequest &request, const Registr
                                        TokenStore &store, const TokenAdminConfig &config,
                                        uint32_t now) noexcept {
     try {
-        return revoke(request, registry, store, config, now);
+        ClientRequest client_request(request, config.auth, now);
+        HttpResponse response = revoke(client_request, registry, store);
+        response.outcome.client = client_request.named_client();
+        return response;
     } catch (...) {
         return server_error_response();
     }

@@ -41,18 +41,19 @@ HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store
         HttpResponse response =
             error_response(503, "temporarily_unavailable", "the token store is full; retry later");
         response.retry_after = retry_after;
+        response.outcome.cause = HttpResponse::Outcome::Cause::zone_full;
         response.log = HttpResponse::Log::error;
         response.log_message = "token zone is full of live tokens";
         return response;
     }
     HttpResponse response;
     response.body = render_token_response(token, ttl, render_scope(client.scope, scope));
+    response.outcome.result = "issued";
     return response;
 }
 
-HttpResponse answer(const FormRequest &request, const Registry &registry, TokenStore &store,
+HttpResponse answer(ClientRequest &client_request, const Registry &registry, TokenStore &store,
                     const TokenEndpointConfig &config, uint32_t now) {
-    ClientRequest client_request(request, config.auth, now);
     if (std::optional<HttpResponse> refused = client_request.check_shape()) {
         return std::move(*refused);
     }
@@ -86,7 +87,10 @@ HttpResponse handle_token_request(const FormRequest &request, const Registry &re
                                   TokenStore &store, const TokenEndpointConfig &config,
                                   uint32_t now) noexcept {
     try {
-        return answer(request, registry, store, config, now);
+        ClientRequest client_request(request, config.auth, now);
+        HttpResponse response = answer(client_request, registry, store, config, now);
+        response.outcome.client = client_request.named_client();
+        return response;
     } catch (...) {
         return server_error_response();
     }

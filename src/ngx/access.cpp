@@ -33,6 +33,7 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     oauth::TokenGrant grant;
     oauth::BearerVerdict verdict = oauth::check_bearer(
         request, store, check->required, view(lcf->realm), uint32_t(ngx_time()), grant);
+    countBearerCheck(r, check->zone, verdict);
     if (verdict.status == 0) {
         return rememberGrant(r, grant) == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

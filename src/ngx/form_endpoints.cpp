@@ -91,6 +91,7 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
         request.client_address = view(r->connection->addr_text);
 
         oauth::HttpResponse response = answerEndpoint(r, lcf, request);
+        countFormResponse(*lcf->endpoint, response);
         logResponse(r, response, lcf->endpoint->zone->shm.name);
         return sendResponse(r, response);
     } catch (const std::bad_alloc &) {

@@ -35,7 +35,8 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     // The slab pool's own pages come on top of the store.
-    size_t minimum = oauth::TokenStore::kMinRegionSize + 8 * ngx_pagesize;
+    size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
+                     8 * ngx_pagesize;
     if (size_t(size) < minimum) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
@@ -384,6 +385,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE123,
      setAuthFailureLimit, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_metadata"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setMetadata,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_metrics"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setMetrics,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_issuer"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_TAKE1, setIssuer,
      NGX_HTTP_SRV_CONF_OFFSET, offsetof(ServerConf, issuer), nullptr},

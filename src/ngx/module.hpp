@@ -1,7 +1,7 @@
 // The nginx glue's shared declarations: configuration structs and the
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
-// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp.
+// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp.
 #pragma once
 
 #include "ngx/ngx.hpp"
@@ -11,6 +11,7 @@
 
 #include "core/bearer.hpp"
 #include "core/http.hpp"
+#include "core/metrics/counters.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
 
@@ -79,12 +80,15 @@ struct RequestContext {
     time_t expires_at;  // 0: no valid token
 };
 
-// A zone holds the tokens and, beside them, the failed-authentication counters.
+// A zone holds the tokens and, beside them, the failed-authentication counters
+// and the metrics.
 struct ZoneRegions {
     void *tokens;
     size_t tokens_size;
     void *throttle;
     size_t throttle_size;
+    void *metrics;
+    size_t metrics_size;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -107,6 +111,7 @@ size_t countAuthorizationHeaders(ngx_http_request_t *r);
 
 oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
+oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 
 // ---- handlers --------------------------------------------------------------
@@ -116,5 +121,12 @@ ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant);  // access.cpp
 ngx_int_t addVariables(ngx_conf_t *cf);                                          // variables.cpp
+
+// ---- metrics (metrics.cpp) --------------------------------------------------
+
+char *setMetrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void countFormResponse(const EndpointConf &endpoint, const oauth::HttpResponse &response);
+void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
+                      const oauth::BearerVerdict &verdict);
 
 }  // namespace oauth_ngx

@@ -1,5 +1,5 @@
-// The shared memory zone: the token store and the brute-force counters
-// laid over it, reused on reload.
+// The shared memory zone: the token store, the brute-force counters and the
+// metrics laid over it, reused on reload.
 #include "ngx/module.hpp"
 
 #include "core/auth_throttle.hpp"
@@ -18,11 +18,13 @@ void unlockZone(void *mutex) {
 
 bool formatRegions(ZoneRegions *regions) {
     return oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
+           oauth::metrics::Counters::format(regions->metrics, regions->metrics_size) &&
            oauth::TokenStore::format(regions->tokens, regions->tokens_size);
 }
 
 bool regionsFormatted(const ZoneRegions *regions) {
     return oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
+           oauth::metrics::Counters::is_formatted(regions->metrics, regions->metrics_size) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
 
@@ -35,6 +37,20 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone) {
 
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
     return oauth::TokenStore(static_cast<ZoneRegions *>(zone->data)->tokens, zoneLock(zone));
+}
+
+oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone) {
+    return oauth::metrics::Counters(static_cast<ZoneRegions *>(zone->data)->metrics,
+                                    zoneLock(zone));
+}
+
+// About 1.5% of the zone: the counters of some 76 clients per megabyte.
+size_t metricsSize(size_t zone) {
+    size_t size = zone / 64;
+    return ngx_align(size < oauth::metrics::Counters::kMinRegionSize
+                         ? oauth::metrics::Counters::kMinRegionSize
+                         : size,
+                     ngx_pagesize);
 }
 
 // About 3% of the zone, enough for thousands of (client, address) counters.
@@ -74,10 +90,13 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
 
     regions->throttle_size = throttleSize(zone->shm.size);
     regions->throttle = ngx_slab_alloc(pool, regions->throttle_size);
+    regions->metrics_size = metricsSize(zone->shm.size);
+    regions->metrics = ngx_slab_alloc(pool, regions->metrics_size);
     // The tokens take every page left; the token store does its own layout.
     regions->tokens_size = pool->pfree * ngx_pagesize;
     regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
-    if (regions->throttle == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
+    if (regions->throttle == nullptr || regions->metrics == nullptr || regions->tokens == nullptr ||
+        !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;

@@ -1,0 +1,129 @@
+#include "core/metrics/exposition.hpp"
+
+#include <cstdint>
+
+namespace oauth::metrics {
+
+namespace {
+
+void append_family(std::string &out, std::string_view name, std::string_view type,
+                   std::string_view help) {
+    out.append("# HELP ").append(name).push_back(' ');
+    out.append(help).push_back('\n');
+    out.append("# TYPE ").append(name).push_back(' ');
+    out.append(type).push_back('\n');
+}
+
+// One sample: name{zone="…"[,client="…"][,result="…"]} value
+class Sample {
+  public:
+    Sample(std::string &out, std::string_view name, std::string_view zone) : out_(out) {
+        out_.append(name).append("{zone=\"");
+        append_label_value(out_, zone);
+        out_.push_back('"');
+    }
+
+    Sample &label(std::string_view name, std::string_view value) {
+        out_.push_back(',');
+        out_.append(name).append("=\"");
+        append_label_value(out_, value);
+        out_.push_back('"');
+        return *this;
+    }
+
+    void value(uint64_t v) { out_.append("} ").append(std::to_string(v)).push_back('\n'); }
+
+  private:
+    std::string &out_;
+};
+
+// A counter family labelled by zone and result.
+template <size_t N>
+void append_results(std::string &out, std::string_view name, std::string_view help,
+                    const std::vector<ZoneMetrics> &zones, const std::string_view (&results)[N],
+                    const uint64_t (Snapshot::*counts)[N]) {
+    append_family(out, name, "counter", help);
+    for (const ZoneMetrics &zone : zones) {
+        for (size_t i = 0; i < N; ++i) {
+            Sample(out, name, zone.zone)
+                .label("result", results[i])
+                .value((zone.counters.*counts)[i]);
+        }
+    }
+}
+
+void append_token_requests(std::string &out, const std::vector<ZoneMetrics> &zones) {
+    constexpr std::string_view name = "oauth_token_requests_total";
+    append_family(out, name, "counter",
+                  "Token endpoint requests by client and result (issued or the error code); "
+                  "client is empty for an unknown or missing client id.");
+    for (const ZoneMetrics &zone : zones) {
+        for (const Snapshot::Client &client : zone.counters.clients) {
+            for (size_t i = 0; i < kTokenResultCount; ++i) {
+                Sample(out, name, zone.zone)
+                    .label("client", client.id)
+                    .label("result", kTokenResults[i])
+                    .value(client.token_requests[i]);
+            }
+        }
+    }
+}
+
+void append_per_zone(std::string &out, std::string_view name, std::string_view type,
+                     std::string_view help, const std::vector<ZoneMetrics> &zones,
+                     uint64_t (*value)(const ZoneMetrics &)) {
+    append_family(out, name, type, help);
+    for (const ZoneMetrics &zone : zones) {
+        Sample(out, name, zone.zone).value(value(zone));
+    }
+}
+
+}  // namespace
+
+void append_label_value(std::string &out, std::string_view value) {
+    for (char c : value) {
+        switch (c) {
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            default:
+                out.push_back(c);
+        }
+    }
+}
+
+std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
+    std::string out;
+    append_token_requests(out, zones);
+    append_per_zone(out, "oauth_token_zone_full_total", "counter",
+                    "Token requests refused with 503 because the zone held only live tokens.",
+                    zones, [](const ZoneMetrics &z) { return z.counters.zone_full; });
+    append_results(out, "oauth_bearer_checks_total",
+                   "Bearer token checks at protected locations by result.", zones, kBearerResults,
+                   &Snapshot::bearer_checks);
+    append_results(out, "oauth_introspection_requests_total",
+                   "Introspection endpoint requests by result (active, inactive or the error "
+                   "code).",
+                   zones, kIntrospectionResults, &Snapshot::introspection_requests);
+    append_results(out, "oauth_revocation_requests_total",
+                   "Revocation endpoint requests by result (ok or the error code).", zones,
+                   kRevocationResults, &Snapshot::revocation_requests);
+    append_per_zone(out, "oauth_throttle_blocks_total", "counter",
+                    "Client authentications refused with 429 by oauth_auth_failure_limit, "
+                    "before any secret was checked.",
+                    zones, [](const ZoneMetrics &z) { return z.counters.throttled; });
+    append_per_zone(out, "oauth_zone_tokens", "gauge",
+                    "Tokens held by the zone, including expired ones not yet reclaimed.", zones,
+                    [](const ZoneMetrics &z) { return uint64_t(z.live_tokens); });
+    append_per_zone(out, "oauth_zone_token_capacity", "gauge", "Tokens the zone can hold at once.",
+                    zones, [](const ZoneMetrics &z) { return uint64_t(z.capacity); });
+    return out;
+}
+
+}  // namespace oauth::metrics

@@ -1,0 +1,31 @@
+// Metrics: the Prometheus text exposition format 0.0.4 of every zone's
+// counters and gauges, for the oauth_metrics location.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/metrics/counters.hpp"
+
+namespace oauth::metrics {
+
+constexpr std::string_view kContentType = "text/plain; version=0.0.4";
+
+// What one zone shows: its counters and its fill, read at the same moment.
+struct ZoneMetrics {
+    std::string_view zone;
+    Snapshot counters;
+    size_t live_tokens = 0;
+    size_t capacity = 0;
+};
+
+// Each family once, with its HELP and TYPE lines, and every zone's samples
+// under it (the format wants a family's samples together).
+std::string render_exposition(const std::vector<ZoneMetrics> &zones);
+
+// `value` as a label value: backslash, double quote and line feed escaped.
+void append_label_value(std::string &out, std::string_view value);
+
+}  // namespace oauth::metrics
