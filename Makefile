@@ -10,6 +10,7 @@ BUILD      := build
 NGINX_SRC  ?=
 NGINX_BIN  ?= /usr/sbin/nginx
 NGX_CC_OPT ?= -O2 -g
+NGX_LD_OPT ?=
 CXX        ?= g++
 CXXFLAGS   ?= -O2 -g
 CORE_FLAGS := -std=c++17 -Wall -Wextra -Werror -fPIC -Isrc
@@ -64,7 +65,7 @@ $(NGX_TREE)/objs/Makefile: config $(BUILD)/sources.list | $(BUILD)/.packages-bui
 ifeq ($(NGINX_SRC),)
 	rm -rf $(NGX_TREE) && cp -a /usr/share/nginx/src $(NGX_TREE)
 	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
-		--with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
+		--with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
 else
 	cd $(NGX_TREE) && $$(test -x configure && echo ./configure || echo auto/configure) \
 		--with-compat --with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
@@ -80,7 +81,7 @@ $(BUILD)/core/%.o: src/core/%.cpp $(CORE_HDRS) | $(BUILD)/.packages-build
 	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -c -o $@ $<
 
 $(CLI): src/cli/oauth_client_entry.cpp $(CORE_OBJS)
-	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -o $@ $^ $(LDLIBS)
+	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packages-test
 	@mkdir -p $(@D)
@@ -207,3 +208,4 @@ bench: $(MODULE) $(BUILD)/.packages-bench
 
 bench-smoke:
 	$(MAKE) bench QUICK=1
+
