@@ -209,3 +209,48 @@ bench: $(MODULE) $(BUILD)/.packages-bench
 bench-smoke:
 	$(MAKE) bench QUICK=1
 
+# ---- Debian package --------------------------------------------------------------
+#   make deb        build/libnginx-mod-http-oauth_VERSION_ARCH.deb, laid out as Debian's
+#                   own libnginx-mod-* packages (debhelper with dh-sequence-nginx from
+#                   nginx-dev), built in a copy of the checkout in build/deb/, and its
+#                   -dbgsym package beside it
+#   make deb-test   lintian, then installs it, nginx -t with Debian's stock nginx.conf,
+#                   t/ against the installed module, purge; root only; leaves the machine
+#                   as it found it (scripts/deb-test)
+
+VERSION      := $(shell cat VERSION)
+DEB_ARCH     := $(shell dpkg --print-architecture)
+DEB          := $(BUILD)/libnginx-mod-http-oauth_$(VERSION)_$(DEB_ARCH).deb
+DEB_DBGSYM   := $(BUILD)/libnginx-mod-http-oauth-dbgsym_$(VERSION)_$(DEB_ARCH).deb
+DEB_TREE     := $(BUILD)/deb/libnginx-mod-http-oauth-$(VERSION)
+DEB_SOURCES  := VERSION config Makefile README.md nginx.conf.example scripts/need-packages \
+                $(shell find debian src examples -type f)
+DEB_PKGS     := debhelper dpkg-dev lintian
+
+.PHONY: deb deb-test
+
+$(BUILD)/.packages-deb:
+	scripts/need-packages $(DEB_PKGS)
+	@mkdir -p $(@D) && touch $@
+
+deb: $(DEB)
+
+# The changelog is written here so that VERSION stays the one place for the
+# version; its date is the last commit's, so rebuilding one commit gives the same
+# changelog and file dates.
+$(DEB): $(DEB_SOURCES) | $(BUILD)/.packages-build $(BUILD)/.packages-deb
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_TREE)
+	cp --parents -p $(DEB_SOURCES) $(DEB_TREE)/
+	{ echo "libnginx-mod-http-oauth ($(VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * Built from the ngx_http_oauth_module sources at version $(VERSION)."; echo; \
+	  echo " -- $$(sed -n 's/^Maintainer: //p' debian/control)  $$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))"; \
+	} > $(DEB_TREE)/debian/changelog
+	cd $(DEB_TREE) && dpkg-buildpackage --build=binary --no-sign > ../build.log 2>&1 \
+		|| { tail -n 40 ../build.log; exit 1; }
+	mv $(BUILD)/deb/$(notdir $(DEB_DBGSYM)) $(DEB_DBGSYM)
+	mv $(BUILD)/deb/$(notdir $@) $@
+
+# With the debug symbols installed too, so that gdb finds the token store in the
+# installed module (t/40-faults.t).
+deb-test: $(DEB) $(BUILD)/.packages-interop | $(BUILD)/.packages-test
+	scripts/deb-test $(DEB) $(DEB_DBGSYM)
