@@ -10,6 +10,7 @@ BUILD      := build
 NGINX_SRC  ?=
 NGINX_BIN  ?= /usr/sbin/nginx
 NGX_CC_OPT ?= -O2 -g
+NGX_LD_OPT ?=
 CXX        ?= g++
 CXXFLAGS   ?= -O2 -g
 CORE_FLAGS := -std=c++17 -Wall -Wextra -Werror -fPIC -Isrc
@@ -70,7 +71,7 @@ $(NGX_TREE)/objs/Makefile: config $(BUILD)/sources.list | $(BUILD)/.packages-bui
 ifeq ($(NGINX_SRC),)
 	rm -rf $(NGX_TREE) && cp -a /usr/share/nginx/src $(NGX_TREE)
 	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
-		--with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
+		--with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
 else
 	cd $(NGX_TREE) && $$(test -x configure && echo ./configure || echo auto/configure) \
 		--with-compat --with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
@@ -86,7 +87,7 @@ $(BUILD)/core/%.o: src/core/%.cpp $(CORE_HDRS) | $(BUILD)/.packages-build
 	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -c -o $@ $<
 
 $(CLI): src/cli/oauth_client_entry.cpp $(CORE_OBJS)
-	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -o $@ $^ $(LDLIBS)
+	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packages-test
 	@mkdir -p $(@D)
@@ -213,3 +214,49 @@ bench: $(MODULE) $(BUILD)/.packages-bench
 
 bench-smoke:
 	$(MAKE) bench QUICK=1
+
+# ---- Debian package --------------------------------------------------------------
+#   make deb        build/libnginx-mod-http-oauth_VERSION_ARCH.deb, laid out as Debian's
+#                   own libnginx-mod-* packages (debhelper with dh-sequence-nginx from
+#                   nginx-dev), built in a copy of the checkout in build/deb/, and its
+#                   -dbgsym package beside it
+#   make deb-test   lintian, then installs it, nginx -t with Debian's stock nginx.conf,
+#                   t/ against the installed module, purge; root only; leaves the machine
+#                   as it found it (scripts/deb-test)
+
+VERSION      := $(shell cat VERSION)
+DEB_ARCH     := $(shell dpkg --print-architecture)
+DEB          := $(BUILD)/libnginx-mod-http-oauth_$(VERSION)_$(DEB_ARCH).deb
+DEB_DBGSYM   := $(BUILD)/libnginx-mod-http-oauth-dbgsym_$(VERSION)_$(DEB_ARCH).deb
+DEB_TREE     := $(BUILD)/deb/libnginx-mod-http-oauth-$(VERSION)
+DEB_SOURCES  := VERSION config Makefile README.md nginx.conf.example scripts/need-packages \
+                $(shell find debian src examples -type f)
+DEB_PKGS     := debhelper dpkg-dev lintian
+
+.PHONY: deb deb-test
+
+$(BUILD)/.packages-deb:
+	scripts/need-packages $(DEB_PKGS)
+	@mkdir -p $(@D) && touch $@
+
+deb: $(DEB)
+
+# The changelog is written here so that VERSION stays the one place for the
+# version; its date is the last commit's, so rebuilding one commit gives the same
+# changelog and file dates.
+$(DEB): $(DEB_SOURCES) | $(BUILD)/.packages-build $(BUILD)/.packages-deb
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_TREE)
+	cp --parents -p $(DEB_SOURCES) $(DEB_TREE)/
+	{ echo "libnginx-mod-http-oauth ($(VERSION)) unstable; urgency=medium"; echo; \
+	  echo "  * Built from the ngx_http_oauth_module sources at version $(VERSION)."; echo; \
+	  echo " -- $$(sed -n 's/^Maintainer: //p' debian/control)  $$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))"; \
+	} > $(DEB_TREE)/debian/changelog
+	cd $(DEB_TREE) && dpkg-buildpackage --build=binary --no-sign > ../build.log 2>&1 \
+		|| { tail -n 40 ../build.log; exit 1; }
+	mv $(BUILD)/deb/$(notdir $(DEB_DBGSYM)) $(DEB_DBGSYM)
+	mv $(BUILD)/deb/$(notdir $@) $@
+
+# With the debug symbols installed too, so that gdb finds the token store in the
+# installed module (t/40-faults.t).
+deb-test: $(DEB) $(BUILD)/.packages-interop | $(BUILD)/.packages-test
+	scripts/deb-test $(DEB) $(DEB_DBGSYM)
