@@ -16,7 +16,8 @@ struct HttpResponse {
 
     enum class Log { none, info, warn, error };
     Log log = Log::none;
-    std::string log_message;  // never holds a secret or a token
+    std::string log_message;     // never holds a secret or a token
+    bool log_throttled = false;  // one line a second per worker (always so for Log::error)
 };
 
 }  // namespace oauth
