@@ -108,6 +108,8 @@ size_t countAuthorizationHeaders(ngx_http_request_t *r);
 oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
+// Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
+size_t zoneTokenCapacity(size_t size);
 
 // ---- handlers --------------------------------------------------------------
 
