@@ -647,6 +647,9 @@ class Table {
             soonest | uint64_t(plan.id_length) << 32 | uint64_t(plan.dictionary_length) << 48;
         if (plan.head.slot != kNone) {
             uint32_t i = locate(client_entry_key(client, 0));
+            // The longer text is whole before the head says so, for whoever
+            // looks after this writer died.
+            std::atomic_thread_fence(std::memory_order_release);
             slot(i).w[5].store(lengths, kRelaxed);
             slot(i).w[6].store(cap, kRelaxed);
             return;
