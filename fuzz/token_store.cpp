@@ -1,7 +1,7 @@
 // The token store under random operation sequences on the smallest region,
 // checked against a model (std::map): every live token inserted is found with
-// what it was issued for, revoked and expired ones are not, a refusal as full
-// is justified, and nothing crashes.
+// what it was issued for, revoked and expired ones are not, a refusal (store
+// full, client at its cap) is justified, and nothing crashes.
 //
 // Input: one byte of setup (digest spread, key space), then operations.
 #include <algorithm>
@@ -19,9 +19,9 @@ namespace {
 using oauth::TokenStore;
 
 constexpr size_t kRegionSize = TokenStore::kMinRegionSize;
-// Grant records of the smallest region (one per 16 KiB, at least 8): more
-// (client, scope list) pairs than this can exhaust them.
-constexpr size_t kGrantRecords = 8;
+// Entries a client record takes here: a head and one text entry (the id and
+// its dictionary, "a b c d:e" at most, fit in one).
+constexpr size_t kClientEntries = 2;
 
 // Client i / 2 with one of two scope lists, as after a registry reload.
 constexpr size_t kGrantKeys = 12;
@@ -68,10 +68,16 @@ struct Run {
 
     // The live tokens of the model, counted again only when it or the time changed:
     // a full store refuses insert after insert.
+    static constexpr size_t kClients = kGrantKeys / 2;
     struct Census {
         size_t tokens = 0;
-        bool in_use[kGrantKeys] = {};  // by grant key
+        size_t of_client[kClients] = {};
         uint32_t soonest = UINT32_MAX;
+        uint32_t soonest_of_client[kClients] = {UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                                                UINT32_MAX, UINT32_MAX, UINT32_MAX};
+        size_t clients() const {
+            return std::count_if(of_client, of_client + kClients, [](size_t n) { return n > 0; });
+        }
     };
     uint64_t version = 0;
     uint64_t census_version = UINT64_MAX;
@@ -83,9 +89,12 @@ struct Run {
             census_cache = Census();
             for (const auto &entry : model) {
                 if (live(entry.second)) {
+                    size_t client = entry.second.grant_key / 2;
                     ++census_cache.tokens;
-                    census_cache.in_use[entry.second.grant_key] = true;
+                    ++census_cache.of_client[client];
                     census_cache.soonest = std::min(census_cache.soonest, entry.second.expires_at);
+                    census_cache.soonest_of_client[client] =
+                        std::min(census_cache.soonest_of_client[client], entry.second.expires_at);
                 }
             }
             census_version = version;
@@ -127,11 +136,17 @@ struct Run {
             ++version;
         }
         const Census &live_now = census();
-        bool no_slot = live_now.tokens >= store().capacity();
-        bool no_grant = !live_now.in_use[grant_key] &&
-                        size_t(std::count(live_now.in_use, live_now.in_use + kGrantKeys, true)) >=
-                            kGrantRecords;
-        FUZZ_CHECK(no_slot || no_grant);
+        size_t client = grant_key / 2;
+        if (result == oauth::InsertResult::client_at_cap) {
+            FUZZ_CHECK(live_now.of_client[client] >= store().capacity() / 4);  // the default cap
+            FUZZ_CHECK(retry_after == live_now.soonest_of_client[client] - now);
+            return;
+        }
+        FUZZ_CHECK(result == oauth::InsertResult::full);
+        bool has_record = live_now.of_client[client] > 0;
+        size_t entries = live_now.tokens + kClientEntries * live_now.clients();
+        size_t needed = 1 + (has_record ? 0 : kClientEntries);
+        FUZZ_CHECK(entries + needed > store().capacity());
         uint32_t soonest = live_now.soonest;
         FUZZ_CHECK(soonest != UINT32_MAX && retry_after == soonest - now);
     }

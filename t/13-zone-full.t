@@ -15,7 +15,8 @@ need_module();
 my $secret = random_secret();
 my $ttl = 4;    # long enough to fill the zone on a loaded machine
 my $t = OAuthTest->start(
-    clients => {clients => [{client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read'}]},
+    # a cap above the zone's capacity: this one client fills the zone
+    clients => {clients => [{client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read', max_tokens => 1_000_000}]},
     http    => <<"EOF",
 oauth_token_zone tiny:128k;
 oauth_clients clients.json;

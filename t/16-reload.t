@@ -11,7 +11,8 @@ use OAuthTest qw(need_module sha256_hash random_secret token_ok error_ok show);
 need_module();
 
 my ($s1, $s2) = (random_secret(), random_secret());
-my $one = {client_id => 'one', client_secret_hash => sha256_hash($s1), scope => 'read'};
+# A cap above the zone "full"'s capacity: this one client fills it.
+my $one = {client_id => 'one', client_secret_hash => sha256_hash($s1), scope => 'read', max_tokens => 1_000_000};
 my $two = {client_id => 'two', client_secret_hash => sha256_hash($s2), scope => 'write'};
 
 my $t = OAuthTest->start(

@@ -17,7 +17,8 @@ struct HttpResponse {
 
     enum class Log { none, info, warn, error };
     Log log = Log::none;
-    std::string log_message;  // never holds a secret or a token
+    std::string log_message;     // never holds a secret or a token
+    bool log_throttled = false;  // one line a second per worker (always so for Log::error)
 
     // What the endpoint answered, for the metrics (core/metrics), set where
     // the response is made, so that nobody parses the body to count it.

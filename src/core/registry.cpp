@@ -17,11 +17,12 @@ struct JsonDeleter {
 };
 using JsonPtr = std::unique_ptr<json_t, JsonDeleter>;
 
-constexpr uint32_t kMaxTokenTtl = 31536000;  // one year
+constexpr uint32_t kMaxTokenTtl = 31536000;      // one year
+constexpr json_int_t kMaxMaxTokens = 100000000;  // more than any zone holds
 
 constexpr std::string_view kEntryKeys[] = {
-    "client_id",     "client_secret_hash", "client_secret", "scope",
-    "default_scope", "token_ttl",          "grant_types",   "introspection",
+    "client_id", "client_secret_hash", "client_secret", "scope",      "default_scope",
+    "token_ttl", "grant_types",        "introspection", "max_tokens",
 };
 
 constexpr const char *kScopeGrammar =
@@ -355,6 +356,19 @@ Problem read_token_ttl(const json_t *entry, Client &client) {
     return std::nullopt;
 }
 
+Problem read_max_tokens(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "max_tokens");
+    if (!value) {
+        return std::nullopt;
+    }
+    json_int_t max = json_is_integer(value) ? json_integer_value(value) : 0;
+    if (max < 1 || max > kMaxMaxTokens) {
+        return "\"max_tokens\" must be an integer from 1 to " + std::to_string(kMaxMaxTokens);
+    }
+    client.max_tokens = uint32_t(max);
+    return std::nullopt;
+}
+
 Problem read_grant_types(const json_t *entry, Client &client) {
     const json_t *value = json_object_get(entry, "grant_types");
     if (!value) {
@@ -396,7 +410,7 @@ Problem read_entry(const json_t *entry, Client &client) {
     }
     using Reader = Problem (*)(const json_t *, Client &);
     for (Reader read : {read_client_id, read_secret, read_scope, read_default_scope, read_token_ttl,
-                        read_grant_types, read_introspection}) {
+                        read_max_tokens, read_grant_types, read_introspection}) {
         if (Problem problem = read(entry, client)) {
             return problem;
         }

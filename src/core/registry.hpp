@@ -21,6 +21,7 @@ struct Client {
     std::string scope;               // scope list: unique tokens, single spaces, registry order
     uint64_t default_mask = 0;       // granted when a request names no scope
     uint32_t token_ttl = 0;          // seconds; 0 leaves the endpoint's ttl
+    uint32_t max_tokens = 0;         // live tokens at once; 0: the token store's default share
     bool client_credentials = true;  // "grant_types" holds "client_credentials"
     bool introspection = false;
 };

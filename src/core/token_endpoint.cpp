@@ -24,6 +24,36 @@ std::optional<uint64_t> granted_scope(const Client &client, const Form &form) {
     return scope_mask(client.scope, tokens);
 }
 
+// RFC 6749 §5.2 has no code for "not now": temporarily_unavailable is §4.1.2.1's,
+// as the README documents. A full zone is the server's trouble (503); a client
+// at its cap is its own (429, RFC 6585 §4).
+HttpResponse refusal_to_store(const Client &client, InsertResult result, uint32_t retry_after) {
+    HttpResponse response;
+    if (result == InsertResult::client_at_cap) {
+        response = error_response(429, "temporarily_unavailable",
+                                  "this client holds as many live tokens as it may; retry later");
+        response.log = HttpResponse::Log::warn;
+        response.log_throttled = true;
+        response.log_message = "client \"" + client.id + "\" holds its cap of live tokens";
+    } else if (result == InsertResult::scopes_overflow) {
+        response = error_response(503, "temporarily_unavailable",
+                                  "the token store cannot take this client's new scopes yet");
+        response.log = HttpResponse::Log::error;
+        response.log_message =
+            "client \"" + client.id +
+            "\" was granted more than 64 distinct scopes or 1024 bytes of them "
+            "since its oldest live token; its new scopes wait until those expire";
+    } else {
+        response =
+            error_response(503, "temporarily_unavailable", "the token store is full; retry later");
+        response.log = HttpResponse::Log::error;
+        response.log_message = "token zone is full of live tokens";
+        response.outcome.cause = HttpResponse::Outcome::Cause::zone_full;
+    }
+    response.retry_after = retry_after;
+    return response;
+}
+
 HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store,
                          const TokenEndpointConfig &config, uint32_t now) {
     std::string token;
@@ -34,17 +64,12 @@ HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store
         return response;
     }
     uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
+    uint32_t cap = client.max_tokens != 0 ? client.max_tokens : TokenStore::kDefaultClientCap;
     uint32_t retry_after = 0;
     InsertResult stored = store.insert(digest_token(token), client.id, client.scope, scope, now,
-                                       now + ttl, now, retry_after);
-    if (stored == InsertResult::full) {
-        HttpResponse response =
-            error_response(503, "temporarily_unavailable", "the token store is full; retry later");
-        response.retry_after = retry_after;
-        response.outcome.cause = HttpResponse::Outcome::Cause::zone_full;
-        response.log = HttpResponse::Log::error;
-        response.log_message = "token zone is full of live tokens";
-        return response;
+                                       now + ttl, now, retry_after, cap);
+    if (stored != InsertResult::ok) {
+        return refusal_to_store(client, stored, retry_after);
     }
     HttpResponse response;
     response.body = render_token_response(token, ttl, render_scope(client.scope, scope));

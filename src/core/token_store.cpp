@@ -1,86 +1,83 @@
 // The token store: see token_store.hpp for the layout and the concurrency rules.
 //
-// Readers take no lock, so every byte they look at is a relaxed atomic: a value
+// Readers take no lock, so every word they look at is a relaxed atomic: a value
 // read once is the value bounds-checked and used, and the sequence counter tells
 // the reader afterwards whether what it copied can be trusted.
 //
-// A writer may die at any instruction. It writes an entry's expiry last and
+// A writer may die at any instruction. It writes an entry's state word last and
 // clears it first (with release fences around it), so a slot is either empty or
-// holds a whole entry; repair() then mends what an interrupted change leaves:
-// counts off by one, a probe chain cut by a hole, an entry present twice.
+// holds a whole entry. It writes a client record before the token that points
+// at it, and removes it only after its last token. repair() then mends what an
+// interrupted change leaves: counts off by one, a probe chain cut by a hole, an
+// entry present twice, a client record no token points at, or a text entry
+// without its head.
 #include "core/token_store.hpp"
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <new>
+
+#include "core/scope.hpp"
 
 namespace oauth {
 namespace {
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
-                  std::atomic<uint32_t>::is_always_lock_free &&
-                  std::atomic<uint16_t>::is_always_lock_free &&
-                  std::atomic<char>::is_always_lock_free,
+                  std::atomic<uint32_t>::is_always_lock_free,
               "the store shares atomics between processes");
 
 constexpr uint64_t kMagic = 0x4b4f544854554f41;  // "OAUTHTOK"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;                 // 2: client records in the token table
 constexpr size_t kCacheLine = 64;
-// Grant records take about 7% of the region: one per 16 KiB, far more than the
-// clients a registry names, so that tokens, not grants, fill a zone.
-constexpr size_t kRegionBytesPerGrant = 16 * 1024;
-constexpr size_t kMinGrants = 8;
-constexpr size_t kMaxGrants = 65536;
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr unsigned kReclaimStep = 8;
 // Some 50 microseconds of retries: longer than any change but a sweep or a
 // repair, which a reader may as well wait for on the lock. Past them, the
 // writer is taken for dead (see Change).
 constexpr unsigned kReadAttempts = 1000;
+constexpr size_t kMaxText = kMaxClientIdLength + kMaxScopeListLength;
+constexpr uint64_t kLow56 = (uint64_t{1} << 56) - 1;
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-struct Entry {
-    std::atomic<uint64_t> digest[4];
-    std::atomic<uint32_t> expires_at;  // 0: the slot is empty
-    std::atomic<uint32_t> issued_at;
-    std::atomic<uint32_t> grant;  // index of the grant record
-    uint32_t spare32;
-    std::atomic<uint64_t> scope_mask;
-    uint64_t spare64;
-};
-static_assert(sizeof(Entry) == 64, "a token entry fills one cache line");
+enum Kind : uint8_t { kToken = 1, kClientHead = 2, kClientText = 3 };
 
-struct Grant {
-    uint64_t hash;  // of client id and scope list
-    uint32_t refs;  // entries that point here; 0: free for reuse
-    std::atomic<uint16_t> client_id_length;
-    std::atomic<uint16_t> scope_list_length;
-    std::atomic<char> text[kMaxClientIdLength + kMaxScopeListLength];  // client id, scope list
+// An entry is eight words; what they hold depends on its kind, in w[7]'s top byte.
+//   all:    w[0..3] key (w[0] picks the home slot), w[4] state: low half 0 when
+//           the slot is empty
+//   token:  key = digest; w[4] = expires_at | issued_at << 32; w[5] = scope
+//           mask over the client's dictionary; w[6], w[7] low 56 bits = client key
+//   head:   key = client key, n = 0; w[4] = 1 | tokens << 32; w[5] = soonest
+//           expiry of its tokens (0: unknown) | id length << 32 | dictionary
+//           length << 48; w[6] = the cap of its last insert
+//   text:   key = client key, n >= 1; w[4] = 1; w[5], w[6], w[7] low 7 bytes:
+//           bytes 23 (n - 1) on of the client id followed by the dictionary
+struct Entry {
+    std::atomic<uint64_t> w[8];
 };
+static_assert(sizeof(Entry) == 64, "an entry fills one cache line");
 
 struct Region {
     uint64_t magic;
     uint32_t version;
-    uint32_t grant_count;
+    uint32_t spare;
     uint64_t size;
-    uint64_t grants_offset;
     uint64_t slots_offset;
     uint32_t slot_count;
-    uint32_t grant_probe_limit;  // no grant record lies this far or further from its home
-    std::atomic<uint32_t> seq;   // odd while a writer changes anything
-    std::atomic<uint32_t> live;  // entries stored; read without the lock by live_tokens()
-    uint32_t cursor;             // where the next insert looks for expired entries
-    // 0, or the soonest expiry of the stored entries: until then a sweep would
+    uint32_t cursor;  // where the next insert looks for expired entries
+    // 0, or the soonest expiry of the stored tokens: until then a sweep would
     // free nothing, so a full store refuses at once, and says how long to wait.
     uint32_t no_expiry_before;
+    uint32_t used;               // entries of any kind
+    std::atomic<uint32_t> seq;   // odd while a writer changes anything
+    std::atomic<uint32_t> live;  // tokens stored; read without the lock by live_tokens()
 };
+static_assert(offsetof(Region, seq) == 48, "fuzz/token_store.cpp knows where seq lies");
 
 struct Layout {
-    uint32_t grant_count;
-    uint64_t grants_offset;
     uint64_t slots_offset;
     uint32_t slot_count;
 };
@@ -91,139 +88,166 @@ constexpr size_t round_up(size_t n, size_t to) {
 
 Layout layout_for(size_t size) noexcept {
     Layout layout;
-    layout.grant_count = std::clamp(size / kRegionBytesPerGrant, kMinGrants, kMaxGrants);
-    layout.grants_offset = round_up(sizeof(Region), kCacheLine);
-    layout.slots_offset =
-        round_up(layout.grants_offset + layout.grant_count * sizeof(Grant), kCacheLine);
+    layout.slots_offset = round_up(sizeof(Region), kCacheLine);
     layout.slot_count = std::min((size - layout.slots_offset) / sizeof(Entry), size_t{UINT32_MAX});
     return layout;
+}
+
+size_t capacity_of(uint32_t slot_count) {
+    return uint64_t{slot_count} * 7 / 8;
 }
 
 bool is_aligned(const void *region) {
     return reinterpret_cast<uintptr_t>(region) % alignof(Region) == 0;
 }
 
-using DigestWords = std::array<uint64_t, 4>;
+using Words = std::array<uint64_t, 4>;
 
-DigestWords words_of(const Digest &digest) {
-    DigestWords words;
+struct Key {
+    Words words;
+    Kind kind;
+};
+
+Words words_of(const Digest &digest) {
+    Words words;
     std::memcpy(words.data(), digest.data(), sizeof words);
     return words;
 }
 
-bool holds(const Entry &entry, const DigestWords &digest) {
-    for (size_t i = 0; i < digest.size(); ++i) {
-        if (entry.digest[i].load(kRelaxed) != digest[i]) {
-            return false;
-        }
+Digest digest_of(const Words &words) {
+    Digest digest;
+    std::memcpy(digest.data(), words.data(), sizeof words);
+    return digest;
+}
+
+// A client's key: 120 bits of SHA-256 of its id, so that ids never collide in practice.
+struct ClientKey {
+    uint64_t a = 0, b = 0;
+    bool operator==(const ClientKey &o) const { return a == o.a && b == o.b; }
+};
+
+bool client_key_of(std::string_view client_id, ClientKey &key) {
+    Digest digest;
+    if (!sha256_digest({std::string_view("client\0", 7), client_id}, digest)) {
+        return false;
     }
+    std::memcpy(&key.a, digest.data(), 8);
+    std::memcpy(&key.b, digest.data() + 8, 8);
+    key.b &= kLow56;
     return true;
 }
 
-DigestWords digest_of(const Entry &entry) {
-    DigestWords words;
+// Entry n of a client record: the head (0) or a text entry, each with its own home.
+Key client_entry_key(const ClientKey &client, uint32_t n) {
+    return {{client.a + n * 0x9e3779b97f4a7c15, client.b, n, 0},
+            n == 0 ? kClientHead : kClientText};
+}
+
+size_t text_entries(size_t text_length) {
+    return (text_length + TokenStore::kTextBytesPerEntry - 1) / TokenStore::kTextBytesPerEntry;
+}
+
+Kind kind_of(const Entry &entry) {
+    return Kind(entry.w[7].load(kRelaxed) >> 56);
+}
+
+uint32_t state_of(const Entry &entry) {
+    return uint32_t(entry.w[4].load(kRelaxed));
+}
+
+bool is_empty(const Entry &entry) {
+    return state_of(entry) == 0;
+}
+
+bool is_token(const Entry &entry) {
+    return !is_empty(entry) && kind_of(entry) == kToken;
+}
+
+bool is_expired(const Entry &entry, uint32_t now) {
+    return is_token(entry) && state_of(entry) <= now;
+}
+
+uint32_t expiry_of(const Entry &token) {
+    return state_of(token);
+}
+
+ClientKey client_of(const Entry &token) {
+    return {token.w[6].load(kRelaxed), token.w[7].load(kRelaxed) & kLow56};
+}
+
+Words key_of(const Entry &entry) {
+    Words words;
     for (size_t i = 0; i < words.size(); ++i) {
-        words[i] = entry.digest[i].load(kRelaxed);
+        words[i] = entry.w[i].load(kRelaxed);
     }
     return words;
 }
 
-bool is_empty(const Entry &entry) {
-    return entry.expires_at.load(kRelaxed) == 0;
-}
-
-bool is_expired(const Entry &entry, uint32_t now) {
-    uint32_t expires_at = entry.expires_at.load(kRelaxed);
-    return expires_at != 0 && expires_at <= now;
-}
-
-// The expiry makes a slot full or empty; the fences keep every other store of
-// the change on its side of it, for whoever looks after this writer died.
-void set_expiry(Entry &entry, uint32_t expires_at) {
-    std::atomic_thread_fence(std::memory_order_release);
-    entry.expires_at.store(expires_at, kRelaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-}
-
-void write_entry(Entry &entry, const DigestWords &digest, uint32_t grant, uint64_t scope_mask,
-                 uint32_t issued_at, uint32_t expires_at) {
-    for (size_t i = 0; i < digest.size(); ++i) {
-        entry.digest[i].store(digest[i], kRelaxed);
+bool holds(const Entry &entry, const Key &key) {
+    if (kind_of(entry) != key.kind) {
+        return false;
     }
-    entry.issued_at.store(issued_at, kRelaxed);
-    entry.grant.store(grant, kRelaxed);
-    entry.scope_mask.store(scope_mask, kRelaxed);
-    set_expiry(entry, expires_at);
-}
-
-void copy_entry(const Entry &from, Entry &to) {
-    write_entry(to, digest_of(from), from.grant.load(kRelaxed), from.scope_mask.load(kRelaxed),
-                from.issued_at.load(kRelaxed), from.expires_at.load(kRelaxed));
-}
-
-struct GrantKey {
-    std::string_view client_id;
-    std::string_view scope_list;
-    uint64_t hash;
-};
-
-uint64_t fnv1a(uint64_t hash, std::string_view bytes) {
-    for (unsigned char c : bytes) {
-        hash = (hash ^ c) * 0x100000001b3;
-    }
-    return hash;
-}
-
-GrantKey grant_key(std::string_view client_id, std::string_view scope_list) {
-    uint64_t hash = fnv1a(0xcbf29ce484222325, client_id);
-    hash = fnv1a(hash ^ client_id.size(), scope_list);
-    return {client_id, scope_list, hash};
-}
-
-bool text_equals(const std::atomic<char> *text, std::string_view expected) {
-    for (size_t i = 0; i < expected.size(); ++i) {
-        if (text[i].load(kRelaxed) != expected[i]) {
+    for (size_t i = 0; i < key.words.size(); ++i) {
+        if (entry.w[i].load(kRelaxed) != key.words[i]) {
             return false;
         }
     }
     return true;
 }
 
-void store_text(std::atomic<char> *text, std::string_view value) {
-    for (size_t i = 0; i < value.size(); ++i) {
-        text[i].store(value[i], kRelaxed);
+// The state word makes a slot full or empty; the fences keep every other store
+// of the change on its side of it, for whoever looks after this writer died.
+void set_state(Entry &entry, uint64_t state) {
+    std::atomic_thread_fence(std::memory_order_release);
+    entry.w[4].store(state, kRelaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+}
+
+// Writes all eight words, the state last.
+void write_entry(Entry &entry, const std::array<uint64_t, 8> &words) {
+    for (size_t i = 0; i < words.size(); ++i) {
+        if (i != 4) {
+            entry.w[i].store(words[i], kRelaxed);
+        }
     }
+    set_state(entry, words[4]);
 }
 
-bool is_issued_to(const Grant &grant, std::string_view client_id) {
-    return grant.client_id_length.load(kRelaxed) == client_id.size() &&
-           text_equals(grant.text, client_id);
+std::array<uint64_t, 8> words_of(const Entry &entry) {
+    std::array<uint64_t, 8> words;
+    for (size_t i = 0; i < words.size(); ++i) {
+        words[i] = entry.w[i].load(kRelaxed);
+    }
+    return words;
 }
 
-bool holds(const Grant &grant, const GrantKey &key) {
-    return grant.hash == key.hash && is_issued_to(grant, key.client_id) &&
-           grant.scope_list_length.load(kRelaxed) == key.scope_list.size() &&
-           text_equals(grant.text + key.client_id.size(), key.scope_list);
+// Text bytes of a text entry: w[5], w[6] and the low 7 bytes of w[7].
+void unpack_text(const Entry &entry, char *out) {
+    uint64_t words[3] = {entry.w[5].load(kRelaxed), entry.w[6].load(kRelaxed),
+                         entry.w[7].load(kRelaxed)};
+    std::memcpy(out, words,
+                TokenStore::kTextBytesPerEntry);  // little-endian: w[7]'s top byte is left out
 }
 
-void write_grant(Grant &grant, const GrantKey &key) {
-    grant.hash = key.hash;
-    grant.client_id_length.store(key.client_id.size(), kRelaxed);
-    grant.scope_list_length.store(key.scope_list.size(), kRelaxed);
-    store_text(grant.text, key.client_id);
-    store_text(grant.text + key.client_id.size(), key.scope_list);
+void pack_text(const char *text, std::array<uint64_t, 8> &words) {
+    uint64_t packed[3] = {0, 0, 0};
+    std::memcpy(packed, text, TokenStore::kTextBytesPerEntry);
+    words[5] = packed[0];
+    words[6] = packed[1];
+    words[7] = (packed[2] & kLow56) | uint64_t{kClientText} << 56;
 }
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "text packing assumes little-endian");
 
-// The scopes of `mask` in `list`, joined by single spaces in list order (as
-// render_scope does). Each byte written stands for a byte read, so `out`,
-// as long as the longest list, is never overrun, whatever a torn read gives.
-size_t render_granted(const std::atomic<char> *list, size_t length, uint64_t mask, char *out) {
+// The scopes of `mask` in the dictionary, joined by single spaces in dictionary
+// order. Each byte written stands for a byte read, so `out`, as long as the
+// longest list, is never overrun, whatever a torn read gives.
+size_t render_granted(const char *list, size_t length, uint64_t mask, char *out) {
     size_t written = 0;
     unsigned index = 0;
     bool at_token_start = true;
     bool granted = false;
     for (size_t i = 0; i < length; ++i) {
-        char c = list[i].load(kRelaxed);
+        char c = list[i];
         if (c == ' ') {
             ++index;
             at_token_start = true;
@@ -243,6 +267,23 @@ size_t render_granted(const std::atomic<char> *list, size_t length, uint64_t mas
     return written;
 }
 
+// The names of a space-joined list; false past kMaxScopes.
+bool split_names(std::string_view list, std::string_view *names, size_t &count) {
+    count = 0;
+    while (!list.empty()) {
+        size_t space = list.find(' ');
+        std::string_view name = list.substr(0, space);
+        if (!name.empty()) {
+            if (count == kMaxScopes) {
+                return false;
+            }
+            names[count++] = name;
+        }
+        list = space == std::string_view::npos ? std::string_view() : list.substr(space + 1);
+    }
+    return true;
+}
+
 void pause_cpu() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -251,77 +292,232 @@ void pause_cpu() {
 #endif
 }
 
-// The two tables over a region. Everything but read() runs under the caller's lock.
+// A client record as read from its head.
+struct Head {
+    uint32_t slot = kNone;
+    uint32_t tokens = 0;
+    uint32_t soonest = 0;
+    size_t id_length = 0;
+    size_t dictionary_length = 0;
+    uint32_t cap = 0;
+    size_t text_length() const { return id_length + dictionary_length; }
+};
+
+// What an insert will write for its client: the text, and the token's mask over it.
+struct ClientPlan {
+    Head head;  // slot kNone: the client has no record yet
+    char text[kMaxText];
+    size_t id_length = 0;
+    size_t dictionary_length = 0;
+    uint64_t mask = 0;
+    bool overflow = false;
+    size_t text_length() const { return id_length + dictionary_length; }
+    // Entries this insert adds: the token, and text entries or a whole record.
+    size_t entries_needed() const {
+        size_t now = head.slot == kNone ? 0 : 1 + text_entries(head.text_length());
+        return 1 + 1 + text_entries(text_length()) - now;
+    }
+};
+
+// The table over a region. Everything but the read functions runs under the caller's lock.
 class Table {
   public:
     explicit Table(Region &region) noexcept : region_(region) {}
 
-    size_t capacity() const { return uint64_t{region_.slot_count} * 7 / 8; }
+    size_t capacity() const { return capacity_of(region_.slot_count); }
+    uint32_t slot_count() const { return region_.slot_count; }
 
-    uint32_t locate(const DigestWords &digest) {
-        uint32_t i = home(digest[0]);
+    uint32_t locate(const Key &key) const {
+        uint32_t i = home(key.words[0]);
         for (uint32_t steps = 0; steps < region_.slot_count; ++steps, i = next(i)) {
             const Entry &entry = slot(i);
             if (is_empty(entry)) {
                 return kNone;
             }
-            if (holds(entry, digest)) {
+            if (holds(entry, key)) {
                 return i;
             }
         }
         return kNone;
     }
 
-    // Without the lock the result may be torn; the caller checks the sequence counter.
-    bool read(const DigestWords &digest, uint32_t now, TokenGrant &out) {
-        uint32_t i = locate(digest);
+    uint32_t locate_token(const Digest &digest) const { return locate({words_of(digest), kToken}); }
+
+    // ---- reading (without the lock the result may be torn; the caller checks seq)
+
+    bool read_head(const ClientKey &client, Head &head) const {
+        uint32_t i = locate(client_entry_key(client, 0));
         if (i == kNone) {
             return false;
         }
         const Entry &entry = slot(i);
-        uint32_t expires_at = entry.expires_at.load(kRelaxed);
-        if (now >= expires_at) {
+        uint64_t counts = entry.w[4].load(kRelaxed);
+        uint64_t lengths = entry.w[5].load(kRelaxed);
+        head.slot = i;
+        head.tokens = uint32_t(counts >> 32);
+        head.soonest = uint32_t(lengths);
+        head.id_length = (lengths >> 32) & 0xffff;
+        head.dictionary_length = lengths >> 48;
+        head.cap = uint32_t(entry.w[6].load(kRelaxed));
+        return head.id_length <= kMaxClientIdLength &&
+               head.dictionary_length <= kMaxScopeListLength;
+    }
+
+    // The client's id and dictionary, into `text` (kMaxText bytes).
+    bool read_text(const ClientKey &client, const Head &head, char *text) const {
+        size_t entries = text_entries(head.text_length());
+        char chunk[TokenStore::kTextBytesPerEntry];
+        for (uint32_t n = 1; n <= entries; ++n) {
+            uint32_t i = locate(client_entry_key(client, n));
+            if (i == kNone) {
+                return false;
+            }
+            unpack_text(slot(i), chunk);
+            size_t offset = (n - 1) * TokenStore::kTextBytesPerEntry;
+            std::memcpy(text + offset, chunk,
+                        std::min(TokenStore::kTextBytesPerEntry, head.text_length() - offset));
+        }
+        return true;
+    }
+
+    bool read_token(uint32_t i, uint32_t now, TokenGrant &out) const {
+        const Entry &entry = slot(i);
+        uint64_t state = entry.w[4].load(kRelaxed);
+        if (kind_of(entry) != kToken || uint32_t(state) == 0 || now >= uint32_t(state)) {
             return false;
         }
-        out.expires_at = expires_at;
-        out.issued_at = entry.issued_at.load(kRelaxed);
-        return read_grant(entry.grant.load(kRelaxed), entry.scope_mask.load(kRelaxed), out);
-    }
-
-    bool belongs_to(uint32_t i, std::string_view client_id) {
-        return is_issued_to(grant(slot(i).grant.load(kRelaxed)), client_id);
-    }
-
-    // A grant record for `key` and a slot for its entry, or kNone.
-    uint32_t claim_room(const GrantKey &key) {
-        if (region_.live.load(kRelaxed) >= capacity()) {
-            return kNone;
+        out.expires_at = uint32_t(state);
+        out.issued_at = uint32_t(state >> 32);
+        uint64_t mask = entry.w[5].load(kRelaxed);
+        ClientKey client = client_of(entry);
+        Head head;
+        char text[kMaxText];
+        if (!read_head(client, head) || !read_text(client, head, text)) {
+            return false;
         }
-        return acquire_grant(key);
+        std::memcpy(out.client_id, text, head.id_length);
+        out.client_id_length = head.id_length;
+        out.scope_length =
+            render_granted(text + head.id_length, head.dictionary_length, mask, out.scope);
+        return true;
     }
 
-    void place(const DigestWords &digest, uint32_t grant, uint64_t scope_mask, uint32_t issued_at,
-               uint32_t expires_at) {
+    bool read(const Digest &digest, uint32_t now, TokenGrant &out) const {
+        uint32_t i = locate_token(digest);
+        return i != kNone && read_token(i, now, out);
+    }
+
+    Digest digest_at(uint32_t i) const { return digest_of(key_of(slot(i))); }
+
+    bool read_client(uint32_t i, char *id, Head &head) const {
+        const Entry &entry = slot(i);
+        if (is_empty(entry) || kind_of(entry) != kClientHead) {
+            return false;
+        }
+        ClientKey client{entry.w[0].load(kRelaxed), entry.w[1].load(kRelaxed)};
+        char text[kMaxText];
+        if (!read_head(client, head) || !read_text(client, head, text)) {
+            return false;
+        }
+        std::memcpy(id, text, head.id_length);
+        return true;
+    }
+
+    bool belongs_to(uint32_t i, std::string_view client_id) const {
+        ClientKey client = client_of(slot(i));
+        Head head;
+        char text[kMaxText];
+        return read_head(client, head) && read_text(client, head, text) &&
+               std::string_view(text, head.id_length) == client_id;
+    }
+
+    // ---- planning an insert
+
+    // What the client's record must become for a token of `mask` over `list`.
+    // False when another client's id has the same key (never, in practice).
+    bool plan(const ClientKey &client, std::string_view client_id, std::string_view list,
+              uint64_t mask, ClientPlan &plan) const {
+        plan = ClientPlan();
+        std::string_view names[kMaxScopes];
+        size_t count = 0;
+        split_names(list, names, count);  // the caller's list is a registry list: at most 64
+        if (!read_head(client, plan.head)) {
+            plan.head = Head();
+            std::memcpy(plan.text, client_id.data(), client_id.size());
+            std::memcpy(plan.text + client_id.size(), list.data(), list.size());
+            plan.id_length = client_id.size();
+            plan.dictionary_length = list.size();
+            plan.mask = mask;
+            return true;
+        }
+        if (!read_text(client, plan.head, plan.text) ||
+            std::string_view(plan.text, plan.head.id_length) != client_id) {
+            return false;
+        }
+        plan.id_length = plan.head.id_length;
+        plan.dictionary_length = plan.head.dictionary_length;
+        std::string_view dictionary(plan.text + plan.id_length, plan.dictionary_length);
+        if (dictionary == list) {
+            plan.mask = mask;  // the usual case: the list has not changed
+            return true;
+        }
+        // The whole list appended, so that later tokens map as they are; else
+        // only the names this token is granted.
+        ClientPlan whole = plan;
+        if (extend(whole, names, count, ~uint64_t{0}, mask)) {
+            plan = whole;
+        } else {
+            plan.overflow = !extend(plan, names, count, mask, mask);
+        }
+        return true;
+    }
+
+    // ---- changing
+
+    bool has_room(size_t entries) const { return region_.used + entries <= capacity(); }
+
+    // Writes the client's record as planned, then the token: a reader that
+    // finds the token finds its record.
+    void place_token(const Digest &digest, const ClientKey &client, const ClientPlan &plan,
+                     uint32_t issued_at, uint32_t expires_at, uint32_t cap) {
+        write_text(client, plan);
+        write_head(client, plan, expires_at, cap);
+        std::array<uint64_t, 8> words{};
+        Words key = words_of(digest);
+        std::copy(key.begin(), key.end(), words.begin());
+        words[4] = expires_at | uint64_t{issued_at} << 32;
+        words[5] = plan.mask;
+        words[6] = client.a;
+        words[7] = client.b | uint64_t{kToken} << 56;
+        add(words);
+        region_.live.store(region_.live.load(kRelaxed) + 1, kRelaxed);
         if (region_.no_expiry_before > expires_at) {
             region_.no_expiry_before = expires_at;
         }
-        uint32_t i = home(digest[0]);
-        while (!is_empty(slot(i))) {  // live < capacity() < slot_count: there is an empty slot
-            i = next(i);
-        }
-        write_entry(slot(i), digest, grant, scope_mask, issued_at, expires_at);
-        region_.live.store(region_.live.load(kRelaxed) + 1, kRelaxed);
+        count_token(client, +1);
     }
 
-    void remove(uint32_t hole) {
-        Entry &entry = slot(hole);
-        if (entry.expires_at.load(kRelaxed) == region_.no_expiry_before) {
+    // Removes token i; with `drop_client`, its client's record too when it was
+    // the last token (a sweep drops those once it has removed every token).
+    void remove_token(uint32_t i, bool drop_client) {
+        Entry &entry = slot(i);
+        uint32_t expires_at = expiry_of(entry);
+        ClientKey client = client_of(entry);
+        if (expires_at == region_.no_expiry_before) {
             region_.no_expiry_before = 0;  // the soonest expiry may be later now: unknown
         }
-        --grant(entry.grant.load(kRelaxed)).refs;
-        set_expiry(entry, 0);
+        erase(i);
         region_.live.store(region_.live.load(kRelaxed) - 1, kRelaxed);
-        close_gap(hole);
+        Head head;
+        if (read_head(client, head)) {
+            if (head.soonest == expires_at) {
+                set_soonest(head, 0);
+            }
+            count_token(client, -1);
+            if (drop_client && head.tokens == 1) {
+                remove_client(client);
+            }
+        }
     }
 
     // Deletes the expired entries among the next few slots, so that expired
@@ -330,7 +526,7 @@ class Table {
         for (unsigned step = 0; step < kReclaimStep; ++step) {
             uint32_t i = region_.cursor;
             if (is_expired(slot(i), now)) {
-                remove(i);  // an entry may have moved into slot i: look at it next
+                remove_token(i, true);  // an entry may have moved into slot i: look at it next
             } else {
                 region_.cursor = next(i);
             }
@@ -339,40 +535,36 @@ class Table {
 
     bool sweep_is_futile(uint32_t now) const { return now < region_.no_expiry_before; }
 
-    // Deletes every expired entry and notes the soonest expiry of those left.
+    // Deletes every expired token and the records of clients left without
+    // one, then notes the soonest expiry of the tokens left, overall and per client.
     void sweep(uint32_t now) {
-        uint32_t soonest = 0;
         for (uint32_t i = 0; i < region_.slot_count; ++i) {
             while (is_expired(slot(i), now)) {
-                remove(i);
-            }
-            uint32_t expires_at = slot(i).expires_at.load(kRelaxed);
-            if (expires_at != 0 && (soonest == 0 || expires_at < soonest)) {
-                soonest = expires_at;
+                remove_token(i, false);
             }
         }
-        region_.no_expiry_before = soonest;
+        drop_clients_without_tokens();
+        note_soonest_expiries();
     }
 
     uint32_t seconds_until_expiry(uint32_t now) const {
-        return region_.no_expiry_before > now ? region_.no_expiry_before - now : 1;
+        return seconds_until(region_.no_expiry_before, now);
+    }
+
+    static uint32_t seconds_until(uint32_t when, uint32_t now) {
+        return when > now ? when - now : 1;
     }
 
     void repair() {
         restore_probe_chains();
+        drop_broken_records();
         recount();
-        region_.no_expiry_before = 0;
     }
 
   private:
-    Entry &slot(uint32_t i) {
+    Entry &slot(uint32_t i) const {
         return reinterpret_cast<Entry *>(reinterpret_cast<char *>(&region_) +
                                          region_.slots_offset)[i];
-    }
-
-    Grant &grant(uint32_t i) {
-        return reinterpret_cast<Grant *>(reinterpret_cast<char *>(&region_) +
-                                         region_.grants_offset)[i];
     }
 
     uint32_t home(uint64_t hash) const { return hash % region_.slot_count; }
@@ -381,23 +573,181 @@ class Table {
         return (uint64_t{to} + region_.slot_count - from) % region_.slot_count;
     }
 
-    bool read_grant(uint32_t index, uint64_t scope_mask, TokenGrant &out) {
-        if (index >= region_.grant_count) {
-            return false;
+    // Appends the names of `names` selected by `select` that the dictionary
+    // lacks, and sets in the plan's mask the bits of those `granted`; false
+    // when they take the dictionary past 64 names or kMaxScopeListLength bytes.
+    bool extend(ClientPlan &plan, const std::string_view *names, size_t count, uint64_t select,
+                uint64_t granted) const {
+        std::string_view have[kMaxScopes];
+        size_t have_count = 0;
+        split_names({plan.text + plan.id_length, plan.dictionary_length}, have, have_count);
+        for (size_t j = 0; j < count; ++j) {
+            if (!(select >> j & 1)) {
+                continue;
+            }
+            size_t index = std::find(have, have + have_count, names[j]) - have;
+            if (index == have_count) {
+                size_t extra = (plan.dictionary_length > 0) + names[j].size();
+                if (have_count == kMaxScopes ||
+                    plan.dictionary_length + extra > kMaxScopeListLength) {
+                    return false;
+                }
+                char *end = plan.text + plan.text_length();
+                if (plan.dictionary_length > 0) {
+                    *end++ = ' ';
+                }
+                std::memcpy(end, names[j].data(), names[j].size());
+                have[have_count++] = std::string_view(end, names[j].size());
+                plan.dictionary_length += extra;
+            }
+            if (granted >> j & 1) {
+                plan.mask |= uint64_t{1} << index;
+            }
         }
-        const Grant &record = grant(index);
-        size_t client_id_length = record.client_id_length.load(kRelaxed);
-        size_t scope_list_length = record.scope_list_length.load(kRelaxed);
-        if (client_id_length > kMaxClientIdLength || scope_list_length > kMaxScopeListLength) {
-            return false;
-        }
-        for (size_t i = 0; i < client_id_length; ++i) {
-            out.client_id[i] = record.text[i].load(kRelaxed);
-        }
-        out.client_id_length = client_id_length;
-        out.scope_length = render_granted(record.text + client_id_length, scope_list_length,
-                                          scope_mask, out.scope);
         return true;
+    }
+
+    // Entries 1.. of the text that changed: an existing one in place (only
+    // bytes past the old length change), a new one added.
+    void write_text(const ClientKey &client, const ClientPlan &plan) {
+        size_t old_length = plan.head.slot == kNone ? 0 : plan.head.text_length();
+        if (plan.head.slot != kNone && old_length == plan.text_length()) {
+            return;
+        }
+        char chunk[TokenStore::kTextBytesPerEntry];
+        size_t first = old_length / TokenStore::kTextBytesPerEntry;
+        for (size_t n = first + 1; n <= text_entries(plan.text_length()); ++n) {
+            size_t offset = (n - 1) * TokenStore::kTextBytesPerEntry;
+            std::memset(chunk, 0, sizeof chunk);
+            std::memcpy(chunk, plan.text + offset,
+                        std::min(TokenStore::kTextBytesPerEntry, plan.text_length() - offset));
+            Key key = client_entry_key(client, n);
+            std::array<uint64_t, 8> words{};
+            std::copy(key.words.begin(), key.words.end(), words.begin());
+            words[4] = 1;
+            pack_text(chunk, words);
+            uint32_t i = locate(key);
+            if (i == kNone) {
+                add(words);
+            } else {
+                for (size_t w = 5; w < 8; ++w) {
+                    slot(i).w[w].store(words[w], kRelaxed);
+                }
+            }
+        }
+    }
+
+    void write_head(const ClientKey &client, const ClientPlan &plan, uint32_t expires_at,
+                    uint32_t cap) {
+        uint32_t soonest = expires_at;
+        if (plan.head.slot != kNone) {
+            soonest = plan.head.soonest == 0 ? 0 : std::min(plan.head.soonest, expires_at);
+        }
+        uint64_t lengths =
+            soonest | uint64_t(plan.id_length) << 32 | uint64_t(plan.dictionary_length) << 48;
+        if (plan.head.slot != kNone) {
+            uint32_t i = locate(client_entry_key(client, 0));
+            // The longer text is whole before the head says so, for whoever
+            // looks after this writer died.
+            std::atomic_thread_fence(std::memory_order_release);
+            slot(i).w[5].store(lengths, kRelaxed);
+            slot(i).w[6].store(cap, kRelaxed);
+            return;
+        }
+        Key key = client_entry_key(client, 0);
+        std::array<uint64_t, 8> words{};
+        std::copy(key.words.begin(), key.words.end(), words.begin());
+        words[4] = 1;  // no token yet: count_token counts the first
+        words[5] = lengths;
+        words[6] = cap;
+        words[7] = uint64_t{kClientHead} << 56;
+        add(words);
+    }
+
+    void count_token(const ClientKey &client, int delta) {
+        uint32_t i = locate(client_entry_key(client, 0));
+        if (i != kNone) {
+            uint64_t state = slot(i).w[4].load(kRelaxed);
+            slot(i).w[4].store(1 | uint64_t(uint32_t(state >> 32) + delta) << 32, kRelaxed);
+        }
+    }
+
+    void set_soonest(const Head &head, uint32_t soonest) {
+        Entry &entry = slot(head.slot);
+        uint64_t lengths = entry.w[5].load(kRelaxed);
+        entry.w[5].store((lengths & ~uint64_t{UINT32_MAX}) | soonest, kRelaxed);
+    }
+
+    // Text entries first: a record whose head is gone is dropped by repair.
+    void remove_client(const ClientKey &client) {
+        Head head;
+        if (!read_head(client, head)) {
+            return;
+        }
+        for (uint32_t n = 1; n <= text_entries(head.text_length()); ++n) {
+            uint32_t i = locate(client_entry_key(client, n));
+            if (i != kNone) {
+                erase(i);
+            }
+        }
+        uint32_t i = locate(client_entry_key(client, 0));
+        if (i != kNone) {
+            erase(i);
+        }
+    }
+
+    // Until a pass finds none: dropping a record shifts entries back, maybe
+    // past the pass.
+    void drop_clients_without_tokens() {
+        bool dropped;
+        do {
+            dropped = false;
+            for (uint32_t i = 0; i < region_.slot_count; ++i) {
+                const Entry &entry = slot(i);
+                if (!is_empty(entry) && kind_of(entry) == kClientHead &&
+                    entry.w[4].load(kRelaxed) >> 32 == 0) {
+                    remove_client({entry.w[0].load(kRelaxed), entry.w[1].load(kRelaxed)});
+                    dropped = true;
+                }
+            }
+        } while (dropped);
+    }
+
+    void note_soonest_expiries() {
+        for (uint32_t i = 0; i < region_.slot_count; ++i) {
+            if (!is_empty(slot(i)) && kind_of(slot(i)) == kClientHead) {
+                slot(i).w[5].store(slot(i).w[5].load(kRelaxed) & ~uint64_t{UINT32_MAX}, kRelaxed);
+            }
+        }
+        uint32_t soonest = 0;
+        for (uint32_t i = 0; i < region_.slot_count; ++i) {
+            if (!is_token(slot(i))) {
+                continue;
+            }
+            uint32_t expires_at = expiry_of(slot(i));
+            soonest = soonest == 0 ? expires_at : std::min(soonest, expires_at);
+            Head head;
+            if (read_head(client_of(slot(i)), head) &&
+                (head.soonest == 0 || expires_at < head.soonest)) {
+                set_soonest(head, expires_at);
+            }
+        }
+        region_.no_expiry_before = soonest;
+    }
+
+    void add(const std::array<uint64_t, 8> &words) {
+        uint32_t i = home(words[0]);
+        while (!is_empty(slot(i))) {  // used < capacity() < slot_count: there is an empty slot
+            i = next(i);
+        }
+        write_entry(slot(i), words);
+        ++region_.used;
+    }
+
+    void erase(uint32_t hole) {
+        set_state(slot(hole), 0);
+        --region_.used;
+        close_gap(hole);
     }
 
     // Backward-shift deletion: pulls each following entry of the cluster whose
@@ -409,46 +759,15 @@ class Table {
             if (is_empty(entry)) {
                 return;
             }
-            if (distance(hole, i) <= distance(home(entry.digest[0].load(kRelaxed)), i)) {
-                copy_entry(entry, slot(hole));
-                set_expiry(entry, 0);
+            if (distance(hole, i) <= distance(home(entry.w[0].load(kRelaxed)), i)) {
+                write_entry(slot(hole), words_of(entry));
+                set_state(entry, 0);
                 hole = i;
             }
         }
     }
 
-    // Content-addressed: tokens of one client and scope list share a record. A
-    // record left at 0 refs keeps its content, so the client's next token
-    // takes it back without rewriting it.
-    uint32_t acquire_grant(const GrantKey &key) {
-        uint32_t count = region_.grant_count;
-        uint32_t start = key.hash % count;
-        uint32_t free = kNone;
-        for (uint32_t d = 0; d < region_.grant_probe_limit; ++d) {
-            uint32_t i = (start + d) % count;
-            Grant &record = grant(i);
-            if (holds(record, key)) {
-                ++record.refs;
-                return i;
-            }
-            if (record.refs == 0 && free == kNone) {
-                free = i;
-            }
-        }
-        for (uint32_t d = region_.grant_probe_limit; free == kNone && d < count; ++d) {
-            if (grant((start + d) % count).refs == 0) {
-                free = (start + d) % count;
-                region_.grant_probe_limit = d + 1;
-            }
-        }
-        if (free != kNone) {
-            write_grant(grant(free), key);
-            grant(free).refs = 1;
-        }
-        return free;
-    }
-
-    // A dead writer's entries are whole (see set_expiry), but one in the middle
+    // A dead writer's entries are whole (see set_state), but one in the middle
     // of a backward shift leaves entries cut off from their home by a hole, and
     // possibly one entry in two slots. Moves each cut-off entry to the first
     // hole on its probe path and drops the second copy, until nothing changes:
@@ -462,8 +781,9 @@ class Table {
                 if (is_empty(entry)) {
                     continue;
                 }
-                if (entry.grant.load(kRelaxed) >= region_.grant_count) {
-                    set_expiry(entry, 0);  // not written by this store
+                Kind kind = kind_of(entry);
+                if (kind != kToken && kind != kClientHead && kind != kClientText) {
+                    set_state(entry, 0);  // not written by this store
                     changed = true;
                     continue;
                 }
@@ -474,34 +794,84 @@ class Table {
 
     bool settle(uint32_t i) {
         Entry &entry = slot(i);
-        DigestWords digest = digest_of(entry);
-        for (uint32_t j = home(digest[0]); j != i; j = next(j)) {
+        Key key{key_of(entry), kind_of(entry)};
+        for (uint32_t j = home(key.words[0]); j != i; j = next(j)) {
             Entry &earlier = slot(j);
             if (is_empty(earlier)) {
-                copy_entry(entry, earlier);
-                set_expiry(entry, 0);
+                write_entry(earlier, words_of(entry));
+                set_state(entry, 0);
                 return true;
             }
-            if (holds(earlier, digest)) {
-                set_expiry(entry, 0);
+            if (holds(earlier, key)) {
+                set_state(entry, 0);
                 return true;
             }
         }
         return false;
     }
 
+    // An entry that cannot be read whole is dropped: a text entry without its
+    // head or past its text, a head missing a text entry, a token without its
+    // head. Each drop may shift entries back past the pass, hence the loops.
+    void drop_broken_records() {
+        bool dropped;
+        do {
+            dropped = false;
+            for (uint32_t i = 0; i < region_.slot_count; ++i) {
+                while (!is_empty(slot(i)) && is_broken(slot(i))) {
+                    set_state(slot(i), 0);
+                    close_gap(i);
+                    dropped = true;
+                }
+            }
+        } while (dropped);
+    }
+
+    bool is_broken(const Entry &entry) const {
+        Kind kind = kind_of(entry);
+        Head head;
+        char text[kMaxText];
+        if (kind == kToken) {
+            ClientKey client = client_of(entry);
+            return !read_head(client, head) || !read_text(client, head, text);
+        }
+        ClientKey client{entry.w[0].load(kRelaxed) - entry.w[2].load(kRelaxed) * 0x9e3779b97f4a7c15,
+                         entry.w[1].load(kRelaxed)};
+        if (!read_head(client, head)) {
+            return true;
+        }
+        if (kind == kClientHead) {
+            return !read_text(client, head, text);
+        }
+        uint64_t n = entry.w[2].load(kRelaxed);
+        return n == 0 || n > text_entries(head.text_length());
+    }
+
+    // Counts tokens per client again, drops the records no token points at,
+    // and forgets the soonest expiries, which the next sweep finds again.
     void recount() {
-        for (uint32_t i = 0; i < region_.grant_count; ++i) {
-            grant(i).refs = 0;
+        for (uint32_t i = 0; i < region_.slot_count; ++i) {
+            Entry &entry = slot(i);
+            if (!is_empty(entry) && kind_of(entry) == kClientHead) {
+                entry.w[4].store(1, kRelaxed);
+                entry.w[5].store(entry.w[5].load(kRelaxed) & ~uint64_t{UINT32_MAX}, kRelaxed);
+            }
         }
         uint32_t live = 0;
         for (uint32_t i = 0; i < region_.slot_count; ++i) {
-            if (!is_empty(slot(i))) {
-                ++grant(slot(i).grant.load(kRelaxed)).refs;
+            if (is_token(slot(i))) {
+                count_token(client_of(slot(i)), +1);
                 ++live;
             }
         }
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < region_.slot_count; ++i) {
+            used += !is_empty(slot(i));
+        }
+        region_.used = used;
+        drop_clients_without_tokens();
         region_.live.store(live, kRelaxed);
+        region_.no_expiry_before = 0;
     }
 
     Region &region_;
@@ -541,9 +911,38 @@ class Change {
     uint32_t odd_seq_;
 };
 
+// Runs `read` until it saw no writer change anything; past kReadAttempts,
+// under the lock (a writer died mid-change, or a sweep is long).
+template <typename Read>
+bool read_consistently(Region &region, const StoreLock &lock, Read read) {
+    for (unsigned attempt = 0; attempt < kReadAttempts; ++attempt) {
+        uint32_t seq = region.seq.load(std::memory_order_acquire);
+        if (seq & 1) {
+            pause_cpu();
+            continue;
+        }
+        bool found = read();
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (region.seq.load(kRelaxed) == seq) {
+            return found;
+        }
+    }
+    Change change(region, lock);
+    return read();
+}
+
 }  // namespace
 
 struct TokenStore::Header : Region {};
+
+size_t TokenStore::capacity_for(size_t size) noexcept {
+    return size < kMinRegionSize ? 0 : capacity_of(layout_for(size).slot_count);
+}
+
+size_t TokenStore::entries_for_client(std::string_view client_id,
+                                      std::string_view scope_list) noexcept {
+    return 1 + text_entries(client_id.size() + scope_list.size());
+}
 
 bool TokenStore::format(void *region, size_t size) noexcept {
     if (size < kMinRegionSize || !is_aligned(region)) {
@@ -555,8 +954,6 @@ bool TokenStore::format(void *region, size_t size) noexcept {
     header->magic = kMagic;
     header->version = kVersion;
     header->size = size;
-    header->grant_count = layout.grant_count;
-    header->grants_offset = layout.grants_offset;
     header->slots_offset = layout.slots_offset;
     header->slot_count = layout.slot_count;
     return true;
@@ -569,8 +966,6 @@ bool TokenStore::is_formatted(const void *region, size_t size) noexcept {
     const auto *header = static_cast<const Header *>(region);
     Layout layout = layout_for(size);
     return header->magic == kMagic && header->version == kVersion && header->size == size &&
-           header->grant_count == layout.grant_count &&
-           header->grants_offset == layout.grants_offset &&
            header->slots_offset == layout.slots_offset && header->slot_count == layout.slot_count;
 }
 
@@ -580,64 +975,95 @@ TokenStore::TokenStore(void *region, StoreLock lock) noexcept
 InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id,
                                 std::string_view scope_list, uint64_t scope_mask,
                                 uint32_t issued_at, uint32_t expires_at, uint32_t now,
-                                uint32_t &retry_after) noexcept {
-    if (client_id.size() > kMaxClientIdLength || scope_list.size() > kMaxScopeListLength) {
-        retry_after = 1;  // the registry keeps within these; a grant record cannot hold more
+                                uint32_t &retry_after, uint32_t client_cap) noexcept {
+    ClientKey client;
+    if (client_id.size() > kMaxClientIdLength || scope_list.size() > kMaxScopeListLength ||
+        !client_key_of(client_id, client)) {
+        retry_after = 1;  // the registry keeps within these; a client record cannot hold more
         return InsertResult::full;
     }
     if (expires_at <= now) {
         return InsertResult::ok;  // find() would never answer it
     }
-    DigestWords words = words_of(digest);
-    GrantKey key = grant_key(client_id, scope_list);
     Change change(*header_, lock_);
     Table table(*header_);
+    uint32_t cap =
+        client_cap == kDefaultClientCap ? std::max<size_t>(1, table.capacity() / 4) : client_cap;
     table.reclaim_some(now);
-    uint32_t stale = table.locate(words);
+    uint32_t stale = table.locate_token(digest);
     if (stale != kNone) {
-        table.remove(stale);  // a digest issued again replaces its entry
+        table.remove_token(stale, true);  // a digest issued again replaces its entry
     }
-    uint32_t grant = table.claim_room(key);
-    if (grant == kNone && !table.sweep_is_futile(now)) {
+    ClientPlan plan;
+    if (!table.plan(client, client_id, scope_list, scope_mask, plan)) {
+        retry_after = 1;
+        return InsertResult::full;
+    }
+    // The client at its cap, or the store full: reclaim what expired, once
+    // per soonest expiry, and look again.
+    bool at_cap = plan.head.slot != kNone && plan.head.tokens >= cap;
+    bool sweep_may_help =
+        at_cap ? plan.head.soonest == 0 || plan.head.soonest <= now : !table.sweep_is_futile(now);
+    if ((at_cap || !table.has_room(plan.entries_needed())) && sweep_may_help) {
         table.sweep(now);
-        grant = table.claim_room(key);
+        table.plan(client, client_id, scope_list, scope_mask, plan);
+        at_cap = plan.head.slot != kNone && plan.head.tokens >= cap;
     }
-    if (grant == kNone) {
+    if (at_cap) {
+        retry_after = Table::seconds_until(plan.head.soonest, now);
+        return InsertResult::client_at_cap;
+    }
+    if (plan.overflow) {
+        retry_after = 0;
+        return InsertResult::scopes_overflow;
+    }
+    if (!table.has_room(plan.entries_needed())) {
         retry_after = table.seconds_until_expiry(now);
         return InsertResult::full;
     }
-    table.place(words, grant, scope_mask, issued_at, expires_at);
+    table.place_token(digest, client, plan, issued_at, expires_at, cap);
     return InsertResult::ok;
 }
 
 bool TokenStore::find(const Digest &digest, uint32_t now, TokenGrant &out) const noexcept {
-    DigestWords words = words_of(digest);
     Table table(*header_);
-    for (unsigned attempt = 0; attempt < kReadAttempts; ++attempt) {
-        uint32_t seq = header_->seq.load(std::memory_order_acquire);
-        if (seq & 1) {
-            pause_cpu();
-            continue;
-        }
-        bool found = table.read(words, now, out);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (header_->seq.load(kRelaxed) == seq) {
-            return found;
+    return read_consistently(*header_, lock_, [&] { return table.read(digest, now, out); });
+}
+
+void TokenStore::visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept {
+    Table table(*header_);
+    for (uint32_t i = 0; i < table.slot_count(); ++i) {
+        Digest digest;
+        TokenGrant grant;
+        bool live = read_consistently(*header_, lock_, [&] {
+            digest = table.digest_at(i);
+            return table.read_token(i, now, grant);
+        });
+        if (live) {
+            visit(context, digest, grant);
         }
     }
-    Change change(*header_, lock_);  // a writer died mid-change, or a sweep is long
-    return table.read(words, now, out);
+}
+
+void TokenStore::visit_clients(ClientVisitor visit, void *context) const noexcept {
+    Table table(*header_);
+    for (uint32_t i = 0; i < table.slot_count(); ++i) {
+        char id[kMaxClientIdLength];
+        Head head;
+        if (read_consistently(*header_, lock_, [&] { return table.read_client(i, id, head); })) {
+            visit(context, std::string_view(id, head.id_length), head.tokens, head.cap);
+        }
+    }
 }
 
 bool TokenStore::revoke(const Digest &digest, std::string_view client_id) noexcept {
-    DigestWords words = words_of(digest);
     Change change(*header_, lock_);
     Table table(*header_);
-    uint32_t i = table.locate(words);
+    uint32_t i = table.locate_token(digest);
     if (i == kNone || !table.belongs_to(i, client_id)) {
         return false;
     }
-    table.remove(i);
+    table.remove_token(i, true);
     return true;
 }
 

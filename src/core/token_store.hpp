@@ -3,9 +3,15 @@
 // the region is position-independent (offsets, no pointers), so every process
 // may map it at its own address, and a reload reuses it as it is.
 //
-// Layout: a header, a table of grant records (client id + the client's scope
-// list, reference-counted, shared by all tokens of that client), then an
-// open-addressing table of 64-byte token entries keyed by the token digest.
+// Layout: a header, then one open-addressing table of 64-byte entries of two
+// kinds sharing one capacity: tokens, keyed by their digest, and client
+// records, keyed by a hash of the client id. A client record is a head entry
+// (tokens held, their soonest expiry) and text entries holding the client id
+// and the client's scope dictionary: the scope names it has been granted, in
+// the order they first appeared, never reordered while tokens point at it. A
+// token names its client by key and holds its scopes as a mask over that
+// dictionary, so a reload that changes a client's scope list costs no room.
+// A client record lives as long as tokens point at it.
 //
 // Concurrency: writers (insert, revoke, reclaim) take the caller's lock.
 // Readers (find) take no lock: a sequence counter in the header is odd while a
@@ -15,7 +21,8 @@
 // and a reader that keeps seeing it odd falls back to taking the lock.
 //
 // Live tokens are never evicted: expired ones are reclaimed a few at a time on
-// each insert, and all at once before an insert is refused as full.
+// each insert, and all at once before an insert is refused as full, or
+// refused because its client holds its cap of tokens.
 #pragma once
 
 #include <cstddef>
@@ -46,11 +53,36 @@ struct TokenGrant {
     std::string_view scopes() const { return {scope, scope_length}; }
 };
 
-enum class InsertResult { ok, full };
+enum class InsertResult {
+    ok,
+    full,            // no room in the store, even after reclaiming expired tokens
+    client_at_cap,   // the client holds as many live tokens as its cap allows
+    scopes_overflow  // the client's dictionary cannot take a new name while it holds tokens
+};
+
+// A copy of each token live at `now`, from visit_live().
+using LiveTokenVisitor = void (*)(void *context, const Digest &digest, const TokenGrant &grant);
+// Each client holding tokens: its id, the tokens stored for it (expired ones
+// not yet reclaimed included), and the cap its last insert carried.
+using ClientVisitor = void (*)(void *context, std::string_view client_id, size_t tokens,
+                               size_t cap);
 
 class TokenStore {
   public:
     static constexpr size_t kMinRegionSize = 64 * 1024;
+    // Client caps for insert(): a quarter of the store's capacity, or none
+    // (for tokens restored from elsewhere, which were capped when issued).
+    static constexpr uint32_t kDefaultClientCap = 0;
+    static constexpr uint32_t kNoClientCap = UINT32_MAX;
+    // Bytes of client id and scope dictionary one text entry holds.
+    static constexpr size_t kTextBytesPerEntry = 23;
+
+    // Entries a store over `size` bytes may hold at once: capacity() of it.
+    static size_t capacity_for(size_t size) noexcept;
+
+    // Entries a client record takes: a head and its text entries.
+    static size_t entries_for_client(std::string_view client_id,
+                                     std::string_view scope_list) noexcept;
 
     // Writes an empty store over `region`. False when `size` is too small.
     static bool format(void *region, size_t size) noexcept;
@@ -61,13 +93,21 @@ class TokenStore {
     TokenStore(void *region, StoreLock lock) noexcept;
 
     // Stores a token issued to `client_id` for the scopes `scope_mask` of
-    // `scope_list`, valid until `expires_at` (Unix seconds). When neither a
-    // free slot nor a grant record can be had, even after reclaiming expired
-    // tokens, answers full and sets `retry_after` to the seconds until the
-    // soonest live token expires (at least 1).
+    // `scope_list` (the client's list as the caller knows it), valid until
+    // `expires_at` (Unix seconds). Refuses, even after reclaiming expired
+    // tokens:
+    // - full when the token, and the client's record if it has none, do not
+    //   fit; `retry_after` is then the seconds until the soonest token expires;
+    // - client_at_cap when the client holds `client_cap` live tokens;
+    //   `retry_after` is then the seconds until its soonest token expires;
+    // - scopes_overflow when `scope_list` names scopes the client's dictionary
+    //   lacks and they would take it past 64 names or kMaxScopeListLength
+    //   bytes while tokens point at it (only after reloads that keep changing
+    //   the client's scopes); `retry_after` is then 0.
     InsertResult insert(const Digest &digest, std::string_view client_id,
                         std::string_view scope_list, uint64_t scope_mask, uint32_t issued_at,
-                        uint32_t expires_at, uint32_t now, uint32_t &retry_after) noexcept;
+                        uint32_t expires_at, uint32_t now, uint32_t &retry_after,
+                        uint32_t client_cap = kDefaultClientCap) noexcept;
 
     // Fills `out` and answers true when the token is live at `now`.
     bool find(const Digest &digest, uint32_t now, TokenGrant &out) const noexcept;
@@ -75,8 +115,15 @@ class TokenStore {
     // Removes the token when it was issued to `client_id`. True if removed.
     bool revoke(const Digest &digest, std::string_view client_id) noexcept;
 
-    size_t live_tokens() const noexcept;  // entries stored, expired or not yet reclaimed
-    size_t capacity() const noexcept;     // entries that may be stored at once
+    // Calls `visit` with a copy of each token live at `now`, read without the
+    // lock (seqlock-checked per entry).
+    void visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept;
+
+    // Calls `visit` for each client record, read like visit_live().
+    void visit_clients(ClientVisitor visit, void *context) const noexcept;
+
+    size_t live_tokens() const noexcept;  // tokens stored, expired or not yet reclaimed
+    size_t capacity() const noexcept;     // entries (tokens and client records) stored at once
 
   private:
     struct Header;

@@ -113,6 +113,8 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
+// Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
+size_t zoneTokenCapacity(size_t size);
 
 // ---- handlers --------------------------------------------------------------
 

@@ -69,9 +69,9 @@ ngx_int_t addResponseHeaders(ngx_http_request_t *r, const oauth::HttpResponse &r
     return rc == NGX_OK ? NGX_OK : NGX_ERROR;
 }
 
-// A full zone fails every request until a token expires: one error line a
-// second per worker says so, with how many were held back, instead of one a
-// request.
+// A full zone fails every request until a token expires, a client at its cap
+// every request of its own: one line a second per worker says so, with how
+// many were held back, instead of one a request.
 bool errorLineDue(ngx_uint_t &heldBack) {
     static time_t lastLine = 0;
     static ngx_uint_t suppressed = 0;
@@ -89,7 +89,8 @@ void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response,
                  const ngx_str_t &zone) {
     using Log = oauth::HttpResponse::Log;
     ngx_uint_t heldBack = 0;
-    if (response.log == Log::none || (response.log == Log::error && !errorLineDue(heldBack))) {
+    bool throttled = response.log == Log::error || response.log_throttled;
+    if (response.log == Log::none || (throttled && !errorLineDue(heldBack))) {
         return;
     }
     ngx_uint_t level = response.log == Log::error  ? NGX_LOG_ERR

@@ -61,6 +61,16 @@ size_t throttleSize(size_t zone) {
         ngx_pagesize);
 }
 
+// The slab pool keeps a descriptor per page and two pages for itself and the
+// small allocations (ZoneRegions, log_ctx); the brute-force counters and the
+// metrics come next; the token store gets the rest (see initZone).
+size_t zoneTokenCapacity(size_t size) {
+    constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
+    size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
+    size_t taken = 2 + (throttleSize(size) + metricsSize(size)) / ngx_pagesize;
+    return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
+}
+
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
     if (reused != nullptr) {

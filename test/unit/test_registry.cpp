@@ -371,6 +371,17 @@ void default_scope_is_a_subset_of_scope(void **) {
             "client \"a\": \"default_scope\" must be a string");
 }
 
+void max_tokens_is_a_positive_integer(void **) {
+    assert_int_equal(only_client(valid(entry(""))).max_tokens, 0);
+    assert_int_equal(only_client(valid(entry(R"(, "max_tokens": 1)"))).max_tokens, 1);
+    assert_int_equal(only_client(valid(entry(R"(, "max_tokens": 100000000)"))).max_tokens,
+                     100000000);
+    for (const char *max : {"0", "-1", "100000001", "4294967297", "1.5", "\"9\"", "null"}) {
+        refused(entry(", \"max_tokens\": " + std::string(max)), 2,
+                "client \"a\": \"max_tokens\" must be an integer from 1 to 100000000");
+    }
+}
+
 void token_ttl_is_a_positive_integer_up_to_a_year(void **) {
     assert_int_equal(only_client(valid(entry(R"(, "token_ttl": 1)"))).token_ttl, 1);
     assert_int_equal(only_client(valid(entry(R"(, "token_ttl": 31536000)"))).token_ttl, 31536000);
@@ -432,6 +443,7 @@ int main() {
         cmocka_unit_test(scope_is_required_and_checked),
         cmocka_unit_test(default_scope_is_a_subset_of_scope),
         cmocka_unit_test(token_ttl_is_a_positive_integer_up_to_a_year),
+        cmocka_unit_test(max_tokens_is_a_positive_integer),
         cmocka_unit_test(grant_types_decides_client_credentials),
         cmocka_unit_test(introspection_is_a_boolean),
     };

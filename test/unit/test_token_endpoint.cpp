@@ -240,17 +240,63 @@ void request_shape_errors(void **) {
 
 void full_zone_answers_503_with_retry_after(void **) {
     fixture::Store memory(oauth::TokenStore::kMinRegionSize);
-    size_t capacity = memory.open().capacity();
-    for (size_t i = 0; i < capacity; ++i) {
+    oauth::TokenStore store = memory.open();
+    oauth::InsertResult result = oauth::InsertResult::ok;
+    for (uint64_t n = 0; result == oauth::InsertResult::ok; ++n) {
+        oauth::Digest digest{};
+        std::memcpy(digest.data(), &n, sizeof n);
+        uint32_t retry_after = 0;
+        result = store.insert(digest, "filler", "x", 1, kNow, kNow + 600, kNow, retry_after,
+                              oauth::TokenStore::kNoClientCap);
+    }
+    Result r = post(Exchange("grant_type=client_credentials", "app:app-secret"), memory);
+    assert_int_equal(r.response.status, 503);
+    assert_text(r.field("error"), "temporarily_unavailable");
+    assert_int_equal(r.response.retry_after, 600);
+    assert_true(r.response.log == oauth::HttpResponse::Log::error);
+}
+
+void client_at_its_default_cap_gets_429_and_others_are_served(void **) {
+    fixture::Store memory(oauth::TokenStore::kMinRegionSize);
+    size_t cap = memory.open().capacity() / 4;
+    for (size_t i = 0; i < cap; ++i) {
         assert_int_equal(post(Exchange("grant_type=client_credentials", "app:app-secret"), memory)
                              .response.status,
                          200);
     }
     Result r = post(Exchange("grant_type=client_credentials", "app:app-secret"), memory);
-    assert_int_equal(r.response.status, 503);
+    assert_int_equal(r.response.status, 429);
     assert_text(r.field("error"), "temporarily_unavailable");
     assert_int_equal(r.response.retry_after, 3600);
-    assert_true(r.response.log == oauth::HttpResponse::Log::error);
+    assert_true(r.response.log == oauth::HttpResponse::Log::warn && r.response.log_throttled);
+    assert_true(r.response.log_message.find("\"app\"") != std::string::npos);
+    assert_int_equal(
+        post(Exchange("grant_type=client_credentials", "auditor:auditor-secret"), memory)
+            .response.status,
+        200);
+}
+
+void max_tokens_sets_a_clients_cap(void **) {
+    auto registry = fixture::registry(R"({"clients":[{"client_id":"app","client_secret_hash":")" +
+                                      fixture::sha256_hash("app-secret") +
+                                      R"(","scope":"a","max_tokens":2}]})");
+    fixture::Store memory;
+    oauth::TokenStore store = memory.open();
+    oauth::TokenEndpointConfig config{60, {"test"}};
+    Exchange exchange("grant_type=client_credentials", "app:app-secret");
+    for (uint32_t second = 0; second < 2; ++second) {
+        assert_int_equal(
+            oauth::handle_token_request(exchange.request, *registry, store, config, kNow + second)
+                .status,
+            200);
+    }
+    oauth::HttpResponse refused =
+        oauth::handle_token_request(exchange.request, *registry, store, config, kNow + 10);
+    assert_int_equal(refused.status, 429);
+    assert_int_equal(refused.retry_after, 50);  // until the first token expires
+    assert_int_equal(
+        oauth::handle_token_request(exchange.request, *registry, store, config, kNow + 60).status,
+        200);
 }
 
 }  // namespace
@@ -270,6 +316,8 @@ int main() {
         cmocka_unit_test(grant_type_errors),
         cmocka_unit_test(request_shape_errors),
         cmocka_unit_test(full_zone_answers_503_with_retry_after),
+        cmocka_unit_test(client_at_its_default_cap_gets_429_and_others_are_served),
+        cmocka_unit_test(max_tokens_sets_a_clients_cap),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -16,6 +16,7 @@
 #include <map>
 #include <new>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,10 +87,18 @@ struct Zone {
     TokenStore store{memory.data(), store_lock(lock)};
 };
 
+// Without a client cap: most tests are about the store as a whole.
 InsertResult issue(TokenStore &store, const Digest &digest, std::string_view client,
                    uint32_t expires_at = kHourLater, uint32_t now = kNow) {
     uint32_t retry_after = 0;
-    return store.insert(digest, client, "read write", 0b11, now, expires_at, now, retry_after);
+    return store.insert(digest, client, "read write", 0b11, now, expires_at, now, retry_after,
+                        TokenStore::kNoClientCap);
+}
+
+InsertResult issue_capped(TokenStore &store, const Digest &digest, std::string_view client,
+                          uint32_t cap, uint32_t &retry_after, uint32_t expires_at = kHourLater,
+                          uint32_t now = kNow) {
+    return store.insert(digest, client, "read write", 0b11, now, expires_at, now, retry_after, cap);
 }
 
 bool is_live(const TokenStore &store, const Digest &digest, uint32_t now = kNow) {
@@ -113,9 +122,14 @@ std::string granted_scopes(std::string_view list, uint64_t mask) {
     return std::string(grant.scopes());
 }
 
+// The tokens one client can store: the capacity less its client record.
+size_t room_for_one_client(const TokenStore &store, std::string_view client = "filler") {
+    return store.capacity() - TokenStore::entries_for_client(client, "read write");
+}
+
 // Fills the store with tokens of one client, token i expiring at kNow + 100 + i.
 void fill(TokenStore &store) {
-    for (size_t i = 0; i < store.capacity(); ++i) {
+    for (size_t i = 0; i < room_for_one_client(store); ++i) {
         assert_int_equal(issue(store, token(i), "filler", kNow + 100 + i), InsertResult::ok);
     }
 }
@@ -312,13 +326,13 @@ void store_is_read_at_another_address(void **) {
 void full_store_holds_exactly_its_capacity(void **) {
     Zone zone;
     fill(zone.store);
-    assert_int_equal(zone.store.live_tokens(), zone.store.capacity());
+    assert_int_equal(zone.store.live_tokens(), room_for_one_client(zone.store));
     uint32_t retry_after = 0;
-    assert_int_equal(
-        zone.store.insert(token(100000), "other", "read", 1, kNow, kHourLater, kNow, retry_after),
-        InsertResult::full);
+    assert_int_equal(zone.store.insert(token(100000), "other", "read", 1, kNow, kHourLater, kNow,
+                                       retry_after, TokenStore::kNoClientCap),
+                     InsertResult::full);
     assert_int_equal(retry_after, 100);  // until token 0 expires
-    for (size_t i = 0; i < zone.store.capacity(); ++i) {
+    for (size_t i = 0; i < room_for_one_client(zone.store); ++i) {
         assert_true(is_live(zone.store, token(i)));
     }
     assert_false(is_live(zone.store, token(100000)));
@@ -330,13 +344,14 @@ void full_store_refuses_again_with_the_same_retry_after(void **) {
     uint32_t retry_after = 0;
     for (uint32_t n = 0; n < 3; ++n) {
         assert_int_equal(zone.store.insert(token(100000 + n), "filler", "read write", 1, kNow,
-                                           kHourLater, kNow, retry_after),
+                                           kHourLater, kNow, retry_after, TokenStore::kNoClientCap),
                          InsertResult::full);
         assert_int_equal(retry_after, 100);
     }
-    assert_int_equal(zone.store.insert(token(100000), "filler", "read write", 1, kNow + 40,
-                                       kHourLater, kNow + 40, retry_after),
-                     InsertResult::full);
+    assert_int_equal(
+        zone.store.insert(token(100000), "filler", "read write", 1, kNow + 40, kHourLater,
+                          kNow + 40, retry_after, TokenStore::kNoClientCap),
+        InsertResult::full);
     assert_int_equal(retry_after, 60);
 }
 
@@ -344,16 +359,17 @@ void full_store_admits_again_once_its_soonest_token_expires(void **) {
     Zone zone;
     fill(zone.store);
     uint32_t retry_after = 0;
-    assert_int_equal(issue(zone.store, token(100000), "other", kHourLater, kNow + 99),
+    assert_int_equal(issue(zone.store, token(100000), "filler", kHourLater, kNow + 99),
                      InsertResult::full);
-    assert_int_equal(issue(zone.store, token(100000), "other", kHourLater, kNow + 100),
+    assert_int_equal(issue(zone.store, token(100000), "filler", kHourLater, kNow + 100),
                      InsertResult::ok);
     assert_false(is_live(zone.store, token(0), kNow + 100));
     assert_true(is_live(zone.store, token(1), kNow + 100));
-    assert_text(found_client(zone.store, token(100000), kNow + 100), "other");
-    assert_int_equal(zone.store.insert(token(100001), "other", "read", 1, kNow + 100, kHourLater,
-                                       kNow + 100, retry_after),
-                     InsertResult::full);
+    assert_text(found_client(zone.store, token(100000), kNow + 100), "filler");
+    assert_int_equal(
+        zone.store.insert(token(100001), "filler", "read write", 1, kNow + 100, kHourLater,
+                          kNow + 100, retry_after, TokenStore::kNoClientCap),
+        InsertResult::full);
     assert_int_equal(retry_after, 1);  // token 1 expires at kNow + 101
 }
 
@@ -373,9 +389,9 @@ void shorter_lived_token_shortens_the_retry_after(void **) {
     assert_true(zone.store.revoke(token(7), "filler"));
     assert_int_equal(issue(zone.store, token(100000), "filler", kNow + 10), InsertResult::ok);
     uint32_t retry_after = 0;
-    assert_int_equal(
-        zone.store.insert(token(100001), "filler", "read", 1, kNow, kHourLater, kNow, retry_after),
-        InsertResult::full);
+    assert_int_equal(zone.store.insert(token(100001), "filler", "read", 1, kNow, kHourLater, kNow,
+                                       retry_after, TokenStore::kNoClientCap),
+                     InsertResult::full);
     assert_int_equal(retry_after, 10);
 }
 
@@ -386,9 +402,9 @@ void revoking_the_soonest_token_lengthens_the_retry_after(void **) {
     assert_true(zone.store.revoke(token(0), "filler"));
     assert_int_equal(issue(zone.store, token(100000), "filler"), InsertResult::ok);
     uint32_t retry_after = 0;
-    assert_int_equal(
-        zone.store.insert(token(100001), "filler", "read", 1, kNow, kHourLater, kNow, retry_after),
-        InsertResult::full);
+    assert_int_equal(zone.store.insert(token(100001), "filler", "read", 1, kNow, kHourLater, kNow,
+                                       retry_after, TokenStore::kNoClientCap),
+                     InsertResult::full);
     assert_int_equal(retry_after, 101);  // token 1 is now the soonest
 }
 
@@ -428,32 +444,47 @@ void sixteen_mebibytes_hold_over_two_hundred_thousand_tokens(void **) {
     assert_true(zone.store.capacity() > 200000);
 }
 
-// Gives distinct clients one token each until the store refuses: the number
-// of grant records. Tokens expire at kNow + 50 + the client's number.
-size_t fill_grant_records(TokenStore &store) {
+// Gives distinct clients one token each until the store refuses, and answers
+// how many got one. Tokens expire at kNow + 50 + the client's number.
+size_t fill_with_distinct_clients(TokenStore &store, std::string_view list = "read write") {
     for (size_t client = 0;; ++client) {
-        uint32_t expires_at = kNow + 50 + client;
-        if (issue(store, token(client), "client-" + std::to_string(client), expires_at) ==
-            InsertResult::full) {
+        uint32_t retry_after = 0;
+        InsertResult result =
+            store.insert(token(client), "client-" + std::to_string(client), list, 1, kNow,
+                         kNow + 50 + client, kNow, retry_after, TokenStore::kNoClientCap);
+        if (result != InsertResult::ok) {
+            assert_int_equal(result, InsertResult::full);
             return client;
         }
     }
 }
 
-void tokens_of_one_client_share_its_grant_record(void **) {
-    Zone zone;
-    size_t records = fill_grant_records(zone.store);
-    assert_in_range(records, 8, zone.store.capacity() / 8);
-    for (size_t i = records; i < zone.store.capacity(); ++i) {
-        std::string client = "client-" + std::to_string(i % records);
-        assert_int_equal(issue(zone.store, token(i), client), InsertResult::ok);
+// Each client-N (at most 23 bytes with "read write") takes a token, a head and one text entry.
+constexpr size_t kEntriesPerLoneToken = 3;
+
+void zone_holds_one_token_per_distinct_client_up_to_its_capacity(void **) {
+    Zone zone(1024 * 1024);
+    size_t clients = fill_with_distinct_clients(zone.store);
+    assert_int_equal(TokenStore::entries_for_client("client-99999", "read write"), 2);
+    assert_int_equal(clients, zone.store.capacity() / kEntriesPerLoneToken);
+    assert_true(clients > 4000);
+    for (size_t client = 0; client < clients; ++client) {
+        assert_text(found_client(zone.store, token(client)), "client-" + std::to_string(client));
     }
-    assert_int_equal(zone.store.live_tokens(), zone.store.capacity());
 }
 
-void client_beyond_the_grant_records_waits_for_the_soonest_expiry(void **) {
+void tokens_of_one_client_share_its_record(void **) {
     Zone zone;
-    size_t records = fill_grant_records(zone.store);
+    for (size_t i = 0; i < room_for_one_client(zone.store, "reporting"); ++i) {
+        assert_int_equal(issue(zone.store, token(i), "reporting"), InsertResult::ok);
+    }
+    assert_int_equal(zone.store.live_tokens(), room_for_one_client(zone.store, "reporting"));
+    assert_int_equal(issue(zone.store, token(100000), "reporting"), InsertResult::full);
+}
+
+void client_beyond_the_capacity_waits_for_the_soonest_expiry(void **) {
+    Zone zone;
+    size_t clients = fill_with_distinct_clients(zone.store);
     uint32_t retry_after = 0;
     assert_int_equal(zone.store.insert(token(100000), "newcomer", "read", 1, kNow, kHourLater, kNow,
                                        retry_after),
@@ -462,27 +493,29 @@ void client_beyond_the_grant_records_waits_for_the_soonest_expiry(void **) {
     assert_int_equal(issue(zone.store, token(100000), "newcomer", kHourLater, kNow + 50),
                      InsertResult::ok);
     assert_false(is_live(zone.store, token(0), kNow + 50));
-    assert_int_equal(zone.store.live_tokens(), records);
+    assert_int_equal(zone.store.live_tokens(), clients);
 }
 
-void grant_record_is_freed_with_its_last_token(void **) {
+void client_record_is_freed_with_its_last_token(void **) {
     Zone zone;
-    size_t records = fill_grant_records(zone.store);
-    assert_int_equal(issue(zone.store, token(1000), "client-3"), InsertResult::ok);
-    assert_true(zone.store.revoke(token(3), "client-3"));
-    assert_int_equal(issue(zone.store, token(100000), "newcomer"), InsertResult::full);
-    assert_true(zone.store.revoke(token(1000), "client-3"));
+    size_t clients = fill_with_distinct_clients(zone.store);
+    size_t left_over = zone.store.capacity() - clients * kEntriesPerLoneToken;
+    assert_true(zone.store.revoke(token(3), "client-3"));  // room for a token and a record
     assert_int_equal(issue(zone.store, token(100000), "newcomer"), InsertResult::ok);
     assert_text(found_client(zone.store, token(100000)), "newcomer");
-    for (size_t client = 0; client < records; ++client) {
+    for (size_t client = 0; client < clients; ++client) {
         assert_int_equal(is_live(zone.store, token(client)), client != 3);
     }
+    for (size_t n = 1; n <= left_over; ++n) {
+        assert_int_equal(issue(zone.store, token(100000 + n), "newcomer"), InsertResult::ok);
+    }
+    assert_int_equal(issue(zone.store, token(200000), "newcomer"), InsertResult::full);
 }
 
-void clients_come_and_go_beyond_the_grant_records(void **) {
+void clients_come_and_go_beyond_the_capacity(void **) {
     Zone zone;
     assert_int_equal(issue(zone.store, token(0), "steady", kForever), InsertResult::ok);
-    for (uint32_t round = 0; round < 200; ++round) {
+    for (uint32_t round = 0; round < 2000; ++round) {
         uint32_t now = kNow + 10 * round;
         std::string client = "client-" + std::to_string(round);
         for (uint32_t i = 1; i <= 20; ++i) {
@@ -492,6 +525,205 @@ void clients_come_and_go_beyond_the_grant_records(void **) {
         assert_text(found_client(zone.store, token(round * 100 + 1), now), client);
         assert_text(found_client(zone.store, token(0), now), "steady");
     }
+}
+
+// Tokens issued under a client's list and then, after a reload, under a
+// changed list: how many distinct clients still fit after them.
+size_t clients_fitting_after_a_reload(std::string_view list_after) {
+    Zone zone;
+    for (size_t i = 0; i < 100; ++i) {
+        std::string client = "old-" + std::to_string(i);
+        uint32_t retry_after = 0;
+        assert_int_equal(zone.store.insert(token(500000 + i), client, "read", 1, kNow, kHourLater,
+                                           kNow, retry_after, TokenStore::kNoClientCap),
+                         InsertResult::ok);
+        assert_int_equal(zone.store.insert(token(600000 + i), client, list_after, 0b11, kNow,
+                                           kHourLater, kNow, retry_after, TokenStore::kNoClientCap),
+                         InsertResult::ok);
+    }
+    return fill_with_distinct_clients(zone.store);
+}
+
+void changed_scope_list_does_not_halve_any_limit(void **) {
+    assert_int_equal(clients_fitting_after_a_reload("write read"),
+                     clients_fitting_after_a_reload("read write"));
+    Zone zone;
+    uint32_t retry_after = 0;
+    assert_int_equal(
+        zone.store.insert(token(1), "app", "read", 1, kNow, kHourLater, kNow, retry_after, 1),
+        InsertResult::ok);
+    assert_int_equal(zone.store.insert(token(2), "app", "write read", 0b10, kNow, kHourLater, kNow,
+                                       retry_after, 1),
+                     InsertResult::client_at_cap);  // one cap per client, whatever its lists
+}
+
+void changed_scope_list_keeps_every_tokens_scopes(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    assert_int_equal(
+        zone.store.insert(token(1), "app", "a b", 0b10, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    assert_int_equal(
+        zone.store.insert(token(2), "app", "c b", 0b11, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    assert_int_equal(
+        zone.store.insert(token(3), "app", "c", 0b1, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    TokenGrant grant;
+    assert_true(zone.store.find(token(1), kNow, grant));
+    assert_text(grant.scopes(), "b");
+    assert_true(zone.store.find(token(2), kNow, grant));
+    assert_text(grant.scopes(), "b c");  // in the order the client was first granted them
+    assert_true(zone.store.find(token(3), kNow, grant));
+    assert_text(grant.scopes(), "c");
+}
+
+std::string names(const char *prefix, int count) {
+    std::string list;
+    for (int i = 0; i < count; ++i) {
+        list += (i ? " " : "") + std::string(prefix) + std::to_string(i);
+    }
+    return list;
+}
+
+void dictionary_past_64_names_is_refused_while_tokens_point_at_it(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    std::string before = names("s", 64);
+    std::string after = "new " + names("s", 63);
+    assert_int_equal(
+        zone.store.insert(token(1), "app", before, 1, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    // Granted only names it knows: the token fits, whatever else the list holds.
+    assert_int_equal(
+        zone.store.insert(token(2), "app", after, 0b10, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    assert_int_equal(
+        zone.store.insert(token(3), "app", after, 0b1, kNow, kHourLater, kNow, retry_after),
+        InsertResult::scopes_overflow);
+    TokenGrant grant;
+    assert_true(zone.store.find(token(2), kNow, grant));
+    assert_text(grant.scopes(), "s0");
+    assert_true(zone.store.revoke(token(1), "app"));
+    assert_true(zone.store.revoke(token(2), "app"));
+    assert_int_equal(
+        zone.store.insert(token(3), "app", after, 0b1, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);  // a new record, with the new list
+    assert_true(zone.store.find(token(3), kNow, grant));
+    assert_text(grant.scopes(), "new");
+}
+
+void client_at_its_cap_waits_for_its_soonest_token(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    for (uint32_t i = 0; i < 3; ++i) {
+        assert_int_equal(
+            issue_capped(zone.store, token(i), "greedy", 3, retry_after, kNow + 50 + i),
+            InsertResult::ok);
+    }
+    assert_int_equal(issue_capped(zone.store, token(10), "greedy", 3, retry_after),
+                     InsertResult::client_at_cap);
+    assert_int_equal(retry_after, 50);
+    assert_int_equal(
+        issue_capped(zone.store, token(10), "greedy", 3, retry_after, kHourLater, kNow + 49),
+        InsertResult::client_at_cap);
+    assert_int_equal(retry_after, 1);
+    assert_int_equal(
+        issue_capped(zone.store, token(10), "greedy", 3, retry_after, kHourLater, kNow + 50),
+        InsertResult::ok);  // token 0 expired and was reclaimed
+    assert_false(is_live(zone.store, token(0), kNow + 50));
+    assert_int_equal(
+        issue_capped(zone.store, token(11), "greedy", 3, retry_after, kHourLater, kNow + 50),
+        InsertResult::client_at_cap);
+    assert_int_equal(retry_after, 1);  // token 1 expires at kNow + 51
+    assert_true(zone.store.revoke(token(2), "greedy"));
+    assert_int_equal(
+        issue_capped(zone.store, token(11), "greedy", 3, retry_after, kHourLater, kNow + 50),
+        InsertResult::ok);
+}
+
+void other_clients_are_served_while_one_is_at_its_cap(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    size_t greedy = 0;
+    while (zone.store.insert(token(greedy), "greedy", "read write", 1, kNow, kHourLater, kNow,
+                             retry_after) == InsertResult::ok) {
+        ++greedy;
+    }
+    assert_int_equal(greedy, zone.store.capacity() / 4);  // the default cap
+    assert_int_equal(retry_after, 3600);
+    for (size_t i = 0; i < 2 * greedy; ++i) {
+        std::string client = "modest-" + std::to_string(i % 50);
+        assert_int_equal(zone.store.insert(token(100000 + i), client, "read", 1, kNow, kHourLater,
+                                           kNow, retry_after),
+                         InsertResult::ok);
+    }
+    assert_int_equal(zone.store.insert(token(greedy), "greedy", "read write", 1, kNow, kHourLater,
+                                       kNow, retry_after),
+                     InsertResult::client_at_cap);
+}
+
+void cap_refusals_sweep_once_per_soonest_expiry(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    assert_int_equal(issue_capped(zone.store, token(1), "greedy", 1, retry_after, kNow + 10),
+                     InsertResult::ok);
+    // An expired token of another client, which a sweep would reclaim.
+    assert_int_equal(issue(zone.store, token(2), "other", kNow + 1), InsertResult::ok);
+    assert_int_equal(
+        issue_capped(zone.store, token(3), "greedy", 1, retry_after, kHourLater, kNow + 5),
+        InsertResult::client_at_cap);
+    assert_int_equal(retry_after, 5);
+    assert_int_equal(zone.store.live_tokens(), 2);  // its soonest expiry was known: no sweep
+}
+
+struct Visited {
+    std::map<std::string, std::string> tokens;  // digest bytes -> "client:scopes"
+    std::map<std::string, std::pair<size_t, size_t>> clients;
+};
+
+void visit_token(void *context, const Digest &digest, const TokenGrant &grant) {
+    static_cast<Visited *>(context)->tokens[std::string(digest.begin(), digest.end())] =
+        std::string(grant.client()) + ":" + std::string(grant.scopes());
+}
+
+void visit_client(void *context, std::string_view client, size_t tokens, size_t cap) {
+    static_cast<Visited *>(context)->clients[std::string(client)] = {tokens, cap};
+}
+
+std::string key_of(const Digest &digest) {
+    return std::string(digest.begin(), digest.end());
+}
+
+void visit_live_copies_each_live_token(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    assert_int_equal(
+        zone.store.insert(token(1), "app", "read write", 0b10, kNow, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    assert_int_equal(
+        zone.store.insert(token(2), "billing", "pay", 1, kNow, kHourLater, kNow, retry_after, 7),
+        InsertResult::ok);
+    assert_int_equal(issue(zone.store, token(3), "app", kNow + 5), InsertResult::ok);
+    Visited visited;
+    zone.store.visit_live(kNow + 5, visit_token, &visited);
+    assert_int_equal(visited.tokens.size(), 2);
+    assert_text(visited.tokens[key_of(token(1))], "app:write");
+    assert_text(visited.tokens[key_of(token(2))], "billing:pay");
+    zone.store.visit_clients(visit_client, &visited);
+    assert_int_equal(visited.clients.size(), 2);
+    assert_int_equal(visited.clients["app"].first, 2);  // the expired one is not reclaimed yet
+    assert_int_equal(visited.clients["app"].second, TokenStore::kNoClientCap);
+    assert_int_equal(visited.clients["billing"].first, 1);
+    assert_int_equal(visited.clients["billing"].second, 7);
+}
+
+void capacity_for_a_size_is_the_capacity_of_a_store_that_size(void **) {
+    for (size_t size : {kSmall, size_t{1024 * 1024}, size_t{3 * 1024 * 1024 + 4096}}) {
+        Zone zone(size);
+        assert_int_equal(TokenStore::capacity_for(size), zone.store.capacity());
+    }
+    assert_int_equal(TokenStore::capacity_for(kSmall - 1), 0);
 }
 
 // Random inserts, revokes (some by the wrong client) and time passing, with
@@ -522,9 +754,14 @@ void deletions_keep_every_other_token_findable(void **) {
             std::string client = "client-" + std::to_string(id % 4);
             uint32_t expires_at = now + 1 + random() % 400;
             uint32_t retry_after = 0;
-            InsertResult result =
-                store.insert(digest, client, "read write", 1, now, expires_at, now, retry_after);
-            if (model.size() < store.capacity()) {
+            InsertResult result = store.insert(digest, client, "read write", 1, now, expires_at,
+                                               now, retry_after, TokenStore::kNoClientCap);
+            std::set<std::string> clients{client};
+            for (const auto &[other, token] : model) {
+                clients.insert(token.client);
+            }
+            // Each client holding tokens has a record: a head and one text entry.
+            if (model.size() + 1 + 2 * clients.size() <= store.capacity()) {
                 assert_int_equal(result, InsertResult::ok);
                 model[id] = {client, expires_at};
             } else {
@@ -594,8 +831,8 @@ void die_mid_change(SharedZone &zone, size_t writable_end, Change change) {
     unlock_for_dead_owner(*zone.lock);
 }
 
-// The store's header lies in the first page; grant records and token entries
-// lie past it, so an insert dies after it made the sequence counter odd.
+// The store's header lies in the first page, with the first entries; an
+// insert whose entries lie past it dies after it made the sequence counter odd.
 void die_mid_insert(SharedZone &zone, const Digest &digest, std::string_view client) {
     die_mid_change(zone, sysconf(_SC_PAGESIZE),
                    [&](TokenStore &store) { issue(store, digest, client); });
@@ -616,10 +853,8 @@ void next_writer_repairs_what_a_dead_writer_left(void **) {
     size_t records = 0;
     {
         Zone fresh;
-        records = fill_grant_records(fresh.store);
+        records = fill_with_distinct_clients(fresh.store);
     }
-    // Some of these clients' grant records share the header's page, so the
-    // dead writer counted a reference it never stored.
     for (int n = 0; n < 8; ++n) {
         SharedZone zone(kSmall);
         TokenStore store = zone.store();
@@ -636,8 +871,53 @@ void next_writer_repairs_what_a_dead_writer_left(void **) {
         assert_true(store.revoke(token(1001), client));
         assert_true(store.revoke(token(1003), client));
         assert_int_equal(store.live_tokens(), 0);
-        assert_int_equal(fill_grant_records(store), records);
+        assert_int_equal(fill_with_distinct_clients(store), records);
     }
+}
+
+// Where `bytes` lie in the region (a copy of it, or the region itself).
+size_t offset_of(const void *region, size_t size, const void *bytes, size_t length) {
+    const void *found = memmem(region, size, bytes, length);
+    assert_non_null(found);
+    return static_cast<const char *>(found) - static_cast<const char *>(region);
+}
+
+// A writer that dies after it wrote a new client's record, before the token
+// that would point at it: the next writer drops the record.
+void repair_drops_a_client_record_no_token_points_at(void **) {
+    size_t clients = 0;
+    {
+        Zone fresh;
+        clients = fill_with_distinct_clients(fresh.store);
+    }
+    SharedZone zone(kSmall);
+    TokenStore store = zone.store();
+    assert_int_equal(issue(store, token(1), "steady"), InsertResult::ok);
+    const size_t page = sysconf(_SC_PAGESIZE);
+    int died = -1;
+    for (int n = 0; n < 1000 && died < 0; ++n) {
+        std::string client = "newcomer-" + std::to_string(n);
+        std::vector<uint64_t> scratch(zone.size / sizeof(uint64_t));
+        std::memcpy(scratch.data(), zone.memory, zone.size);
+        SpinLock lock;
+        TokenStore copy(scratch.data(), store_lock(lock));
+        assert_int_equal(issue(copy, token(2000 + n), client), InsertResult::ok);
+        size_t text_at = offset_of(scratch.data(), zone.size, client.data(), client.size());
+        Digest digest = token(2000 + n);
+        size_t token_page =
+            offset_of(scratch.data(), zone.size, digest.data(), digest.size()) / page * page;
+        if (text_at < token_page) {
+            die_mid_change(zone, token_page,
+                           [&](TokenStore &dying) { issue(dying, token(2000 + n), client); });
+            died = n;
+        }
+    }
+    assert_true(died >= 0);
+    assert_false(is_live(store, token(2000 + died)));
+    assert_text(found_client(store, token(1)), "steady");
+    assert_int_equal(store.live_tokens(), 1);
+    assert_true(store.revoke(token(1), "steady"));
+    assert_int_equal(fill_with_distinct_clients(store), clients);
 }
 
 // Where the region holds `digest`. Token entries are 64-byte slots, 64-byte
@@ -652,7 +932,7 @@ size_t digest_offset(const SharedZone &zone, const Digest &digest) {
 void repair_drops_the_copy_a_writer_left_mid_shift(void **) {
     SharedZone zone(kSmall);
     TokenStore store = zone.store();
-    const size_t tokens = store.capacity();
+    const size_t tokens = room_for_one_client(store, "reporting");
     std::vector<size_t> offsets(tokens);
     for (size_t i = 0; i < tokens; ++i) {
         assert_int_equal(issue(store, clustered_token(i, 32), "reporting"), InsertResult::ok);
@@ -928,13 +1208,23 @@ int main() {
         cmocka_unit_test(expired_tokens_are_reclaimed_a_few_per_insert),
         cmocka_unit_test(ten_thousand_tokens_are_all_found),
         cmocka_unit_test(sixteen_mebibytes_hold_over_two_hundred_thousand_tokens),
-        cmocka_unit_test(tokens_of_one_client_share_its_grant_record),
-        cmocka_unit_test(client_beyond_the_grant_records_waits_for_the_soonest_expiry),
-        cmocka_unit_test(grant_record_is_freed_with_its_last_token),
-        cmocka_unit_test(clients_come_and_go_beyond_the_grant_records),
+        cmocka_unit_test(zone_holds_one_token_per_distinct_client_up_to_its_capacity),
+        cmocka_unit_test(tokens_of_one_client_share_its_record),
+        cmocka_unit_test(client_beyond_the_capacity_waits_for_the_soonest_expiry),
+        cmocka_unit_test(client_record_is_freed_with_its_last_token),
+        cmocka_unit_test(clients_come_and_go_beyond_the_capacity),
+        cmocka_unit_test(changed_scope_list_does_not_halve_any_limit),
+        cmocka_unit_test(changed_scope_list_keeps_every_tokens_scopes),
+        cmocka_unit_test(dictionary_past_64_names_is_refused_while_tokens_point_at_it),
+        cmocka_unit_test(client_at_its_cap_waits_for_its_soonest_token),
+        cmocka_unit_test(other_clients_are_served_while_one_is_at_its_cap),
+        cmocka_unit_test(cap_refusals_sweep_once_per_soonest_expiry),
+        cmocka_unit_test(visit_live_copies_each_live_token),
+        cmocka_unit_test(capacity_for_a_size_is_the_capacity_of_a_store_that_size),
         cmocka_unit_test(deletions_keep_every_other_token_findable),
         cmocka_unit_test(find_takes_the_lock_after_a_writer_died_mid_change),
         cmocka_unit_test(next_writer_repairs_what_a_dead_writer_left),
+        cmocka_unit_test(repair_drops_a_client_record_no_token_points_at),
         cmocka_unit_test(repair_drops_the_copy_a_writer_left_mid_shift),
         cmocka_unit_test(killed_writers_lose_no_stored_token),
         cmocka_unit_test(readers_in_other_processes_always_find_live_tokens_whole),
