@@ -61,7 +61,7 @@ CONF
         isnt $rc, 0, "$named refused";
         like $out, qr/\[emerg\] (?:\d+#\d+: )?invalid oauth_realm: a control character \(\Q$named\E\) at byte $byte: .*RFC 9110 .* in \S*bad\.conf:(\d+)/,
             "the message names $named, the file and the line";
-        my ($line) = $out =~ /bad\.conf:(\d+)/;
+        my ($line) = $out =~ /\[emerg\].*?bad\.conf:(\d+)/;
         my @lines = split /\n/, OAuthTest::slurp($t->prefix . '/bad.conf');
         my ($realm_line) = grep { $lines[$_ - 1] =~ /oauth_realm/ } 1 .. @lines;
         is $line, $realm_line, 'the line of the oauth_realm directive';

@@ -2,6 +2,7 @@
 // their Prometheus text exposition.
 #include "unit.hpp"
 
+#include <cstring>
 #include <vector>
 
 #include "core/bearer.hpp"
@@ -193,13 +194,17 @@ void the_token_endpoint_says_what_it_answered(void **) {
 
 void a_full_zone_and_a_block_say_why(void **) {
     fixture::Store memory(oauth::TokenStore::kMinRegionSize);
-    HttpResponse r;
-    for (int i = 0; i < 100000; ++i) {
-        r = token_response("grant_type=client_credentials", "app:app-secret", memory);
-        if (r.status != 200) {
+    oauth::TokenStore filled = memory.open();
+    uint32_t retry_after = 0;
+    for (uint32_t i = 0;; ++i) {  // another client, uncapped: only a full zone stops this
+        oauth::Digest digest{};
+        std::memcpy(digest.data(), &i, sizeof i);
+        if (filled.insert(digest, "filler", "a", 1, kNow, kNow + 3600, kNow, retry_after,
+                          oauth::TokenStore::kNoClientCap) != oauth::InsertResult::ok) {
             break;
         }
     }
+    HttpResponse r = token_response("grant_type=client_credentials", "app:app-secret", memory);
     assert_int_equal(r.status, 503);
     assert_text(r.outcome.result, "temporarily_unavailable");
     assert_int_equal(int(r.outcome.cause), int(HttpResponse::Outcome::Cause::zone_full));
