@@ -39,6 +39,10 @@ constexpr unsigned kReclaimStep = 8;
 // repair, which a reader may as well wait for on the lock. Past them, the
 // writer is taken for dead (see Change).
 constexpr unsigned kReadAttempts = 1000;
+// visit_live() cannot fall back to the lock (its caller may be nginx's master,
+// and the lock's holder a dead worker), so it waits longer, some 50 ms, before
+// it takes a counter that stays odd for a dead writer's.
+constexpr unsigned kDeadWriterSpins = 1000 * kReadAttempts;
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
@@ -283,6 +287,23 @@ class Table {
         if (now >= expires_at) {
             return false;
         }
+        out.expires_at = expires_at;
+        out.issued_at = entry.issued_at.load(kRelaxed);
+        return read_grant(entry.grant.load(kRelaxed), entry.scope_mask.load(kRelaxed), out);
+    }
+
+    uint32_t slot_count() const { return region_.slot_count; }
+
+    // Slot i, when it holds a token live at `now`. Without the lock the result
+    // may be torn; the caller checks the sequence counter.
+    bool read_slot(uint32_t i, uint32_t now, Digest &digest, TokenGrant &out) {
+        const Entry &entry = slot(i);
+        uint32_t expires_at = entry.expires_at.load(kRelaxed);
+        if (expires_at == 0 || now >= expires_at) {
+            return false;
+        }
+        DigestWords words = digest_of(entry);
+        std::memcpy(digest.data(), words.data(), sizeof words);
         out.expires_at = expires_at;
         out.issued_at = entry.issued_at.load(kRelaxed);
         return read_grant(entry.grant.load(kRelaxed), entry.scope_mask.load(kRelaxed), out);
@@ -541,6 +562,42 @@ class Change {
     uint32_t odd_seq_;
 };
 
+// Reads slots one at a time, each between two equal even values of the
+// sequence counter, without the lock. A counter that stays at one odd value
+// is a writer that died mid-change: its entries are whole (see set_expiry),
+// so from then on slots are read as they are, until a writer moves it on.
+class SteadyReader {
+  public:
+    explicit SteadyReader(Region &region) noexcept : region_(region), table_(region) {}
+
+    bool read(uint32_t i, uint32_t now, Digest &digest, TokenGrant &out) {
+        uint32_t odd_seq = 0;
+        unsigned spins = 0;
+        for (;;) {
+            uint32_t seq = region_.seq.load(std::memory_order_acquire);
+            if ((seq & 1) && seq != dead_seq_) {
+                spins = seq == odd_seq ? spins + 1 : 0;
+                odd_seq = seq;
+                if (spins < kDeadWriterSpins) {
+                    pause_cpu();
+                    continue;
+                }
+                dead_seq_ = seq;
+            }
+            bool live = table_.read_slot(i, now, digest, out);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (region_.seq.load(kRelaxed) == seq) {
+                return live;
+            }
+        }
+    }
+
+  private:
+    Region &region_;
+    Table table_;
+    uint32_t dead_seq_ = 0;  // even: no writer taken for dead
+};
+
 }  // namespace
 
 struct TokenStore::Header : Region {};
@@ -627,6 +684,17 @@ bool TokenStore::find(const Digest &digest, uint32_t now, TokenGrant &out) const
     }
     Change change(*header_, lock_);  // a writer died mid-change, or a sweep is long
     return table.read(words, now, out);
+}
+
+void TokenStore::visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept {
+    SteadyReader reader(*header_);
+    Digest digest;
+    TokenGrant grant;
+    for (uint32_t i = 0; i < Table(*header_).slot_count(); ++i) {
+        if (reader.read(i, now, digest, grant)) {
+            visit(context, digest, grant);
+        }
+    }
 }
 
 bool TokenStore::revoke(const Digest &digest, std::string_view client_id) noexcept {
