@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/auth_throttle.hpp"
+#include "core/scope.hpp"
 
 namespace oauth_ngx {
 
@@ -114,7 +115,7 @@ uint64_t maskOfAll(std::string_view scopes) {
     for (char c : scopes) {
         count += c == ' ';
     }
-    return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+    return count >= oauth::kMaxScopes ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
 }
 
 void copyToken(void *context, const oauth::Digest &digest, const oauth::TokenGrant &grant) {
