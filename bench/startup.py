@@ -206,6 +206,7 @@ def measure(nginx, module, workdir, runs, sizes=SIZES, log=print):
         rows.append({"clients": count, "nginx_t_s": statistics.median(test),
                      "start_s": statistics.median(start), "reload_s": statistics.median(reload),
                      "master_rss_mib": master_rss, "worker_rss_mib": worker_rss})
+        log("startup: %d clients: %s" % (count, json.dumps(rows[-1])))
     return rows
 
 
