@@ -35,6 +35,8 @@ import sys
 import threading
 import time
 
+import startup
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WRK_DIR = os.path.join(HERE, "wrk")
 
@@ -791,6 +793,7 @@ def main():
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--no-peer", action="store_true", help="leave out oidc-provider (figure 6)")
+    p.add_argument("--no-startup", action="store_true", help="leave out the startup section")
     args = p.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -803,6 +806,20 @@ def main():
         pass
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     Bench(args).run()
+    if not args.no_startup:
+        startup_section(args)
+
+
+def startup_section(args):
+    """nginx -t, start, reload and RSS at 1k, 10k, 100k clients (bench/startup.py)."""
+    rows = startup.measure(args.nginx, os.path.abspath(args.module), os.path.abspath(args.workdir),
+                           startup.QUICK_RUNS if args.quick else startup.RUNS, log=log)
+    print("\nstartup, with oauth_metadata:\n" + startup.table(rows))
+    with open(args.out) as f:
+        report = json.load(f)
+    report["startup"] = rows
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

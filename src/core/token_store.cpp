@@ -931,6 +931,45 @@ bool read_consistently(Region &region, const StoreLock &lock, Read read) {
     return read();
 }
 
+// visit_live() cannot fall back to the lock: its caller may be nginx's master
+// copying an old zone, whose lock a dead worker may hold, and a repair there
+// would race the old workers. It waits some 50 ms instead for a writer that
+// keeps the counter odd, then takes that writer for dead (a dead writer leaves
+// every entry whole) and reads on without waiting for it again.
+constexpr unsigned kDeadWriterSpins = 1000 * kReadAttempts;
+
+class LockFreeReader {
+  public:
+    explicit LockFreeReader(const Region &region) noexcept : region_(region) {}
+
+    template <typename Read>
+    bool read(Read read_once) {
+        uint32_t odd_seq = 0;
+        unsigned spins = 0;
+        for (;;) {
+            uint32_t seq = region_.seq.load(std::memory_order_acquire);
+            if ((seq & 1) && seq != dead_seq_) {
+                spins = seq == odd_seq ? spins + 1 : 0;
+                odd_seq = seq;
+                if (spins < kDeadWriterSpins) {
+                    pause_cpu();
+                    continue;
+                }
+                dead_seq_ = seq;
+            }
+            bool found = read_once();
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (region_.seq.load(kRelaxed) == seq) {
+                return found;
+            }
+        }
+    }
+
+  private:
+    const Region &region_;
+    uint32_t dead_seq_ = 0;  // even: no writer taken for dead
+};
+
 }  // namespace
 
 struct TokenStore::Header : Region {};
@@ -1032,10 +1071,11 @@ bool TokenStore::find(const Digest &digest, uint32_t now, TokenGrant &out) const
 
 void TokenStore::visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept {
     Table table(*header_);
+    LockFreeReader reader(*header_);
     for (uint32_t i = 0; i < table.slot_count(); ++i) {
         Digest digest;
         TokenGrant grant;
-        bool live = read_consistently(*header_, lock_, [&] {
+        bool live = reader.read([&] {
             digest = table.digest_at(i);
             return table.read_token(i, now, grant);
         });

@@ -67,6 +67,8 @@ using LiveTokenVisitor = void (*)(void *context, const Digest &digest, const Tok
 using ClientVisitor = void (*)(void *context, std::string_view client_id, size_t tokens,
                                size_t cap);
 
+using LiveTokenVisitor = void (*)(void *context, const Digest &digest, const TokenGrant &grant);
+
 class TokenStore {
   public:
     static constexpr size_t kMinRegionSize = 64 * 1024;
@@ -116,7 +118,8 @@ class TokenStore {
     bool revoke(const Digest &digest, std::string_view client_id) noexcept;
 
     // Calls `visit` with a copy of each token live at `now`, read without the
-    // lock (seqlock-checked per entry).
+    // lock (seqlock-checked per entry), even when a writer died holding it:
+    // safe from nginx's master on a zone that live workers still write.
     void visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept;
 
     // Calls `visit` for each client record, read like visit_live().

@@ -1,8 +1,12 @@
 // The shared memory zone: the token store, the brute-force counters and the
-// metrics laid over it, reused on reload.
+// metrics laid over it, reused on reload, its tokens copied when nginx makes
+// it anew.
 #include "ngx/module.hpp"
 
+#include <cstring>
+
 #include "core/auth_throttle.hpp"
+#include "core/scope.hpp"
 
 namespace oauth_ngx {
 
@@ -71,6 +75,115 @@ size_t zoneTokenCapacity(size_t size) {
     return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
 }
 
+// ---- a new zone takes the tokens of the old one ----------------------------
+//
+// nginx reuses a zone on reload only when its size and its tag (the module
+// struct's address) are unchanged: a resize, or this module loaded from a new
+// path, gets a new, empty zone. While the new cycle initialises, ngx_cycle is
+// still the old one and the old zone is still mapped, so its live tokens are
+// copied over. Old workers keep issuing into the old zone until they exit:
+// what they issue or revoke after the copy is not carried over.
+
+// The running cycle, which the one being initialised replaces.
+ngx_cycle_t *oldCycle() {
+    return const_cast<ngx_cycle_t *>(ngx_cycle);
+}
+
+// True when `tag` is this module's struct in the old cycle, of whatever build.
+bool isOldModuleTag(void *tag) {
+    for (ngx_module_t **module = oldCycle()->modules; module && *module; ++module) {
+        if (*module == tag && std::strcmp((*module)->name, "ngx_http_oauth_module") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+ngx_shm_zone_t *oldZoneNamed(const ngx_str_t &name) {
+    for (ngx_list_part_t *part = &oldCycle()->shared_memory.part; part; part = part->next) {
+        auto *zones = static_cast<ngx_shm_zone_t *>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (view(zones[i].shm.name) == view(name) && isOldModuleTag(zones[i].tag)) {
+                return &zones[i];
+            }
+        }
+    }
+    return nullptr;
+}
+
+// The old zone's token store, or nullptr when another build of the module
+// laid it out otherwise. Nothing outside the old zone's memory is read.
+const ZoneRegions *readableRegions(const ngx_shm_zone_t *old) {
+    const u_char *start = old->shm.addr;
+    const u_char *end = start + old->shm.size;
+    auto within = [&](const void *p, size_t size) {
+        auto *at = static_cast<const u_char *>(p);
+        return at >= start && at <= end && size <= static_cast<size_t>(end - at);
+    };
+    auto *regions = static_cast<const ZoneRegions *>(old->data);
+    if (regions == nullptr || !within(regions, sizeof *regions) ||
+        !within(regions->tokens, regions->tokens_size) ||
+        !oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size)) {
+        return nullptr;
+    }
+    return regions;
+}
+
+struct TokenCopy {
+    oauth::TokenStore *to;
+    uint32_t now;
+    size_t kept;
+    size_t dropped;
+};
+
+// Every scope of a space-joined list.
+uint64_t maskOfAll(std::string_view scopes) {
+    size_t count = scopes.empty() ? 0 : 1;
+    for (char c : scopes) {
+        count += c == ' ';
+    }
+    return count >= oauth::kMaxScopes ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+}
+
+void copyToken(void *context, const oauth::Digest &digest, const oauth::TokenGrant &grant) {
+    auto *copy = static_cast<TokenCopy *>(context);
+    uint32_t retry_after = 0;
+    oauth::InsertResult result = copy->to->insert(
+        digest, grant.client(), grant.scopes(), maskOfAll(grant.scopes()), grant.issued_at,
+        grant.expires_at, copy->now, retry_after, oauth::TokenStore::kNoClientCap);
+    ++(result == oauth::InsertResult::ok ? copy->kept : copy->dropped);
+}
+
+void copyOldTokens(ngx_shm_zone_t *zone) {
+    ngx_shm_zone_t *old = oldZoneNamed(zone->shm.name);
+    if (old == nullptr) {
+        return;
+    }
+    const ZoneRegions *from = readableRegions(old);
+    if (from == nullptr) {
+        ngx_log_error(NGX_LOG_WARN, zone->shm.log, 0,
+                      "oauth_token_zone \"%V\": the previous zone was laid out by another "
+                      "version of the module; all its live tokens are dropped",
+                      &zone->shm.name);
+        return;
+    }
+    oauth::TokenStore to = storeOf(zone);
+    TokenCopy copy{&to, static_cast<uint32_t>(ngx_time()), 0, 0};
+    // No lock on the old zone: a worker may have died holding it.
+    oauth::TokenStore(from->tokens, oauth::StoreLock{}).visit_live(copy.now, copyToken, &copy);
+    if (copy.dropped > 0) {
+        ngx_log_error(NGX_LOG_WARN, zone->shm.log, 0,
+                      "oauth_token_zone \"%V\" (%uzk, was %uzk): %uz live tokens do not fit and "
+                      "are dropped, %uz kept",
+                      &zone->shm.name, zone->shm.size / 1024, old->shm.size / 1024, copy.dropped,
+                      copy.kept);
+        return;
+    }
+    ngx_log_error(NGX_LOG_NOTICE, zone->shm.log, 0,
+                  "oauth_token_zone \"%V\" (%uzk, was %uzk): kept its %uz live tokens",
+                  &zone->shm.name, zone->shm.size / 1024, old->shm.size / 1024, copy.kept);
+}
+
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
     if (reused != nullptr) {
@@ -113,6 +226,7 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     }
     pool->data = regions;
     zone->data = regions;
+    copyOldTokens(zone);
     return NGX_OK;
 }
 

@@ -1051,6 +1051,128 @@ void killed_writers_lose_no_stored_token(void **) {
     munmap(states, kPool);
 }
 
+// ---- visit_live: every live token, copied out without the lock ----------------
+
+struct LiveCopies {
+    std::map<std::string, std::string> by_client;  // client -> "scopes issued_at expires_at"
+    std::vector<Digest> digests;
+};
+
+void remember_visit(void *context, const Digest &digest, const TokenGrant &grant) {
+    auto *visited = static_cast<LiveCopies *>(context);
+    visited->digests.push_back(digest);
+    visited->by_client[std::string(grant.client())] = std::string(grant.scopes()) + " " +
+                                                      std::to_string(grant.issued_at) + " " +
+                                                      std::to_string(grant.expires_at);
+}
+
+void visit_live_copies_each_live_token_once(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    assert_int_equal(zone.store.insert(token(1), "reporting", "read write admin", 0b101, kNow,
+                                       kHourLater, kNow, retry_after),
+                     InsertResult::ok);
+    assert_int_equal(issue(zone.store, token(2), "short", kNow + 10), InsertResult::ok);
+    assert_int_equal(issue(zone.store, token(3), "revoked"), InsertResult::ok);
+    assert_int_equal(
+        zone.store.insert(token(4), "bare", "read", 0, kNow - 5, kHourLater, kNow, retry_after),
+        InsertResult::ok);
+    assert_true(zone.store.revoke(token(3), "revoked"));
+    uint32_t locked = zone.lock.acquisitions;
+
+    LiveCopies visited;
+    zone.store.visit_live(kNow + 10, remember_visit, &visited);  // token 2 expires then
+    assert_int_equal(visited.digests.size(), 2);
+    assert_int_equal(visited.by_client.size(), 2);
+    assert_text(visited.by_client["reporting"],
+                "read admin " + std::to_string(kNow) + " " + std::to_string(kHourLater));
+    assert_text(visited.by_client["bare"],
+                " " + std::to_string(kNow - 5) + " " + std::to_string(kHourLater));
+    std::vector<Digest> expected = {token(1), token(4)};
+    std::sort(visited.digests.begin(), visited.digests.end());
+    std::sort(expected.begin(), expected.end());
+    assert_true(visited.digests == expected);
+    assert_int_equal(zone.lock.acquisitions, locked);
+}
+
+// The scopes of a space-joined list, sorted: a set to compare.
+std::string sorted_scopes(std::string_view scopes) {
+    std::vector<std::string> names;
+    for (size_t start = 0; start < scopes.size();) {
+        size_t end = std::min(scopes.find(' ', start), scopes.size());
+        names.emplace_back(scopes.substr(start, end - start));
+        start = end + 1;
+    }
+    std::sort(names.begin(), names.end());
+    std::string joined;
+    for (const std::string &name : names) {
+        joined += (joined.empty() ? "" : " ") + name;
+    }
+    return joined;
+}
+
+// The copy a reload makes into a resized zone: every token, re-inserted with
+// its granted scopes and a mask of all of them, is found as it was.
+void visit_live_feeds_an_insert_into_another_store(void **) {
+    Zone from;
+    for (uint64_t n = 0; n < 500; ++n) {
+        uint32_t retry_after = 0;
+        assert_int_equal(
+            from.store.insert(token(n), "client-" + std::to_string(n % 2), "a b c d", n % 3 + 5,
+                              kNow, kHourLater + n, kNow, retry_after, TokenStore::kNoClientCap),
+            InsertResult::ok);
+    }
+    Zone to(2 * kSmall);
+    struct Copy {
+        TokenStore *store;
+        size_t copied;
+    } copy{&to.store, 0};
+    from.store.visit_live(
+        kNow,
+        [](void *context, const Digest &digest, const TokenGrant &grant) {
+            auto *c = static_cast<Copy *>(context);
+            size_t scopes = grant.scopes().empty() ? 0 : 1;
+            for (char ch : grant.scopes()) {
+                scopes += ch == ' ';
+            }
+            uint32_t retry_after = 0;
+            c->copied +=
+                c->store->insert(digest, grant.client(), grant.scopes(),
+                                 (uint64_t{1} << scopes) - 1, grant.issued_at, grant.expires_at,
+                                 kNow, retry_after, TokenStore::kNoClientCap) == InsertResult::ok;
+        },
+        &copy);
+    assert_int_equal(copy.copied, 500);
+    for (uint64_t n = 0; n < 500; ++n) {
+        TokenGrant was, is;
+        assert_true(from.store.find(token(n), kNow, was));
+        assert_true(to.store.find(token(n), kNow, is));
+        assert_text(is.client(), was.client());
+        // the same scopes; the new store lists them in the order it first saw them
+        assert_text(sorted_scopes(is.scopes()), sorted_scopes(was.scopes()));
+        assert_int_equal(is.expires_at, was.expires_at);
+        assert_int_equal(is.issued_at, was.issued_at);
+    }
+}
+
+// nginx's master copies a zone on reload while a worker may have died holding
+// the lock: visit_live takes no lock and still sees every token.
+void visit_live_reads_past_a_writer_that_died_holding_the_lock(void **) {
+    SharedZone zone(kSmall);
+    TokenStore store = zone.store();
+    for (uint64_t n = 0; n < 20; ++n) {
+        assert_int_equal(issue(store, token(n), "reporting"), InsertResult::ok);
+    }
+    die_mid_insert(zone, token(99), "reporting");
+    zone.lock->held = 1;  // as if nobody had recovered it yet
+    uint32_t locked = zone.lock->acquisitions;
+    LiveCopies visited;
+    store.visit_live(kNow, remember_visit, &visited);
+    assert_int_equal(visited.digests.size(), 20);
+    assert_int_equal(zone.lock->acquisitions, locked);
+    unlock_for_dead_owner(*zone.lock);
+}
+
 // One process inserts, revokes and lets tokens expire, crowded onto the same
 // home slots as a set of long-lived tokens, while two others look those up
 // without a pause: they must always find them, whole, and whatever else they
@@ -1177,6 +1299,55 @@ void readers_in_other_processes_always_find_live_tokens_whole(void **) {
     }
     munmap(race, sizeof(Race));
 }
+
+struct VisitCheck {
+    size_t visited = 0;
+    size_t torn = 0;
+};
+
+// Every token visit_live copies while another process writes is whole: its
+// client and scopes are those it was issued with.
+void visit_live_copies_only_whole_tokens_while_another_process_writes(void **) {
+    SharedZone zone(256 * 1024);
+    TokenStore store = zone.store();
+    auto *race = new (map_shared(sizeof(Race))) Race;
+    for (uint32_t i = 0; i < kPinned; ++i) {
+        uint32_t retry_after = 0;
+        assert_int_equal(store.insert(pinned_token(i), pinned_client(i), "read write admin",
+                                      pinned_mask(i), kNow, kForever, kNow, retry_after),
+                         InsertResult::ok);
+    }
+    pid_t writer = fork();
+    assert_true(writer >= 0);
+    if (writer == 0) {
+        write_for(store, *race, std::chrono::milliseconds(800));
+    }
+    VisitCheck check;
+    while (!race->stop) {
+        store.visit_live(
+            0,
+            [](void *context, const Digest &digest, const TokenGrant &grant) {
+                auto *c = static_cast<VisitCheck *>(context);
+                uint64_t n;
+                std::memcpy(&n, digest.data() + 8, sizeof n);
+                bool pinned = n >= 1'000'000'000;
+                uint32_t i = static_cast<uint32_t>(n - 1'000'000'000);
+                bool whole =
+                    pinned
+                        ? grant.client() == pinned_client(i) && grant.scopes() == pinned_scopes(i)
+                        : grant.client() == churn_client(n) && grant.scopes() == churn_scopes(n);
+                c->torn += !whole;
+                ++c->visited;
+            },
+            &check);
+    }
+    int status = wait_for(writer);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(check.torn, 0);
+    assert_true(check.visited > kPinned);
+    assert_true(race->writes > 1000);
+    munmap(race, sizeof(Race));
+}
 }  // namespace
 
 int main() {
@@ -1228,6 +1399,10 @@ int main() {
         cmocka_unit_test(repair_drops_the_copy_a_writer_left_mid_shift),
         cmocka_unit_test(killed_writers_lose_no_stored_token),
         cmocka_unit_test(readers_in_other_processes_always_find_live_tokens_whole),
+        cmocka_unit_test(visit_live_copies_each_live_token_once),
+        cmocka_unit_test(visit_live_feeds_an_insert_into_another_store),
+        cmocka_unit_test(visit_live_reads_past_a_writer_that_died_holding_the_lock),
+        cmocka_unit_test(visit_live_copies_only_whole_tokens_while_another_process_writes),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,0 +1,97 @@
+# Many tokens at once, for the tests of what keeps them (resize, a module
+# loaded from a new path): issued and checked in pipelined batches on one
+# connection, and checked in each worker.
+#
+#   my @tokens = issue_tokens($t, 300, ['app', $secret]);
+#   my %passed = passes_in_each_worker($t, \@tokens, '/api/');  # worker pid => tokens let through
+package OAuthTokens;
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use IO::Select;
+use IO::Socket::IP;
+use Socket qw(SOCK_STREAM);
+use Time::HiRes qw(time);
+
+use OAuthTest qw(basic_credentials);
+
+our @EXPORT_OK = qw(issue_tokens passes_in_each_worker pipeline);
+
+# Sends the requests (raw bytes each) on one connection, writing while it
+# reads so neither side's buffers stall, and returns the parsed responses.
+sub pipeline {
+    my ($t, $requests, %o) = @_;
+    my $s = IO::Socket::IP->new(
+        PeerHost => '127.0.0.1', PeerPort => $t->port, Type => SOCK_STREAM, Timeout => 2)
+        or die "connect: $@";
+    binmode $s;
+    $s->blocking(0);
+    my $out = join '', @$requests;
+    my ($in, @responses) = ('');
+    my $sel = IO::Select->new($s);
+    my $deadline = time + ($o{timeout} // ($ENV{OAUTH_VALGRIND} ? 300 : 30));
+    while (@responses < @$requests && time < $deadline) {
+        my ($r, $w) = IO::Select->select($sel, length $out ? $sel : undef, undef, 0.5);
+        if ($w && @$w) {
+            my $n = syswrite $s, $out;
+            substr($out, 0, $n, '') if $n;
+        }
+        next unless $r && @$r;
+        my $got = sysread $s, $in, 262144, length $in;
+        last unless $got;
+        while ((my $end = index $in, "\r\n\r\n") >= 0) {
+            my $head = substr $in, 0, $end;
+            my $length = $head =~ /\r\ncontent-length:\s*(\d+)/i ? $1 : 0;
+            last if length($in) < $end + 4 + $length;
+            push @responses, OAuthTest::parse_response(substr $in, 0, $end + 4 + $length, '');
+        }
+    }
+    close $s;
+    return @responses;
+}
+
+# `count` tokens for the client [id, secret] from `path` (default /token).
+sub issue_tokens {
+    my ($t, $count, $client, %o) = @_;
+    my $body = 'grant_type=client_credentials';
+    my $request = "POST " . ($o{path} // '/token') . " HTTP/1.1\r\nHost: localhost\r\n"
+        . "Authorization: " . basic_credentials(@$client) . "\r\n"
+        . "Content-Type: application/x-www-form-urlencoded\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    my @tokens;
+    while (@tokens < $count) {
+        my @r = pipeline($t, [($request) x ($count - @tokens > 500 ? 500 : $count - @tokens)]);
+        die "no token response" unless @r;
+        my @bad = grep { $_->{status} != 200 } @r;
+        die "token request failed: $bad[0]{status} $bad[0]{content}" if @bad;
+        push @tokens, map { $_->{json}{access_token} } @r;
+    }
+    return @tokens;
+}
+
+# Checks every token at `path` (a location answering X-Worker: $pid) on fresh
+# connections until each worker has answered one whole batch (bounded): the
+# server needs keepalive_requests above the count of tokens.
+# Returns worker pid => how many tokens it let through.
+sub passes_in_each_worker {
+    my ($t, $tokens, $path) = @_;
+    my @requests = map {
+        "GET $path HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer $_\r\n\r\n"
+    } @$tokens;
+    my @workers = $t->worker_pids;
+    my %passed;
+    for (1 .. 40) {
+        last if @workers == grep { exists $passed{$_} } @workers;
+        my @r = pipeline($t, \@requests);
+        next unless @r == @requests;
+        my %by = map { ($_->{headers}{'x-worker'} // 'none') => 1 } @r;
+        my ($worker) = keys %by;
+        next if keys %by != 1 || exists $passed{$worker};
+        $passed{$worker} = grep { $_->{status} == 200 } @r;
+    }
+    return %passed;
+}
+
+1;
