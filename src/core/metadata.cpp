@@ -71,6 +71,9 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     if (!config.revocation_path.empty()) {
         doc.member("revocation_endpoint", origin + std::string(config.revocation_path));
     }
+    if (!config.jwks_path.empty()) {
+        doc.member("jwks_uri", origin + std::string(config.jwks_path));
+    }
     doc.member("grant_types_supported", std::vector<std::string_view>{"client_credentials"});
     doc.member("response_types_supported", std::vector<std::string_view>{});
     doc.member("scopes_supported", supported_scopes(registry));

@@ -16,6 +16,7 @@ struct MetadataConfig {
     std::string_view token_path;
     std::string_view introspection_path;
     std::string_view revocation_path;
+    std::string_view jwks_path = {};  // the JWK Set (RFC 8414 §2 jwks_uri)
 };
 
 // RFC 8414 §2: an https URL (http is allowed for local testing) with no

@@ -60,7 +60,10 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
         case Endpoint::token:
             return oauth::handle_token_request(
                 request, *lcf->clients, store,
-                oauth::TokenEndpointConfig{uint32_t(endpoint->ttl), auth}, now);
+                oauth::TokenEndpointConfig{
+                    uint32_t(endpoint->ttl), auth,
+                    endpoint->jwt ? &scf->signing_keys->keys.front() : nullptr, view(scf->issuer)},
+                now);
         case Endpoint::introspection:
             return oauth::handle_introspection_request(request, *lcf->clients, store, admin, now);
         case Endpoint::revocation:

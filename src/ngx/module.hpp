@@ -1,16 +1,19 @@
 // The nginx glue's shared declarations: configuration structs and the
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
-// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp.
+// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, jwks.cpp
+// (signing keys and the JWK Set).
 #pragma once
 
 #include "ngx/ngx.hpp"
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bearer.hpp"
 #include "core/http.hpp"
+#include "core/jose/key.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
 
@@ -42,13 +45,22 @@ struct EndpointConf {
     ngx_str_t zone_name;  // empty: the only zone
     ngx_shm_zone_t *zone;
     time_t ttl;  // token endpoint only
+    bool jwt;    // token endpoint only: format=jwt
     ConfPlace place;
+};
+
+// The oauth_signing_key of a server (or of http{}): the first signs.
+struct SigningKeys {
+    std::vector<oauth::jose::Key> keys;
+    std::string jwks;  // the JWK Set document, rendered once
 };
 
 // What RFC 8414 metadata says of a server: the issuer and where each endpoint is.
 struct ServerConf {
     ngx_str_t issuer;
-    ngx_str_t paths[3];  // by Endpoint
+    ngx_str_t paths[3];         // by Endpoint
+    ngx_str_t jwks_path;        // the first location with oauth_jwks
+    SigningKeys *signing_keys;  // nullptr: none
 };
 
 struct ScopeCheckConf {
@@ -67,8 +79,10 @@ struct LocationConf {
     time_t auth_failure_window;
     time_t auth_failure_block;
     ngx_flag_t metadata;
+    ngx_flag_t jwks;
     ngx_str_t metadata_document;
     ConfPlace metadata_place;
+    ConfPlace jwks_place;
 };
 
 // What a successful bearer check leaves for the $oauth_* variables.
@@ -116,5 +130,12 @@ ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant);  // access.cpp
 ngx_int_t addVariables(ngx_conf_t *cf);                                          // variables.cpp
+
+// ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
+
+char *setSigningKey(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *setJwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *mergeJwks(ngx_conf_t *cf, LocationConf *conf);
+char *checkJwtIssuance(ngx_conf_t *cf, const EndpointConf *endpoint);
 
 }  // namespace oauth_ngx

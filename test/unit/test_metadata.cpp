@@ -27,6 +27,12 @@ void renders_the_document(void **) {
                 "\"client_secret_post\"]}");
 }
 
+void names_the_jwk_set_when_served(void **) {
+    oauth::MetadataConfig config{"https://as.example/t", "/token", "", "", "/jwks"};
+    std::string doc = oauth::render_metadata(config, nullptr);
+    assert_non_null(strstr(doc.c_str(), ",\"jwks_uri\":\"https://as.example/jwks\","));
+}
+
 void checks_the_issuer(void **) {
     assert_false(oauth::check_issuer("https://as.example").has_value());
     assert_false(oauth::check_issuer("http://127.0.0.1:8080").has_value());
@@ -49,6 +55,7 @@ void answers_get_and_head_only(void **) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(renders_the_document),
+        cmocka_unit_test(names_the_jwk_set_when_served),
         cmocka_unit_test(checks_the_issuer),
         cmocka_unit_test(answers_get_and_head_only),
     };
