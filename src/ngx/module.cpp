@@ -385,6 +385,9 @@ ngx_command_t commands[] = {
      setSigningKey, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_jwks"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setJwks,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_jwt_leeway"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway), nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -411,6 +414,7 @@ void *createLocationConf(ngx_conf_t *cf) {
     lcf->auth_failure_limit = NGX_CONF_UNSET;
     lcf->auth_failure_window = NGX_CONF_UNSET;
     lcf->auth_failure_block = NGX_CONF_UNSET;
+    lcf->jwt_leeway = NGX_CONF_UNSET;
     return lcf;
 }
 
@@ -478,6 +482,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     }
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
+    ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 0);
     if (conf->auth_failure_limit == NGX_CONF_UNSET) {
         conf->auth_failure_limit = prev->auth_failure_limit;
         conf->auth_failure_window = prev->auth_failure_window;
@@ -495,6 +500,9 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         }
     }
 
+    if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
     if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }

@@ -7,12 +7,14 @@
 
 #include "ngx/ngx.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/bearer.hpp"
 #include "core/http.hpp"
+#include "core/jose/gate.hpp"
 #include "core/jose/key.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
@@ -81,6 +83,7 @@ struct LocationConf {
     ngx_flag_t metadata;
     ngx_flag_t jwks;
     ngx_str_t metadata_document;
+    time_t jwt_leeway;
     ConfPlace metadata_place;
     ConfPlace jwks_place;
 };
@@ -89,8 +92,10 @@ struct LocationConf {
 struct RequestContext {
     ngx_str_t client_id;
     ngx_str_t scope;
-    ngx_str_t expires;  // formatted when first read
-    time_t expires_at;  // 0: no valid token
+    ngx_str_t expires;   // formatted when first read
+    time_t expires_at;   // 0: no valid token
+    ngx_str_t issuer;    // of a JWT; empty for an opaque token
+    ngx_str_t audience;  // of a JWT, space-separated
 };
 
 // A zone holds the tokens and, beside them, the failed-authentication counters.
@@ -99,6 +104,8 @@ struct ZoneRegions {
     size_t tokens_size;
     void *throttle;
     size_t throttle_size;
+    void *verdicts;  // the JWT signatures verified (core/jose/verdict_cache.hpp)
+    size_t verdicts_size;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -128,8 +135,22 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 ngx_int_t formEndpointHandler(ngx_http_request_t *r);  // form_endpoints.cpp
 ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
-ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant);  // access.cpp
-ngx_int_t addVariables(ngx_conf_t *cf);                                          // variables.cpp
+// The check of the server's own JWTs at a protected location (access.cpp):
+// none when the server signs no JWTs.
+class OwnJwts {
+  public:
+    OwnJwts(ngx_http_request_t *r, const LocationConf *lcf);
+    oauth::jose::OwnTokenVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
+
+  private:
+    oauth::jose::VerifierPolicy policy_;
+    std::optional<oauth::jose::OwnTokenVerifier> verifier_;
+};
+
+ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
+                        oauth::jose::OwnTokenVerifier *jwt);  // access.cpp
+char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);    // access.cpp
+ngx_int_t addVariables(ngx_conf_t *cf);                       // variables.cpp
 
 // ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
 

@@ -279,6 +279,8 @@ std::string_view describe(JwtCheck check) noexcept {
             return "sub, client_id or aud missing or malformed";
         case JwtCheck::scope:
             return "a malformed scope";
+        case JwtCheck::client:
+            return "the client is no longer registered";
     }
     return "invalid";
 }

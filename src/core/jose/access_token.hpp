@@ -40,6 +40,7 @@ enum class JwtCheck {
     iat,        // RFC 7519 §4.1.6: not issued in the future
     claims,     // sub, client_id or aud missing or of the wrong type (RFC 9068 §2.2)
     scope,      // scope, or scp, malformed (RFC 9068 §2.2.3)
+    client,     // an own token whose client is no longer registered (gate.hpp)
 };
 
 // The words the info log uses for a failed check.
