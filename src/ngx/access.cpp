@@ -1,21 +1,27 @@
 // Protected locations: the access-phase bearer check (RFC 6750), of opaque
-// tokens in the zone and of the server's own JWTs.
+// tokens in the zone, of the server's own JWTs and of trusted issuers'.
 #include "ngx/module.hpp"
 
 namespace oauth_ngx {
 
 // ---- protected locations -------------------------------------------------------
 
-OwnJwts::OwnJwts(ngx_http_request_t *r, const LocationConf *lcf) {
+Jwts::Jwts(ngx_http_request_t *r, const LocationConf *lcf) {
     auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
-    if (scf->signing_keys == nullptr || scf->issuer.len == 0 || lcf->require_scope == nullptr) {
+    bool own = scf->signing_keys != nullptr && scf->issuer.len != 0;
+    if (lcf->require_scope == nullptr || (!own && lcf->trusted == nullptr)) {
         return;
     }
-    policy_ = {view(scf->issuer), &scf->signing_keys->keys, uint32_t(lcf->jwt_leeway)};
+    policy_.leeway = uint32_t(lcf->jwt_leeway);
+    policy_.trusted = lcf->trusted;
+    if (own) {
+        policy_.own_issuer = view(scf->issuer);
+        policy_.own_keys = &scf->signing_keys->keys;
+        policy_.registry = lcf->clients;
+    }
     ngx_shm_zone_t *zone = lcf->require_scope->zone;
     auto *regions = static_cast<ZoneRegions *>(zone->data);
-    verifier_.emplace(policy_, *lcf->clients,
-                      oauth::jose::VerdictCache(regions->verdicts, zoneLock(zone)));
+    verifier_.emplace(policy_, oauth::jose::VerdictCache(regions->verdicts, zoneLock(zone)));
 }
 
 // A protected location of a server that signs JWTs takes them too; they
@@ -47,7 +53,7 @@ ngx_str_t joinedAudience(ngx_pool_t *pool, const std::vector<std::string> &audie
 }
 
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
-                        oauth::jose::OwnTokenVerifier *jwt) {
+                        oauth::jose::JwtVerifier *jwt) {
     auto *ctx = static_cast<RequestContext *>(ngx_pcalloc(r->pool, sizeof(RequestContext)));
     if (ctx == nullptr) {
         return NGX_ERROR;
@@ -71,7 +77,7 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
 }
 
 // The failed check, never the token: a client's mistake, logged at info.
-void logJwtRefusal(ngx_http_request_t *r, oauth::jose::OwnTokenVerifier *jwt) {
+void logJwtRefusal(ngx_http_request_t *r, oauth::jose::JwtVerifier *jwt) {
     if (jwt == nullptr || jwt->failure() == oauth::jose::JwtCheck::ok) {
         return;
     }
@@ -91,16 +97,16 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
                                  headerValue(r->headers_in.authorization)};
     oauth::TokenStore store = storeOf(check->zone);
     oauth::TokenGrant grant;
-    OwnJwts own(r, lcf);
+    Jwts jwts(r, lcf);
     oauth::BearerVerdict verdict =
         oauth::check_bearer(request, store, check->required, view(lcf->realm), uint32_t(ngx_time()),
-                            grant, own.verifier());
+                            grant, jwts.verifier());
     if (verdict.status == 0) {
-        return rememberGrant(r, grant, own.verifier()) == NGX_OK ? NGX_OK
-                                                                 : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return rememberGrant(r, grant, jwts.verifier()) == NGX_OK ? NGX_OK
+                                                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (verdict.status == NGX_HTTP_UNAUTHORIZED) {
-        logJwtRefusal(r, own.verifier());
+        logJwtRefusal(r, jwts.verifier());
     }
     if (verdict.challenge.empty()) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

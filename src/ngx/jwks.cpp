@@ -15,11 +15,13 @@ namespace oauth_ngx {
 namespace {
 
 // The whole file, or false with the error logged against the directive.
-bool readKeyFile(ngx_conf_t *cf, const ngx_str_t &path, std::string &text) {
+// `secret`: warn when others may read it.
+bool readConfFile(ngx_conf_t *cf, const char *directive, const ngx_str_t &path, bool secret,
+                  std::string &text) {
     std::string file(view(path));
     std::FILE *f = std::fopen(file.c_str(), "rb");
     if (f == nullptr) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_signing_key: cannot open \"%V\"",
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "%s: cannot open \"%V\"", directive,
                            &path);
         return false;
     }
@@ -32,15 +34,15 @@ bool readKeyFile(ngx_conf_t *cf, const ngx_str_t &path, std::string &text) {
     bool shared = fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
     std::fclose(f);
     if (failed) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_signing_key: cannot read \"%V\"",
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "%s: cannot read \"%V\"", directive,
                            &path);
         return false;
     }
-    if (shared) {
+    if (secret && shared) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "oauth_signing_key: \"%V\" is readable by other users; "
+                           "%s: \"%V\" is readable by other users; "
                            "a private key should be readable by its owner only (chmod 600)",
-                           &path);
+                           directive, &path);
     }
     return true;
 }
@@ -63,7 +65,7 @@ SigningKeys *keysOf(ngx_conf_t *cf, ServerConf *scf) {
 
 bool addSigningKey(ngx_conf_t *cf, ServerConf *scf, const ngx_str_t &path, std::string_view kid) {
     std::string pem;
-    if (!readKeyFile(cf, path, pem)) {
+    if (!readConfFile(cf, "oauth_signing_key", path, true, pem)) {
         return false;
     }
     oauth::jose::Key key;
@@ -87,6 +89,43 @@ bool addSigningKey(ngx_conf_t *cf, ServerConf *scf, const ngx_str_t &path, std::
     }
     keys->keys.push_back(std::move(key));
     keys->jwks = oauth::jose::render_jwk_set(keys->keys);
+    return true;
+}
+
+bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer,
+                      const ngx_str_t &path) {
+    std::string json;
+    if (!readConfFile(cf, "oauth_trust_issuer", path, false, json)) {
+        return false;
+    }
+    oauth::jose::TrustedIssuer trusted{std::string(view(issuer)), {}};
+    std::string error;
+    if (!oauth::jose::parse_jwk_set(json, trusted.keys, error)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: \"%V\": %s", &path,
+                           error.c_str());
+        return false;
+    }
+    if (lcf->trusted == NGX_CONF_UNSET_PTR) {
+        auto *list = new std::vector<oauth::jose::TrustedIssuer>();
+        ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cleanup == nullptr) {
+            delete list;
+            return false;
+        }
+        cleanup->handler = [](void *data) {
+            delete static_cast<std::vector<oauth::jose::TrustedIssuer> *>(data);
+        };
+        cleanup->data = list;
+        lcf->trusted = list;
+    }
+    for (const oauth::jose::TrustedIssuer &known : *lcf->trusted) {
+        if (known.issuer == trusted.issuer) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: duplicate issuer \"%V\"",
+                               &issuer);
+            return false;
+        }
+    }
+    lcf->trusted->push_back(std::move(trusted));
     return true;
 }
 
@@ -129,6 +168,40 @@ char *setSigningKey(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                                                  : static_cast<char *>(NGX_CONF_ERROR);
     } catch (const std::bad_alloc &) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_signing_key: out of memory");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+}
+
+// "oauth_trust_issuer ISSUER jwks=FILE": the JWK Set is read now, and again
+// on every reload, so that a bad one fails nginx -t with its name.
+char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    std::optional<std::string> problem;
+    try {
+        problem = oauth::check_issuer(view(value[1]));
+    } catch (const std::bad_alloc &) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (problem) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid issuer \"%V\": %s", &value[1],
+                           problem->c_str());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (value[2].len <= 5 || ngx_strncmp(value[2].data, "jwks=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\": jwks=FILE is expected",
+                           &value[2]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    ngx_str_t path{value[2].len - 5, value[2].data + 5};
+    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    try {
+        return addTrustedIssuer(cf, lcf, value[1], path) ? NGX_CONF_OK
+                                                         : static_cast<char *>(NGX_CONF_ERROR);
+    } catch (const std::bad_alloc &) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: out of memory");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 }

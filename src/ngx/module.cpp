@@ -385,6 +385,9 @@ ngx_command_t commands[] = {
      setSigningKey, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_jwks"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setJwks,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_trust_issuer"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE2, setTrustIssuer,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_jwt_leeway"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway), nullptr},
@@ -415,6 +418,7 @@ void *createLocationConf(ngx_conf_t *cf) {
     lcf->auth_failure_window = NGX_CONF_UNSET;
     lcf->auth_failure_block = NGX_CONF_UNSET;
     lcf->jwt_leeway = NGX_CONF_UNSET;
+    lcf->trusted = static_cast<std::vector<oauth::jose::TrustedIssuer> *>(NGX_CONF_UNSET_PTR);
     return lcf;
 }
 
@@ -483,6 +487,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
     ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 0);
+    ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, nullptr);
     if (conf->auth_failure_limit == NGX_CONF_UNSET) {
         conf->auth_failure_limit = prev->auth_failure_limit;
         conf->auth_failure_window = prev->auth_failure_window;

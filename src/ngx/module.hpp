@@ -84,6 +84,7 @@ struct LocationConf {
     ngx_flag_t jwks;
     ngx_str_t metadata_document;
     time_t jwt_leeway;
+    std::vector<oauth::jose::TrustedIssuer> *trusted;  // oauth_trust_issuer; nullptr: none
     ConfPlace metadata_place;
     ConfPlace jwks_place;
 };
@@ -135,22 +136,23 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 ngx_int_t formEndpointHandler(ngx_http_request_t *r);  // form_endpoints.cpp
 ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
-// The check of the server's own JWTs at a protected location (access.cpp):
-// none when the server signs no JWTs.
-class OwnJwts {
+// The check of JWTs at a protected location (access.cpp): the server's own
+// and those of trusted issuers; none when there are neither.
+class Jwts {
   public:
-    OwnJwts(ngx_http_request_t *r, const LocationConf *lcf);
-    oauth::jose::OwnTokenVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
+    Jwts(ngx_http_request_t *r, const LocationConf *lcf);
+    oauth::jose::JwtVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
 
   private:
-    oauth::jose::VerifierPolicy policy_;
-    std::optional<oauth::jose::OwnTokenVerifier> verifier_;
+    oauth::jose::GatePolicy policy_;
+    std::optional<oauth::jose::JwtVerifier> verifier_;
 };
 
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
-                        oauth::jose::OwnTokenVerifier *jwt);  // access.cpp
-char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);    // access.cpp
-ngx_int_t addVariables(ngx_conf_t *cf);                       // variables.cpp
+                        oauth::jose::JwtVerifier *jwt);                // access.cpp
+char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
+char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
+ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
 
 // ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
 

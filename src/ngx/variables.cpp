@@ -17,13 +17,13 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     oauth::TokenGrant grant;
     oauth::BearerRequest request{countAuthorizationHeaders(r),
                                  headerValue(r->headers_in.authorization)};
-    OwnJwts own(r, lcf);
+    Jwts jwts(r, lcf);
     if (lcf->require_scope == nullptr ||
         !oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone), uint32_t(ngx_time()),
-                                  grant, own.verifier())) {
+                                  grant, jwts.verifier())) {
         grant = oauth::TokenGrant();
     }
-    if (rememberGrant(r, grant, own.verifier()) != NGX_OK) {
+    if (rememberGrant(r, grant, jwts.verifier()) != NGX_OK) {
         return nullptr;
     }
     return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));

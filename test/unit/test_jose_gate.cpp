@@ -82,17 +82,21 @@ void a_foreign_region_is_not_formatted(void **) {
 // ---- own tokens ------------------------------------------------------------------
 
 struct Gate {
-    Gate() : keys{fresh_key()}, policy{kIssuer, &keys, 0} {}
+    Gate() : keys{fresh_key()} {}
+    GatePolicy policy(const oauth::Registry &r) { return {kIssuer, &keys, &r, &trusted, 0}; }
     bool verify(const std::string &token, oauth::TokenGrant &grant, const oauth::Registry &r) {
-        OwnTokenVerifier verifier(policy, r, region.open());
+        GatePolicy gate = policy(r);
+        JwtVerifier verifier(gate, region.open());
         bool ok = verifier.verify(token, kNow, grant);
         failure = verifier.failure();
+        claims = verifier.claims();
         return ok;
     }
     std::vector<Key> keys;
-    VerifierPolicy policy;
+    std::vector<TrustedIssuer> trusted;
     Region region;
     JwtCheck failure = JwtCheck::ok;
+    VerifiedToken claims;
 };
 
 void a_good_token_passes_and_its_signature_is_remembered(void **) {
@@ -146,9 +150,50 @@ void an_expired_token_is_refused_even_when_remembered(void **) {
     std::string token = token_for(gate.keys[0], "app", "a", 10);
     oauth::TokenGrant grant;
     assert_true(gate.verify(token, grant, *registry));
-    OwnTokenVerifier later(gate.policy, *registry, gate.region.open());
+    GatePolicy policy = gate.policy(*registry);
+    JwtVerifier later(policy, gate.region.open());
     assert_false(later.verify(token, kNow + 10, grant));
     assert_int_equal(later.failure(), JwtCheck::exp);
+}
+
+// ---- trusted issuers ----------------------------------------------------------------
+
+std::string token_of(const Key &key, std::string_view issuer, std::string_view client,
+                     std::string_view scope) {
+    std::string token;
+    AccessTokenClaims claims{issuer, client, {"https://api.test"}, kNow, kNow + 60, scope};
+    assert_true(issue_access_token(key, claims, token));
+    return token;
+}
+
+void a_trusted_issuers_token_passes_without_the_registry(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {fresh_key()}});
+    auto registry = fixture::standard_registry();
+    std::string token = token_of(gate.trusted[0].keys[0], "https://idp.test", "svc", "x y");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    assert_text(grant.client(), "svc");
+    assert_text(grant.scopes(), "x y");
+    assert_text(gate.claims.issuer, "https://idp.test");
+    assert_text(gate.claims.audience[0], "https://api.test");
+}
+
+void each_issuer_is_checked_with_its_own_keys(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {fresh_key()}});
+    auto registry = fixture::standard_registry();
+    oauth::TokenGrant grant;
+    // the idp's key naming our issuer, our key naming the idp: both forged
+    assert_false(
+        gate.verify(token_of(gate.trusted[0].keys[0], kIssuer, "app", "a"), grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::signature);
+    assert_false(
+        gate.verify(token_of(gate.keys[0], "https://idp.test", "app", "a"), grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::signature);
+    assert_false(
+        gate.verify(token_of(gate.keys[0], "https://else.test", "app", "a"), grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::iss);
 }
 
 }  // namespace
@@ -163,6 +208,8 @@ int main() {
         cmocka_unit_test(a_removed_client_is_refused),
         cmocka_unit_test(scopes_are_cut_to_what_the_client_still_has),
         cmocka_unit_test(an_expired_token_is_refused_even_when_remembered),
+        cmocka_unit_test(a_trusted_issuers_token_passes_without_the_registry),
+        cmocka_unit_test(each_issuer_is_checked_with_its_own_keys),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -294,6 +294,17 @@ JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &polic
     }
 }
 
+std::optional<std::string> peek_issuer(std::string_view token) {
+    size_t first = token.find('.');
+    size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
+    if (second == std::string_view::npos) {
+        return std::nullopt;
+    }
+    Json claims = parse_object(token.substr(first + 1, second - first - 1));
+    std::optional<std::string_view> iss = string_member(claims.get(), "iss");
+    return iss ? std::optional<std::string>(*iss) : std::nullopt;
+}
+
 bool looks_like_jwt(std::string_view token) noexcept {
     size_t first = token.find('.');
     return first != std::string_view::npos && token.find('.', first + 1) != std::string_view::npos;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,10 @@ struct VerifiedToken {
 // only the signature is skipped, never a header or claim check.
 JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &policy, uint32_t now,
                              bool signature_known_good, VerifiedToken &out) noexcept;
+
+// The iss claim of a token, unverified: only to choose whose keys verify it
+// (RFC 8725 §3.8); verify_access_token then checks it against that issuer.
+std::optional<std::string> peek_issuer(std::string_view token);
 
 // Whether a bearer token has the shape of a JWS at all: two dots. Opaque
 // tokens of this module are base64url without any.

@@ -40,28 +40,65 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
 
 }  // namespace
 
-bool OwnTokenVerifier::check(std::string_view token, uint32_t now, TokenGrant &grant) {
-    claims_ = VerifiedToken();
-    Digest digest = digest_token(token);
-    bool known = cache_.known_good(digest, now);
-    failure_ = verify_access_token(token, policy_, now, known, claims_);
-    if (failure_ != JwtCheck::ok) {
-        return false;
-    }
-    const Client *client = registry_.find(claims_.client_id);
+bool JwtVerifier::grant_own(TokenGrant &grant) {
+    const Client *client = policy_.registry->find(claims_.client_id);
     if (client == nullptr) {
         failure_ = JwtCheck::client;
         return false;
-    }
-    if (!known) {
-        cache_.remember(digest, claims_.expires_at, now);
     }
     // Both fit: the id is a registered one, the scopes a subset of its list.
     fill(grant, client->id, scopes_still_granted(claims_.scope, client->scope), claims_);
     return true;
 }
 
-bool OwnTokenVerifier::verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept {
+// Another issuer's client and scopes are its own business; they must only
+// fit in a grant, and the scopes be RFC 6749 §3.3 scope tokens.
+bool JwtVerifier::grant_trusted(TokenGrant &grant) {
+    std::vector<std::string_view> scopes;
+    if (claims_.client_id.size() > sizeof grant.client_id) {
+        failure_ = JwtCheck::claims;
+        return false;
+    }
+    if (claims_.scope.size() > sizeof grant.scope ||
+        (!claims_.scope.empty() && !split_scope(claims_.scope, scopes))) {
+        failure_ = JwtCheck::scope;
+        return false;
+    }
+    fill(grant, claims_.client_id, claims_.scope, claims_);
+    return true;
+}
+
+bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &grant) {
+    claims_ = VerifiedToken();
+    std::optional<std::string> issuer = peek_issuer(token);
+    bool own = policy_.own_keys != nullptr && issuer && *issuer == policy_.own_issuer;
+    VerifierPolicy verifier{policy_.own_issuer, policy_.own_keys, policy_.leeway};
+    if (!own) {
+        const TrustedIssuer *trusted = nullptr;
+        for (size_t i = 0; issuer && policy_.trusted && i < policy_.trusted->size(); ++i) {
+            if ((*policy_.trusted)[i].issuer == *issuer) {
+                trusted = &(*policy_.trusted)[i];
+            }
+        }
+        if (trusted == nullptr) {
+            failure_ = issuer ? JwtCheck::iss : JwtCheck::shape;
+            return false;
+        }
+        verifier = VerifierPolicy{trusted->issuer, &trusted->keys, policy_.leeway};
+    }
+    Digest digest = digest_token(token);
+    bool known = cache_.known_good(digest, now);
+    failure_ = verify_access_token(token, verifier, now, known, claims_);
+    if (failure_ != JwtCheck::ok || !(own ? grant_own(grant) : grant_trusted(grant))) {
+        return false;
+    }
+    if (!known) {
+        cache_.remember(digest, claims_.expires_at, now);
+    }
+    return true;
+}
+
+bool JwtVerifier::verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept {
     try {
         return check(token, now, grant);
     } catch (...) {

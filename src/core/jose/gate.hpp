@@ -1,10 +1,13 @@
-// The gate's check of the server's own JWT access tokens: RFC 9068 §4 through
-// access_token.hpp, each signature once a node (verdict_cache.hpp), and the
-// client registry, which own tokens answer to.
+// The gate's check of JWT access tokens: the server's own, and those of the
+// issuers it trusts. RFC 9068 §4 through access_token.hpp, each signature
+// once a node (verdict_cache.hpp), and for own tokens the client registry,
+// which they answer to.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bearer.hpp"
 #include "core/jose/access_token.hpp"
@@ -13,15 +16,32 @@
 
 namespace oauth::jose {
 
-class OwnTokenVerifier final : public TokenVerifier {
-  public:
-    OwnTokenVerifier(const VerifierPolicy &policy, const Registry &registry,
-                     VerdictCache cache) noexcept
-        : policy_(policy), registry_(registry), cache_(cache) {}
+// An issuer whose tokens are accepted, with the keys of its JWK Set.
+struct TrustedIssuer {
+    std::string issuer;
+    std::vector<Key> keys;
+};
 
-    // Valid when every check of verify_access_token passes and the client is
-    // still registered; the grant's scopes are the token's that the client
-    // still has (a scope removed from the registry stops working at once).
+struct GatePolicy {
+    // The server's own tokens: its issuer and signing keys, and the registry.
+    // Null keys: the server signs none.
+    std::string_view own_issuer;
+    const std::vector<Key> *own_keys = nullptr;
+    const Registry *registry = nullptr;
+    const std::vector<TrustedIssuer> *trusted = nullptr;  // may be null
+    uint32_t leeway = 0;
+};
+
+class JwtVerifier final : public TokenVerifier {
+  public:
+    JwtVerifier(const GatePolicy &policy, VerdictCache cache) noexcept
+        : policy_(policy), cache_(cache) {}
+
+    // Valid when the token's iss is the server's or a trusted issuer's and
+    // every check of verify_access_token passes with that issuer's keys. An
+    // own token's client must still be registered, and its scopes count only
+    // while the client still has them (a scope removed from the registry
+    // stops working at once).
     bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept override;
 
     // Why the last verify() failed; JwtCheck::ok after a success.
@@ -31,9 +51,10 @@ class OwnTokenVerifier final : public TokenVerifier {
 
   private:
     bool check(std::string_view token, uint32_t now, TokenGrant &grant);
+    bool grant_own(TokenGrant &grant);
+    bool grant_trusted(TokenGrant &grant);
 
-    const VerifierPolicy &policy_;
-    const Registry &registry_;
+    const GatePolicy &policy_;
     VerdictCache cache_;
     JwtCheck failure_ = JwtCheck::ok;
     VerifiedToken claims_;
