@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use JSON::PP;
+use MIME::Base64 ();
 use Test::More;
 use OAuthTest qw(need_module sha256_hash random_secret basic_credentials bearer_challenge show);
 
@@ -26,7 +27,9 @@ if (system("$python -c 'import jwt, cryptography' >/dev/null 2>&1") != 0) {
 my $secret = random_secret();
 my %app = (client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read write');
 my %other = (client_id => 'other', client_secret_hash => sha256_hash($secret), scope => 'read');
-my $t = OAuthTest->new(clients => {clients => [\%app, \%other]});
+my %auditor = (client_id => 'auditor', client_secret_hash => sha256_hash($secret), scope => '',
+    introspection => JSON::PP::true);
+my $t = OAuthTest->new(clients => {clients => [\%app, \%other, \%auditor]});
 my $p = $t->prefix;
 
 sub openssl {
@@ -58,6 +61,7 @@ server {
 
     location = /token  { oauth_token_endpoint format=jwt; }
     location = /opaque { oauth_token_endpoint; }
+    location = /introspect { oauth_introspection_endpoint; }
     location /read/    { oauth_require_scope read; $headers alias %%PREFIX%%/html/; }
     location /write/   { oauth_require_scope write; alias %%PREFIX%%/html/; }
     location /lenient/ { oauth_require_scope read; oauth_jwt_leeway 30s; alias %%PREFIX%%/html/; }
@@ -141,6 +145,24 @@ subtest 'every forgery is refused, with the check in the info log and not the to
         'oauth_jwt_leeway 30s lets the token expired 10 s ago through';
     refused_ok('nbf in 100 s, leeway 30 s', $forged{'nbf-future'}, '/lenient/');
     refused_ok('the tampered token twice', $forged{tampered});
+};
+
+subtest 'introspection answers the claims of an own JWT, active:false for a forged one' => sub {
+    my $introspect = sub {
+        my ($token) = @_;
+        my $r = $t->token_request(path => '/introspect', basic => ['auditor', $secret],
+            form => [token => $token]);
+        is $r->{status}, 200, 'introspection answers 200';
+        return $r->{json} // {};
+    };
+    my $j = $introspect->($jwt);
+    my (undef, $payload) = split /\./, $jwt;
+    my $claims = decode_json(MIME::Base64::decode_base64url($payload));
+    is_deeply $j, {active => JSON::PP::true, client_id => 'app', scope => 'read write',
+        token_type => 'Bearer', exp => $claims->{exp}, iat => $claims->{iat}, sub => 'app',
+        iss => $issuer, aud => [$issuer], jti => $claims->{jti}}, 'active, with its claims';
+    my $forged = $jwt =~ s/(.)(....)$/($1 eq 'A' ? 'B' : 'A') . $2/er;
+    is_deeply $introspect->($forged), {active => JSON::PP::false}, 'a forged one: exactly active:false';
 };
 
 subtest 'tokens of a key no longer configured are refused' => sub {
