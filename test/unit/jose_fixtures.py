@@ -125,6 +125,8 @@ tokens = {
     "four-parts": valid + ".x",
     "padded": valid + "=",
     "no-sub": token(claims={"sub": None}),
+    "crlf-client": token(claims={"client_id": "app\r\nX-Admin: 1"}),
+    "crlf-audience": token(claims={"aud": ["https://api.test", "x\ny"]}),
     "scope-number": token(claims={"scope": 7}),
 }
 for name, value in tokens.items():

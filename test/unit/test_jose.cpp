@@ -273,6 +273,8 @@ void the_client_and_the_audience(void **) {
     assert_int_equal(out.audience.size(), 2);
     assert_text(out.audience[1], "https://b.test");
     assert_int_equal(verify_fixture("no-sub"), JwtCheck::claims);
+    assert_int_equal(verify_fixture("crlf-client"), JwtCheck::claims);  // header injection
+    assert_int_equal(verify_fixture("crlf-audience"), JwtCheck::claims);
 }
 
 // ---- issuance -------------------------------------------------------------------

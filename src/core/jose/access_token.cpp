@@ -144,32 +144,43 @@ JwtCheck check_lifetime(json_t *claims, uint32_t now, uint32_t leeway, VerifiedT
     return JwtCheck::ok;
 }
 
+// A string claim that may reach a header through $oauth_client_id or
+// $oauth_audience: a control character there (CR, LF) would inject one.
+std::optional<std::string_view> text_claim(json_t *value) {
+    if (!json_is_string(value)) {
+        return std::nullopt;
+    }
+    std::string_view text(json_string_value(value), json_string_length(value));
+    for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+            return std::nullopt;
+        }
+    }
+    return text;
+}
+
 // RFC 9068 §2.2: sub is required; the client is client_id, else azp, else sub.
 // aud is a string or an array of strings (RFC 7519 §4.1.3).
 JwtCheck read_parties(json_t *claims, VerifiedToken &out) {
-    std::optional<std::string_view> sub = string_member(claims, "sub");
-    if (!sub) {
+    std::optional<std::string_view> sub = text_claim(json_object_get(claims, "sub"));
+    json_t *client_member = json_object_get(claims, "client_id");
+    if (client_member == nullptr) {
+        client_member = json_object_get(claims, "azp");
+    }
+    std::optional<std::string_view> client = client_member ? text_claim(client_member) : sub;
+    if (!sub || !client) {
         return JwtCheck::claims;
     }
     out.subject = std::string(*sub);
-    std::optional<std::string_view> client = string_member(claims, "client_id");
-    if (!client) {
-        client = string_member(claims, "azp");
-    }
-    out.client_id = std::string(client ? *client : *sub);
+    out.client_id = std::string(*client);
     json_t *aud = json_object_get(claims, "aud");
-    if (json_is_string(aud)) {
-        out.audience.emplace_back(json_string_value(aud));
-    } else if (json_is_array(aud)) {
-        for (size_t i = 0; i < json_array_size(aud); ++i) {
-            const char *one = json_string_value(json_array_get(aud, i));
-            if (one == nullptr) {
-                return JwtCheck::claims;
-            }
-            out.audience.emplace_back(one);
+    for (size_t i = 0; aud != nullptr && i < (json_is_array(aud) ? json_array_size(aud) : 1); ++i) {
+        std::optional<std::string_view> one =
+            text_claim(json_is_array(aud) ? json_array_get(aud, i) : aud);
+        if (!one) {
+            return JwtCheck::claims;
         }
-    } else if (aud != nullptr) {
-        return JwtCheck::claims;
+        out.audience.emplace_back(*one);
     }
     if (std::optional<std::string_view> jti = string_member(claims, "jti")) {
         out.jti = std::string(*jti);
