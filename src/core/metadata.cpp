@@ -89,7 +89,7 @@ HttpResponse handle_metadata_request(std::string_view method, std::string_view d
     if (method != "GET" && method != "HEAD") {
         response.status = 405;
         response.allow = "GET, HEAD";
-        response.body = render_error("invalid_request", "metadata is read with GET");
+        response.body = render_error("invalid_request", "this document is read with GET");
         return response;
     }
     response.body = std::string(document);

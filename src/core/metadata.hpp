@@ -28,7 +28,8 @@ std::optional<std::string> check_issuer(std::string_view issuer);
 // scopes_supported is every scope of `registry` (which may be null).
 std::string render_metadata(const MetadataConfig &config, const Registry *registry);
 
-// GET or HEAD answer the document; other methods 405.
+// GET or HEAD answer the document (the metadata, or the JWK Set of
+// oauth_jwks); other methods 405.
 HttpResponse handle_metadata_request(std::string_view method, std::string_view document);
 
 }  // namespace oauth
