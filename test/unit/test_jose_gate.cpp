@@ -196,6 +196,28 @@ void each_issuer_is_checked_with_its_own_keys(void **) {
     assert_int_equal(gate.failure, JwtCheck::iss);
 }
 
+// A token this worker saw pass is checked again against the policy at hand:
+// a location that does not trust its issuer still refuses it.
+void a_seen_token_still_answers_to_the_policy_at_hand(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {fresh_key()}});
+    auto registry = fixture::standard_registry();
+    std::string token = token_of(gate.trusted[0].keys[0], "https://idp.test", "svc", "x");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    assert_true(gate.verify(token, grant, *registry));
+    std::vector<TrustedIssuer> none;
+    GatePolicy untrusting{kIssuer, &gate.keys, registry.get(), &none, 0};
+    JwtVerifier verifier(untrusting, gate.region.open());
+    assert_false(verifier.verify(token, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::iss);
+    GatePolicy lenient{kIssuer, &gate.keys, registry.get(), &gate.trusted, 30};
+    JwtVerifier later(lenient, gate.region.open());
+    assert_true(later.verify(token, kNow + 80, grant));  // expired 20 s ago, leeway 30 s
+    assert_false(later.verify(token, kNow + 91, grant));
+    assert_int_equal(later.failure(), JwtCheck::exp);
+}
+
 }  // namespace
 
 int main() {
@@ -210,6 +232,7 @@ int main() {
         cmocka_unit_test(an_expired_token_is_refused_even_when_remembered),
         cmocka_unit_test(a_trusted_issuers_token_passes_without_the_registry),
         cmocka_unit_test(each_issuer_is_checked_with_its_own_keys),
+        cmocka_unit_test(a_seen_token_still_answers_to_the_policy_at_hand),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -119,28 +119,23 @@ std::optional<double> numeric_date(json_t *claims, const char *name) {
     return seconds;
 }
 
-// RFC 7519 §4.1.4-6 with the leeway of RFC 8725 §3.10's clock skew: exp is
-// required (RFC 9068 §2.2), nbf and iat are checked when present.
-JwtCheck check_lifetime(json_t *claims, uint32_t now, uint32_t leeway, VerifiedToken &out) {
-    double early = double(now) - leeway, late = double(now) + leeway;
+// exp is required (RFC 9068 §2.2); nbf and iat, when present, must be dates.
+JwtCheck read_lifetime(json_t *claims, VerifiedToken &out) {
     std::optional<double> exp = numeric_date(claims, "exp");
-    if (!exp || *exp <= early || *exp > double(UINT32_MAX)) {
+    if (!exp || *exp > double(UINT32_MAX)) {
         return JwtCheck::exp;
     }
-    if (json_object_get(claims, "nbf") != nullptr) {
-        std::optional<double> nbf = numeric_date(claims, "nbf");
-        if (!nbf || *nbf > late) {
-            return JwtCheck::nbf;
-        }
+    out.lifetime.expires = *exp;
+    if (json_object_get(claims, "nbf") != nullptr &&
+        !(out.lifetime.not_before = numeric_date(claims, "nbf"))) {
+        return JwtCheck::nbf;
     }
-    if (json_object_get(claims, "iat") != nullptr) {
-        std::optional<double> iat = numeric_date(claims, "iat");
-        if (!iat || *iat > late) {
-            return JwtCheck::iat;
-        }
-        out.issued_at = uint32_t(*iat);
+    if (json_object_get(claims, "iat") != nullptr &&
+        !(out.lifetime.issued_at = numeric_date(claims, "iat"))) {
+        return JwtCheck::iat;
     }
     out.expires_at = uint32_t(*exp);
+    out.issued_at = out.lifetime.issued_at ? uint32_t(*out.lifetime.issued_at) : 0;
     return JwtCheck::ok;
 }
 
@@ -229,7 +224,8 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &policy, uint32_t n
         (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key)) != JwtCheck::ok ||
         (!signature_known_good && (check = check_signature(jws, *key)) != JwtCheck::ok) ||
         (check = check_issuer(jws.claims.get(), policy.issuer, out)) != JwtCheck::ok ||
-        (check = check_lifetime(jws.claims.get(), now, policy.leeway, out)) != JwtCheck::ok ||
+        (check = read_lifetime(jws.claims.get(), out)) != JwtCheck::ok ||
+        (check = check_lifetime(out.lifetime, now, policy.leeway)) != JwtCheck::ok ||
         (check = read_parties(jws.claims.get(), out)) != JwtCheck::ok ||
         (check = read_scope(jws.claims.get(), out)) != JwtCheck::ok) {
         return check;
@@ -260,6 +256,20 @@ bool issue_access_token(const Key &key, const AccessTokenClaims &claims, std::st
         payload.member("scope", claims.scope);
     }
     return sign_compact(key, std::move(header).finish(), std::move(payload).finish(), token);
+}
+
+JwtCheck check_lifetime(const Lifetime &lifetime, uint32_t now, uint32_t leeway) noexcept {
+    double early = double(now) - leeway, late = double(now) + leeway;
+    if (lifetime.expires <= early) {
+        return JwtCheck::exp;
+    }
+    if (lifetime.not_before && *lifetime.not_before > late) {
+        return JwtCheck::nbf;
+    }
+    if (lifetime.issued_at && *lifetime.issued_at > late) {
+        return JwtCheck::iat;
+    }
+    return JwtCheck::ok;
 }
 
 std::string_view describe(JwtCheck check) noexcept {

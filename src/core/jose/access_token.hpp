@@ -53,6 +53,16 @@ struct VerifierPolicy {
     uint32_t leeway = 0;  // seconds of clock skew tolerated on exp, nbf, iat
 };
 
+// A token's NumericDates (RFC 7519 §2) as it states them.
+struct Lifetime {
+    double expires = 0;
+    std::optional<double> not_before;
+    std::optional<double> issued_at;
+};
+
+// RFC 7519 §4.1.4-6 with the leeway of RFC 8725 §3.10's clock skew.
+JwtCheck check_lifetime(const Lifetime &lifetime, uint32_t now, uint32_t leeway) noexcept;
+
 // What a verified token grants.
 struct VerifiedToken {
     std::string issuer;
@@ -63,6 +73,7 @@ struct VerifiedToken {
     std::string jti;
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
+    Lifetime lifetime;
 };
 
 // Every check in order. `signature_known_good`: this very token's signature

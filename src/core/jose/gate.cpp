@@ -1,6 +1,7 @@
 #include "core/jose/gate.hpp"
 
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "core/scope.hpp"
@@ -38,7 +39,51 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
     grant.expires_at = claims.expires_at;
 }
 
+// Per worker: the claims of the tokens that passed, so that a token seen
+// before costs a hash and a lookup rather than a parse. Bounded: emptied when
+// full. A worker's configuration never changes (a reload starts new workers),
+// so the keys an entry was verified with stay where they are.
+struct SeenToken {
+    const std::vector<Key> *keys;
+    VerifiedToken claims;
+};
+struct DigestHash {
+    size_t operator()(const Digest &digest) const noexcept {
+        size_t h;
+        std::memcpy(&h, digest.data(), sizeof h);
+        return h;
+    }
+};
+constexpr size_t kSeenTokens = 4096;
+thread_local std::unordered_map<Digest, SeenToken, DigestHash> seen_tokens;
+
+void remember_seen(const Digest &digest, const std::vector<Key> *keys,
+                   const VerifiedToken &claims) {
+    if (seen_tokens.size() >= kSeenTokens) {
+        seen_tokens.clear();
+    }
+    seen_tokens[digest] = SeenToken{keys, claims};
+}
+
 }  // namespace
+
+// The keys that check tokens of `issuer` here: the server's own, or a
+// trusted issuer's; nullptr for any other issuer.
+const std::vector<Key> *JwtVerifier::keys_of(std::string_view issuer) const noexcept {
+    if (policy_.own_keys != nullptr && issuer == policy_.own_issuer) {
+        return policy_.own_keys;
+    }
+    for (size_t i = 0; policy_.trusted != nullptr && i < policy_.trusted->size(); ++i) {
+        if ((*policy_.trusted)[i].issuer == issuer) {
+            return &(*policy_.trusted)[i].keys;
+        }
+    }
+    return nullptr;
+}
+
+bool JwtVerifier::grant(const std::vector<Key> *keys, TokenGrant &out) {
+    return keys == policy_.own_keys ? grant_own(out) : grant_trusted(out);
+}
 
 bool JwtVerifier::grant_own(TokenGrant &grant) {
     const Client *client = policy_.registry->find(claims_.client_id);
@@ -68,33 +113,31 @@ bool JwtVerifier::grant_trusted(TokenGrant &grant) {
     return true;
 }
 
-bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &grant) {
+bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
+    Digest digest = digest_token(token);
+    auto seen = seen_tokens.find(digest);
+    if (seen != seen_tokens.end() && seen->second.keys == keys_of(seen->second.claims.issuer)) {
+        claims_ = seen->second.claims;
+        failure_ = check_lifetime(claims_.lifetime, now, policy_.leeway);
+        return failure_ == JwtCheck::ok && grant(seen->second.keys, out);
+    }
     claims_ = VerifiedToken();
     std::optional<std::string> issuer = peek_issuer(token);
-    bool own = policy_.own_keys != nullptr && issuer && *issuer == policy_.own_issuer;
-    VerifierPolicy verifier{policy_.own_issuer, policy_.own_keys, policy_.leeway};
-    if (!own) {
-        const TrustedIssuer *trusted = nullptr;
-        for (size_t i = 0; issuer && policy_.trusted && i < policy_.trusted->size(); ++i) {
-            if ((*policy_.trusted)[i].issuer == *issuer) {
-                trusted = &(*policy_.trusted)[i];
-            }
-        }
-        if (trusted == nullptr) {
-            failure_ = issuer ? JwtCheck::iss : JwtCheck::shape;
-            return false;
-        }
-        verifier = VerifierPolicy{trusted->issuer, &trusted->keys, policy_.leeway};
+    const std::vector<Key> *keys = issuer ? keys_of(*issuer) : nullptr;
+    if (keys == nullptr) {
+        failure_ = issuer ? JwtCheck::iss : JwtCheck::shape;
+        return false;
     }
-    Digest digest = digest_token(token);
     bool known = cache_.known_good(digest, now);
-    failure_ = verify_access_token(token, verifier, now, known, claims_);
-    if (failure_ != JwtCheck::ok || !(own ? grant_own(grant) : grant_trusted(grant))) {
+    failure_ = verify_access_token(token, VerifierPolicy{*issuer, keys, policy_.leeway}, now, known,
+                                   claims_);
+    if (failure_ != JwtCheck::ok || !grant(keys, out)) {
         return false;
     }
     if (!known) {
         cache_.remember(digest, claims_.expires_at, now);
     }
+    remember_seen(digest, keys, claims_);
     return true;
 }
 

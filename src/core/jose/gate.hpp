@@ -38,7 +38,9 @@ class JwtVerifier final : public TokenVerifier {
         : policy_(policy), cache_(cache) {}
 
     // Valid when the token's iss is the server's or a trusted issuer's and
-    // every check of verify_access_token passes with that issuer's keys. An
+    // every check of verify_access_token passes with that issuer's keys. A
+    // token this worker saw pass is not parsed again: only its lifetime, its
+    // issuer's keys and the registry are checked again. An
     // own token's client must still be registered, and its scopes count only
     // while the client still has them (a scope removed from the registry
     // stops working at once).
@@ -51,8 +53,10 @@ class JwtVerifier final : public TokenVerifier {
 
   private:
     bool check(std::string_view token, uint32_t now, TokenGrant &grant);
+    bool grant(const std::vector<Key> *keys, TokenGrant &grant);
     bool grant_own(TokenGrant &grant);
     bool grant_trusted(TokenGrant &grant);
+    const std::vector<Key> *keys_of(std::string_view issuer) const noexcept;
 
     const GatePolicy &policy_;
     VerdictCache cache_;
