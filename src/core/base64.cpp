@@ -25,6 +25,7 @@ constexpr std::array<uint8_t, 256> make_decode_table(const char *alphabet) {
 }
 
 constexpr std::array<uint8_t, 256> kStandardDecode = make_decode_table(kStandardAlphabet);
+constexpr std::array<uint8_t, 256> kUrlDecode = make_decode_table(kUrlAlphabet);
 
 // Written into a string of the final size: appending character by character
 // cost as much again.
@@ -70,18 +71,7 @@ std::string_view strip_padding(std::string_view text) {
     return text.substr(0, text.size() - pad);
 }
 
-}  // namespace
-
-std::string encode_base64(std::string_view bytes) {
-    return encode(bytes, kStandardAlphabet);
-}
-
-std::string encode_base64url(std::string_view bytes) {
-    return encode(bytes, kUrlAlphabet);
-}
-
-std::optional<std::string> decode_base64(std::string_view text) {
-    std::string_view data = strip_padding(text);
+std::optional<std::string> decode(std::string_view data, const std::array<uint8_t, 256> &table) {
     size_t rest = data.size() % 4;
     if (rest == 1) {
         return std::nullopt;
@@ -91,7 +81,7 @@ std::optional<std::string> decode_base64(std::string_view text) {
     out.reserve(data.size() / 4 * 3 + 2);
     uint32_t group = 0;
     for (size_t i = 0; i < data.size(); ++i) {
-        uint8_t sextet = kStandardDecode[static_cast<unsigned char>(data[i])];
+        uint8_t sextet = table[static_cast<unsigned char>(data[i])];
         if (sextet == kNotInAlphabet) {
             return std::nullopt;
         }
@@ -119,6 +109,24 @@ std::optional<std::string> decode_base64(std::string_view text) {
         out += char(group >> 2);
     }
     return out;
+}
+
+}  // namespace
+
+std::string encode_base64(std::string_view bytes) {
+    return encode(bytes, kStandardAlphabet);
+}
+
+std::string encode_base64url(std::string_view bytes) {
+    return encode(bytes, kUrlAlphabet);
+}
+
+std::optional<std::string> decode_base64(std::string_view text) {
+    return decode(strip_padding(text), kStandardDecode);
+}
+
+std::optional<std::string> decode_base64url(std::string_view text) {
+    return decode(text, kUrlDecode);
 }
 
 }  // namespace oauth

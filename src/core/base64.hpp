@@ -17,4 +17,7 @@ std::string encode_base64url(std::string_view bytes);
 // exactly right; any other byte, a stray '=', or a length of 4n+1 is refused.
 std::optional<std::string> decode_base64(std::string_view text);
 
+// URL-safe alphabet, no padding at all (RFC 7515 §2, the JOSE encoding).
+std::optional<std::string> decode_base64url(std::string_view text);
+
 }  // namespace oauth

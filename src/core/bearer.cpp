@@ -1,6 +1,7 @@
 #include "core/bearer.hpp"
 
 #include "core/auth_header.hpp"
+#include "core/jose/access_token.hpp"
 #include "core/scope.hpp"
 #include "core/text.hpp"
 #include "core/token.hpp"
@@ -38,6 +39,14 @@ bool is_b64token(std::string_view token) noexcept {
         }
     }
     return true;
+}
+
+bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, TokenGrant &grant,
+                TokenVerifier *jwt) noexcept {
+    if (jwt != nullptr && jose::looks_like_jwt(token)) {
+        return jwt->verify(token, now, grant);
+    }
+    return store.find(digest_token(token), now, grant);
 }
 
 std::string challenge(std::string_view realm) {
@@ -96,16 +105,16 @@ BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view a
 }
 
 bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
-                       TokenGrant &grant) noexcept {
+                       TokenGrant &grant, TokenVerifier *jwt) noexcept {
     std::string_view token;
     return parse_bearer_token(request.authorization_headers, request.authorization, token) ==
                BearerStatus::ok &&
-           store.find(digest_token(token), now, grant);
+           find_grant(token, store, now, grant, jwt);
 }
 
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,
-                           TokenGrant &grant) noexcept {
+                           TokenGrant &grant, TokenVerifier *jwt) noexcept {
     try {
         std::string_view token;
         switch (parse_bearer_token(request.authorization_headers, request.authorization, token)) {
@@ -116,7 +125,7 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             case BearerStatus::ok:
                 break;
         }
-        if (!store.find(digest_token(token), now, grant)) {
+        if (!find_grant(token, store, now, grant, jwt)) {
             return refuse(401, realm, "invalid_token",
                           "the access token is unknown, expired or revoked");
         }

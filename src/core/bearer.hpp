@@ -42,14 +42,25 @@ struct BearerVerdict {
     std::string_view result = "ok";
 };
 
+// Bearer tokens that carry their own proof (JWTs, core/jose/gate.hpp)
+// rather than sit in the store. True, with `grant` filled, when one is valid.
+class TokenVerifier {
+  public:
+    virtual bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept = 0;
+
+  protected:
+    ~TokenVerifier() = default;
+};
+
 // The grant of the request's bearer token when it is well formed and live,
 // scopes aside: what the $oauth_* variables show when read before the check.
+// `jwt`, when set, answers for tokens of a JWS's shape; the store for the rest.
 bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
-                       TokenGrant &grant) noexcept;
+                       TokenGrant &grant, TokenVerifier *jwt = nullptr) noexcept;
 
 // RFC 6750 §3. On success `grant` holds what the token was issued for.
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,
-                           TokenGrant &grant) noexcept;
+                           TokenGrant &grant, TokenVerifier *jwt = nullptr) noexcept;
 
 }  // namespace oauth

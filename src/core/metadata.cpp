@@ -72,6 +72,9 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     if (!config.revocation_path.empty()) {
         doc.member("revocation_endpoint", origin + std::string(config.revocation_path));
     }
+    if (!config.jwks_path.empty()) {
+        doc.member("jwks_uri", origin + std::string(config.jwks_path));
+    }
     doc.member("grant_types_supported", std::vector<std::string_view>{"client_credentials"});
     doc.member("response_types_supported", std::vector<std::string_view>{});
     doc.member("scopes_supported", supported_scopes(registry));
@@ -87,7 +90,7 @@ HttpResponse handle_metadata_request(std::string_view method, std::string_view d
     if (method != "GET" && method != "HEAD") {
         response.status = 405;
         response.allow = "GET, HEAD";
-        response.body = render_error("invalid_request", "metadata is read with GET");
+        response.body = render_error("invalid_request", "this document is read with GET");
         return response;
     }
     response.body = std::string(document);

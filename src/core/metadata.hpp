@@ -16,6 +16,7 @@ struct MetadataConfig {
     std::string_view token_path;
     std::string_view introspection_path;
     std::string_view revocation_path;
+    std::string_view jwks_path = {};  // the JWK Set (RFC 8414 §2 jwks_uri)
 };
 
 // RFC 8414 §2: an https URL (http is allowed for local testing) with no
@@ -27,7 +28,8 @@ std::optional<std::string> check_issuer(std::string_view issuer);
 // scopes_supported is every scope of `registry` (which may be null).
 std::string render_metadata(const MetadataConfig &config, const Registry *registry);
 
-// GET or HEAD answer the document; other methods 405.
+// GET or HEAD answer the document (the metadata, or the JWK Set of
+// oauth_jwks); other methods 405.
 HttpResponse handle_metadata_request(std::string_view method, std::string_view document);
 
 }  // namespace oauth

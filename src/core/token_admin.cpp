@@ -35,8 +35,9 @@ Caller authenticate_caller(ClientRequest &client_request, const Registry &regist
     return caller;
 }
 
-// RFC 7662 §2.2
-std::string render_active(const TokenGrant &grant, std::string_view issuer) {
+// RFC 7662 §2.2; a JWT adds what its claims say (RFC 9068 §2.2).
+std::string render_active(const TokenGrant &grant, std::string_view issuer,
+                          const jose::VerifiedToken *jwt) {
     JsonObject out;
     out.member("active", true).member("client_id", grant.client());
     if (grant.scope_length != 0) {
@@ -45,9 +46,13 @@ std::string render_active(const TokenGrant &grant, std::string_view issuer) {
     out.member("token_type", "Bearer")
         .member("exp", grant.expires_at)
         .member("iat", grant.issued_at)
-        .member("sub", grant.client());
+        .member("sub", jwt != nullptr ? std::string_view(jwt->subject) : grant.client());
     if (!issuer.empty()) {
         out.member("iss", issuer);
+    }
+    if (jwt != nullptr) {
+        out.member("aud", std::vector<std::string_view>(jwt->audience.begin(), jwt->audience.end()))
+            .member("jti", jwt->jti);
     }
     return std::move(out).finish();
 }
@@ -63,8 +68,11 @@ HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
     }
     HttpResponse response;
     TokenGrant grant;
-    if (store.find(digest_token(*caller.token), now, grant)) {
-        response.body = render_active(grant, config.issuer);
+    bool jwt = config.jwt != nullptr && jose::looks_like_jwt(*caller.token);
+    bool active = jwt ? config.jwt->verify(*caller.token, now, grant)
+                      : store.find(digest_token(*caller.token), now, grant);
+    if (active) {
+        response.body = render_active(grant, config.issuer, jwt ? &config.jwt->claims() : nullptr);
         response.outcome.result = "active";
     } else {
         response.body = "{\"active\":false}";

@@ -8,6 +8,7 @@
 
 #include "core/client_request.hpp"
 #include "core/http.hpp"
+#include "core/jose/gate.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
 
@@ -16,10 +17,13 @@ namespace oauth {
 struct TokenAdminConfig {
     ClientAuthConfig auth;
     std::string_view issuer;  // "iss" of introspection answers; empty: left out
+    // Set: introspection also answers for the server's own JWTs.
+    jose::JwtVerifier *jwt = nullptr;
 };
 
 // Only clients with "introspection": true may ask; an active token answers
-// its grant, anything else exactly {"active":false}.
+// its grant (and a JWT its sub, iss, aud and jti), anything else exactly
+// {"active":false}.
 HttpResponse handle_introspection_request(const FormRequest &request, const Registry &registry,
                                           const TokenStore &store, const TokenAdminConfig &config,
                                           uint32_t now) noexcept;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/jose/access_token.hpp"
 #include "core/json.hpp"
 #include "core/scope.hpp"
 #include "core/token.hpp"
@@ -54,16 +55,40 @@ HttpResponse refusal_to_store(const Client &client, InsertResult result, uint32_
     return response;
 }
 
+HttpResponse no_token(const char *why) {
+    HttpResponse response = error_response(500, "server_error", "no token could be made");
+    response.log = HttpResponse::Log::error;
+    response.log_message = why;
+    return response;
+}
+
+// RFC 9068 §2.2. Until audiences are configurable the token is meant for the
+// issuer's own resource servers, so aud is the issuer. The zone keeps nothing:
+// the token carries its own proof.
+HttpResponse issue_jwt(const Client &client, std::string_view scope, uint32_t ttl,
+                       const TokenEndpointConfig &config, uint32_t now) {
+    jose::AccessTokenClaims claims{config.issuer, client.id, {config.issuer},
+                                   now,           now + ttl, scope};
+    std::string token;
+    if (!jose::issue_access_token(*config.jwt_key, claims, token)) {
+        return no_token("the token could not be signed");
+    }
+    HttpResponse response;
+    response.body = render_token_response(token, ttl, scope);
+    response.outcome.result = "issued";
+    return response;
+}
+
 HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store,
                          const TokenEndpointConfig &config, uint32_t now) {
+    uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
+    if (config.jwt_key != nullptr) {
+        return issue_jwt(client, render_scope(client.scope, scope), ttl, config, now);
+    }
     std::string token;
     if (!generate_token(token)) {
-        HttpResponse response = error_response(500, "server_error", "no token could be made");
-        response.log = HttpResponse::Log::error;
-        response.log_message = "the random number generator failed";
-        return response;
+        return no_token("the random number generator failed");
     }
-    uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
     uint32_t cap = client.max_tokens != 0 ? client.max_tokens : TokenStore::kDefaultClientCap;
     uint32_t retry_after = 0;
     InsertResult stored = store.insert(digest_token(token), client.id, client.scope, scope, now,

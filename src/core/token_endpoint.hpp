@@ -7,6 +7,7 @@
 
 #include "core/client_request.hpp"
 #include "core/http.hpp"
+#include "core/jose/key.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
 
@@ -15,6 +16,9 @@ namespace oauth {
 struct TokenEndpointConfig {
     uint32_t ttl = 3600;  // seconds, unless the client sets token_ttl
     ClientAuthConfig auth;
+    // Set: RFC 9068 JWTs signed with this key, iss `issuer`; else opaque tokens.
+    const jose::Key *jwt_key = nullptr;
+    std::string_view issuer = {};
 };
 
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,

@@ -1,12 +1,60 @@
-// Protected locations: the access-phase bearer check (RFC 6750).
+// Protected locations: the access-phase bearer check (RFC 6750), of opaque
+// tokens in the zone, of the server's own JWTs and of trusted issuers'.
 #include "ngx/module.hpp"
 
 namespace oauth_ngx {
 
 // ---- protected locations -------------------------------------------------------
 
-ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant) {
-    auto *ctx = static_cast<RequestContext *>(ngx_palloc(r->pool, sizeof(RequestContext)));
+Jwts::Jwts(ngx_http_request_t *r, const LocationConf *lcf) {
+    auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
+    bool own = scf->signing_keys != nullptr && scf->issuer.len != 0;
+    if (lcf->require_scope == nullptr || (!own && lcf->trusted == nullptr)) {
+        return;
+    }
+    policy_.leeway = uint32_t(lcf->jwt_leeway);
+    policy_.trusted = lcf->trusted;
+    if (own) {
+        policy_.own_issuer = view(scf->issuer);
+        policy_.own_keys = &scf->signing_keys->keys;
+        policy_.registry = lcf->clients;
+    }
+    ngx_shm_zone_t *zone = lcf->require_scope->zone;
+    auto *regions = static_cast<ZoneRegions *>(zone->data);
+    verifier_.emplace(policy_, oauth::jose::VerdictCache(regions->verdicts, zoneLock(zone)));
+}
+
+// A protected location of a server that signs JWTs takes them too; they
+// answer to the registry, so the location must see one.
+char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf) {
+    auto *scf =
+        static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    ScopeCheckConf *check = conf->require_scope;
+    if (check == nullptr || scf->signing_keys == nullptr || scf->issuer.len == 0 ||
+        conf->clients != NGX_CONF_UNSET_PTR) {
+        return NGX_CONF_OK;
+    }
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "oauth_require_scope in a server with oauth_signing_key needs oauth_clients: "
+                  "its JWTs answer to the registry, in %V:%ui",
+                  &check->place.file, check->place.line);
+    return static_cast<char *>(NGX_CONF_ERROR);
+}
+
+ngx_str_t joinedAudience(ngx_pool_t *pool, const std::vector<std::string> &audience) {
+    std::string joined;
+    for (const std::string &one : audience) {
+        if (!joined.empty()) {
+            joined.push_back(' ');
+        }
+        joined += one;
+    }
+    return ngxString(pool, joined);
+}
+
+ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
+                        oauth::jose::JwtVerifier *jwt) {
+    auto *ctx = static_cast<RequestContext *>(ngx_pcalloc(r->pool, sizeof(RequestContext)));
     if (ctx == nullptr) {
         return NGX_ERROR;
     }
@@ -15,10 +63,28 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant) {
     if (ctx->client_id.data == nullptr || ctx->scope.data == nullptr) {
         return NGX_ERROR;
     }
-    ctx->expires = ngx_str_t{0, nullptr};
     ctx->expires_at = grant.expires_at;
+    if (jwt != nullptr && grant.expires_at != 0 && jwt->failure() == oauth::jose::JwtCheck::ok &&
+        !jwt->claims().issuer.empty()) {
+        ctx->issuer = ngxString(r->pool, jwt->claims().issuer);
+        ctx->audience = joinedAudience(r->pool, jwt->claims().audience);
+        if (ctx->issuer.data == nullptr || ctx->audience.data == nullptr) {
+            return NGX_ERROR;
+        }
+    }
     ngx_http_set_ctx(r, ctx, ngx_http_oauth_module);
     return NGX_OK;
+}
+
+// The failed check, never the token: a client's mistake, logged at info.
+void logJwtRefusal(ngx_http_request_t *r, oauth::jose::JwtVerifier *jwt) {
+    if (jwt == nullptr || jwt->failure() == oauth::jose::JwtCheck::ok) {
+        return;
+    }
+    std::string_view why = oauth::jose::describe(jwt->failure());
+    ngx_str_t text{why.size(), reinterpret_cast<u_char *>(const_cast<char *>(why.data()))};
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: JWT access token refused: %V",
+                  &text);
 }
 
 ngx_int_t accessHandler(ngx_http_request_t *r) {
@@ -31,11 +97,17 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
                                  headerValue(r->headers_in.authorization)};
     oauth::TokenStore store = storeOf(check->zone);
     oauth::TokenGrant grant;
-    oauth::BearerVerdict verdict = oauth::check_bearer(
-        request, store, check->required, view(lcf->realm), uint32_t(ngx_time()), grant);
+    Jwts jwts(r, lcf);
+    oauth::BearerVerdict verdict =
+        oauth::check_bearer(request, store, check->required, view(lcf->realm), uint32_t(ngx_time()),
+                            grant, jwts.verifier());
     countBearerCheck(r, check->zone, verdict);
     if (verdict.status == 0) {
-        return rememberGrant(r, grant) == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return rememberGrant(r, grant, jwts.verifier()) == NGX_OK ? NGX_OK
+                                                                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (verdict.status == NGX_HTTP_UNAUTHORIZED) {
+        logJwtRefusal(r, jwts.verifier());
     }
     if (verdict.challenge.empty()) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

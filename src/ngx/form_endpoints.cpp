@@ -55,12 +55,24 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                               uint32_t(lcf->auth_failure_block)});
     oauth::ClientAuthConfig auth{view(lcf->realm),
                                  lcf->auth_failure_limit != 0 ? &throttle : nullptr};
-    oauth::TokenAdminConfig admin{auth, view(scf->issuer)};
+    oauth::jose::GatePolicy own;
+    std::optional<oauth::jose::JwtVerifier> jwt;
+    if (endpoint->kind == Endpoint::introspection && scf->signing_keys != nullptr &&
+        scf->issuer.len != 0) {
+        own = {view(scf->issuer), &scf->signing_keys->keys, lcf->clients, nullptr, 0};
+        jwt.emplace(own, oauth::jose::VerdictCache(
+                             static_cast<ZoneRegions *>(endpoint->zone->data)->verdicts,
+                             zoneLock(endpoint->zone)));
+    }
+    oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr};
     switch (endpoint->kind) {
         case Endpoint::token:
             return oauth::handle_token_request(
                 request, *lcf->clients, store,
-                oauth::TokenEndpointConfig{uint32_t(endpoint->ttl), auth}, now);
+                oauth::TokenEndpointConfig{
+                    uint32_t(endpoint->ttl), auth,
+                    endpoint->jwt ? &scf->signing_keys->keys.front() : nullptr, view(scf->issuer)},
+                now);
         case Endpoint::introspection:
             return oauth::handle_introspection_request(request, *lcf->clients, store, admin, now);
         case Endpoint::revocation:

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "core/jose/verdict_cache.hpp"
 #include "core/metadata.hpp"
 #include "core/text.hpp"
 
@@ -36,7 +37,7 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     }
     // The slab pool's own pages come on top of the store.
     size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
-                     8 * ngx_pagesize;
+                     oauth::jose::VerdictCache::kMinRegionSize + 8 * ngx_pagesize;
     if (size_t(size) < minimum) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
@@ -160,7 +161,7 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    if (lcf->endpoint != nullptr || lcf->metadata == 1) {
+    if (lcf->endpoint != nullptr || lcf->metadata == 1 || lcf->jwks == 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "a location serves one oauth endpoint; \"%V\" holds another",
                            &clcf->name);
@@ -187,6 +188,17 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid ttl \"%V\": a time from 1s to 365d is expected",
                                    &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+            continue;
+        }
+        if (endpoint->kind == Endpoint::token && value[i].len > 7 &&
+            ngx_strncmp(value[i].data, "format=", 7) == 0) {
+            ngx_str_t format{value[i].len - 7, value[i].data + 7};
+            endpoint->jwt = view(format) == "jwt";
+            if (!endpoint->jwt && view(format) != "opaque") {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid format \"%V\": jwt or opaque is expected", &value[i]);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
             continue;
@@ -250,7 +262,7 @@ char *setAuthFailureLimit(ngx_conf_t *cf, ngx_command_t *, void *conf) {
 
 char *setMetadata(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
-    if (lcf->endpoint != nullptr || lcf->metadata == 1) {
+    if (lcf->endpoint != nullptr || lcf->metadata == 1 || lcf->jwks == 1) {
         return const_cast<char *>("is duplicate, or the location holds another oauth endpoint");
     }
     lcf->metadata = 1;
@@ -379,7 +391,7 @@ ngx_command_t commands[] = {
     {ngx_string("oauth_clients"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setClients,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("oauth_token_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE12,
+    {ngx_string("oauth_token_endpoint"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE123,
      setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0, const_cast<Endpoint *>(&kTokenEndpoint)},
     {ngx_string("oauth_introspection_endpoint"),
      NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, setEndpoint, NGX_HTTP_LOC_CONF_OFFSET, 0,
@@ -398,6 +410,16 @@ ngx_command_t commands[] = {
     {ngx_string("oauth_require_scope"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_ANY, setRequireScope,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_signing_key"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_TAKE12,
+     setSigningKey, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_jwks"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setJwks,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_trust_issuer"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE2, setTrustIssuer,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_jwt_leeway"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway), nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -424,6 +446,8 @@ void *createLocationConf(ngx_conf_t *cf) {
     lcf->auth_failure_limit = NGX_CONF_UNSET;
     lcf->auth_failure_window = NGX_CONF_UNSET;
     lcf->auth_failure_block = NGX_CONF_UNSET;
+    lcf->jwt_leeway = NGX_CONF_UNSET;
+    lcf->trusted = static_cast<std::vector<oauth::jose::TrustedIssuer> *>(NGX_CONF_UNSET_PTR);
     return lcf;
 }
 
@@ -435,6 +459,9 @@ char *mergeServerConf(ngx_conf_t *, void *parent, void *child) {
     auto *prev = static_cast<ServerConf *>(parent);
     auto *conf = static_cast<ServerConf *>(child);
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    if (conf->signing_keys == nullptr) {
+        conf->signing_keys = prev->signing_keys;
+    }
     return NGX_CONF_OK;
 }
 
@@ -447,6 +474,9 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
     if (conf->clients == NGX_CONF_UNSET_PTR) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s needs oauth_clients in %V:%ui", directive,
                       &endpoint->place.file, endpoint->place.line);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (endpoint->jwt && checkJwtIssuance(cf, endpoint) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
@@ -465,7 +495,7 @@ char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
     }
     try {
         oauth::MetadataConfig metadata{view(scf->issuer), view(scf->paths[0]), view(scf->paths[1]),
-                                       view(scf->paths[2])};
+                                       view(scf->paths[2]), view(scf->jwks_path)};
         const oauth::Registry *registry =
             conf->clients == NGX_CONF_UNSET_PTR ? nullptr : conf->clients;
         conf->metadata_document = ngxString(cf->pool, oauth::render_metadata(metadata, registry));
@@ -485,6 +515,8 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     }
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
+    ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 0);
+    ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, nullptr);
     if (conf->auth_failure_limit == NGX_CONF_UNSET) {
         conf->auth_failure_limit = prev->auth_failure_limit;
         conf->auth_failure_window = prev->auth_failure_window;
@@ -502,7 +534,13 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         }
     }
 
+    if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
     if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (conf->jwks == 1 && mergeJwks(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     if (conf->metadata == 1 && renderMetadata(cf, conf) != NGX_CONF_OK) {

@@ -1,16 +1,21 @@
 // The nginx glue's shared declarations: configuration structs and the
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
-// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp.
+// response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
+// jwks.cpp (signing keys and the JWK Set).
 #pragma once
 
 #include "ngx/ngx.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bearer.hpp"
 #include "core/http.hpp"
+#include "core/jose/gate.hpp"
+#include "core/jose/key.hpp"
 #include "core/metrics/counters.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
@@ -43,13 +48,22 @@ struct EndpointConf {
     ngx_str_t zone_name;  // empty: the only zone
     ngx_shm_zone_t *zone;
     time_t ttl;  // token endpoint only
+    bool jwt;    // token endpoint only: format=jwt
     ConfPlace place;
+};
+
+// The oauth_signing_key of a server (or of http{}): the first signs.
+struct SigningKeys {
+    std::vector<oauth::jose::Key> keys;
+    std::string jwks;  // the JWK Set document, rendered once
 };
 
 // What RFC 8414 metadata says of a server: the issuer and where each endpoint is.
 struct ServerConf {
     ngx_str_t issuer;
-    ngx_str_t paths[3];  // by Endpoint
+    ngx_str_t paths[3];         // by Endpoint
+    ngx_str_t jwks_path;        // the first location with oauth_jwks
+    SigningKeys *signing_keys;  // nullptr: none
 };
 
 struct ScopeCheckConf {
@@ -68,16 +82,22 @@ struct LocationConf {
     time_t auth_failure_window;
     time_t auth_failure_block;
     ngx_flag_t metadata;
+    ngx_flag_t jwks;
     ngx_str_t metadata_document;
+    time_t jwt_leeway;
+    std::vector<oauth::jose::TrustedIssuer> *trusted;  // oauth_trust_issuer; nullptr: none
     ConfPlace metadata_place;
+    ConfPlace jwks_place;
 };
 
 // What a successful bearer check leaves for the $oauth_* variables.
 struct RequestContext {
     ngx_str_t client_id;
     ngx_str_t scope;
-    ngx_str_t expires;  // formatted when first read
-    time_t expires_at;  // 0: no valid token
+    ngx_str_t expires;   // formatted when first read
+    time_t expires_at;   // 0: no valid token
+    ngx_str_t issuer;    // of a JWT; empty for an opaque token
+    ngx_str_t audience;  // of a JWT, space-separated
 };
 
 // A zone holds the tokens and, beside them, the failed-authentication counters
@@ -89,6 +109,8 @@ struct ZoneRegions {
     size_t throttle_size;
     void *metrics;
     size_t metrics_size;
+    void *verdicts;  // the JWT signatures verified (core/jose/verdict_cache.hpp)
+    size_t verdicts_size;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -121,8 +143,30 @@ size_t zoneTokenCapacity(size_t size);
 ngx_int_t formEndpointHandler(ngx_http_request_t *r);  // form_endpoints.cpp
 ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
-ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant);  // access.cpp
-ngx_int_t addVariables(ngx_conf_t *cf);                                          // variables.cpp
+// The check of JWTs at a protected location (access.cpp): the server's own
+// and those of trusted issuers; none when there are neither.
+class Jwts {
+  public:
+    Jwts(ngx_http_request_t *r, const LocationConf *lcf);
+    oauth::jose::JwtVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
+
+  private:
+    oauth::jose::GatePolicy policy_;
+    std::optional<oauth::jose::JwtVerifier> verifier_;
+};
+
+ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
+                        oauth::jose::JwtVerifier *jwt);                // access.cpp
+char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
+char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
+ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
+
+// ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
+
+char *setSigningKey(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *setJwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *mergeJwks(ngx_conf_t *cf, LocationConf *conf);
+char *checkJwtIssuance(ngx_conf_t *cf, const EndpointConf *endpoint);
 
 // ---- metrics (metrics.cpp) --------------------------------------------------
 

@@ -1,4 +1,5 @@
-// $oauth_client_id, $oauth_scope, $oauth_token_expires.
+// $oauth_client_id, $oauth_scope, $oauth_token_expires, $oauth_issuer,
+// $oauth_audience.
 #include "ngx/module.hpp"
 
 namespace oauth_ngx {
@@ -16,12 +17,13 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     oauth::TokenGrant grant;
     oauth::BearerRequest request{countAuthorizationHeaders(r),
                                  headerValue(r->headers_in.authorization)};
+    Jwts jwts(r, lcf);
     if (lcf->require_scope == nullptr ||
         !oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone), uint32_t(ngx_time()),
-                                  grant)) {
+                                  grant, jwts.verifier())) {
         grant = oauth::TokenGrant();
     }
-    if (rememberGrant(r, grant) != NGX_OK) {
+    if (rememberGrant(r, grant, jwts.verifier()) != NGX_OK) {
         return nullptr;
     }
     return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
@@ -64,6 +66,10 @@ ngx_http_variable_t variables[] = {
     {ngx_string("oauth_scope"), nullptr, grantVariable, offsetof(RequestContext, scope),
      NGX_HTTP_VAR_NOCACHEABLE, 0},
     {ngx_string("oauth_token_expires"), nullptr, grantVariable, offsetof(RequestContext, expires),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_issuer"), nullptr, grantVariable, offsetof(RequestContext, issuer),
+     NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_audience"), nullptr, grantVariable, offsetof(RequestContext, audience),
      NGX_HTTP_VAR_NOCACHEABLE, 0},
     ngx_http_null_variable};
 

@@ -1,12 +1,15 @@
 // The shared memory zone: the token store, the brute-force counters and the
-// metrics laid over it, reused on reload, its tokens copied when nginx makes
-// it anew.
+// metrics and the JWT verdicts laid over it, reused on reload, its tokens
+// copied when nginx makes it anew.
 #include "ngx/module.hpp"
 
 #include <cstring>
 
 #include "core/auth_throttle.hpp"
 #include "core/scope.hpp"
+#include "core/jose/verdict_cache.hpp"
+
+#include <algorithm>
 
 namespace oauth_ngx {
 
@@ -23,12 +26,14 @@ void unlockZone(void *mutex) {
 bool formatRegions(ZoneRegions *regions) {
     return oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
            oauth::metrics::Counters::format(regions->metrics, regions->metrics_size) &&
+           oauth::jose::VerdictCache::format(regions->verdicts, regions->verdicts_size) &&
            oauth::TokenStore::format(regions->tokens, regions->tokens_size);
 }
 
 bool regionsFormatted(const ZoneRegions *regions) {
     return oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
            oauth::metrics::Counters::is_formatted(regions->metrics, regions->metrics_size) &&
+           oauth::jose::VerdictCache::is_formatted(regions->verdicts, regions->verdicts_size) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
 
@@ -65,13 +70,18 @@ size_t throttleSize(size_t zone) {
         ngx_pagesize);
 }
 
+// About 3% of the zone too: 36-byte entries, some 14 000 in a 16m zone.
+size_t verdictsSize(size_t zone) {
+    return ngx_align(std::max(zone / 32, oauth::jose::VerdictCache::kMinRegionSize), ngx_pagesize);
+}
+
 // The slab pool keeps a descriptor per page and two pages for itself and the
-// small allocations (ZoneRegions, log_ctx); the brute-force counters and the
-// metrics come next; the token store gets the rest (see initZone).
+// small allocations (ZoneRegions, log_ctx); the brute-force counters, the
+// metrics and the JWT verdicts come next; the token store gets the rest (see initZone).
 size_t zoneTokenCapacity(size_t size) {
     constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
     size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
-    size_t taken = 2 + (throttleSize(size) + metricsSize(size)) / ngx_pagesize;
+    size_t taken = 2 + (throttleSize(size) + metricsSize(size) + verdictsSize(size)) / ngx_pagesize;
     return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
 }
 
@@ -215,11 +225,13 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     regions->throttle = ngx_slab_alloc(pool, regions->throttle_size);
     regions->metrics_size = metricsSize(zone->shm.size);
     regions->metrics = ngx_slab_alloc(pool, regions->metrics_size);
+    regions->verdicts_size = verdictsSize(zone->shm.size);
+    regions->verdicts = ngx_slab_alloc(pool, regions->verdicts_size);
     // The tokens take every page left; the token store does its own layout.
     regions->tokens_size = pool->pfree * ngx_pagesize;
     regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
-    if (regions->throttle == nullptr || regions->metrics == nullptr || regions->tokens == nullptr ||
-        !formatRegions(regions)) {
+    if (regions->throttle == nullptr || regions->metrics == nullptr ||
+        regions->verdicts == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;

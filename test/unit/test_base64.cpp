@@ -115,6 +115,19 @@ void decode_refuses_nonzero_spare_bits(void **) {
 
 }  // namespace
 
+void decode_base64url_round_trips_and_refuses_padding_and_plus(void **) {
+    std::string bytes;
+    for (int i = 0; i < 256; ++i) {
+        bytes.push_back(char(i));
+        std::optional<std::string> back = decode_base64url(encode_base64url(bytes));
+        assert_true(back && *back == bytes);
+    }
+    assert_false(decode_base64url("Zg==").has_value());
+    assert_false(decode_base64url("+/8").has_value());
+    assert_false(decode_base64url("Zh").has_value());  // spare bits set
+    assert_true(decode_base64url("-_8") == std::string("\xfb\xff", 2));
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(encode_base64_rfc4648_vectors),
@@ -128,6 +141,7 @@ int main() {
         cmocka_unit_test(decode_refuses_length_4n_plus_1),
         cmocka_unit_test(decode_refuses_bytes_outside_alphabet),
         cmocka_unit_test(decode_refuses_nonzero_spare_bits),
+        cmocka_unit_test(decode_base64url_round_trips_and_refuses_padding_and_plus),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -77,6 +77,12 @@ void lists_the_scopes_of_a_large_registry(void **) {
                 listed.compare(listed.size() - last.size(), last.size(), last) == 0);
 }
 
+void names_the_jwk_set_when_served(void **) {
+    oauth::MetadataConfig config{"https://as.example/t", "/token", "", "", "/jwks"};
+    std::string doc = oauth::render_metadata(config, nullptr);
+    assert_non_null(strstr(doc.c_str(), ",\"jwks_uri\":\"https://as.example/jwks\","));
+}
+
 void checks_the_issuer(void **) {
     assert_false(oauth::check_issuer("https://as.example").has_value());
     assert_false(oauth::check_issuer("http://127.0.0.1:8080").has_value());
@@ -101,6 +107,7 @@ int main() {
         cmocka_unit_test(renders_the_document),
         cmocka_unit_test(lists_each_scope_once_in_order_of_first_appearance),
         cmocka_unit_test(lists_the_scopes_of_a_large_registry),
+        cmocka_unit_test(names_the_jwk_set_when_served),
         cmocka_unit_test(checks_the_issuer),
         cmocka_unit_test(answers_get_and_head_only),
     };

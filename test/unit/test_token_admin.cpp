@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/base64.hpp"
+#include "core/jose/gate.hpp"
 #include "core/token.hpp"
 #include "core/token_admin.hpp"
 #include "fixtures.hpp"
@@ -114,6 +115,45 @@ void revocation_refuses_unauthenticated_callers(void **) {
     assert_true(admin.store.find(oauth::digest_token(kToken), kNow, grant));
 }
 
+// An own JWT: its claims when it passes every check; a forged or expired
+// one exactly {"active":false}.
+void introspection_answers_for_own_jwts(void **) {
+    Admin admin;
+    std::vector<oauth::jose::Key> keys(1);
+    keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    keys[0].kid = "k";
+    const char *issuer = "https://as.example";
+    std::string jwt;
+    oauth::jose::AccessTokenClaims claims{issuer, "app", {issuer}, kNow - 10, kNow + 60, "a b"};
+    assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
+    std::string expired;
+    claims.expires_at = kNow;
+    assert_true(oauth::jose::issue_access_token(keys[0], claims, expired));
+
+    std::vector<char> region(oauth::jose::VerdictCache::kMinRegionSize);
+    oauth::jose::VerdictCache::format(region.data(), region.size());
+    oauth::jose::GatePolicy own{issuer, &keys, admin.registry.get(), nullptr, 0};
+    oauth::jose::JwtVerifier verifier(own, oauth::jose::VerdictCache(region.data(), {}));
+    auto introspect = [&](const std::string &token) {
+        return oauth::handle_introspection_request(
+                   admin.request("auditor:auditor-secret", "token=" + token), *admin.registry,
+                   admin.store, {{"test"}, issuer, &verifier}, kNow)
+            .body;
+    };
+    std::string active = introspect(jwt);
+    std::string jti = verifier.claims().jti;
+    assert_text(active,
+                "{\"active\":true,\"client_id\":\"app\",\"scope\":\"a b\",\"token_type\":"
+                "\"Bearer\",\"exp\":1700000060,\"iat\":1699999990,\"sub\":\"app\",\"iss\":"
+                "\"https://as.example\",\"aud\":[\"https://as.example\"],\"jti\":\"" +
+                    jti + "\"}");
+    assert_text(introspect(expired), "{\"active\":false}");
+    std::string forged = jwt;
+    forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
+    assert_text(introspect(forged), "{\"active\":false}");
+    assert_text(introspect(kToken).substr(0, 14), "{\"active\":true");  // opaque ones still
+}
+
 }  // namespace
 
 int main() {
@@ -125,6 +165,7 @@ int main() {
         cmocka_unit_test(revocation_by_a_foreign_client_changes_nothing),
         cmocka_unit_test(revocation_by_the_owner_removes_the_token),
         cmocka_unit_test(revocation_refuses_unauthenticated_callers),
+        cmocka_unit_test(introspection_answers_for_own_jwts),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/base64.hpp"
+#include "core/jose/access_token.hpp"
 #include "core/token.hpp"
 #include "core/token_endpoint.hpp"
 #include "fixtures.hpp"
@@ -301,6 +302,35 @@ void max_tokens_sets_a_clients_cap(void **) {
 
 }  // namespace
 
+// format=jwt: an RFC 9068 token of the same response shape, nothing in the zone.
+void issues_a_jwt_that_verifies_and_stores_nothing(void **) {
+    oauth::jose::Key key;
+    key.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    key.kid = "k1";
+    std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
+    fixture::Store memory;
+    oauth::TokenStore store = memory.open();
+    oauth::TokenEndpointConfig config{3600, {"test"}, &key, "https://as.test"};
+    Exchange exchange("grant_type=client_credentials&scope=a%20b", "app:app-secret");
+    Result result{oauth::handle_token_request(exchange.request, *registry, store, config, kNow)};
+    assert_int_equal(result.response.status, 200);
+    assert_text(result.field("token_type"), "Bearer");
+    assert_text(result.field("expires_in"), "3600");
+    assert_text(result.field("scope"), "a b");
+    assert_int_equal(store.live_tokens(), 0);
+
+    std::vector<oauth::jose::Key> keys = {key};
+    oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0};
+    oauth::jose::VerifiedToken claims;
+    assert_int_equal(
+        oauth::jose::verify_access_token(result.field("access_token"), policy, kNow, false, claims),
+        oauth::jose::JwtCheck::ok);
+    assert_text(claims.client_id, "app");
+    assert_text(claims.scope, "a b");
+    assert_text(claims.audience[0], "https://as.test");
+    assert_int_equal(claims.expires_at, kNow + 3600);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(issues_a_token_with_the_default_scope),
@@ -318,6 +348,7 @@ int main() {
         cmocka_unit_test(full_zone_answers_503_with_retry_after),
         cmocka_unit_test(client_at_its_default_cap_gets_429_and_others_are_served),
         cmocka_unit_test(max_tokens_sets_a_clients_cap),
+        cmocka_unit_test(issues_a_jwt_that_verifies_and_stores_nothing),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

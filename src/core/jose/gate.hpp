@@ -1,0 +1,67 @@
+// The gate's check of JWT access tokens: the server's own, and those of the
+// issuers it trusts. RFC 9068 §4 through access_token.hpp, each signature
+// once a node (verdict_cache.hpp), and for own tokens the client registry,
+// which they answer to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bearer.hpp"
+#include "core/jose/access_token.hpp"
+#include "core/jose/verdict_cache.hpp"
+#include "core/registry.hpp"
+
+namespace oauth::jose {
+
+// An issuer whose tokens are accepted, with the keys of its JWK Set.
+struct TrustedIssuer {
+    std::string issuer;
+    std::vector<Key> keys;
+};
+
+struct GatePolicy {
+    // The server's own tokens: its issuer and signing keys, and the registry.
+    // Null keys: the server signs none.
+    std::string_view own_issuer;
+    const std::vector<Key> *own_keys = nullptr;
+    const Registry *registry = nullptr;
+    const std::vector<TrustedIssuer> *trusted = nullptr;  // may be null
+    uint32_t leeway = 0;
+};
+
+class JwtVerifier final : public TokenVerifier {
+  public:
+    JwtVerifier(const GatePolicy &policy, VerdictCache cache) noexcept
+        : policy_(policy), cache_(cache) {}
+
+    // Valid when the token's iss is the server's or a trusted issuer's and
+    // every check of verify_access_token passes with that issuer's keys. A
+    // token this worker saw pass is not parsed again: only its lifetime, its
+    // issuer's keys and the registry are checked again. An
+    // own token's client must still be registered, and its scopes count only
+    // while the client still has them (a scope removed from the registry
+    // stops working at once).
+    bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept override;
+
+    // Why the last verify() failed; JwtCheck::ok after a success.
+    JwtCheck failure() const noexcept { return failure_; }
+    // The claims of the last token that passed.
+    const VerifiedToken &claims() const noexcept { return claims_; }
+
+  private:
+    bool check(std::string_view token, uint32_t now, TokenGrant &grant);
+    bool grant(const std::vector<Key> *keys, TokenGrant &grant);
+    bool grant_own(TokenGrant &grant);
+    bool grant_trusted(TokenGrant &grant);
+    const std::vector<Key> *keys_of(std::string_view issuer) const noexcept;
+
+    const GatePolicy &policy_;
+    VerdictCache cache_;
+    JwtCheck failure_ = JwtCheck::ok;
+    VerifiedToken claims_;
+};
+
+}  // namespace oauth::jose

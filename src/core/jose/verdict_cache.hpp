@@ -1,0 +1,41 @@
+// The JWT signatures a node has verified, in a region of shared memory: a
+// bounded table keyed by the token's SHA-256 digest, so that each token's
+// signature is checked once while it lives, not once a request.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/token.hpp"
+#include "core/token_store.hpp"
+
+namespace oauth::jose {
+
+class VerdictCache {
+  public:
+    static constexpr size_t kMinRegionSize = 4096;
+
+    // Writes an empty table over `region`. False when `size` is too small.
+    static bool format(void *region, size_t size) noexcept;
+    static bool is_formatted(const void *region, size_t size) noexcept;
+
+    VerdictCache(void *region, StoreLock lock) noexcept;
+
+    // True when the token of `digest` was remembered and has not expired.
+    bool known_good(const Digest &digest, uint32_t now) const noexcept;
+
+    // Remembers a token that passed every check, until `expires_at`. A full
+    // bucket gives up its entry closest to expiry: only tokens with a good
+    // signature get here, so forged ones cannot push anything out.
+    void remember(const Digest &digest, uint32_t expires_at, uint32_t now) noexcept;
+
+  private:
+    struct Header;
+    struct Entry;
+    Entry *bucket(const Digest &digest) const noexcept;
+
+    Header *header_;
+    StoreLock lock_;
+};
+
+}  // namespace oauth::jose

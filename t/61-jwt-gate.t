@@ -1,0 +1,203 @@
+# The gate verifies the server's own JWTs (SPEC "JWT access tokens"): beside
+# the opaque tokens of its zone, a protected location accepts JWTs signed by
+# one of the server's keys with iss equal to oauth_issuer, refuses every
+# forgery with 401 invalid_token (the failed check in the info log, never the
+# token), applies oauth_jwt_leeway, sets the variables, and follows the
+# registry: a removed client or scope stops working from the reload on.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use JSON::PP;
+use MIME::Base64 ();
+use Test::More;
+use OAuthTest qw(need_module sha256_hash random_secret basic_credentials bearer_challenge show);
+
+need_module();
+
+my $python = '/usr/bin/python3';
+if (system("$python -c 'import jwt, cryptography' >/dev/null 2>&1") != 0) {
+    fail('python3-jwt is not importable by /usr/bin/python3') if $ENV{CI};
+    plan skip_all => 'python3-jwt is not installed (make test installs it)' unless $ENV{CI};
+    done_testing;
+    exit;
+}
+
+my $secret = random_secret();
+my %app = (client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read write');
+my %other = (client_id => 'other', client_secret_hash => sha256_hash($secret), scope => 'read');
+my %auditor = (client_id => 'auditor', client_secret_hash => sha256_hash($secret), scope => '',
+    introspection => JSON::PP::true);
+my $t = OAuthTest->new(clients => {clients => [\%app, \%other, \%auditor]});
+my $p = $t->prefix;
+
+sub openssl {
+    my ($out, @args) = @_;
+    (OAuthTest::run_command(['openssl', @args, '-out', "$p/$out"], "$p/logs/openssl.out"))[0] == 0
+        or die "openssl @args failed";
+    chmod 0600, "$p/$out";
+}
+openssl('es.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256));
+openssl('ed.pem', qw(genpkey -algorithm ED25519));
+openssl('other-es.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256));
+openssl('other-rs.pem', qw(genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048));
+mkdir "$p/html";
+$t->write_file('html/index.html', "ok\n");
+
+my $issuer = 'http://127.0.0.1:' . $t->port;
+my $headers = 'add_header X-Client $oauth_client_id always; add_header X-Scope $oauth_scope always; '
+    . 'add_header X-Expires $oauth_token_expires always; add_header X-Issuer $oauth_issuer always; '
+    . 'add_header X-Audience $oauth_audience always;';
+my $http = <<"CONF";
+oauth_token_zone tokens:1m;
+oauth_clients clients.json;
+
+server {
+    listen 127.0.0.1:%%PORT%%;
+    oauth_issuer $issuer;
+    oauth_signing_key es.pem kid=es;
+    oauth_signing_key ed.pem kid=ed;
+
+    location = /token  { oauth_token_endpoint format=jwt; }
+    location = /opaque { oauth_token_endpoint; }
+    location = /introspect { oauth_introspection_endpoint; }
+    location /read/    { oauth_require_scope read; $headers alias %%PREFIX%%/html/; }
+    location /write/   { oauth_require_scope write; alias %%PREFIX%%/html/; }
+    location /lenient/ { oauth_require_scope read; oauth_jwt_leeway 30s; alias %%PREFIX%%/html/; }
+}
+CONF
+$t->write_conf(http => $http);
+$t->start;
+
+sub token {
+    my (%o) = @_;
+    my $r = $t->token_request(path => $o{path} // '/token', basic => [$o{client} // 'app', $secret],
+        form => [grant_type => 'client_credentials', scope => $o{scope} // 'read write']);
+    is $r->{status}, 200, "a token from " . ($o{path} // '/token') or diag show($r);
+    return $r->{json}{access_token};
+}
+
+sub get {
+    my ($path, $token) = @_;
+    return $t->request('GET', $path, {headers => {Authorization => "Bearer $token"}});
+}
+
+sub refused_ok {
+    my ($name, $token, $path) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $r = get($path // '/read/', $token);
+    is $r->{status}, 401, "$name: 401";
+    is $r->{headers}{'www-authenticate'}, bearer_challenge('oauth', 'invalid_token'),
+        "$name: invalid_token";
+}
+
+my $jwt = token();
+
+subtest 'an own JWT passes, with the variables set; opaque tokens still do' => sub {
+    my $r = get('/read/', $jwt);
+    is $r->{status}, 200, 'the read location answers 200' or diag show($r);
+    is $r->{headers}{'x-client'}, 'app', '$oauth_client_id';
+    is $r->{headers}{'x-scope'}, 'read write', '$oauth_scope';
+    like $r->{headers}{'x-expires'}, qr/^\d{10}$/, '$oauth_token_expires';
+    ok abs($r->{headers}{'x-expires'} - time - 3600) < 60, '... an hour from now';
+    is $r->{headers}{'x-issuer'}, $issuer, '$oauth_issuer';
+    is $r->{headers}{'x-audience'}, $issuer, '$oauth_audience';
+    is get('/read/', $jwt)->{status}, 200, 'again (its signature known to the zone)';
+    is get('/write/', $jwt)->{status}, 200, 'the write location';
+    my $opaque = token(path => '/opaque');
+    my $o = get('/read/', $opaque);
+    is $o->{status}, 200, 'an opaque token of the zone passes';
+    is $o->{headers}{'x-issuer'} // '', '', 'no $oauth_issuer for it';
+    is get('/write/', token(scope => 'read'))->{status}, 403, 'a JWT without the scope: 403';
+};
+
+subtest 'every forgery is refused, with the check in the info log and not the token' => sub {
+    my ($rc, $out) = OAuthTest::run_command(
+        [$python, "$FindBin::Bin/interop/forge_jwt.py", "$p/es.pem", 'es', "$p/other-es.pem",
+         "$p/other-rs.pem", $issuer, 'app', 'read write', $jwt], "$p/logs/forge.out", 30);
+    is $rc, 0, 'forge_jwt.py exits 0' or diag $out;
+    my %forged = map { split / /, $_, 2 } grep { /^\S+ \S+$/ } split /\n/, $out;
+    is get('/read/', $forged{control})->{status}, 200, 'the control, signed right, passes';
+    my %check = (
+        'alg-none'           => qr/not a compact JWS/,    # its signature part is empty
+        'hs256-public-key'   => qr/alg is not the algorithm of the key/,
+        'rs256-names-ec-key' => qr/alg is not the algorithm of the key/,
+        'wrong-kid'          => qr/no key of that kid/,
+        'tampered'           => qr/a bad signature/,
+        'wrong-iss'          => qr/iss is not the issuer/,
+        'wrong-typ'          => qr/typ is not at\+jwt/,
+        'expired'            => qr/expired/,
+        'nbf-future'         => qr/not valid yet/,
+        'other-key'          => qr/a bad signature/,
+    );
+    for my $name (sort keys %check) {
+        ok defined $forged{$name}, "$name: made" or next;
+        my $offset = $t->error_log_size;
+        refused_ok($name, $forged{$name});
+        my $log = $t->error_log_since($offset);
+        like $log, qr/\[info\].*JWT access token refused: $check{$name}/, "$name: logged";
+        unlike $log, qr/\Q$forged{$name}\E/, "$name: the token is not in the log";
+        my ($signature) = $forged{$name} =~ /([^.]+)$/;
+        unlike $log, qr/\Q$signature\E/, "$name: nor its signature" if $signature;
+    }
+    is get('/lenient/', $forged{expired})->{status}, 200,
+        'oauth_jwt_leeway 30s lets the token expired 10 s ago through';
+    refused_ok('nbf in 100 s, leeway 30 s', $forged{'nbf-future'}, '/lenient/');
+    refused_ok('the tampered token twice', $forged{tampered});
+};
+
+subtest 'introspection answers the claims of an own JWT, active:false for a forged one' => sub {
+    my $introspect = sub {
+        my ($token) = @_;
+        my $r = $t->token_request(path => '/introspect', basic => ['auditor', $secret],
+            form => [token => $token]);
+        is $r->{status}, 200, 'introspection answers 200';
+        return $r->{json} // {};
+    };
+    my $j = $introspect->($jwt);
+    my (undef, $payload) = split /\./, $jwt;
+    my $claims = decode_json(MIME::Base64::decode_base64url($payload));
+    is_deeply $j, {active => JSON::PP::true, client_id => 'app', scope => 'read write',
+        token_type => 'Bearer', exp => $claims->{exp}, iat => $claims->{iat}, sub => 'app',
+        iss => $issuer, aud => [$issuer], jti => $claims->{jti}}, 'active, with its claims';
+    my $forged = $jwt =~ s/(.)(....)$/($1 eq 'A' ? 'B' : 'A') . $2/er;
+    is_deeply $introspect->($forged), {active => JSON::PP::false}, 'a forged one: exactly active:false';
+};
+
+subtest 'tokens of a key no longer configured are refused' => sub {
+    my $ed_first = $http =~ s/oauth_signing_key es.pem kid=es;\n\s*oauth_signing_key ed.pem kid=ed;/oauth_signing_key ed.pem kid=ed;/r;
+    ok $t->reload(http => $ed_first), 'reload with the ed key only';
+    my $ed = token();
+    is get('/read/', $ed)->{status}, 200, 'an EdDSA token passes';
+    refused_ok('the token of the removed ES256 key', $jwt);
+    ok $t->reload(http => $http), 'reload with both keys again';
+    is get('/read/', $jwt)->{status}, 200, 'the ES256 token passes again';
+    is get('/read/', $ed)->{status}, 200, 'the EdDSA one too';
+};
+
+subtest 'own JWTs follow the registry across a reload' => sub {
+    my $other = token(client => 'other', scope => 'read');
+    is get('/read/', $other)->{status}, 200, "other's token passes";
+    ok $t->reload(clients => {clients => [{%app, scope => 'read'}]}), 'reload: other removed, app loses write';
+    refused_ok("the removed client's JWT", $other);
+    my $r = get('/read/', $jwt);
+    is $r->{status}, 200, "app's JWT still reads";
+    is $r->{headers}{'x-scope'}, 'read', '$oauth_scope has lost write';
+    is get('/write/', $jwt)->{status}, 403, 'and write is refused: 403';
+};
+
+$t->log_clean_ok;
+$t->stop;
+
+subtest 'nginx -t: a protected location of a JWT server needs the registry' => sub {
+    my $conf = "oauth_token_zone tokens:1m;\nserver {\n    listen 127.0.0.1:%%PORT%%;\n"
+        . "    oauth_issuer $issuer;\n    oauth_signing_key es.pem;\n"
+        . "    location /api/ { oauth_require_scope read; }\n}\n";
+    my ($rc, $out) = $t->test_config(http => $conf);
+    isnt $rc, 0, 'nginx -t fails';
+    like $out, qr/\[emerg\].*oauth_require_scope in a server with oauth_signing_key needs oauth_clients.*nginx\.conf:\d+/,
+        'it says why and where';
+};
+
+done_testing;

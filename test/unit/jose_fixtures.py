@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Writes the fixtures of test_jose.cpp into DIR: PEM keys, a JWK Set, and
+tokens made by PyJWT and the cryptography package (Debian's python3-jwt), an
+implementation independent of the module's. Forgeries a library would refuse
+to make are put together by hand."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import sys
+
+import jwt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+ISSUER = "https://issuer.test"
+NOW = 1700000100  # the test's clock
+CLAIMS = {"iss": ISSUER, "sub": "app", "client_id": "app", "aud": "https://api.test",
+          "iat": 1700000000, "exp": 1700003600, "jti": "j1", "scope": "a b"}
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+
+
+def write(name, data):
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def public_pem(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def thumbprint(jwk):
+    required = {"EC": ["crv", "kty", "x", "y"], "RSA": ["e", "kty", "n"],
+                "OKP": ["crv", "kty", "x"]}[jwk["kty"]]
+    canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
+    return b64(hashlib.sha256(canonical.encode()).digest())
+
+
+keys = {
+    "es": (ec.generate_private_key(ec.SECP256R1()), "ES256", ECAlgorithm(ECAlgorithm.SHA256)),
+    "rs": (rsa.generate_private_key(65537, 2048), "RS256", RSAAlgorithm(RSAAlgorithm.SHA256)),
+    "ed": (ed25519.Ed25519PrivateKey.generate(), "EdDSA", OKPAlgorithm()),
+}
+jwks = []
+for kid, (key, alg, algorithm) in keys.items():
+    write(kid + ".pem", pem(key))
+    jwk = json.loads(algorithm.to_jwk(key.public_key()))
+    write(kid + ".thumbprint", thumbprint(jwk))
+    jwk.update(kid=kid, alg=alg, use="sig")
+    jwks.append(jwk)
+write("jwks.json", json.dumps({"keys": jwks}))
+write("es.pub.pem", public_pem(keys["es"][0]))
+write("rsa1024.pem", pem(rsa.generate_private_key(65537, 1024)))
+write("p384.pem", pem(ec.generate_private_key(ec.SECP384R1())))
+write("ed448.pem", pem(ed448.Ed448PrivateKey.generate()))
+
+
+def token(kid="es", claims=None, headers=None, key=None, alg=None):
+    signer, default_alg, _ = keys[kid] if kid in keys else keys["es"]
+    header = {"typ": "at+jwt", "kid": kid}
+    header.update(headers or {})
+    body = dict(CLAIMS)
+    body.update(claims or {})
+    body = {k: v for k, v in body.items() if v is not None}
+    return jwt.encode(body, key or signer, algorithm=alg or default_alg, headers=header)
+
+
+def by_hand(header, claims, sign):
+    signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+    return signing_input + "." + b64(sign(signing_input.encode()))
+
+
+es_key = keys["es"][0]
+valid = token()
+head, body, signature = valid.split(".")
+tampered = json.loads(base64.urlsafe_b64decode(body + "=="))
+tampered["scope"] = "a b admin"
+es_public = public_pem(es_key)
+
+tokens = {
+    "valid-es256": valid,
+    "valid-rs256": token("rs"),
+    "valid-eddsa": token("ed"),
+    "typ-application": token(headers={"typ": "application/at+jwt"}),
+    "scp-array": token(claims={"scope": None, "scp": ["a", "b"]}),
+    "scp-string": token(claims={"scope": None, "scp": "a b"}),
+    "azp-client": token(claims={"client_id": None, "azp": "other"}),
+    "aud-array": token(claims={"aud": ["https://api.test", "https://b.test"]}),
+    "alg-none": by_hand({"alg": "none", "typ": "at+jwt", "kid": "es"}, CLAIMS, lambda m: b""),
+    "alg-none-with-signature": by_hand({"alg": "none", "typ": "at+jwt", "kid": "es"}, CLAIMS,
+                                       lambda m: b"x" * 64),
+    "hs256-public-key": by_hand({"alg": "HS256", "typ": "at+jwt", "kid": "es"}, CLAIMS,
+                                lambda m: hmac.new(es_public, m, hashlib.sha256).digest()),
+    "rs256-names-ec-key": token("rs", headers={"kid": "es"}),
+    "es256-names-rsa-key": token("es", headers={"kid": "rs"}),
+    "wrong-kid": token(headers={"kid": "nobody"}),
+    "tampered": head + "." + b64(json.dumps(tampered).encode()) + "." + signature,
+    "wrong-iss": token(claims={"iss": "https://evil.test"}),
+    "wrong-typ": token(headers={"typ": "JWT"}),
+    "no-typ": by_hand({"alg": "ES256", "kid": "es"}, CLAIMS,
+                      lambda m: b"x" * 64),
+    "crit": token(headers={"crit": ["exp"]}),
+    "expired": token(claims={"exp": 1700000050}),
+    "no-exp": token(claims={"exp": None}),
+    "nbf-future": token(claims={"nbf": 1700000200}),
+    "iat-future": token(claims={"iat": 1700000200}),
+    "other-key": token(key=ec.generate_private_key(ec.SECP256R1())),
+    "der-signature": by_hand({"alg": "ES256", "typ": "at+jwt", "kid": "es"}, CLAIMS,
+                             lambda m: es_key.sign(m, ec.ECDSA(hashes.SHA256()))),
+    "two-parts": head + "." + body,
+    "four-parts": valid + ".x",
+    "padded": valid + "=",
+    "no-sub": token(claims={"sub": None}),
+    "crlf-client": token(claims={"client_id": "app\r\nX-Admin: 1"}),
+    "crlf-audience": token(claims={"aud": ["https://api.test", "x\ny"]}),
+    "scope-number": token(claims={"scope": 7}),
+}
+for name, value in tokens.items():
+    write(name + ".jwt", value)
+
+# PyJWT makes the raw R‖S of RFC 7518 §3.4, so the DER forgery above differs
+# from a valid token in its encoding only.
+assert len(base64.urlsafe_b64decode(signature + "==")) == 64

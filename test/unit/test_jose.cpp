@@ -1,0 +1,352 @@
+// core/jose against tokens and keys made by PyJWT and the cryptography package
+// (test/unit/jose_fixtures.py), run into build/unit/jose-fixtures at setup.
+// <fstream> before cmocka: cmocka's fail() macro breaks basic_ios::fail.
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "unit.hpp"
+
+#include "core/base64.hpp"
+#include "core/jose/access_token.hpp"
+#include "core/jose/jws.hpp"
+#include "core/jose/key.hpp"
+
+using namespace oauth::jose;
+
+namespace {
+
+const char *const kDir = "build/unit/jose-fixtures";
+constexpr uint32_t kNow = 1700000100;  // the fixtures' clock
+const char *const kIssuer = "https://issuer.test";
+
+std::string fixture(const std::string &name) {
+    std::ifstream in(std::string(kDir) + "/" + name, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::vector<Key> published;  // the fixtures' JWK Set
+
+int make_fixtures(void **) {
+    std::string command = std::string("/usr/bin/python3 test/unit/jose_fixtures.py ") + kDir;
+    if (std::system(command.c_str()) != 0) {
+        return -1;
+    }
+    std::string error;
+    return parse_jwk_set(fixture("jwks.json"), published, error) ? 0 : -1;
+}
+
+Key private_key(const std::string &name, std::string_view kid = "") {
+    Key key;
+    std::string error;
+    assert_true(load_private_key(fixture(name), kid, key, error));
+    return key;
+}
+
+std::string refusal(const std::string &name) {
+    Key key;
+    std::string error;
+    assert_false(load_private_key(fixture(name), "", key, error));
+    return error;
+}
+
+JwtCheck verify_fixture(const std::string &name, VerifiedToken &out, uint32_t leeway = 0) {
+    VerifierPolicy policy{kIssuer, &published, leeway};
+    return verify_access_token(fixture(name + ".jwt"), policy, kNow, false, out);
+}
+
+JwtCheck verify_fixture(const std::string &name) {
+    VerifiedToken out;
+    return verify_fixture(name, out);
+}
+
+// ---- keys ---------------------------------------------------------------------
+
+void each_key_type_signs_its_one_algorithm(void **) {
+    assert_text(alg_name(private_key("es.pem").alg), "ES256");
+    assert_text(alg_name(private_key("rs.pem").alg), "RS256");
+    assert_text(alg_name(private_key("ed.pem").alg), "EdDSA");
+}
+
+void kid_defaults_to_the_rfc7638_thumbprint(void **) {
+    for (const char *name : {"es", "rs", "ed"}) {
+        Key key = private_key(std::string(name) + ".pem");
+        assert_text(key.kid, fixture(std::string(name) + ".thumbprint"));
+    }
+    assert_text(private_key("es.pem", "mine").kid, "mine");
+}
+
+void other_curves_types_weak_rsa_and_public_keys_are_refused(void **) {
+    assert_non_null(strstr(refusal("p384.pem").c_str(), "P-256"));
+    assert_non_null(strstr(refusal("ed448.pem").c_str(), "unsupported key type"));
+    assert_non_null(strstr(refusal("rsa1024.pem").c_str(), "weak RSA key of 1024 bits"));
+    assert_non_null(strstr(refusal("es.pub.pem").c_str(), "a public key"));
+    Key key;
+    std::string error;
+    assert_false(load_private_key("not a key", "", key, error));
+}
+
+void the_public_jwk_has_no_private_parameter(void **) {
+    for (const char *name : {"es.pem", "rs.pem", "ed.pem"}) {
+        std::string jwk = public_jwk(private_key(name));
+        for (const char *secret : {"\"d\"", "\"p\"", "\"q\"", "\"dp\"", "\"dq\"", "\"qi\""}) {
+            assert_null(strstr(jwk.c_str(), secret));
+        }
+        assert_non_null(strstr(jwk.c_str(), "\"use\":\"sig\""));
+    }
+    std::string jwk = public_jwk(private_key("es.pem", "k1"));
+    assert_non_null(strstr(jwk.c_str(), "\"kty\":\"EC\""));
+    assert_non_null(strstr(jwk.c_str(), "\"kid\":\"k1\",\"alg\":\"ES256\""));
+}
+
+// Our JWK Set, read back by our parser, has the very keys: same thumbprints.
+void a_rendered_jwk_set_parses_back_to_the_same_keys(void **) {
+    std::vector<Key> keys = {private_key("es.pem"), private_key("rs.pem"), private_key("ed.pem")};
+    std::vector<Key> back;
+    std::string error;
+    assert_true(parse_jwk_set(render_jwk_set(keys), back, error));
+    assert_int_equal(back.size(), 3);
+    for (size_t i = 0; i < 3; ++i) {
+        assert_text(back[i].kid, keys[i].kid);
+        assert_text(thumbprint(back[i]), thumbprint(keys[i]));
+        assert_true(back[i].alg == keys[i].alg);
+    }
+}
+
+void a_jwk_set_made_by_pyjwt_parses_with_its_kids(void **) {
+    assert_int_equal(published.size(), 3);
+    assert_text(published[0].kid, "es");
+    assert_text(thumbprint(published[0]), fixture("es.thumbprint"));
+    assert_text(thumbprint(published[1]), fixture("rs.thumbprint"));
+    assert_text(thumbprint(published[2]), fixture("ed.thumbprint"));
+}
+
+void bad_jwk_sets_are_refused_with_the_reason(void **) {
+    std::vector<Key> keys;
+    std::string error;
+    assert_false(parse_jwk_set("{", keys, error));
+    assert_false(parse_jwk_set(R"({"keys":[]})", keys, error));
+    assert_false(parse_jwk_set(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})", keys, error));
+    assert_non_null(strstr(error.c_str(), "oct"));
+    std::string es = public_jwk(private_key("es.pem"));
+    // alg of another key type
+    std::string wrong_alg = es;
+    wrong_alg.replace(wrong_alg.find("ES256"), 5, "RS256");
+    assert_false(parse_jwk_set("{\"keys\":[" + wrong_alg + "]}", keys, error));
+    assert_non_null(strstr(error.c_str(), "alg"));
+    // a private member
+    std::string with_d = es;
+    with_d.insert(1, "\"d\":\"AAAA\",");
+    assert_false(parse_jwk_set("{\"keys\":[" + with_d + "]}", keys, error));
+    assert_non_null(strstr(error.c_str(), "private"));
+    // the same kid twice
+    assert_false(parse_jwk_set("{\"keys\":[" + es + "," + es + "]}", keys, error));
+    assert_non_null(strstr(error.c_str(), "duplicate kid"));
+    // a point off the curve
+    std::string off_curve = es;
+    size_t y = off_curve.find("\"y\":\"") + 5;
+    off_curve[y] = off_curve[y] == 'A' ? 'B' : 'A';
+    assert_false(parse_jwk_set("{\"keys\":[" + off_curve + "]}", keys, error));
+}
+
+// ---- signatures -------------------------------------------------------------------
+
+void es256_signatures_are_raw_64_bytes(void **) {
+    Key key = private_key("es.pem");
+    std::string signature;
+    assert_true(sign_bytes(key, "a.b", signature));
+    assert_int_equal(signature.size(), 64);
+    assert_true(verify_bytes(key, "a.b", signature));
+    assert_false(verify_bytes(key, "a.c", signature));
+}
+
+void what_we_sign_verifies_and_a_changed_byte_does_not(void **) {
+    for (const char *name : {"es.pem", "rs.pem", "ed.pem"}) {
+        Key key = private_key(name);
+        std::string jws;
+        assert_true(sign_compact(key, R"({"alg":"x"})", R"({"a":1})", jws));
+        size_t dot = jws.rfind('.');
+        std::string signature = *oauth::decode_base64url(jws.substr(dot + 1));
+        assert_true(verify_bytes(key, jws.substr(0, dot), signature));
+        signature[signature.size() / 2] ^= 1;
+        assert_false(verify_bytes(key, jws.substr(0, dot), signature));
+    }
+}
+
+// ---- the verifier, check by check ----------------------------------------------------
+
+void tokens_of_each_algorithm_made_by_pyjwt_verify(void **) {
+    for (const char *name : {"valid-es256", "valid-rs256", "valid-eddsa"}) {
+        VerifiedToken out;
+        assert_int_equal(verify_fixture(name, out), JwtCheck::ok);
+        assert_text(out.client_id, "app");
+        assert_text(out.subject, "app");
+        assert_text(out.scope, "a b");
+        assert_text(out.issuer, kIssuer);
+        assert_text(out.jti, "j1");
+        assert_int_equal(out.expires_at, 1700003600);
+        assert_int_equal(out.issued_at, 1700000000);
+        assert_int_equal(out.audience.size(), 1);
+        assert_text(out.audience[0], "https://api.test");
+    }
+}
+
+void three_base64url_parts(void **) {
+    assert_int_equal(verify_fixture("two-parts"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("four-parts"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("padded"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("alg-none"), JwtCheck::shape);  // its empty signature
+}
+
+void typ_must_be_at_jwt(void **) {
+    assert_int_equal(verify_fixture("typ-application"), JwtCheck::ok);
+    assert_int_equal(verify_fixture("wrong-typ"), JwtCheck::typ);
+    assert_int_equal(verify_fixture("no-typ"), JwtCheck::typ);
+}
+
+void an_unknown_crit_extension_is_refused(void **) {
+    assert_int_equal(verify_fixture("crit"), JwtCheck::crit);
+}
+
+void alg_must_be_exactly_the_keys(void **) {
+    assert_int_equal(verify_fixture("alg-none-with-signature"), JwtCheck::alg);
+    assert_int_equal(verify_fixture("hs256-public-key"), JwtCheck::alg);
+    assert_int_equal(verify_fixture("rs256-names-ec-key"), JwtCheck::alg);
+    assert_int_equal(verify_fixture("es256-names-rsa-key"), JwtCheck::alg);
+    assert_int_equal(verify_fixture("wrong-kid"), JwtCheck::kid);
+}
+
+void the_signature(void **) {
+    assert_int_equal(verify_fixture("tampered"), JwtCheck::signature);
+    assert_int_equal(verify_fixture("other-key"), JwtCheck::signature);
+    assert_int_equal(verify_fixture("der-signature"), JwtCheck::signature);
+}
+
+void a_known_good_signature_skips_only_the_signature(void **) {
+    VerifierPolicy policy{kIssuer, &published, 0};
+    VerifiedToken out;
+    assert_int_equal(verify_access_token(fixture("tampered.jwt"), policy, kNow, true, out),
+                     JwtCheck::ok);
+    assert_int_equal(verify_access_token(fixture("expired.jwt"), policy, kNow, true, out),
+                     JwtCheck::exp);
+    assert_int_equal(
+        verify_access_token(fixture("alg-none-with-signature.jwt"), policy, kNow, true, out),
+        JwtCheck::alg);
+}
+
+void iss_must_be_the_issuer(void **) {
+    assert_int_equal(verify_fixture("wrong-iss"), JwtCheck::iss);
+}
+
+void exp_nbf_and_iat_with_the_leeway(void **) {
+    VerifiedToken out;
+    assert_int_equal(verify_fixture("expired"), JwtCheck::exp);
+    assert_int_equal(verify_fixture("expired", out, 49), JwtCheck::exp);
+    assert_int_equal(verify_fixture("expired", out, 51), JwtCheck::ok);
+    assert_int_equal(verify_fixture("no-exp"), JwtCheck::exp);
+    assert_int_equal(verify_fixture("nbf-future"), JwtCheck::nbf);
+    assert_int_equal(verify_fixture("nbf-future", out, 100), JwtCheck::ok);
+    assert_int_equal(verify_fixture("iat-future"), JwtCheck::iat);
+    assert_int_equal(verify_fixture("iat-future", out, 100), JwtCheck::ok);
+}
+
+void scope_from_scope_or_scp(void **) {
+    VerifiedToken out;
+    assert_int_equal(verify_fixture("scp-array", out), JwtCheck::ok);
+    assert_text(out.scope, "a b");
+    out = VerifiedToken();
+    assert_int_equal(verify_fixture("scp-string", out), JwtCheck::ok);
+    assert_text(out.scope, "a b");
+    assert_int_equal(verify_fixture("scope-number"), JwtCheck::scope);
+}
+
+void the_client_and_the_audience(void **) {
+    VerifiedToken out;
+    assert_int_equal(verify_fixture("azp-client", out), JwtCheck::ok);
+    assert_text(out.client_id, "other");
+    out = VerifiedToken();
+    assert_int_equal(verify_fixture("aud-array", out), JwtCheck::ok);
+    assert_int_equal(out.audience.size(), 2);
+    assert_text(out.audience[1], "https://b.test");
+    assert_int_equal(verify_fixture("no-sub"), JwtCheck::claims);
+    assert_int_equal(verify_fixture("crlf-client"), JwtCheck::claims);  // header injection
+    assert_int_equal(verify_fixture("crlf-audience"), JwtCheck::claims);
+}
+
+// ---- issuance -------------------------------------------------------------------
+
+void issued_tokens_carry_the_rfc9068_claims_and_verify(void **) {
+    std::vector<Key> keys = {private_key("es.pem"), private_key("rs.pem"), private_key("ed.pem")};
+    for (const Key &key : keys) {
+        AccessTokenClaims claims{kIssuer, "app", {kIssuer}, kNow, kNow + 60, "a b"};
+        std::string token, again;
+        assert_true(issue_access_token(key, claims, token));
+        assert_true(issue_access_token(key, claims, again));
+        VerifierPolicy policy{kIssuer, &keys, 0};
+        VerifiedToken out, out_again;
+        assert_int_equal(verify_access_token(token, policy, kNow, false, out), JwtCheck::ok);
+        assert_int_equal(verify_access_token(again, policy, kNow, false, out_again), JwtCheck::ok);
+        assert_text(out.client_id, "app");
+        assert_text(out.subject, "app");
+        assert_text(out.scope, "a b");
+        assert_text(out.audience[0], kIssuer);
+        assert_int_equal(out.expires_at, kNow + 60);
+        assert_true(out.jti.size() * 6 >= 128);
+        assert_true(out.jti != out_again.jti);
+        std::string header = *oauth::decode_base64url(token.substr(0, token.find('.')));
+        assert_text(header, "{\"alg\":\"" + std::string(alg_name(key.alg)) +
+                                "\",\"typ\":\"at+jwt\",\"kid\":\"" + key.kid + "\"}");
+    }
+}
+
+void an_empty_scope_is_left_out(void **) {
+    std::vector<Key> keys = {private_key("es.pem")};
+    AccessTokenClaims claims{kIssuer, "app", {kIssuer}, kNow, kNow + 60, ""};
+    std::string token;
+    assert_true(issue_access_token(keys[0], claims, token));
+    size_t first = token.find('.');
+    std::string payload =
+        *oauth::decode_base64url(token.substr(first + 1, token.rfind('.') - first - 1));
+    assert_null(strstr(payload.c_str(), "scope"));
+}
+
+void only_two_dots_look_like_a_jwt(void **) {
+    assert_true(looks_like_jwt("a.b.c"));
+    assert_false(looks_like_jwt("abc"));
+    assert_false(looks_like_jwt("a.bc"));
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(each_key_type_signs_its_one_algorithm),
+        cmocka_unit_test(kid_defaults_to_the_rfc7638_thumbprint),
+        cmocka_unit_test(other_curves_types_weak_rsa_and_public_keys_are_refused),
+        cmocka_unit_test(the_public_jwk_has_no_private_parameter),
+        cmocka_unit_test(a_rendered_jwk_set_parses_back_to_the_same_keys),
+        cmocka_unit_test(a_jwk_set_made_by_pyjwt_parses_with_its_kids),
+        cmocka_unit_test(bad_jwk_sets_are_refused_with_the_reason),
+        cmocka_unit_test(es256_signatures_are_raw_64_bytes),
+        cmocka_unit_test(what_we_sign_verifies_and_a_changed_byte_does_not),
+        cmocka_unit_test(tokens_of_each_algorithm_made_by_pyjwt_verify),
+        cmocka_unit_test(three_base64url_parts),
+        cmocka_unit_test(typ_must_be_at_jwt),
+        cmocka_unit_test(an_unknown_crit_extension_is_refused),
+        cmocka_unit_test(alg_must_be_exactly_the_keys),
+        cmocka_unit_test(the_signature),
+        cmocka_unit_test(a_known_good_signature_skips_only_the_signature),
+        cmocka_unit_test(iss_must_be_the_issuer),
+        cmocka_unit_test(exp_nbf_and_iat_with_the_leeway),
+        cmocka_unit_test(scope_from_scope_or_scp),
+        cmocka_unit_test(the_client_and_the_audience),
+        cmocka_unit_test(issued_tokens_carry_the_rfc9068_claims_and_verify),
+        cmocka_unit_test(an_empty_scope_is_left_out),
+        cmocka_unit_test(only_two_dots_look_like_a_jwt),
+    };
+    return cmocka_run_group_tests(tests, make_fixtures, nullptr);
+}

@@ -1,0 +1,238 @@
+// The gate's check of own JWTs: the verdict cache in shared memory and the
+// registry that own tokens answer to.
+#include <cstring>
+#include <vector>
+
+#include "unit.hpp"
+
+#include "core/jose/gate.hpp"
+#include "core/jose/verdict_cache.hpp"
+#include "fixtures.hpp"
+
+using namespace oauth::jose;
+
+namespace {
+
+constexpr uint32_t kNow = 1700000000;
+const char *const kIssuer = "https://as.test";
+
+struct Region {
+    explicit Region(size_t size = VerdictCache::kMinRegionSize) : memory(size) {
+        VerdictCache::format(memory.data(), memory.size());
+    }
+    VerdictCache open() { return VerdictCache(memory.data(), oauth::StoreLock{}); }
+    std::vector<char> memory;
+};
+
+oauth::Digest digest_of(int n) {
+    return oauth::digest_token(std::to_string(n));
+}
+
+Key fresh_key() {
+    Key key;
+    key.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    key.kid = "k";
+    return key;
+}
+
+std::string token_for(const Key &key, std::string_view client, std::string_view scope,
+                      uint32_t ttl = 60) {
+    std::string token;
+    AccessTokenClaims claims{kIssuer, client, {kIssuer}, kNow, kNow + ttl, scope};
+    assert_true(issue_access_token(key, claims, token));
+    return token;
+}
+
+// ---- the verdict cache -------------------------------------------------------
+
+void a_remembered_digest_is_known_until_it_expires(void **) {
+    Region region;
+    VerdictCache cache = region.open();
+    assert_false(cache.known_good(digest_of(1), kNow));
+    cache.remember(digest_of(1), kNow + 10, kNow);
+    assert_true(cache.known_good(digest_of(1), kNow));
+    assert_true(cache.known_good(digest_of(1), kNow + 9));
+    assert_false(cache.known_good(digest_of(1), kNow + 10));
+    assert_false(cache.known_good(digest_of(2), kNow));
+}
+
+// However many tokens come, the table stays its size and keeps serving.
+void a_full_table_evicts_and_stays_bounded(void **) {
+    Region region;
+    VerdictCache cache = region.open();
+    for (int i = 0; i < 10000; ++i) {
+        cache.remember(digest_of(i), kNow + 100 + uint32_t(i), kNow);
+    }
+    int known = 0;
+    for (int i = 0; i < 10000; ++i) {
+        known += cache.known_good(digest_of(i), kNow);
+    }
+    assert_true(known > 0);
+    assert_true(size_t(known) * 36 <= VerdictCache::kMinRegionSize);
+    assert_true(cache.known_good(digest_of(9999), kNow));  // the newest stays
+    assert_true(VerdictCache::is_formatted(region.memory.data(), region.memory.size()));
+}
+
+void a_foreign_region_is_not_formatted(void **) {
+    std::vector<char> memory(VerdictCache::kMinRegionSize, 'x');
+    assert_false(VerdictCache::is_formatted(memory.data(), memory.size()));
+    assert_false(VerdictCache::format(memory.data(), 100));
+}
+
+// ---- own tokens ------------------------------------------------------------------
+
+struct Gate {
+    Gate() : keys{fresh_key()} {}
+    GatePolicy policy(const oauth::Registry &r) { return {kIssuer, &keys, &r, &trusted, 0}; }
+    bool verify(const std::string &token, oauth::TokenGrant &grant, const oauth::Registry &r) {
+        GatePolicy gate = policy(r);
+        JwtVerifier verifier(gate, region.open());
+        bool ok = verifier.verify(token, kNow, grant);
+        failure = verifier.failure();
+        claims = verifier.claims();
+        return ok;
+    }
+    std::vector<Key> keys;
+    std::vector<TrustedIssuer> trusted;
+    Region region;
+    JwtCheck failure = JwtCheck::ok;
+    VerifiedToken claims;
+};
+
+void a_good_token_passes_and_its_signature_is_remembered(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(gate.keys[0], "app", "a b");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    assert_text(grant.client(), "app");
+    assert_text(grant.scopes(), "a b");
+    assert_int_equal(grant.expires_at, kNow + 60);
+    assert_true(gate.region.open().known_good(oauth::digest_token(token), kNow));
+    assert_true(gate.verify(token, grant, *registry));  // from the cache, checked again
+}
+
+void a_forged_token_is_refused_and_not_remembered(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(fresh_key(), "app", "a");  // another key, same kid
+    oauth::TokenGrant grant;
+    assert_false(gate.verify(token, grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::signature);
+    assert_false(gate.region.open().known_good(oauth::digest_token(token), kNow));
+}
+
+void a_removed_client_is_refused(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(gate.keys[0], "gone", "a");
+    oauth::TokenGrant grant;
+    assert_false(gate.verify(token, grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::client);
+}
+
+void scopes_are_cut_to_what_the_client_still_has(void **) {
+    Gate gate;
+    auto before = fixture::standard_registry();  // app: a b c
+    std::string token = token_for(gate.keys[0], "app", "a b c b");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *before));
+    assert_text(grant.scopes(), "a b c");
+    auto after = fixture::registry(R"({"clients":[{"client_id":"app","client_secret_hash":")" +
+                                   fixture::sha256_hash("s") + R"(","scope":"c a"}]})");
+    assert_true(gate.verify(token, grant, *after));
+    assert_text(grant.scopes(), "a c");
+}
+
+void an_expired_token_is_refused_even_when_remembered(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(gate.keys[0], "app", "a", 10);
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    GatePolicy policy = gate.policy(*registry);
+    JwtVerifier later(policy, gate.region.open());
+    assert_false(later.verify(token, kNow + 10, grant));
+    assert_int_equal(later.failure(), JwtCheck::exp);
+}
+
+// ---- trusted issuers ----------------------------------------------------------------
+
+std::string token_of(const Key &key, std::string_view issuer, std::string_view client,
+                     std::string_view scope) {
+    std::string token;
+    AccessTokenClaims claims{issuer, client, {"https://api.test"}, kNow, kNow + 60, scope};
+    assert_true(issue_access_token(key, claims, token));
+    return token;
+}
+
+void a_trusted_issuers_token_passes_without_the_registry(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {fresh_key()}});
+    auto registry = fixture::standard_registry();
+    std::string token = token_of(gate.trusted[0].keys[0], "https://idp.test", "svc", "x y");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    assert_text(grant.client(), "svc");
+    assert_text(grant.scopes(), "x y");
+    assert_text(gate.claims.issuer, "https://idp.test");
+    assert_text(gate.claims.audience[0], "https://api.test");
+}
+
+void each_issuer_is_checked_with_its_own_keys(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {fresh_key()}});
+    auto registry = fixture::standard_registry();
+    oauth::TokenGrant grant;
+    // the idp's key naming our issuer, our key naming the idp: both forged
+    assert_false(
+        gate.verify(token_of(gate.trusted[0].keys[0], kIssuer, "app", "a"), grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::signature);
+    assert_false(
+        gate.verify(token_of(gate.keys[0], "https://idp.test", "app", "a"), grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::signature);
+    assert_false(
+        gate.verify(token_of(gate.keys[0], "https://else.test", "app", "a"), grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::iss);
+}
+
+// A token this worker saw pass is checked again against the policy at hand:
+// a location that does not trust its issuer still refuses it.
+void a_seen_token_still_answers_to_the_policy_at_hand(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {fresh_key()}});
+    auto registry = fixture::standard_registry();
+    std::string token = token_of(gate.trusted[0].keys[0], "https://idp.test", "svc", "x");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    assert_true(gate.verify(token, grant, *registry));
+    std::vector<TrustedIssuer> none;
+    GatePolicy untrusting{kIssuer, &gate.keys, registry.get(), &none, 0};
+    JwtVerifier verifier(untrusting, gate.region.open());
+    assert_false(verifier.verify(token, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::iss);
+    GatePolicy lenient{kIssuer, &gate.keys, registry.get(), &gate.trusted, 30};
+    JwtVerifier later(lenient, gate.region.open());
+    assert_true(later.verify(token, kNow + 80, grant));  // expired 20 s ago, leeway 30 s
+    assert_false(later.verify(token, kNow + 91, grant));
+    assert_int_equal(later.failure(), JwtCheck::exp);
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_remembered_digest_is_known_until_it_expires),
+        cmocka_unit_test(a_full_table_evicts_and_stays_bounded),
+        cmocka_unit_test(a_foreign_region_is_not_formatted),
+        cmocka_unit_test(a_good_token_passes_and_its_signature_is_remembered),
+        cmocka_unit_test(a_forged_token_is_refused_and_not_remembered),
+        cmocka_unit_test(a_removed_client_is_refused),
+        cmocka_unit_test(scopes_are_cut_to_what_the_client_still_has),
+        cmocka_unit_test(an_expired_token_is_refused_even_when_remembered),
+        cmocka_unit_test(a_trusted_issuers_token_passes_without_the_registry),
+        cmocka_unit_test(each_issuer_is_checked_with_its_own_keys),
+        cmocka_unit_test(a_seen_token_still_answers_to_the_policy_at_hand),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
