@@ -23,13 +23,17 @@ my $weird = 'we"ird\\id';    # a registered id the format must escape
 my $t = OAuthTest->new(
     clients => {
         clients => [
-            {client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read write',
-                max_tokens => 100_000_000},    # the full-zone subtest fills a zone with it
+            {client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read write'},
             {client_id => $weird, client_secret_hash => sha256_hash($secret), scope => 'read'},
             {client_id => 'intro', client_secret_hash => sha256_hash($secret), scope => '',
                 introspection => JSON::PP::true},
             {client_id => 'prometheus', client_secret_hash => sha256_hash($secret),
                 scope => 'metrics:read'},
+            {client_id => 'capped', client_secret_hash => sha256_hash($secret), scope => 'read',
+                max_tokens => 3},
+            # a cap above the tiny zone's capacity: this one client fills it
+            {client_id => 'filler', client_secret_hash => sha256_hash($secret), scope => 'read',
+                max_tokens => 1_000_000},
         ],
     },
     http => <<'CONF',
@@ -187,9 +191,11 @@ subtest 'the endpoint speaks the text format 0.0.4 and promtool finds nothing' =
         'HELP and TYPE lines';
     for my $family (qw(oauth_token_requests_total oauth_bearer_checks_total
         oauth_introspection_requests_total oauth_revocation_requests_total oauth_zone_tokens
-        oauth_zone_token_capacity oauth_throttle_blocks_total oauth_token_zone_full_total)) {
+        oauth_zone_token_capacity oauth_throttle_blocks_total oauth_token_zone_full_total
+        oauth_client_tokens oauth_client_token_cap)) {
         like $r->{content}, qr/^# TYPE $family (?:counter|gauge)$/m, "family $family";
     }
+    unlike $r->{content}, qr/^oauth_client_token/m, 'no client holds a token yet: no sample';
     promtool_ok($r->{content}, 'fresh zones');
     is $t->request('POST', '/metrics', {ua => $ua, body => 'x'})->{status}, 405, 'POST: 405';
 };
@@ -257,21 +263,39 @@ subtest 'a scripted sequence of requests' => sub {
         'the other zone counts apart';
 };
 
+subtest 'each client holding tokens: its tokens and its cap' => sub {
+    my $capped = ['capped', $secret];
+    token_ok($t->token_request(basic => $capped, ua => $ua), name => "capped, token $_") for 1 .. 2;
+    my $m = metrics();
+    my $capacity = sample($m, 'oauth_zone_token_capacity', zone => 'tokens');
+    my %got = map { my $c = $_; $c => [map { sample($m, $_, zone => 'tokens', client => $c) }
+        qw(oauth_client_tokens oauth_client_token_cap)] } qw(capped app);
+    is_deeply \%got, {capped => [2, 3], app => [2, int($capacity / 4)]},
+        "tokens and cap: max_tokens 3, and a quarter of $capacity without it";
+    my @holders = sort map { /^oauth_client_tokens\|client=(.*?)\|zone=tokens$/s ? $1 : () } keys %$m;
+    is_deeply \@holders, ['app', 'capped'], 'only the clients holding tokens';
+    is scalar(grep { /^oauth_client_token.*zone=tiny/ } keys %$m), 0, 'none in the other zone';
+};
+
 subtest 'a full zone: issued up to the capacity, then zone full' => sub {
     my $capacity = sample(metrics(), 'oauth_zone_token_capacity', zone => 'tiny');
     ok $capacity > 0, "capacity $capacity";
-    # README "Zone": a client holding tokens takes one entry, plus one per 23
-    # bytes of its id and scope list ("app" and "read write": one).
+    # the filler's record takes 2 entries: a head, and one for its id and scopes
     my $room = $capacity - 2;
-    my @statuses = pipelined_statuses('/token-tiny', basic_credentials('app', $secret), $capacity + 1);
-    is scalar(@statuses), $capacity + 1, 'every pipelined request answered';
-    is scalar(grep { $_ == 200 } @statuses), $room, 'the zone took as many tokens as it has room for';
-    is scalar(grep { $_ == 503 } @statuses), $capacity + 1 - $room, 'then refused';
+    my @statuses = pipelined_statuses('/token-tiny', basic_credentials('filler', $secret), $room + 1);
+    is scalar(@statuses), $room + 1, 'every pipelined request answered';
+    is scalar(grep { $_ == 200 } @statuses), $room, 'the zone took tokens up to its capacity';
+    is $statuses[-1], 503, 'then refused';
     my $m = metrics();
-    is token_count($m, 'tiny', 'app', 'issued'), $room, 'issued counted';
-    is token_count($m, 'tiny', 'app', 'temporarily_unavailable'), $capacity + 1 - $room, 'the refusals counted';
-    is sample($m, 'oauth_token_zone_full_total', zone => 'tiny'), $capacity + 1 - $room, 'zone full counted';
-    is sample($m, 'oauth_zone_tokens', zone => 'tiny'), $room, 'the zone holds them all';
+    is token_count($m, 'tiny', 'filler', 'issued'), $room, 'issued counted';
+    is token_count($m, 'tiny', 'filler', 'temporarily_unavailable'), 1, 'the refusal counted';
+    is sample($m, 'oauth_token_zone_full_total', zone => 'tiny'), 1, 'zone full counted';
+    is sample($m, 'oauth_zone_tokens', zone => 'tiny'), $room, 'the zone is full';
+    is sample($m, 'oauth_client_tokens', zone => 'tiny', client => 'filler'), $room,
+        'all of them the filler\'s';
+    is sample($m, 'oauth_client_token_cap', zone => 'tiny', client => 'filler'), 1_000_000,
+        'under its max_tokens';
+    promtool_ok(scrape()->{content}, 'a full zone');
 };
 
 subtest 'hostile client ids neither break the format nor grow the label set' => sub {
@@ -295,7 +319,8 @@ subtest 'hostile client ids neither break the format nor grow the label set' => 
     my $m = parse_exposition($r->{content});
     my %clients;
     /^oauth_token_requests_total\|client=(.*?)\|result=/s and $clients{$1} = 1 for keys %$m;
-    is_deeply [sort keys %clients], [sort '', 'app', $weird], 'only registered clients and the empty id';
+    is_deeply [sort keys %clients], [sort '', 'app', 'capped', 'filler', $weird],
+        'only registered clients and the empty id';
     is token_count($m, 'tokens', '', 'invalid_client'),
         token_count($before, 'tokens', '', 'invalid_client') + 5, 'all counted under client=""';
     unlike $r->{content}, qr/AAAA|BBBB/, 'no hostile id in the output';
@@ -399,6 +424,10 @@ YAML
     }, $wait);
     ok $result, 'Prometheus got a token of its own and scraped the protected location'
         or diag OAuthTest::slurp("$dir/prometheus.log");
+    $result = $query->('oauth_client_tokens{job="oauth",zone="tokens",client="capped"}'
+        . ' / oauth_client_token_cap');
+    is $result && sprintf('%.4f', $result->[0]{value}[1]), '0.6667',
+        'the dashboard\'s fill against the cap: 2 tokens of 3';
     stop_prometheus();
 };
 

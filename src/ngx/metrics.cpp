@@ -65,7 +65,8 @@ std::string renderZones(ngx_http_request_t *r) {
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
         oauth::TokenStore store = storeOf(zone[i].shm);
         zones.push_back({view(zone[i].name), countersOf(zone[i].shm).snapshot(),
-                         store.live_tokens(), store.capacity()});
+                         store.live_tokens(), store.capacity(),
+                         oauth::metrics::client_tokens_of(store)});
     }
     return oauth::metrics::render_exposition(zones);
 }

@@ -8,6 +8,7 @@
 #include "core/bearer.hpp"
 #include "core/metrics/counters.hpp"
 #include "core/metrics/exposition.hpp"
+#include "core/metrics/gauges.hpp"
 #include "core/token_admin.hpp"
 #include "core/token_endpoint.hpp"
 #include "fixtures.hpp"
@@ -268,8 +269,8 @@ void renders_each_family_once_with_help_and_type(void **) {
     one.open().count_token_response(outcome("issued", "we\"ird\\id"));
     two.open().count_bearer_check("insufficient_scope");
     std::vector<oauth::metrics::ZoneMetrics> zones;
-    zones.push_back({"one", one.open().snapshot(), 3, 100});
-    zones.push_back({"t\"wo", two.open().snapshot(), 0, 50});
+    zones.push_back({"one", one.open().snapshot(), 3, 100, {}});
+    zones.push_back({"t\"wo", two.open().snapshot(), 0, 50, {}});
     std::string text = oauth::metrics::render_exposition(zones);
 
     auto has = [&](const std::string &line) {
@@ -296,6 +297,62 @@ void renders_each_family_once_with_help_and_type(void **) {
     assert_true(text.back() == '\n');
 }
 
+void reads_each_client_holding_tokens_by_id(void **) {
+    fixture::Store memory;
+    oauth::TokenStore store = memory.open();
+    uint32_t retry_after = 0;
+    auto insert = [&](uint8_t n, std::string_view client, uint32_t cap) {
+        oauth::Digest digest{};
+        digest[0] = n;
+        assert_int_equal(
+            int(store.insert(digest, client, "read", 1, kNow, kNow + 3600, kNow, retry_after, cap)),
+            int(oauth::InsertResult::ok));
+    };
+    insert(1, "capped", 3);
+    insert(2, "capped", 3);
+    insert(3, "restored", oauth::TokenStore::kNoClientCap);
+    insert(4, "app", oauth::TokenStore::kDefaultClientCap);
+    std::vector<oauth::metrics::ClientTokens> clients = oauth::metrics::client_tokens_of(store);
+    assert_int_equal(clients.size(), 3);
+    assert_text(clients[0].id, "app");
+    assert_int_equal(clients[0].tokens, 1);
+    assert_int_equal(clients[0].cap, store.capacity() / 4);  // the default share
+    assert_text(clients[1].id, "capped");
+    assert_int_equal(clients[1].tokens, 2);
+    assert_int_equal(clients[1].cap, 3);
+    assert_text(clients[2].id, "restored");
+    assert_int_equal(clients[2].cap, oauth::TokenStore::kNoClientCap);
+    assert_int_equal(oauth::metrics::client_tokens_of(fixture::Store().open()).size(), 0);
+}
+
+void renders_each_clients_tokens_and_cap_but_no_cap_it_lacks(void **) {
+    Region region;
+    std::vector<oauth::metrics::ZoneMetrics> zones;
+    zones.push_back({"one",
+                     region.open().snapshot(),
+                     5,
+                     100,
+                     {{"app", 2, 3}, {"re\\st\"ored", 3, oauth::TokenStore::kNoClientCap}}});
+    zones.push_back({"t\"wo", region.open().snapshot(), 0, 50, {}});  // no client holds tokens
+    std::string text = oauth::metrics::render_exposition(zones);
+
+    auto has = [&](const std::string &line) {
+        if (text.find(line + "\n") == std::string::npos) {
+            fail_msg("missing line: %s\nin:\n%s", line.c_str(), text.c_str());
+        }
+    };
+    has("# TYPE oauth_client_tokens gauge");
+    has("oauth_client_tokens{zone=\"one\",client=\"app\"} 2");
+    has("oauth_client_tokens{zone=\"one\",client=\"re\\\\st\\\"ored\"} 3");
+    has("# TYPE oauth_client_token_cap gauge");
+    has("oauth_client_token_cap{zone=\"one\",client=\"app\"} 3");
+    assert_true(text.find("# HELP oauth_client_token_cap ") != std::string::npos);
+    assert_true(text.find("# HELP oauth_client_tokens ") != std::string::npos);
+    assert_int_equal(text.find("oauth_client_token_cap{zone=\"one\",client=\"re"),
+                     std::string::npos);
+    assert_int_equal(text.find("oauth_client_tokens{zone=\"t\\\"wo\""), std::string::npos);
+}
+
 }  // namespace
 
 int main() {
@@ -313,6 +370,8 @@ int main() {
         cmocka_unit_test(the_bearer_verdict_says_what_it_answered),
         cmocka_unit_test(label_values_are_escaped),
         cmocka_unit_test(renders_each_family_once_with_help_and_type),
+        cmocka_unit_test(reads_each_client_holding_tokens_by_id),
+        cmocka_unit_test(renders_each_clients_tokens_and_cap_but_no_cap_it_lacks),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,6 +1,7 @@
 #include "core/metrics/exposition.hpp"
 
 #include <cstdint>
+#include <optional>
 
 namespace oauth::metrics {
 
@@ -78,6 +79,21 @@ void append_per_zone(std::string &out, std::string_view name, std::string_view t
     }
 }
 
+// A gauge family labelled by zone and client, one sample for each client
+// holding tokens, but none where `value` has nothing to say.
+void append_per_client(std::string &out, std::string_view name, std::string_view help,
+                       const std::vector<ZoneMetrics> &zones,
+                       std::optional<uint64_t> (*value)(const ClientTokens &)) {
+    append_family(out, name, "gauge", help);
+    for (const ZoneMetrics &zone : zones) {
+        for (const ClientTokens &client : zone.clients) {
+            if (std::optional<uint64_t> v = value(client)) {
+                Sample(out, name, zone.zone).label("client", client.id).value(*v);
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void append_label_value(std::string &out, std::string_view value) {
@@ -123,6 +139,21 @@ std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
                     [](const ZoneMetrics &z) { return uint64_t(z.live_tokens); });
     append_per_zone(out, "oauth_zone_token_capacity", "gauge", "Tokens the zone can hold at once.",
                     zones, [](const ZoneMetrics &z) { return uint64_t(z.capacity); });
+    append_per_client(out, "oauth_client_tokens",
+                      "Tokens each client holds in the zone, including expired ones not yet "
+                      "reclaimed; clients holding none are left out.",
+                      zones,
+                      [](const ClientTokens &c) { return std::optional<uint64_t>(c.tokens); });
+    append_per_client(out, "oauth_client_token_cap",
+                      "Live tokens each client may hold in the zone at once (its max_tokens, or "
+                      "a quarter of the zone); left out for a client holding only restored, "
+                      "uncapped tokens.",
+                      zones, [](const ClientTokens &c) -> std::optional<uint64_t> {
+                          if (c.cap == TokenStore::kNoClientCap) {
+                              return std::nullopt;
+                          }
+                          return c.cap;
+                      });
     return out;
 }
 

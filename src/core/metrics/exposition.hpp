@@ -8,17 +8,20 @@
 #include <vector>
 
 #include "core/metrics/counters.hpp"
+#include "core/metrics/gauges.hpp"
 
 namespace oauth::metrics {
 
 constexpr std::string_view kContentType = "text/plain; version=0.0.4";
 
-// What one zone shows: its counters and its fill, read at the same moment.
+// What one zone shows: its counters, its fill and each client's share of it,
+// read at the same moment.
 struct ZoneMetrics {
     std::string_view zone;
     Snapshot counters;
     size_t live_tokens = 0;
     size_t capacity = 0;
+    std::vector<ClientTokens> clients;  // by id
 };
 
 // Each family once, with its HELP and TYPE lines, and every zone's samples
