@@ -211,7 +211,7 @@ sub fails_ok {
 
 # The http snippet starts on line 19 of nginx.conf: the server's lines follow.
 my ($rc0, $out0) = $t->test_config(http => conf_with("oauth_signing_key missing.pem;"));
-my ($key_line) = $out0 =~ /nginx\.conf:(\d+)/;
+my ($key_line) = $out0 =~ /\[emerg\].*?nginx\.conf:(\d+)/;
 my $iss = 'oauth_issuer http://127.0.0.1:%%PORT%%;';
 sub at { my ($n) = @_; return qr{in \Q$p\E/nginx\.conf:$n\b} }
 my $line = $key_line + 1;    # with the oauth_issuer line before the key
