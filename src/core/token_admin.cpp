@@ -79,7 +79,12 @@ HttpResponse revoke(const FormRequest &request, const Registry &registry, TokenS
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
-    store.revoke(digest_token(*caller.token), caller.client->id);
+    Digest digest = digest_token(*caller.token);
+    TokenGrant grant;
+    bool live = store.find(digest, now, grant);
+    if (store.revoke(digest, caller.client->id) && live && config.revocations != nullptr) {
+        config.revocations->add(digest, grant.expires_at, now);
+    }
     return HttpResponse();  // 200, empty body
 }
 

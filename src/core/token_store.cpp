@@ -288,6 +288,22 @@ class Table {
         return read_grant(entry.grant.load(kRelaxed), entry.scope_mask.load(kRelaxed), out);
     }
 
+    uint32_t slot_count() const { return region_.slot_count; }
+
+    // The entry in slot `i` when it is live at `now`; torn without the lock, as read() is.
+    bool read_slot(uint32_t i, uint32_t now, Digest &digest, TokenGrant &out) {
+        const Entry &entry = slot(i);
+        uint32_t expires_at = entry.expires_at.load(kRelaxed);
+        if (now >= expires_at) {
+            return false;
+        }
+        DigestWords words = digest_of(entry);
+        std::memcpy(digest.data(), words.data(), sizeof words);
+        out.expires_at = expires_at;
+        out.issued_at = entry.issued_at.load(kRelaxed);
+        return read_grant(entry.grant.load(kRelaxed), entry.scope_mask.load(kRelaxed), out);
+    }
+
     bool belongs_to(uint32_t i, std::string_view client_id) {
         return is_issued_to(grant(slot(i).grant.load(kRelaxed)), client_id);
     }
@@ -627,6 +643,35 @@ bool TokenStore::find(const Digest &digest, uint32_t now, TokenGrant &out) const
     }
     Change change(*header_, lock_);  // a writer died mid-change, or a sweep is long
     return table.read(words, now, out);
+}
+
+// An entry a writer moves while the walk passes (a backward shift) may be
+// seen twice or missed: whoever needs every entry walks again after a change.
+void TokenStore::visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept {
+    Table table(*header_);
+    Digest digest;
+    TokenGrant grant;
+    for (uint32_t i = 0; i < table.slot_count(); ++i) {
+        bool live = false;
+        bool consistent = false;
+        for (unsigned attempt = 0; attempt < kReadAttempts && !consistent; ++attempt) {
+            uint32_t seq = header_->seq.load(std::memory_order_acquire);
+            if (seq & 1) {
+                pause_cpu();
+                continue;
+            }
+            live = table.read_slot(i, now, digest, grant);
+            std::atomic_thread_fence(std::memory_order_acquire);
+            consistent = header_->seq.load(kRelaxed) == seq;
+        }
+        if (!consistent) {
+            Change change(*header_, lock_);  // a writer died mid-change, or a sweep is long
+            live = table.read_slot(i, now, digest, grant);
+        }
+        if (live) {
+            visit(context, digest, grant);
+        }
+    }
 }
 
 bool TokenStore::revoke(const Digest &digest, std::string_view client_id) noexcept {

@@ -48,6 +48,8 @@ struct TokenGrant {
 
 enum class InsertResult { ok, full };
 
+using LiveTokenVisitor = void (*)(void *context, const Digest &digest, const TokenGrant &grant);
+
 class TokenStore {
   public:
     static constexpr size_t kMinRegionSize = 64 * 1024;
@@ -71,6 +73,10 @@ class TokenStore {
 
     // Fills `out` and answers true when the token is live at `now`.
     bool find(const Digest &digest, uint32_t now, TokenGrant &out) const noexcept;
+
+    // Calls `visit` with a copy of each token live at `now`, read without the lock (seqlock-checked
+    // per entry).
+    void visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept;
 
     // Removes the token when it was issued to `client_id`. True if removed.
     bool revoke(const Digest &digest, std::string_view client_id) noexcept;
