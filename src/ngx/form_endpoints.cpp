@@ -55,7 +55,8 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                               uint32_t(lcf->auth_failure_block)});
     oauth::ClientAuthConfig auth{view(lcf->realm),
                                  lcf->auth_failure_limit != 0 ? &throttle : nullptr};
-    oauth::TokenAdminConfig admin{auth, view(scf->issuer)};
+    oauth::RevocationList revocations = revocationsOf(endpoint->zone);
+    oauth::TokenAdminConfig admin{auth, view(scf->issuer), &revocations};
     switch (endpoint->kind) {
         case Endpoint::token:
             return oauth::handle_token_request(
@@ -91,6 +92,9 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
         request.client_address = view(r->connection->addr_text);
 
         oauth::HttpResponse response = answerEndpoint(r, lcf, request);
+        if (response.status == 200 && lcf->endpoint->kind != Endpoint::introspection) {
+            noteZoneChange(lcf->endpoint->zone);  // a token issued or revoked
+        }
         logResponse(r, response, lcf->endpoint->zone->shm.name);
         return sendResponse(r, response);
     } catch (const std::bad_alloc &) {

@@ -6,13 +6,16 @@
 
 #include "ngx/ngx.hpp"
 
+#include <atomic>
 #include <string>
 #include <string_view>
 
 #include "core/bearer.hpp"
 #include "core/http.hpp"
 #include "core/registry.hpp"
+#include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
+#include "core/tokens/revocation_list.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
 
@@ -20,15 +23,18 @@ namespace oauth_ngx {
 
 // ---- configuration -------------------------------------------------------
 
-struct Zone {
-    ngx_str_t name;
-    ngx_shm_zone_t *shm;
-};
-
 // Where a directive stood, for errors found after the whole http{} is read.
 struct ConfPlace {
     ngx_str_t file;
     ngx_uint_t line;
+};
+
+struct Zone {
+    ngx_str_t name;
+    ngx_shm_zone_t *shm;
+    ngx_str_t state_file;  // full path; empty: no state= (state.cpp)
+    ConfPlace place;
+    ngx_cycle_t *cycle;  // the cycle it was declared in, for its worker user
 };
 
 struct MainConf {
@@ -79,12 +85,27 @@ struct RequestContext {
     time_t expires_at;  // 0: no valid token
 };
 
-// A zone holds the tokens and, beside them, the failed-authentication counters.
+// What the processes of a zone share about its state file (state.cpp).
+struct ZoneState {
+    oauth::LeaseWord writer;
+    std::atomic<uint64_t> changes;          // bumped by each issuance and revocation
+    std::atomic<uint64_t> written_changes;  // `changes` when the last snapshot began
+    std::atomic<uint64_t> writes;
+    uint64_t instance;         // drawn when the zone was created
+    uint64_t loaded_instance;  // the stamp of the file loaded into it
+    uint64_t loaded_write;
+};
+
+// A zone holds the tokens and, beside them, the failed-authentication
+// counters, the revocation list and what its state file's writer shares.
 struct ZoneRegions {
     void *tokens;
     size_t tokens_size;
     void *throttle;
     size_t throttle_size;
+    void *revocations;
+    size_t revocations_size;
+    ZoneState *state;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -107,7 +128,16 @@ size_t countAuthorizationHeaders(ngx_http_request_t *r);
 
 oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
+oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
+
+// ---- state files (state.cpp) -----------------------------------------------
+
+ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
+void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
+void noteZoneChange(ngx_shm_zone_t *zone);
+ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
+void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
 
 // ---- handlers --------------------------------------------------------------
 

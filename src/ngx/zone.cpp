@@ -2,6 +2,8 @@
 // laid over it, reused on reload.
 #include "ngx/module.hpp"
 
+#include <new>
+
 #include "core/auth_throttle.hpp"
 
 namespace oauth_ngx {
@@ -17,12 +19,15 @@ void unlockZone(void *mutex) {
 }
 
 bool formatRegions(ZoneRegions *regions) {
+    new (regions->state) ZoneState{};
     return oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
+           oauth::RevocationList::format(regions->revocations, regions->revocations_size) &&
            oauth::TokenStore::format(regions->tokens, regions->tokens_size);
 }
 
 bool regionsFormatted(const ZoneRegions *regions) {
     return oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
+           oauth::RevocationList::is_formatted(regions->revocations, regions->revocations_size) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
 
@@ -37,16 +42,24 @@ oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
     return oauth::TokenStore(static_cast<ZoneRegions *>(zone->data)->tokens, zoneLock(zone));
 }
 
-// About 3% of the zone, enough for thousands of (client, address) counters.
-size_t throttleSize(size_t zone) {
+oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
+    return oauth::RevocationList(static_cast<ZoneRegions *>(zone->data)->revocations,
+                                 zoneLock(zone));
+}
+
+// About 3% of the zone: enough for thousands of (client, address) counters,
+// and as many revocations.
+size_t regionSize(size_t zone, size_t minimum) {
     size_t size = zone / 32;
-    return ngx_align(
-        size < oauth::AuthThrottle::kMinRegionSize ? oauth::AuthThrottle::kMinRegionSize : size,
-        ngx_pagesize);
+    return ngx_align(size < minimum ? minimum : size, ngx_pagesize);
 }
 
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
+    const Zone &conf = *static_cast<const Zone *>(zone->data);  // set by oauth_token_zone
+    if (checkStateDirectory(zone, conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
     if (reused != nullptr) {
         // nginx -s reload: keep every token, unless a rebuilt module lays
         // the zone out differently.
@@ -72,18 +85,23 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     }
     ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
 
-    regions->throttle_size = throttleSize(zone->shm.size);
+    regions->throttle_size = regionSize(zone->shm.size, oauth::AuthThrottle::kMinRegionSize);
     regions->throttle = ngx_slab_alloc(pool, regions->throttle_size);
+    regions->revocations_size = regionSize(zone->shm.size, oauth::RevocationList::kMinRegionSize);
+    regions->revocations = ngx_slab_alloc(pool, regions->revocations_size);
+    regions->state = static_cast<ZoneState *>(ngx_slab_alloc(pool, sizeof(ZoneState)));
     // The tokens take every page left; the token store does its own layout.
     regions->tokens_size = pool->pfree * ngx_pagesize;
     regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
-    if (regions->throttle == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
+    if (regions->throttle == nullptr || regions->revocations == nullptr ||
+        regions->state == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;
     }
     pool->data = regions;
     zone->data = regions;
+    loadStateFile(zone, conf);
     return NGX_OK;
 }
 
