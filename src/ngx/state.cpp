@@ -226,8 +226,8 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
     }
     try {
         awaitFreshSnapshot(shm, zone);
-        ngx_msec_t started = ngx_current_msec;
         ngx_time_update();
+        ngx_msec_t started = ngx_current_msec;
         std::string bytes;
         std::string problem;
         Read read = readFile(pathOf(zone), bytes, problem);
