@@ -180,21 +180,21 @@ void setAside(ngx_shm_zone_t *shm, const Zone &zone, const std::string &reason) 
 
 // The new master of a binary upgrade (started with inherited sockets): the
 // old generation's writer is alive, and its last snapshot may be up to a
-// second old. It is asked for a fresh one through FILE.request, which it
-// removes once the snapshot is in place.
+// second old, or not written yet. It is asked for a fresh one through
+// FILE.request, which it removes once the snapshot is in place.
 void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone) {
     if (!ngx_inherited) {
         return;
     }
     std::string head;
     std::string problem;
-    if (readFile(pathOf(zone), head, problem, oauth::kStateHeaderSize) != Read::ok) {
-        return;
-    }
-    std::optional<oauth::StateStamp> stamp = oauth::StateFile::peek_stamp(head);
-    if (!stamp || stamp->writer_pid == 0 || stamp->writer_pid == uint64_t(ngx_pid) ||
-        stamp->writer_pid > UINT32_MAX || !isAlive(uint32_t(stamp->writer_pid))) {
-        return;
+    // No file yet: the old generation started less than a second ago.
+    if (readFile(pathOf(zone), head, problem, oauth::kStateHeaderSize) == Read::ok) {
+        std::optional<oauth::StateStamp> stamp = oauth::StateFile::peek_stamp(head);
+        if (!stamp || stamp->writer_pid == 0 || stamp->writer_pid == uint64_t(ngx_pid) ||
+            stamp->writer_pid > UINT32_MAX || !isAlive(uint32_t(stamp->writer_pid))) {
+            return;
+        }
     }
     std::string request = pathOf(zone, ".request");
     int fd = open(request.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -209,9 +209,9 @@ void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone) {
     }
     if (unlink(request.c_str()) == 0) {
         ngx_log_error(NGX_LOG_WARN, shm->shm.log, 0,
-                      "oauth_token_zone \"%V\": the writer of state file \"%V\" (pid %uL) did "
-                      "not answer in %M ms; its last snapshot is loaded",
-                      &zone.name, &zone.state_file, stamp->writer_pid, kRequestWait);
+                      "oauth_token_zone \"%V\": the old generation's writer of state file "
+                      "\"%V\" did not answer in %M ms; its last snapshot, if any, is loaded",
+                      &zone.name, &zone.state_file, kRequestWait);
     }
 }
 
