@@ -64,6 +64,7 @@ GOALS = {
     "1": (">=", 0.6), "2": (">=", 0.9), "3": (">=", 0.95), "4": (">=", 0.6),
     "5a": (">=", 0.9), "5b": (">=", 0.9), "5c": ("<=", 128.0), "6": (">=", 20.0),
     "7a": (">=", 0.97), "7b": (">=", 0.97),
+    "8a": (">=", 0.95), "8b": (">=", 0.95),
 }
 SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
 
@@ -206,6 +207,9 @@ class Nginx:
         for root, dirs, files in os.walk(self.prefix):
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o755)
+        # zone kept's state file, written by the worker (nobody, when root starts nginx)
+        os.makedirs(os.path.join(self.prefix, "state"), exist_ok=True)
+        os.chmod(os.path.join(self.prefix, "state"), 0o777)
 
     def start(self):
         conf = os.path.join(self.prefix, "nginx.conf")
@@ -412,7 +416,8 @@ class Bench:
     def start(self):
         # what an earlier run left here, and nothing else
         shutil.rmtree(os.path.join(self.workdir, "prefix"), ignore_errors=True)
-        for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "fill.stop", "peer.log"):
+        for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "tokens-kept.txt",
+                     "fill.stop", "peer.log"):
             if os.path.exists(os.path.join(self.workdir, name)):
                 os.unlink(os.path.join(self.workdir, name))
         os.makedirs(self.workdir, exist_ok=True)
@@ -495,6 +500,8 @@ class Bench:
         self.introspect_token = token
         tokens = [self.issue()["access_token"] for _ in range(64)]
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
+        kept = [self.issue("/token-kept")["access_token"] for _ in range(64)]
+        self.kept_tokens = self.write_lines("tokens-kept.txt", kept)
 
     def write_lines(self, name, lines):
         path = os.path.join(self.workdir, name)
@@ -557,6 +564,8 @@ class Bench:
             "introspect": post("/introspect", "intro", "token=" + self.introspect_token),
             "open": bearer("/open", self.protected_tokens),
             "protected": bearer("/protected", self.protected_tokens),
+            "issue_kept": post("/token-kept", "sha"),
+            "protected_kept": bearer("/p-kept", self.kept_tokens),
             "issue_small_zone": post("/token-small", "sha"),
             "issue_big_zone": post("/token-big", "sha"),
             "protected_small_zone": bearer("/p-small", self.small_tokens),
@@ -664,8 +673,9 @@ class Bench:
             self.define_variants()
             figures = []
             names = (["peer_issue"] if self.peer else []) + [
-                "issue_pbkdf2", "issue_sha256", "ceiling", "ceiling_scraped", "issue_sha256_scraped",
-                "introspect", "open", "protected", "protected_scraped", "open_scraped",
+                "issue_pbkdf2", "issue_sha256", "issue_kept", "ceiling", "ceiling_scraped",
+                "issue_sha256_scraped", "introspect", "open", "protected", "protected_kept",
+                "protected_scraped", "open_scraped",
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
@@ -680,6 +690,8 @@ class Bench:
             figures.append(self.figure("5b", "protected location, zone at %s / at 1k tokens" % big, "protected_big_zone", "protected_small_zone", rc))
             figures.append({"id": "5c", "title": "zone bytes per live token (filled until 503)",
                             "value": self.bytes_per_token, "unit": "bytes"})
+            figures.append(self.figure("8a", "issuance, zone with state= / without", "issue_kept", "issue_sha256", ra))
+            figures.append(self.figure("8b", "protected location, zone with state= / without", "protected_kept", "protected", rb))
             if self.peer:
                 figures.append(self.figure("6", "issuance: this module / oidc-provider", "issue_sha256", "peer_issue", ra))
             else:

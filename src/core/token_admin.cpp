@@ -81,12 +81,18 @@ HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
     return response;
 }
 
-HttpResponse revoke(ClientRequest &client_request, const Registry &registry, TokenStore &store) {
+HttpResponse revoke(ClientRequest &client_request, const Registry &registry, TokenStore &store,
+                    const TokenAdminConfig &config, uint32_t now) {
     Caller caller = authenticate_caller(client_request, registry);
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
-    store.revoke(digest_token(*caller.token), caller.client->id);
+    Digest digest = digest_token(*caller.token);
+    TokenGrant grant;
+    bool live = store.find(digest, now, grant);
+    if (store.revoke(digest, caller.client->id) && live && config.revocations != nullptr) {
+        config.revocations->add(digest, grant.expires_at, now);
+    }
     HttpResponse response;  // 200, empty body
     response.outcome.result = "ok";
     return response;
@@ -112,7 +118,7 @@ HttpResponse handle_revocation_request(const FormRequest &request, const Registr
                                        uint32_t now) noexcept {
     try {
         ClientRequest client_request(request, config.auth, now);
-        HttpResponse response = revoke(client_request, registry, store);
+        HttpResponse response = revoke(client_request, registry, store, config, now);
         response.outcome.client = client_request.named_client();
         return response;
     } catch (...) {

@@ -11,6 +11,7 @@
 #include "core/jose/gate.hpp"
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
+#include "core/tokens/revocation_list.hpp"
 
 namespace oauth {
 
@@ -19,6 +20,7 @@ struct TokenAdminConfig {
     std::string_view issuer;  // "iss" of introspection answers; empty: left out
     // Set: introspection also answers for the server's own JWTs.
     jose::JwtVerifier *jwt = nullptr;
+    RevocationList *revocations = nullptr;  // where revocations are recorded; nullptr: nowhere
 };
 
 // Only clients with "introspection": true may ask; an active token answers
@@ -29,7 +31,9 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
                                           uint32_t now) noexcept;
 
 // A client revokes only its own tokens; unknown and foreign tokens still
-// answer 200 (RFC 7009 §2.2) and change nothing.
+// answer 200 (RFC 7009 §2.2) and change nothing. A token revoked is recorded
+// in `config.revocations` until it would have expired, so that no older copy
+// of the zone (a state file) brings it back.
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
                                        TokenStore &store, const TokenAdminConfig &config,
                                        uint32_t now) noexcept;

@@ -67,8 +67,6 @@ using LiveTokenVisitor = void (*)(void *context, const Digest &digest, const Tok
 using ClientVisitor = void (*)(void *context, std::string_view client_id, size_t tokens,
                                size_t cap);
 
-using LiveTokenVisitor = void (*)(void *context, const Digest &digest, const TokenGrant &grant);
-
 class TokenStore {
   public:
     static constexpr size_t kMinRegionSize = 64 * 1024;

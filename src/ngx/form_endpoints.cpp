@@ -64,7 +64,8 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                              static_cast<ZoneRegions *>(endpoint->zone->data)->verdicts,
                              zoneLock(endpoint->zone)));
     }
-    oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr};
+    oauth::RevocationList revocations = revocationsOf(endpoint->zone);
+    oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr, &revocations};
     switch (endpoint->kind) {
         case Endpoint::token:
             return oauth::handle_token_request(
@@ -104,6 +105,9 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
 
         oauth::HttpResponse response = answerEndpoint(r, lcf, request);
         countFormResponse(*lcf->endpoint, response);
+        if (response.status == 200 && lcf->endpoint->kind != Endpoint::introspection) {
+            noteZoneChange(lcf->endpoint->zone);  // a token issued or revoked
+        }
         logResponse(r, response, lcf->endpoint->zone->shm.name);
         return sendResponse(r, response);
     } catch (const std::bad_alloc &) {

@@ -9,6 +9,7 @@
 
 #include "core/jose/verdict_cache.hpp"
 #include "core/metadata.hpp"
+#include "core/tokens/revocation_list.hpp"
 #include "core/text.hpp"
 
 namespace oauth_ngx {
@@ -37,7 +38,8 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     }
     // The slab pool's own pages come on top of the store.
     size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
-                     oauth::jose::VerdictCache::kMinRegionSize + 8 * ngx_pagesize;
+                     oauth::jose::VerdictCache::kMinRegionSize +
+                     oauth::RevocationList::kMinRegionSize + 8 * ngx_pagesize;
     if (size_t(size) < minimum) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
@@ -57,6 +59,20 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
+    ngx_str_t state_file = ngx_null_string;
+    if (cf->args->nelts == 3) {
+        ngx_str_t param = value[2];
+        if (param.len <= 6 || ngx_strncmp(param.data, "state=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in oauth_token_zone: state=FILE expected",
+                               &param);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+        state_file = {param.len - 6, param.data + 6};
+        if (ngx_conf_full_name(cf->cycle, &state_file, 0) != NGX_OK) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -66,13 +82,16 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                            &name);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    shm->init = initZone;
-    shm->data = shm;  // taken: a second directive naming it is refused above
     Zone *zone = static_cast<Zone *>(ngx_array_push(&mcf->zones));
-    if (zone == nullptr) {
+    // The zone's init reads its configuration here; a copy, as the array may move.
+    auto *initConf = static_cast<Zone *>(ngx_palloc(cf->pool, sizeof(Zone)));
+    if (zone == nullptr || initConf == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    *zone = {name, shm};
+    *zone = {name, shm, state_file, confPlace(cf), cf->cycle};
+    *initConf = *zone;
+    shm->init = initZone;
+    shm->data = initConf;  // also marks it taken: a second directive naming it is refused above
     return NGX_CONF_OK;
 }
 
@@ -386,7 +405,7 @@ const Endpoint kIntrospectionEndpoint = Endpoint::introspection;
 const Endpoint kRevocationEndpoint = Endpoint::revocation;
 
 ngx_command_t commands[] = {
-    {ngx_string("oauth_token_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, setTokenZone,
+    {ngx_string("oauth_token_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE12, setTokenZone,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_clients"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setClients,
@@ -564,6 +583,15 @@ ngx_http_module_t moduleContext = {
 
 using namespace oauth_ngx;
 
-ngx_module_t ngx_http_oauth_module = {
-    NGX_MODULE_V1, &moduleContext, commands, NGX_HTTP_MODULE, nullptr, nullptr,
-    nullptr,       nullptr,        nullptr,  nullptr,         nullptr, NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1,
+                                      &moduleContext,
+                                      commands,
+                                      NGX_HTTP_MODULE,
+                                      nullptr,            // init master
+                                      nullptr,            // init module
+                                      startStateWriters,  // init process
+                                      nullptr,            // init thread
+                                      nullptr,            // exit thread
+                                      stopStateWriters,   // exit process
+                                      nullptr,            // exit master
+                                      NGX_MODULE_V1_PADDING};

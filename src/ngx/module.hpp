@@ -8,6 +8,7 @@
 #include "ngx/ngx.hpp"
 
 #include <optional>
+#include <atomic>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +19,9 @@
 #include "core/jose/key.hpp"
 #include "core/metrics/counters.hpp"
 #include "core/registry.hpp"
+#include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
+#include "core/tokens/revocation_list.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
 
@@ -26,15 +29,18 @@ namespace oauth_ngx {
 
 // ---- configuration -------------------------------------------------------
 
-struct Zone {
-    ngx_str_t name;
-    ngx_shm_zone_t *shm;
-};
-
 // Where a directive stood, for errors found after the whole http{} is read.
 struct ConfPlace {
     ngx_str_t file;
     ngx_uint_t line;
+};
+
+struct Zone {
+    ngx_str_t name;
+    ngx_shm_zone_t *shm;
+    ngx_str_t state_file;  // full path; empty: no state= (state.cpp)
+    ConfPlace place;
+    ngx_cycle_t *cycle;  // the cycle it was declared in, for its worker user
 };
 
 struct MainConf {
@@ -100,8 +106,20 @@ struct RequestContext {
     ngx_str_t audience;  // of a JWT, space-separated
 };
 
-// A zone holds the tokens and, beside them, the failed-authentication counters
-// and the metrics.
+// What the processes of a zone share about its state file (state.cpp).
+struct ZoneState {
+    oauth::LeaseWord writer;
+    std::atomic<uint64_t> changes;          // bumped by each issuance and revocation
+    std::atomic<uint64_t> written_changes;  // `changes` when the last snapshot began
+    std::atomic<uint64_t> writes;
+    uint64_t instance;         // drawn when the zone was created
+    uint64_t loaded_instance;  // the stamp of the file loaded into it
+    uint64_t loaded_write;
+};
+
+// A zone holds the tokens and, beside them, the failed-authentication
+// counters, the metrics, the JWT verdicts, the revocation list and what its
+// state file's writer shares.
 struct ZoneRegions {
     void *tokens;
     size_t tokens_size;
@@ -111,6 +129,9 @@ struct ZoneRegions {
     size_t metrics_size;
     void *verdicts;  // the JWT signatures verified (core/jose/verdict_cache.hpp)
     size_t verdicts_size;
+    void *revocations;
+    size_t revocations_size;
+    ZoneState *state;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -134,9 +155,18 @@ size_t countAuthorizationHeaders(ngx_http_request_t *r);
 oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
+oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
 size_t zoneTokenCapacity(size_t size);
+
+// ---- state files (state.cpp) -----------------------------------------------
+
+ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
+void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
+void noteZoneChange(ngx_shm_zone_t *zone);
+ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
+void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
 
 // ---- handlers --------------------------------------------------------------
 

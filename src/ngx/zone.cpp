@@ -4,6 +4,7 @@
 #include "ngx/module.hpp"
 
 #include <cstring>
+#include <new>
 
 #include "core/auth_throttle.hpp"
 #include "core/scope.hpp"
@@ -24,9 +25,11 @@ void unlockZone(void *mutex) {
 }
 
 bool formatRegions(ZoneRegions *regions) {
+    new (regions->state) ZoneState{};
     return oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
            oauth::metrics::Counters::format(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::format(regions->verdicts, regions->verdicts_size) &&
+           oauth::RevocationList::format(regions->revocations, regions->revocations_size) &&
            oauth::TokenStore::format(regions->tokens, regions->tokens_size);
 }
 
@@ -34,6 +37,7 @@ bool regionsFormatted(const ZoneRegions *regions) {
     return oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
            oauth::metrics::Counters::is_formatted(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::is_formatted(regions->verdicts, regions->verdicts_size) &&
+           oauth::RevocationList::is_formatted(regions->revocations, regions->revocations_size) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
 
@@ -62,12 +66,16 @@ size_t metricsSize(size_t zone) {
                      ngx_pagesize);
 }
 
-// About 3% of the zone, enough for thousands of (client, address) counters.
-size_t throttleSize(size_t zone) {
+oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
+    return oauth::RevocationList(static_cast<ZoneRegions *>(zone->data)->revocations,
+                                 zoneLock(zone));
+}
+
+// About 3% of the zone: enough for thousands of (client, address) counters,
+// and as many revocations.
+size_t regionSize(size_t zone, size_t minimum) {
     size_t size = zone / 32;
-    return ngx_align(
-        size < oauth::AuthThrottle::kMinRegionSize ? oauth::AuthThrottle::kMinRegionSize : size,
-        ngx_pagesize);
+    return ngx_align(size < minimum ? minimum : size, ngx_pagesize);
 }
 
 // About 3% of the zone too: 36-byte entries, some 14 000 in a 16m zone.
@@ -76,12 +84,16 @@ size_t verdictsSize(size_t zone) {
 }
 
 // The slab pool keeps a descriptor per page and two pages for itself and the
-// small allocations (ZoneRegions, log_ctx); the brute-force counters, the
-// metrics and the JWT verdicts come next; the token store gets the rest (see initZone).
+// small allocations (ZoneRegions, ZoneState, log_ctx); the brute-force
+// counters, the metrics, the JWT verdicts and the revocations come next; the token store gets the
+// rest (see initZone).
 size_t zoneTokenCapacity(size_t size) {
     constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
     size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
-    size_t taken = 2 + (throttleSize(size) + metricsSize(size) + verdictsSize(size)) / ngx_pagesize;
+    size_t regions = regionSize(size, oauth::AuthThrottle::kMinRegionSize) +
+                     regionSize(size, oauth::RevocationList::kMinRegionSize) + metricsSize(size) +
+                     verdictsSize(size);
+    size_t taken = 2 + regions / ngx_pagesize;
     return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
 }
 
@@ -164,10 +176,11 @@ void copyToken(void *context, const oauth::Digest &digest, const oauth::TokenGra
     ++(result == oauth::InsertResult::ok ? copy->kept : copy->dropped);
 }
 
-void copyOldTokens(ngx_shm_zone_t *zone) {
+// False when there was no old zone of that name.
+bool copyOldTokens(ngx_shm_zone_t *zone) {
     ngx_shm_zone_t *old = oldZoneNamed(zone->shm.name);
     if (old == nullptr) {
-        return;
+        return false;
     }
     const ZoneRegions *from = readableRegions(old);
     if (from == nullptr) {
@@ -175,7 +188,7 @@ void copyOldTokens(ngx_shm_zone_t *zone) {
                       "oauth_token_zone \"%V\": the previous zone was laid out by another "
                       "version of the module; all its live tokens are dropped",
                       &zone->shm.name);
-        return;
+        return true;
     }
     oauth::TokenStore to = storeOf(zone);
     TokenCopy copy{&to, static_cast<uint32_t>(ngx_time()), 0, 0};
@@ -187,15 +200,20 @@ void copyOldTokens(ngx_shm_zone_t *zone) {
                       "are dropped, %uz kept",
                       &zone->shm.name, zone->shm.size / 1024, old->shm.size / 1024, copy.dropped,
                       copy.kept);
-        return;
+        return true;
     }
     ngx_log_error(NGX_LOG_NOTICE, zone->shm.log, 0,
                   "oauth_token_zone \"%V\" (%uzk, was %uzk): kept its %uz live tokens",
                   &zone->shm.name, zone->shm.size / 1024, old->shm.size / 1024, copy.kept);
+    return true;
 }
 
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
+    const Zone &conf = *static_cast<const Zone *>(zone->data);  // set by oauth_token_zone
+    if (checkStateDirectory(zone, conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
     if (reused != nullptr) {
         // nginx -s reload: keep every token, unless a rebuilt module lays
         // the zone out differently.
@@ -221,24 +239,33 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     }
     ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
 
-    regions->throttle_size = throttleSize(zone->shm.size);
+    regions->throttle_size = regionSize(zone->shm.size, oauth::AuthThrottle::kMinRegionSize);
     regions->throttle = ngx_slab_alloc(pool, regions->throttle_size);
     regions->metrics_size = metricsSize(zone->shm.size);
     regions->metrics = ngx_slab_alloc(pool, regions->metrics_size);
     regions->verdicts_size = verdictsSize(zone->shm.size);
     regions->verdicts = ngx_slab_alloc(pool, regions->verdicts_size);
+    regions->revocations_size = regionSize(zone->shm.size, oauth::RevocationList::kMinRegionSize);
+    regions->revocations = ngx_slab_alloc(pool, regions->revocations_size);
+    regions->state = static_cast<ZoneState *>(ngx_slab_alloc(pool, sizeof(ZoneState)));
     // The tokens take every page left; the token store does its own layout.
     regions->tokens_size = pool->pfree * ngx_pagesize;
     regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
     if (regions->throttle == nullptr || regions->metrics == nullptr ||
-        regions->verdicts == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
+        regions->verdicts == nullptr || regions->revocations == nullptr ||
+        regions->state == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;
     }
     pool->data = regions;
     zone->data = regions;
-    copyOldTokens(zone);
+    // A zone nginx makes anew on reload (resized, or the module loaded from a
+    // new path) takes the old zone's tokens; a zone new to the master (a start,
+    // a binary upgrade) takes the state file's.
+    if (!copyOldTokens(zone)) {
+        loadStateFile(zone, conf);
+    }
     return NGX_OK;
 }
 

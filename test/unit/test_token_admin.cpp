@@ -18,6 +18,8 @@ struct Admin {
     std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
     fixture::Store memory;
     oauth::TokenStore store = memory.open();
+    std::vector<uint64_t> revoked_memory = std::vector<uint64_t>(2048);
+    oauth::RevocationList revoked = open_revocations();
     std::string authorization;
     std::string body;
 
@@ -25,6 +27,12 @@ struct Admin {
         uint32_t retry = 0;
         store.insert(oauth::digest_token(kToken), "app", "a b c", 0b011, kNow - 10, kNow + 60, kNow,
                      retry);
+    }
+
+    oauth::RevocationList open_revocations() {
+        size_t size = revoked_memory.size() * sizeof(uint64_t);
+        assert_true(oauth::RevocationList::format(revoked_memory.data(), size));
+        return oauth::RevocationList(revoked_memory.data(), {});
     }
 
     oauth::FormRequest request(const std::string &caller, const std::string &form) {
@@ -47,7 +55,7 @@ struct Admin {
 
     oauth::HttpResponse revoke(const std::string &caller, const std::string &form) {
         return oauth::handle_revocation_request(request(caller, form), *registry, store,
-                                                {{"test"}, ""}, kNow);
+                                                {{"test"}, "", nullptr, &revoked}, kNow);
     }
 };
 
@@ -96,6 +104,7 @@ void revocation_by_a_foreign_client_changes_nothing(void **) {
     assert_text(r.body, "");
     oauth::TokenGrant grant;
     assert_true(admin.store.find(oauth::digest_token(kToken), kNow, grant));
+    assert_false(admin.revoked.contains(oauth::digest_token(kToken), kNow));
 }
 
 void revocation_by_the_owner_removes_the_token(void **) {
@@ -103,6 +112,9 @@ void revocation_by_the_owner_removes_the_token(void **) {
     assert_int_equal(admin.revoke("app:app-secret", "token=" + kToken).status, 200);
     oauth::TokenGrant grant;
     assert_false(admin.store.find(oauth::digest_token(kToken), kNow, grant));
+    // recorded until the token would have expired, so no older state file brings it back
+    assert_true(admin.revoked.contains(oauth::digest_token(kToken), kNow + 59));
+    assert_false(admin.revoked.contains(oauth::digest_token(kToken), kNow + 60));
     assert_text(admin.introspect("auditor:auditor-secret", "token=" + kToken).body,
                 "{\"active\":false}");
     assert_int_equal(admin.revoke("app:app-secret", "token=" + kToken).status, 200);

@@ -1,0 +1,186 @@
+// The revocation list: see revocation_list.hpp for the layout and the rules.
+//
+// A reader compares a slot's digest between two loads of its expiry. A
+// writer reusing a slot sets the expiry to 1 (past, but not empty) before it
+// touches the digest and stores the real expiry last, so a reader never
+// takes half of one digest and half of another for a live entry.
+#include "core/tokens/revocation_list.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <new>
+
+namespace oauth {
+namespace {
+
+constexpr uint64_t kMagic = 0x4b56455248545541;  // "AUTHREVK"
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kRewriting = 1;  // an expiry long past: the slot is being reused
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+struct Entry {
+    std::atomic<uint64_t> digest[4];
+    std::atomic<uint32_t> expires_at;  // 0: never used, the end of every probe chain
+    uint32_t spare;
+};
+
+struct Region {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t slot_count;
+    uint64_t size;
+};
+
+constexpr size_t kEntriesOffset = 64;
+
+uint32_t slots_for(size_t size) {
+    return uint32_t((size - kEntriesOffset) / sizeof(Entry));
+}
+
+Entry *entries(Region &region) {
+    return reinterpret_cast<Entry *>(reinterpret_cast<char *>(&region) + kEntriesOffset);
+}
+
+void load_words(const Digest &digest, uint64_t (&words)[4]) {
+    std::memcpy(words, digest.data(), sizeof words);
+}
+
+bool holds(const Entry &entry, const uint64_t (&words)[4]) {
+    for (size_t i = 0; i < 4; ++i) {
+        if (entry.digest[i].load(kRelaxed) != words[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void rewrite(Entry &entry, const uint64_t (&words)[4], uint32_t expires_at) {
+    entry.expires_at.store(kRewriting, kRelaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    for (size_t i = 0; i < 4; ++i) {
+        entry.digest[i].store(words[i], kRelaxed);
+    }
+    entry.expires_at.store(expires_at, std::memory_order_release);
+}
+
+}  // namespace
+
+struct RevocationList::Header : Region {};
+
+bool RevocationList::format(void *region, size_t size) noexcept {
+    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Region) != 0) {
+        return false;
+    }
+    std::memset(region, 0, size);
+    Header *header = new (region) Header{};
+    header->magic = kMagic;
+    header->version = kVersion;
+    header->slot_count = slots_for(size);
+    header->size = size;
+    return true;
+}
+
+bool RevocationList::is_formatted(const void *region, size_t size) noexcept {
+    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Region) != 0) {
+        return false;
+    }
+    const auto *header = static_cast<const Header *>(region);
+    return header->magic == kMagic && header->version == kVersion && header->size == size &&
+           header->slot_count == slots_for(size);
+}
+
+RevocationList::RevocationList(void *region, StoreLock lock) noexcept
+    : header_(static_cast<Header *>(region)), lock_(lock) {}
+
+bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now) noexcept {
+    if (expires_at <= now) {
+        return true;  // nothing left to refuse
+    }
+    uint64_t words[4];
+    load_words(digest, words);
+    Entry *slots = entries(*header_);
+    uint32_t count = header_->slot_count;
+    if (lock_.lock) {
+        lock_.lock(lock_.context);
+    }
+    Entry *reusable = nullptr;
+    bool added = false;
+    for (uint32_t d = 0, i = words[0] % count; d < kProbeLimit && d < count;
+         ++d, i = (i + 1) % count) {
+        Entry &entry = slots[i];
+        uint32_t held_until = entry.expires_at.load(kRelaxed);
+        if (held_until != 0 && holds(entry, words)) {
+            if (held_until < expires_at) {
+                entry.expires_at.store(expires_at, std::memory_order_release);
+            }
+            added = true;
+            reusable = nullptr;
+            break;
+        }
+        if (reusable == nullptr && held_until <= now) {
+            reusable = &entry;
+        }
+        if (held_until == 0) {
+            break;  // the end of the chain: the digest is not further on
+        }
+    }
+    if (reusable != nullptr) {
+        rewrite(*reusable, words, expires_at);
+        added = true;
+    }
+    if (lock_.unlock) {
+        lock_.unlock(lock_.context);
+    }
+    return added;
+}
+
+bool RevocationList::contains(const Digest &digest, uint32_t now) const noexcept {
+    uint64_t words[4];
+    load_words(digest, words);
+    const Entry *slots = entries(*header_);
+    uint32_t count = header_->slot_count;
+    for (uint32_t d = 0, i = words[0] % count; d < kProbeLimit && d < count;
+         ++d, i = (i + 1) % count) {
+        const Entry &entry = slots[i];
+        uint32_t before = entry.expires_at.load(std::memory_order_acquire);
+        if (before == 0) {
+            return false;
+        }
+        if (before <= now) {
+            continue;
+        }
+        bool match = holds(entry, words);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (match && entry.expires_at.load(kRelaxed) > now) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void RevocationList::visit_live(uint32_t now, RevocationVisitor visit,
+                                void *context) const noexcept {
+    const Entry *slots = entries(*header_);
+    for (uint32_t i = 0; i < header_->slot_count; ++i) {
+        const Entry &entry = slots[i];
+        uint32_t before = entry.expires_at.load(std::memory_order_acquire);
+        if (before <= now) {
+            continue;
+        }
+        Digest digest;
+        for (size_t w = 0; w < 4; ++w) {
+            uint64_t word = entry.digest[w].load(kRelaxed);
+            std::memcpy(digest.data() + w * 8, &word, 8);
+        }
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (entry.expires_at.load(kRelaxed) == before) {
+            visit(context, digest, before);
+        }
+    }
+}
+
+size_t RevocationList::capacity() const noexcept {
+    return header_->slot_count;
+}
+
+}  // namespace oauth

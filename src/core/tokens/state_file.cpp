@@ -1,0 +1,407 @@
+// The state file's format: see state_file.hpp for the layout.
+#include "core/tokens/state_file.hpp"
+
+// The incremental SHA-256 of a large image, with the calls token.cpp uses for
+// the same reason (EVP's per-call lookup), so one state file costs one pass.
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <new>
+
+#include "core/registry.hpp"
+#include "core/scope.hpp"
+
+namespace oauth {
+namespace {
+
+constexpr char kMagic[8] = {'O', 'A', 'U', 'T', 'H', 'S', 'T', 'F'};
+constexpr size_t kVersionAt = 8;
+constexpr size_t kHeaderSizeAt = 12;
+constexpr size_t kBodySizeAt = 16;
+constexpr size_t kStampAt = 24;   // zone instance, writer pid, write id, time: u64 each
+constexpr size_t kCountsAt = 56;  // grants, tokens, revocations, zone name length: u32 each
+constexpr size_t kReservedAt = 72;
+constexpr size_t kChecksumAt = 96;
+constexpr size_t kTokenRecordSize = 32 + 3 * 4;
+constexpr size_t kRevocationRecordSize = 32 + 4;
+constexpr size_t kMaxZoneName = 255;
+
+void put_u16(std::string &out, uint16_t v) {
+    out.push_back(char(v));
+    out.push_back(char(v >> 8));
+}
+
+void put_u32(std::string &out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+        out.push_back(char(v >> (8 * i)));
+    }
+}
+
+void set_u32(std::string &out, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+        out[at + i] = char(v >> (8 * i));
+    }
+}
+
+void set_u64(std::string &out, size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+        out[at + i] = char(v >> (8 * i));
+    }
+}
+
+uint64_t get_le(std::string_view in, size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) {
+        v = v << 8 | uint8_t(in[at + i]);
+    }
+    return v;
+}
+
+uint32_t get_u32(std::string_view in, size_t at) {
+    return uint32_t(get_le(in, at, 4));
+}
+
+uint64_t get_u64(std::string_view in, size_t at) {
+    return get_le(in, at, 8);
+}
+
+void put_digest(std::string &out, const Digest &digest) {
+    out.append(reinterpret_cast<const char *>(digest.data()), digest.size());
+}
+
+Digest get_digest(std::string_view in, size_t at) {
+    Digest digest;
+    std::memcpy(digest.data(), in.data() + at, digest.size());
+    return digest;
+}
+
+// What the checksum covers: the header up to the checksum, then the body.
+std::string_view checked_header(std::string_view file) {
+    return file.substr(0, kChecksumAt);
+}
+
+std::string_view body_of(std::string_view file) {
+    return file.substr(kStateHeaderSize);
+}
+
+// Printable ASCII (RFC 6749 Appendix A, VSCHAR), as the registry requires.
+bool is_client_id(std::string_view id) {
+    if (id.empty() || id.size() > kMaxClientIdLength) {
+        return false;
+    }
+    for (unsigned char c : id) {
+        if (c < 0x20 || c > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool is_granted_scope(std::string_view scopes) {
+    if (scopes.empty()) {
+        return true;
+    }
+    std::vector<std::string_view> tokens;
+    return scopes.size() <= kMaxScopeListLength && split_scope(scopes, tokens) &&
+           tokens.size() <= kMaxScopes;
+}
+
+// Zone names come from nginx.conf; a foreign one is quoted, made printable.
+std::string printable(std::string_view text) {
+    std::string out(text.substr(0, 64));
+    for (char &c : out) {
+        if (c < 0x20 || c > 0x7e || c == '"') {
+            c = '?';
+        }
+    }
+    return out;
+}
+
+uint64_t all_scopes(std::string_view scopes) {
+    if (scopes.empty()) {
+        return 0;
+    }
+    size_t count = 1;
+    for (char c : scopes) {
+        count += c == ' ';
+    }
+    return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+}
+
+bool insert_token(TokenStore &store, const StateToken &token, uint32_t now) {
+    uint32_t retry_after = 0;
+    return store.insert(token.digest, token.client_id, token.scopes, all_scopes(token.scopes),
+                        token.issued_at, token.expires_at, now, retry_after) == InsertResult::ok;
+}
+
+}  // namespace
+
+struct StateFileWriter::Hash {
+    SHA256_CTX ctx;
+};
+
+StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp)
+    : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp) {}
+
+StateFileWriter::~StateFileWriter() {
+    delete hash_;
+}
+
+void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
+    std::string key;
+    key.reserve(4 + grant.client_id_length + grant.scope_length);
+    put_u16(key, uint16_t(grant.client_id_length));
+    put_u16(key, uint16_t(grant.scope_length));
+    key.append(grant.client()).append(grant.scopes());
+    auto found = grant_index_.find(key);
+    uint32_t index;
+    if (found != grant_index_.end()) {
+        index = found->second;
+    } else {
+        index = grant_count_++;
+        grants_.append(key);
+        grant_index_.emplace(std::move(key), index);
+    }
+    put_digest(tokens_, digest);
+    put_u32(tokens_, index);
+    put_u32(tokens_, grant.issued_at);
+    put_u32(tokens_, grant.expires_at);
+    ++token_count_;
+}
+
+void StateFileWriter::add_revocation(const Digest &digest, uint32_t expires_at) {
+    put_digest(revocations_, digest);
+    put_u32(revocations_, expires_at);
+    ++revocation_count_;
+}
+
+void StateFileWriter::finish() {
+    size_t body = zone_name_.size() + grants_.size() + tokens_.size() + revocations_.size();
+    image_.reserve(kStateHeaderSize + body);
+    image_.assign(kStateHeaderSize, '\0');
+    std::memcpy(&image_[0], kMagic, sizeof kMagic);
+    set_u32(image_, kVersionAt, kStateFileVersion);
+    set_u32(image_, kHeaderSizeAt, kStateHeaderSize);
+    set_u64(image_, kBodySizeAt, body);
+    set_u64(image_, kStampAt, stamp_.zone_instance);
+    set_u64(image_, kStampAt + 8, stamp_.writer_pid);
+    set_u64(image_, kStampAt + 16, stamp_.write_id);
+    set_u64(image_, kStampAt + 24, stamp_.written_at);
+    set_u32(image_, kCountsAt, grant_count_);
+    set_u32(image_, kCountsAt + 4, token_count_);
+    set_u32(image_, kCountsAt + 8, revocation_count_);
+    set_u32(image_, kCountsAt + 12, uint32_t(zone_name_.size()));
+    image_.append(zone_name_).append(grants_).append(tokens_).append(revocations_);
+    std::string().swap(grants_);
+    std::string().swap(tokens_);
+    std::string().swap(revocations_);
+    grant_index_.clear();
+}
+
+bool StateFileWriter::seal_some(size_t max) noexcept {
+    std::string_view body = body_of(image_);
+    if (hash_ == nullptr) {
+        hash_ = new (std::nothrow) Hash;
+        if (hash_ == nullptr) {
+            return false;
+        }
+        SHA256_Init(&hash_->ctx);
+        std::string_view head = checked_header(image_);
+        SHA256_Update(&hash_->ctx, head.data(), head.size());
+    }
+    size_t n = std::min(max, body.size() - hashed_);
+    SHA256_Update(&hash_->ctx, body.data() + hashed_, n);
+    hashed_ += n;
+    if (hashed_ < body.size()) {
+        return false;
+    }
+    SHA256_Final(reinterpret_cast<unsigned char *>(&image_[kChecksumAt]), &hash_->ctx);
+    return true;
+}
+
+std::optional<StateStamp> StateFile::peek_stamp(std::string_view head) noexcept {
+    if (head.size() < kStateHeaderSize || std::memcmp(head.data(), kMagic, sizeof kMagic) != 0 ||
+        get_u32(head, kVersionAt) != kStateFileVersion) {
+        return std::nullopt;
+    }
+    return StateStamp{get_u64(head, kStampAt), get_u64(head, kStampAt + 8),
+                      get_u64(head, kStampAt + 16), get_u64(head, kStampAt + 24)};
+}
+
+std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_view zone_name,
+                                          std::string &reason) noexcept {
+    try {
+        if (bytes.size() < sizeof kMagic) {
+            reason = bytes.empty() ? "empty" : "truncated in its header";
+            return std::nullopt;
+        }
+        if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+            reason = "not a state file of this module";
+            return std::nullopt;
+        }
+        if (bytes.size() < kStateHeaderSize) {
+            reason = "truncated in its header";
+            return std::nullopt;
+        }
+        uint32_t version = get_u32(bytes, kVersionAt);
+        if (version != kStateFileVersion) {
+            reason = "format version " + std::to_string(version) + ", this module reads version " +
+                     std::to_string(kStateFileVersion);
+            return std::nullopt;
+        }
+        if (get_u32(bytes, kHeaderSizeAt) != kStateHeaderSize) {
+            reason = "damaged: bad header size";
+            return std::nullopt;
+        }
+        uint64_t body_size = get_u64(bytes, kBodySizeAt);
+        if (body_size > bytes.size() - kStateHeaderSize) {
+            reason = "truncated: " + std::to_string(bytes.size()) + " bytes of " +
+                     (body_size > UINT32_MAX * uint64_t{64}
+                          ? std::string("a damaged length")
+                          : std::to_string(body_size + kStateHeaderSize));
+            return std::nullopt;
+        }
+        if (body_size < bytes.size() - kStateHeaderSize) {
+            reason = "damaged: bytes past its end";
+            return std::nullopt;
+        }
+        Digest stored = get_digest(bytes, kChecksumAt);
+        Digest computed;
+        if (!sha256_digest({checked_header(bytes), body_of(bytes)}, computed)) {
+            reason = "SHA-256 failed";
+            return std::nullopt;
+        }
+        if (stored != computed) {
+            reason = "damaged: checksum mismatch";
+            return std::nullopt;
+        }
+
+        // From here on a failure means a writer that is not this module.
+        reason = "damaged: inconsistent content";
+        for (size_t i = kReservedAt; i < kChecksumAt; ++i) {
+            if (bytes[i] != 0) {
+                return std::nullopt;
+            }
+        }
+        uint64_t grant_count = get_u32(bytes, kCountsAt);
+        uint64_t token_count = get_u32(bytes, kCountsAt + 4);
+        uint64_t revocation_count = get_u32(bytes, kCountsAt + 8);
+        uint64_t name_length = get_u32(bytes, kCountsAt + 12);
+        std::string_view body = body_of(bytes);
+        if (name_length > kMaxZoneName || name_length > body.size()) {
+            return std::nullopt;
+        }
+        std::string_view name = body.substr(0, name_length);
+        if (name != zone_name) {
+            reason = "written for oauth_token_zone \"" + printable(name) + "\"";
+            return std::nullopt;
+        }
+
+        StateFile file;
+        file.bytes_ = bytes;
+        file.stamp_ = *peek_stamp(bytes);
+        // Each grant record takes 4 bytes or more: a count past that is a lie.
+        if (grant_count > body.size() / 4) {
+            return std::nullopt;
+        }
+        file.grants_.reserve(grant_count);
+        size_t at = name_length;
+        for (uint64_t g = 0; g < grant_count; ++g) {
+            if (body.size() - at < 4) {
+                return std::nullopt;
+            }
+            size_t client_length = uint16_t(get_le(body, at, 2));
+            size_t scope_length = uint16_t(get_le(body, at + 2, 2));
+            at += 4;
+            if (body.size() - at < client_length + scope_length) {
+                return std::nullopt;
+            }
+            GrantText grant{body.substr(at, client_length),
+                            body.substr(at + client_length, scope_length)};
+            if (!is_client_id(grant.client_id) || !is_granted_scope(grant.scopes)) {
+                return std::nullopt;
+            }
+            file.grants_.push_back(grant);
+            at += client_length + scope_length;
+        }
+        if (body.size() - at !=
+            token_count * kTokenRecordSize + revocation_count * kRevocationRecordSize) {
+            return std::nullopt;
+        }
+        file.tokens_offset_ = kStateHeaderSize + at;
+        file.token_count_ = token_count;
+        for (size_t t = 0; t < token_count; ++t) {
+            size_t record = at + t * kTokenRecordSize;
+            uint32_t grant = get_u32(body, record + 32);
+            uint32_t issued_at = get_u32(body, record + 36);
+            uint32_t expires_at = get_u32(body, record + 40);
+            if (grant >= grant_count || expires_at == 0 || issued_at > expires_at) {
+                return std::nullopt;
+            }
+        }
+        at += token_count * kTokenRecordSize;
+        file.revocations_offset_ = kStateHeaderSize + at;
+        file.revocation_count_ = revocation_count;
+        for (size_t r = 0; r < revocation_count; ++r) {
+            if (get_u32(body, at + r * kRevocationRecordSize + 32) == 0) {
+                return std::nullopt;
+            }
+        }
+        reason.clear();
+        return file;
+    } catch (const std::bad_alloc &) {
+        reason = "out of memory";
+        return std::nullopt;
+    }
+}
+
+StateToken StateFile::token(size_t i) const noexcept {
+    size_t record = tokens_offset_ + i * kTokenRecordSize;
+    const GrantText &grant = grants_[get_u32(bytes_, record + 32)];
+    return StateToken{get_digest(bytes_, record), grant.client_id, grant.scopes,
+                      get_u32(bytes_, record + 36), get_u32(bytes_, record + 40)};
+}
+
+StateRevocation StateFile::revocation(size_t i) const noexcept {
+    size_t record = revocations_offset_ + i * kRevocationRecordSize;
+    return StateRevocation{get_digest(bytes_, record), get_u32(bytes_, record + 32)};
+}
+
+RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
+                               RevocationList &revocations, uint32_t now) noexcept {
+    RestoreCounts counts;
+    TokenGrant grant;
+    // Into an empty zone nothing is present: a restore spares the look-up.
+    bool merging = store.live_tokens() != 0;
+    for (size_t i = 0; i < file.revocation_count(); ++i) {
+        StateRevocation revoked = file.revocation(i);
+        if (revoked.expires_at <= now || revocations.contains(revoked.digest, now)) {
+            continue;
+        }
+        if (revocations.add(revoked.digest, revoked.expires_at, now)) {
+            ++counts.revocations;
+        }
+        if (store.find(revoked.digest, now, grant)) {
+            store.revoke(revoked.digest, grant.client());
+        }
+    }
+    for (size_t i = 0; i < file.token_count(); ++i) {
+        StateToken token = file.token(i);
+        if (token.expires_at <= now) {
+            ++counts.expired;
+        } else if (revocations.contains(token.digest, now)) {
+            ++counts.revoked;
+        } else if (merging && store.find(token.digest, now, grant)) {
+            ++counts.present;
+        } else if (insert_token(store, token, now)) {
+            ++counts.tokens;
+        } else {
+            ++counts.refused;
+        }
+    }
+    return counts;
+}
+
+}  // namespace oauth

@@ -1,0 +1,145 @@
+// The state file: a zone's live tokens and revocations on disk, so that they
+// survive a restart. Digests and grants only, never a token or a secret.
+//
+// Layout (little-endian), version 1:
+//   header, 128 bytes: magic "OAUTHSTF", version, header size, body size,
+//     the stamp (zone instance, writer pid, write id, time written), the
+//     counts of grants, tokens and revocations, the zone name's length, and
+//     at byte 96 the SHA-256 of header bytes 0..95 followed by the body;
+//   body: the zone name; grants (u16 client id length, u16 scope length,
+//     client id, granted scopes); tokens (digest, u32 grant index, u32 iat,
+//     u32 exp: 44 bytes); revocations (digest, u32 exp: 36 bytes).
+//
+// The reader trusts nothing: every length is checked against the bytes there
+// are, every field against what the module would have written, before any
+// record is handed out.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/token.hpp"
+#include "core/token_store.hpp"
+#include "core/tokens/revocation_list.hpp"
+
+namespace oauth {
+
+constexpr size_t kStateHeaderSize = 128;
+constexpr uint32_t kStateFileVersion = 1;
+
+// Who wrote a file, and when: what tells a writer that the file on disk is
+// not its own last one.
+struct StateStamp {
+    uint64_t zone_instance = 0;  // drawn when the zone was created
+    uint64_t writer_pid = 0;
+    uint64_t write_id = 0;  // different for every write
+    uint64_t written_at = 0;
+};
+
+struct StateToken {
+    Digest digest;
+    std::string_view client_id;
+    std::string_view scopes;  // granted, space-joined
+    uint32_t issued_at;
+    uint32_t expires_at;
+};
+
+struct StateRevocation {
+    Digest digest;
+    uint32_t expires_at;
+};
+
+// Builds a file image in memory; the checksum is computed a slice at a time,
+// so that a large zone is written across several turns of an event loop.
+class StateFileWriter {
+  public:
+    StateFileWriter(std::string_view zone_name, const StateStamp &stamp);  // may throw bad_alloc
+    ~StateFileWriter();
+    StateFileWriter(const StateFileWriter &) = delete;
+    StateFileWriter &operator=(const StateFileWriter &) = delete;
+
+    void add_token(const Digest &digest, const TokenGrant &grant);  // may throw bad_alloc
+    void add_revocation(const Digest &digest, uint32_t expires_at);
+
+    // Lays the image out; nothing may be added afterwards.
+    void finish();
+
+    // The whole file once sealed; before that, its body is final and its header is not.
+    const std::string &image() const { return image_; }
+
+    // Hashes up to `max` more bytes of the image; true once it is sealed.
+    bool seal_some(size_t max) noexcept;
+
+    size_t token_count() const { return token_count_; }
+
+  private:
+    struct Hash;
+    std::string zone_name_;
+    StateStamp stamp_;
+    std::string grants_;
+    std::string tokens_;
+    std::string revocations_;
+    std::unordered_map<std::string, uint32_t> grant_index_;
+    uint32_t grant_count_ = 0;
+    uint32_t token_count_ = 0;
+    uint32_t revocation_count_ = 0;
+    std::string image_;
+    size_t hashed_ = 0;  // bytes of the body hashed
+    Hash *hash_ = nullptr;
+};
+
+// A file's bytes, checked whole; its records are read only after that.
+class StateFile {
+  public:
+    // The file written for `zone_name`, or nullopt with `reason` saying what
+    // is wrong with it.
+    static std::optional<StateFile> parse(std::string_view bytes, std::string_view zone_name,
+                                          std::string &reason) noexcept;
+
+    // The stamp alone, from a file's first kStateHeaderSize bytes (or fewer),
+    // unchecked but for its shape: enough to tell who last wrote a file.
+    static std::optional<StateStamp> peek_stamp(std::string_view head) noexcept;
+
+    const StateStamp &stamp() const { return stamp_; }
+    size_t token_count() const { return token_count_; }
+    size_t revocation_count() const { return revocation_count_; }
+    StateToken token(size_t i) const noexcept;
+    StateRevocation revocation(size_t i) const noexcept;
+
+  private:
+    struct GrantText {
+        std::string_view client_id;
+        std::string_view scopes;
+    };
+    std::string_view bytes_;
+    StateStamp stamp_;
+    std::vector<GrantText> grants_;
+    size_t tokens_offset_ = 0;
+    size_t token_count_ = 0;
+    size_t revocations_offset_ = 0;
+    size_t revocation_count_ = 0;
+};
+
+struct RestoreCounts {
+    size_t tokens = 0;       // inserted
+    size_t expired = 0;      // skipped: expired by now
+    size_t revoked = 0;      // skipped: in the revocation list
+    size_t present = 0;      // skipped: the zone holds it already
+    size_t refused = 0;      // the zone was full
+    size_t revocations = 0;  // added to the list
+};
+
+// Brings a file's content into a zone: its revocations into `revocations`
+// (and out of `store`), then each token neither expired nor revoked, through
+// insert() with its granted scopes as the list and all of them in the mask,
+// unless the zone holds it already. Into an empty zone this is a restore;
+// into a live one, a merge that changes nothing when it brings nothing new.
+RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
+                               RevocationList &revocations, uint32_t now) noexcept;
+
+}  // namespace oauth

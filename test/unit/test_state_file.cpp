@@ -1,0 +1,347 @@
+// The state file's format, read back and refused when damaged; the
+// revocation list; the writer's lease; the store's walk over live tokens.
+#include "unit.hpp"
+
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "core/lease/lease.hpp"
+#include "core/token_store.hpp"
+#include "core/tokens/revocation_list.hpp"
+#include "core/tokens/state_file.hpp"
+#include "fixtures.hpp"
+
+using namespace oauth;
+
+namespace {
+
+constexpr uint32_t kNow = 1'700'000'000;
+
+Digest digest_of(int n) {
+    Digest digest = digest_token("token-" + std::to_string(n));
+    return digest;
+}
+
+struct Revocations {
+    std::vector<uint64_t> memory = std::vector<uint64_t>(RevocationList::kMinRegionSize / 8);
+    RevocationList list = open();
+    RevocationList open() {
+        assert_true(RevocationList::format(memory.data(), memory.size() * 8));
+        return RevocationList(memory.data(), {});
+    }
+};
+
+void issue(TokenStore &store, int n, std::string_view client, std::string_view list, uint64_t mask,
+           uint32_t expires_at = kNow + 3600) {
+    uint32_t retry_after = 0;
+    assert_int_equal(
+        store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow, retry_after),
+        InsertResult::ok);
+}
+
+void collect(void *context, const Digest &digest, const TokenGrant &grant) {
+    static_cast<std::map<Digest, TokenGrant> *>(context)->emplace(digest, grant);
+}
+
+std::map<Digest, TokenGrant> live_tokens(const TokenStore &store, uint32_t now = kNow) {
+    std::map<Digest, TokenGrant> tokens;
+    store.visit_live(now, collect, &tokens);
+    return tokens;
+}
+
+void add_to_writer(void *context, const Digest &digest, const TokenGrant &grant) {
+    static_cast<StateFileWriter *>(context)->add_token(digest, grant);
+}
+
+void add_revocation_to_writer(void *context, const Digest &digest, uint32_t expires_at) {
+    static_cast<StateFileWriter *>(context)->add_revocation(digest, expires_at);
+}
+
+std::string snapshot(const TokenStore &store, const RevocationList &revoked,
+                     std::string_view zone = "tokens") {
+    StateFileWriter writer(zone, StateStamp{7, 1234, 99, kNow});
+    store.visit_live(kNow, add_to_writer, &writer);
+    revoked.visit_live(kNow, add_revocation_to_writer, &writer);
+    writer.finish();
+    while (!writer.seal_some(100)) {
+    }
+    return writer.image();
+}
+
+// A zone with tokens of two clients (one with a subset of its scopes, one
+// with none), one expired and one revoked.
+struct Sample {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    std::string file;
+
+    Sample() {
+        issue(store, 1, "app", "a b c", 0b101);
+        issue(store, 2, "app", "a b c", 0b101);
+        issue(store, 3, "reporting", "reports:read", 0);
+        issue(store, 4, "app", "a b c", 0b111, kNow + 10);
+        issue(store, 5, "app", "a b c", 0b010);
+        assert_true(revoked.list.add(digest_of(5), kNow + 3600, kNow));
+        assert_true(store.revoke(digest_of(5), "app"));
+        file = snapshot(store, revoked.list);
+    }
+};
+
+std::string reason_for(std::string_view bytes, std::string_view zone = "tokens") {
+    std::string reason;
+    std::optional<StateFile> file = StateFile::parse(bytes, zone, reason);
+    return file ? "(accepted)" : reason;
+}
+
+void visit_live_copies_each_live_token(void **) {
+    Sample sample;
+    std::map<Digest, TokenGrant> tokens = live_tokens(sample.store);
+    assert_int_equal(tokens.size(), 4);
+    assert_text(tokens[digest_of(1)].client(), "app");
+    assert_text(tokens[digest_of(1)].scopes(), "a c");
+    assert_int_equal(tokens[digest_of(1)].issued_at, kNow - 5);
+    assert_text(tokens[digest_of(3)].scopes(), "");
+    assert_int_equal(live_tokens(sample.store, kNow + 10).size(), 3);  // token 4 expired
+}
+
+void a_file_restores_what_was_live(void **) {
+    Sample sample;
+    std::string reason;
+    std::optional<StateFile> file = StateFile::parse(sample.file, "tokens", reason);
+    assert_true(file.has_value());
+    assert_int_equal(file->token_count(), 4);
+    assert_int_equal(file->revocation_count(), 1);
+    assert_int_equal(file->stamp().zone_instance, 7);
+    assert_int_equal(file->stamp().writer_pid, 1234);
+    assert_int_equal(file->stamp().write_id, 99);
+
+    fixture::Store fresh;
+    TokenStore store = fresh.open();
+    Revocations revoked;
+    RestoreCounts counts = apply_state_file(*file, store, revoked.list, kNow + 10);
+    assert_int_equal(counts.tokens, 3);
+    assert_int_equal(counts.expired, 1);
+    assert_int_equal(counts.revocations, 1);
+    TokenGrant grant;
+    assert_true(store.find(digest_of(1), kNow + 10, grant));
+    assert_text(grant.client(), "app");
+    assert_text(grant.scopes(), "a c");
+    assert_int_equal(grant.issued_at, kNow - 5);
+    assert_int_equal(grant.expires_at, kNow + 3600);
+    assert_true(store.find(digest_of(3), kNow + 10, grant));
+    assert_text(grant.scopes(), "");
+    assert_false(store.find(digest_of(4), kNow + 10, grant));
+    assert_true(revoked.list.contains(digest_of(5), kNow + 10));
+
+    // Applied again, as a merge: nothing new.
+    counts = apply_state_file(*file, store, revoked.list, kNow + 10);
+    assert_int_equal(counts.tokens, 0);
+    assert_int_equal(counts.present, 3);
+    assert_int_equal(counts.revocations, 0);
+}
+
+void a_revoked_token_in_an_older_file_stays_revoked(void **) {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    issue(store, 1, "app", "a", 1);
+    issue(store, 2, "app", "a", 1);
+    std::string older = snapshot(store, revoked.list);
+    revoked.list.add(digest_of(1), kNow + 3600, kNow);
+    store.revoke(digest_of(1), "app");
+    std::string newer = snapshot(store, revoked.list);
+
+    // A zone that knows the revocation skips the token of the older file ...
+    std::string reason;
+    RestoreCounts counts =
+        apply_state_file(*StateFile::parse(older, "tokens", reason), store, revoked.list, kNow);
+    assert_int_equal(counts.revoked, 1);
+    TokenGrant grant;
+    assert_false(store.find(digest_of(1), kNow, grant));
+
+    // ... and a zone holding the token loses it to the newer file's revocation.
+    fixture::Store other_memory;
+    TokenStore other = other_memory.open();
+    Revocations other_revoked;
+    apply_state_file(*StateFile::parse(older, "tokens", reason), other, other_revoked.list, kNow);
+    assert_true(other.find(digest_of(1), kNow, grant));
+    apply_state_file(*StateFile::parse(newer, "tokens", reason), other, other_revoked.list, kNow);
+    assert_false(other.find(digest_of(1), kNow, grant));
+    assert_true(other.find(digest_of(2), kNow, grant));
+}
+
+void the_file_holds_no_token(void **) {
+    Sample sample;
+    for (int n = 1; n <= 5; ++n) {
+        std::string token = "token-" + std::to_string(n);
+        assert_true(sample.file.find(token) == std::string::npos);
+    }
+}
+
+void every_truncation_is_refused_with_a_reason(void **) {
+    Sample sample;
+    for (size_t length = 0; length < sample.file.size(); ++length) {
+        std::string reason = reason_for(std::string_view(sample.file).substr(0, length));
+        assert_true(reason != "(accepted)");
+        assert_false(reason.empty());
+    }
+    assert_text(reason_for(""), "empty");
+    assert_text(reason_for(sample.file.substr(0, 100)), "truncated in its header");
+    assert_true(reason_for(sample.file.substr(0, 200)).rfind("truncated: 200 bytes of ", 0) == 0);
+    assert_text(reason_for(sample.file + "x"), "damaged: bytes past its end");
+}
+
+void every_flipped_byte_is_refused(void **) {
+    Sample sample;
+    for (size_t at = 0; at < sample.file.size(); ++at) {
+        for (unsigned char flip : {0x01, 0x80, 0xff}) {
+            std::string damaged = sample.file;
+            damaged[at] = char(damaged[at] ^ flip);
+            assert_true(reason_for(damaged) != "(accepted)");
+        }
+    }
+    std::string damaged = sample.file;
+    damaged[200] ^= 1;
+    assert_text(reason_for(damaged), "damaged: checksum mismatch");
+}
+
+void foreign_files_are_refused(void **) {
+    Sample sample;
+    assert_text(reason_for(std::string(4096, '\0')), "not a state file of this module");
+    assert_text(reason_for("{\"clients\":[]}"), "not a state file of this module");
+    assert_text(reason_for(sample.file, "other"), "written for oauth_token_zone \"tokens\"");
+    std::string future = sample.file;
+    future[8] = 2;
+    assert_text(reason_for(future), "format version 2, this module reads version 1");
+}
+
+// A writer whose checksum is right but whose content is not: each lie is caught.
+void a_checksummed_lie_is_refused(void **) {
+    Sample sample;
+    auto reseal = [](std::string file) {
+        Digest sum;
+        sha256_digest({std::string_view(file).substr(0, 96), std::string_view(file).substr(128)},
+                      sum);
+        std::memcpy(&file[96], sum.data(), sum.size());
+        return file;
+    };
+    assert_text(reason_for(reseal(sample.file)), "(accepted)");
+    for (size_t at : {size_t(56), size_t(60), size_t(64), size_t(80)}) {
+        std::string lie = sample.file;
+        lie[at] = char(lie[at] + 1);
+        assert_text(reason_for(reseal(lie)), "damaged: inconsistent content");
+    }
+    std::string longer_name = sample.file;
+    longer_name[68] = char(longer_name[68] + 1);
+    assert_true(reason_for(reseal(longer_name)) != "(accepted)");
+    std::string bad_client = sample.file;
+    size_t client = bad_client.find("reporting");
+    bad_client[client] = '\n';
+    assert_text(reason_for(reseal(bad_client)), "damaged: inconsistent content");
+    std::string bad_scope = sample.file;
+    size_t scope = bad_scope.find("a c");
+    bad_scope[scope + 1] = '"';
+    assert_text(reason_for(reseal(bad_scope)), "damaged: inconsistent content");
+}
+
+void a_peek_tells_who_wrote_a_file(void **) {
+    Sample sample;
+    std::optional<StateStamp> stamp = StateFile::peek_stamp(sample.file.substr(0, 128));
+    assert_true(stamp.has_value());
+    assert_int_equal(stamp->writer_pid, 1234);
+    assert_false(StateFile::peek_stamp(sample.file.substr(0, 127)).has_value());
+    assert_false(StateFile::peek_stamp(std::string(128, 'x')).has_value());
+}
+
+void the_revocation_list_holds_entries_until_they_expire(void **) {
+    Revocations revoked;
+    assert_false(revoked.list.contains(digest_of(1), kNow));
+    assert_true(revoked.list.add(digest_of(1), kNow + 10, kNow));
+    assert_true(revoked.list.contains(digest_of(1), kNow + 9));
+    assert_false(revoked.list.contains(digest_of(1), kNow + 10));
+    assert_true(revoked.list.add(digest_of(1), kNow + 5, kNow));  // keeps the later expiry
+    assert_true(revoked.list.contains(digest_of(1), kNow + 9));
+    assert_false(revoked.list.contains(digest_of(2), kNow));
+}
+
+void the_revocation_list_is_bounded_and_reuses_expired_entries(void **) {
+    Revocations revoked;
+    size_t capacity = revoked.list.capacity();
+    size_t added = 0;
+    for (int n = 0; n < int(capacity) + 100; ++n) {
+        added += revoked.list.add(digest_of(n), kNow + 10, kNow);
+    }
+    assert_true(added <= capacity);
+    assert_true(added > capacity / 2);
+    for (int n = 0; n < int(capacity) + 100; ++n) {
+        if (n < 50) {
+            assert_true(revoked.list.contains(digest_of(n), kNow) ||
+                        !revoked.list.add(digest_of(n), kNow + 10, kNow));
+        }
+    }
+    // Once they expire, their slots take new entries.
+    size_t later = 0;
+    for (int n = 100000; n < 100000 + int(added); ++n) {
+        later += revoked.list.add(digest_of(n), kNow + 100, kNow + 10);
+    }
+    assert_true(later > added * 9 / 10);
+    assert_true(revoked.list.contains(digest_of(100000), kNow + 10));
+    assert_false(revoked.list.contains(digest_of(0), kNow + 10));
+}
+
+void region_of_another_layout_is_not_a_revocation_list(void **) {
+    std::vector<uint64_t> memory(RevocationList::kMinRegionSize / 8);
+    assert_false(RevocationList::is_formatted(memory.data(), memory.size() * 8));
+    assert_true(RevocationList::format(memory.data(), memory.size() * 8));
+    assert_true(RevocationList::is_formatted(memory.data(), memory.size() * 8));
+    assert_false(RevocationList::is_formatted(memory.data(), memory.size() * 8 - 64));
+    assert_false(RevocationList::format(memory.data(), 1024));
+}
+
+bool nobody_alive(uint32_t) {
+    return false;
+}
+bool everybody_alive(uint32_t) {
+    return true;
+}
+
+void the_lease_has_one_holder_until_it_goes(void **) {
+    LeaseWord lease;
+    LeasePolicy alive{3, everybody_alive};
+    assert_true(hold_lease(lease, 100, kNow, alive));
+    assert_false(hold_lease(lease, 200, kNow, alive));
+    assert_true(hold_lease(lease, 100, kNow + 2, alive));  // renewed
+    assert_false(hold_lease(lease, 200, kNow + 4, alive));
+    assert_true(hold_lease(lease, 200, kNow + 5, alive));  // stale: taken over
+    assert_false(hold_lease(lease, 100, kNow + 5, alive));
+
+    LeasePolicy dead{3, nobody_alive};
+    assert_true(hold_lease(lease, 300, kNow + 5, dead));  // its holder died
+    release_lease(lease, 200);                            // not the holder: no effect
+    assert_false(hold_lease(lease, 400, kNow + 5, alive));
+    release_lease(lease, 300);
+    assert_true(hold_lease(lease, 400, kNow + 5, alive));
+}
+
+}  // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(visit_live_copies_each_live_token),
+        cmocka_unit_test(a_file_restores_what_was_live),
+        cmocka_unit_test(a_revoked_token_in_an_older_file_stays_revoked),
+        cmocka_unit_test(the_file_holds_no_token),
+        cmocka_unit_test(every_truncation_is_refused_with_a_reason),
+        cmocka_unit_test(every_flipped_byte_is_refused),
+        cmocka_unit_test(foreign_files_are_refused),
+        cmocka_unit_test(a_checksummed_lie_is_refused),
+        cmocka_unit_test(a_peek_tells_who_wrote_a_file),
+        cmocka_unit_test(the_revocation_list_holds_entries_until_they_expire),
+        cmocka_unit_test(the_revocation_list_is_bounded_and_reuses_expired_entries),
+        cmocka_unit_test(region_of_another_layout_is_not_a_revocation_list),
+        cmocka_unit_test(the_lease_has_one_holder_until_it_goes),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
