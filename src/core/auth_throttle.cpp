@@ -16,25 +16,6 @@ constexpr uint32_t kVersion = 1;
 // now refuses a registered pair instead of evicting, so make that rarer.
 constexpr size_t kNeighbourhood = 16;
 
-class Locked {
-  public:
-    explicit Locked(const StoreLock &lock) noexcept : lock_(lock) {
-        if (lock_.lock) {
-            lock_.lock(lock_.context);
-        }
-    }
-    ~Locked() {
-        if (lock_.unlock) {
-            lock_.unlock(lock_.context);
-        }
-    }
-    Locked(const Locked &) = delete;
-    Locked &operator=(const Locked &) = delete;
-
-  private:
-    const StoreLock &lock_;
-};
-
 }  // namespace
 
 struct AuthThrottle::Header {

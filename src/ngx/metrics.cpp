@@ -82,20 +82,7 @@ ngx_int_t sendExposition(ngx_http_request_t *r, const std::string &text) {
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = nullptr;
 
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, text.size());
-    if (b == nullptr) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    b->last = ngx_cpymem(b->pos, text.data(), text.size());
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    ngx_int_t rc = ngx_http_send_header(r);
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-    ngx_chain_t out{b, nullptr};
-    return ngx_http_output_filter(r, &out);
+    return sendHeaderAndBody(r, text);
 }
 
 ngx_int_t metricsHandler(ngx_http_request_t *r) {

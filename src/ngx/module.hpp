@@ -144,6 +144,8 @@ ngx_int_t addHeader(ngx_http_request_t *r, ngx_str_t key, std::string_view value
                     ngx_table_elt_t **slot = nullptr);
 void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response, const ngx_str_t &zone);
 ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &response);
+// Sends the headers set so far, then `body` (a copy in the request pool).
+ngx_int_t sendHeaderAndBody(ngx_http_request_t *r, std::string_view body);
 
 std::string_view headerValue(const ngx_table_elt_t *h);
 // How often a header came: nginx keeps only the first in headers_in.

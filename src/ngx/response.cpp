@@ -119,11 +119,15 @@ ngx_int_t sendResponse(ngx_http_request_t *r, const oauth::HttpResponse &respons
         r->header_only = 1;
         return ngx_http_send_header(r);
     }
-    ngx_buf_t *b = ngx_create_temp_buf(r->pool, response.body.size());
+    return sendHeaderAndBody(r, response.body);
+}
+
+ngx_int_t sendHeaderAndBody(ngx_http_request_t *r, std::string_view body) {
+    ngx_buf_t *b = ngx_create_temp_buf(r->pool, body.size());
     if (b == nullptr) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    b->last = ngx_cpymem(b->pos, response.body.data(), response.body.size());
+    b->last = ngx_cpymem(b->pos, body.data(), body.size());
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

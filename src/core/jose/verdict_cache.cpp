@@ -10,25 +10,6 @@ constexpr uint64_t kMagic = 0x5443445657414f41;  // "AOAWVDCT"
 constexpr uint32_t kVersion = 1;
 constexpr size_t kWays = 4;  // entries a digest may live in
 
-class Locked {
-  public:
-    explicit Locked(const StoreLock &lock) noexcept : lock_(lock) {
-        if (lock_.lock) {
-            lock_.lock(lock_.context);
-        }
-    }
-    ~Locked() {
-        if (lock_.unlock) {
-            lock_.unlock(lock_.context);
-        }
-    }
-    Locked(const Locked &) = delete;
-    Locked &operator=(const Locked &) = delete;
-
-  private:
-    const StoreLock &lock_;
-};
-
 }  // namespace
 
 struct VerdictCache::Header {

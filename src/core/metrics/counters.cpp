@@ -46,25 +46,6 @@ uint64_t hash_of(std::string_view id) noexcept {
     return h;
 }
 
-class Locked {
-  public:
-    explicit Locked(const StoreLock &lock) noexcept : lock_(lock) {
-        if (lock_.lock) {
-            lock_.lock(lock_.context);
-        }
-    }
-    ~Locked() {
-        if (lock_.unlock) {
-            lock_.unlock(lock_.context);
-        }
-    }
-    Locked(const Locked &) = delete;
-    Locked &operator=(const Locked &) = delete;
-
-  private:
-    const StoreLock &lock_;
-};
-
 }  // namespace
 
 // A claimed slot never changes id: the length is stored last (release), so a

@@ -100,9 +100,7 @@ bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now
     load_words(digest, words);
     Entry *slots = entries(*header_);
     uint32_t count = header_->slot_count;
-    if (lock_.lock) {
-        lock_.lock(lock_.context);
-    }
+    Locked locked(lock_);
     Entry *reusable = nullptr;
     bool added = false;
     for (uint32_t d = 0, i = words[0] % count; d < kProbeLimit && d < count;
@@ -127,9 +125,6 @@ bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now
     if (reusable != nullptr) {
         rewrite(*reusable, words, expires_at);
         added = true;
-    }
-    if (lock_.unlock) {
-        lock_.unlock(lock_.context);
     }
     return added;
 }
