@@ -226,8 +226,11 @@ sub conf_text {
     my $p = $self->{prefix};
     my $http = $self->substitute($o{http} // $self->{http} // '');
     my $load = $self->{module} ? "load_module $self->{module};\n" : '';
+    # nginx hands a binary upgrade's new master only the variables `env` names:
+    # without these, the new master would load the sanitized module bare.
+    my $env = $ENV{OAUTH_SANITIZE} ? "env LD_PRELOAD;\nenv ASAN_OPTIONS;\nenv UBSAN_OPTIONS;\n" : '';
     return <<"EOF";
-${load}worker_processes $self->{workers};
+${load}${env}worker_processes $self->{workers};
 error_log $p/logs/error.log $self->{log_level};
 pid $p/logs/nginx.pid;
 daemon ${\ ($VALGRIND ? 'off' : 'on')};
