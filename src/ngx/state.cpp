@@ -33,6 +33,8 @@ namespace {
 constexpr ngx_msec_t kWriteInterval = 1000;
 constexpr ngx_msec_t kSliceInterval = 1;
 constexpr size_t kSliceBytes = 1 << 20;
+// Slots of the zone copied into the image per turn: some milliseconds.
+constexpr uint32_t kSliceSlots = 16384;
 // How long the new master of a binary upgrade waits for the old generation's
 // writer to answer its request for a fresh snapshot.
 constexpr ngx_msec_t kRequestWait = 2000;
@@ -282,7 +284,10 @@ struct Writer {
     std::string temporary;
     std::string request;
     std::unique_ptr<oauth::StateFileWriter> image;  // a write under way
-    int fd = -1;
+    int fd = -1;                                    // -1 while the zone is copied into image
+    uint32_t copied_at = 0;                         // the `now` of that copy
+    uint32_t next_token_slot = 0;
+    uint32_t next_revocation_slot = 0;
     size_t written = 0;  // bytes of the image's body in the file
     uint64_t changes = 0;
     bool answers_request = false;
@@ -381,25 +386,50 @@ bool writeSlice(Writer &w) {
     return false;
 }
 
-// The zone as it is now, in memory; the file follows a slice at a time.
+// The zone, copied into memory a slice at a time; the file follows likewise.
+// What changes meanwhile in slots already copied waits for the next write.
 void startWrite(Writer &w, uint64_t changes, bool requested) {
     ZoneState &state = stateOf(w.shm);
     oauth::StateStamp stamp{state.instance, uint64_t(ngx_pid),
                             state.writes.fetch_add(1, std::memory_order_relaxed) + 1,
                             uint64_t(ngx_time())};
     w.image = std::make_unique<oauth::StateFileWriter>(view(w.zone.name), stamp);
-    uint32_t now = uint32_t(ngx_time());
-    storeOf(w.shm).visit_live(now, addToken, w.image.get());
-    revocationsOf(w.shm).visit_live(now, addRevocation, w.image.get());
+    w.copied_at = uint32_t(ngx_time());
+    w.next_token_slot = 0;
+    w.next_revocation_slot = 0;
+    w.written = 0;
+    w.changes = changes;
+    w.answers_request = requested;
+}
+
+// One slice of the copy; once the copy is whole, opens the file to write.
+void copySlice(Writer &w) {
+    oauth::TokenStore store = storeOf(w.shm);
+    oauth::RevocationList revocations = revocationsOf(w.shm);
+    if (w.next_token_slot < store.slot_count()) {
+        w.next_token_slot =
+            store.visit_live(w.copied_at, w.next_token_slot, kSliceSlots, addToken, w.image.get());
+        return;
+    }
+    if (w.next_revocation_slot < revocations.slot_count()) {
+        w.next_revocation_slot = revocations.visit_live(w.copied_at, w.next_revocation_slot,
+                                                        kSliceSlots, addRevocation, w.image.get());
+        return;
+    }
     w.image->finish();
     w.fd = openTemporary(w.temporary);
     if (w.fd == -1) {
         w.image.reset();  // another writer has it this turn; the next one tries again
-        return;
     }
-    w.written = 0;
-    w.changes = changes;
-    w.answers_request = requested;
+}
+
+// One slice of the write under way. True when it is over.
+bool writeStep(Writer &w) {
+    if (w.fd == -1) {
+        copySlice(w);
+        return w.image == nullptr;
+    }
+    return writeSlice(w);
 }
 
 // A snapshot another zone wrote (the other generation of a binary upgrade,
@@ -471,7 +501,7 @@ void onTimer(ngx_event_t *ev) {
             tick(w);
         }
         if (w.image != nullptr) {
-            writeSlice(w);
+            writeStep(w);
         }
     } catch (const std::bad_alloc &) {
         abandonWrite(w);
@@ -559,7 +589,7 @@ void stopStateWriters(ngx_cycle_t *) {
             if (changes != state.written_changes.load(std::memory_order_relaxed) ||
                 access(w.request.c_str(), F_OK) == 0) {
                 startWrite(w, changes, true);
-                while (w.image != nullptr && !writeSlice(w)) {
+                while (w.image != nullptr && !writeStep(w)) {
                 }
             }
         } catch (const std::bad_alloc &) {
