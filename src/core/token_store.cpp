@@ -1070,9 +1070,20 @@ bool TokenStore::find(const Digest &digest, uint32_t now, TokenGrant &out) const
 }
 
 void TokenStore::visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept {
+    visit_live(now, 0, slot_count(), visit, context);
+}
+
+uint32_t TokenStore::slot_count() const noexcept {
+    return Table(*header_).slot_count();
+}
+
+uint32_t TokenStore::visit_live(uint32_t now, uint32_t first_slot, uint32_t slots,
+                                LiveTokenVisitor visit, void *context) const noexcept {
     Table table(*header_);
     LockFreeReader reader(*header_);
-    for (uint32_t i = 0; i < table.slot_count(); ++i) {
+    uint32_t first = std::min(first_slot, table.slot_count());
+    uint32_t end = first + std::min(slots, table.slot_count() - first);
+    for (uint32_t i = first; i < end; ++i) {
         Digest digest;
         TokenGrant grant;
         bool live = reader.read([&] {
@@ -1083,6 +1094,7 @@ void TokenStore::visit_live(uint32_t now, LiveTokenVisitor visit, void *context)
             visit(context, digest, grant);
         }
     }
+    return end;
 }
 
 void TokenStore::visit_clients(ClientVisitor visit, void *context) const noexcept {

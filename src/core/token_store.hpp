@@ -140,6 +140,13 @@ class TokenStore {
     // safe from nginx's master on a zone that live workers still write.
     void visit_live(uint32_t now, LiveTokenVisitor visit, void *context) const noexcept;
 
+    // visit_live() over `slots` slots from `first_slot` only, so that a walk
+    // of a big zone can be spread over several turns of an event loop.
+    // Answers the slot to start the next range at: slot_count() once done.
+    uint32_t visit_live(uint32_t now, uint32_t first_slot, uint32_t slots, LiveTokenVisitor visit,
+                        void *context) const noexcept;
+    uint32_t slot_count() const noexcept;
+
     // Calls `visit` for each client record, read like visit_live().
     void visit_clients(ClientVisitor visit, void *context) const noexcept;
 

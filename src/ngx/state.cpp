@@ -22,7 +22,9 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "core/tokens/state_file.hpp"
 
@@ -33,6 +35,10 @@ namespace {
 constexpr ngx_msec_t kWriteInterval = 1000;
 constexpr ngx_msec_t kSliceInterval = 1;
 constexpr size_t kSliceBytes = 1 << 20;
+// Slots of the zone copied into the image per turn: some milliseconds.
+constexpr uint32_t kSliceSlots = 16384;
+// Records of another zone's snapshot merged per turn.
+constexpr size_t kSliceRecords = 16384;
 // How long the new master of a binary upgrade waits for the old generation's
 // writer to answer its request for a fresh snapshot.
 constexpr ngx_msec_t kRequestWait = 2000;
@@ -282,12 +288,22 @@ struct Writer {
     std::string temporary;
     std::string request;
     std::unique_ptr<oauth::StateFileWriter> image;  // a write under way
-    int fd = -1;
+    int fd = -1;                                    // -1 while the zone is copied into image
+    uint32_t copied_at = 0;                         // the `now` of that copy
+    uint32_t next_token_slot = 0;
+    uint32_t next_revocation_slot = 0;
     size_t written = 0;  // bytes of the image's body in the file
     uint64_t changes = 0;
     bool answers_request = false;
     bool holds_lease = false;
     struct stat seen {};  // the file as this worker last looked at it
+    // A merge under way of another zone's snapshot: its bytes, parsed.
+    std::string merge_bytes;
+    std::optional<oauth::StateFile> merge_file;
+    size_t next_record = 0;
+    bool merge_into_live = false;
+    uint32_t merge_now = 0;
+    oauth::RestoreCounts merged;
 };
 
 void addToken(void *image, const oauth::Digest &digest, const oauth::TokenGrant &grant) {
@@ -381,25 +397,50 @@ bool writeSlice(Writer &w) {
     return false;
 }
 
-// The zone as it is now, in memory; the file follows a slice at a time.
+// The zone, copied into memory a slice at a time; the file follows likewise.
+// What changes meanwhile in slots already copied waits for the next write.
 void startWrite(Writer &w, uint64_t changes, bool requested) {
     ZoneState &state = stateOf(w.shm);
     oauth::StateStamp stamp{state.instance, uint64_t(ngx_pid),
                             state.writes.fetch_add(1, std::memory_order_relaxed) + 1,
                             uint64_t(ngx_time())};
     w.image = std::make_unique<oauth::StateFileWriter>(view(w.zone.name), stamp);
-    uint32_t now = uint32_t(ngx_time());
-    storeOf(w.shm).visit_live(now, addToken, w.image.get());
-    revocationsOf(w.shm).visit_live(now, addRevocation, w.image.get());
+    w.copied_at = uint32_t(ngx_time());
+    w.next_token_slot = 0;
+    w.next_revocation_slot = 0;
+    w.written = 0;
+    w.changes = changes;
+    w.answers_request = requested;
+}
+
+// One slice of the copy; once the copy is whole, opens the file to write.
+void copySlice(Writer &w) {
+    oauth::TokenStore store = storeOf(w.shm);
+    oauth::RevocationList revocations = revocationsOf(w.shm);
+    if (w.next_token_slot < store.slot_count()) {
+        w.next_token_slot =
+            store.visit_live(w.copied_at, w.next_token_slot, kSliceSlots, addToken, w.image.get());
+        return;
+    }
+    if (w.next_revocation_slot < revocations.slot_count()) {
+        w.next_revocation_slot = revocations.visit_live(w.copied_at, w.next_revocation_slot,
+                                                        kSliceSlots, addRevocation, w.image.get());
+        return;
+    }
     w.image->finish();
     w.fd = openTemporary(w.temporary);
     if (w.fd == -1) {
         w.image.reset();  // another writer has it this turn; the next one tries again
-        return;
     }
-    w.written = 0;
-    w.changes = changes;
-    w.answers_request = requested;
+}
+
+// One slice of the write under way. True when it is over.
+bool writeStep(Writer &w) {
+    if (w.fd == -1) {
+        copySlice(w);
+        return w.image == nullptr;
+    }
+    return writeSlice(w);
 }
 
 // A snapshot another zone wrote (the other generation of a binary upgrade,
@@ -422,24 +463,39 @@ void mergeForeignFile(Writer &w) {
         readFile(w.path, bytes, problem) != Read::ok) {
         return;
     }
-    std::optional<oauth::StateFile> file =
-        oauth::StateFile::parse(bytes, view(w.zone.name), problem);
-    if (!file) {
+    w.merge_bytes = std::move(bytes);
+    w.merge_file = oauth::StateFile::parse(w.merge_bytes, view(w.zone.name), problem);
+    if (!w.merge_file) {
+        w.merge_bytes = std::string();
         return;  // replaced by the next snapshot
     }
+    w.next_record = 0;
+    w.merge_into_live = storeOf(w.shm).live_tokens() != 0;
+    w.merge_now = uint32_t(ngx_time());
+    w.merged = oauth::RestoreCounts{};
+}
+
+// One slice of the merge under way: kSliceRecords records of the file.
+void mergeSlice(Writer &w) {
     oauth::TokenStore store = storeOf(w.shm);
     oauth::RevocationList revocations = revocationsOf(w.shm);
-    oauth::RestoreCounts counts =
-        oauth::apply_state_file(*file, store, revocations, uint32_t(ngx_time()));
-    if (counts.tokens + counts.revocations == 0) {
+    const oauth::StateFile &file = *w.merge_file;
+    w.next_record =
+        oauth::apply_state_records(file, store, revocations, w.merge_now, w.merge_into_live,
+                                   w.next_record, kSliceRecords, w.merged);
+    if (w.next_record < file.record_count()) {
         return;
     }
-    noteZoneChange(w.shm);
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "oauth_token_zone \"%V\": %uz tokens and %uz revocations merged from \"%V\", "
-                  "written by pid %uL",
-                  &w.zone.name, counts.tokens, counts.revocations, &w.zone.state_file,
-                  stamp->writer_pid);
+    if (w.merged.tokens + w.merged.revocations != 0) {
+        noteZoneChange(w.shm);
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "oauth_token_zone \"%V\": %uz tokens and %uz revocations merged from "
+                      "\"%V\", written by pid %uL",
+                      &w.zone.name, w.merged.tokens, w.merged.revocations, &w.zone.state_file,
+                      file.stamp().writer_pid);
+    }
+    w.merge_file.reset();
+    w.merge_bytes = std::string();
 }
 
 void tick(Writer &w) {
@@ -454,9 +510,17 @@ void tick(Writer &w) {
                       &w.zone.name, &w.zone.state_file);
     }
     if (!held) {
+        w.merge_file.reset();  // the worker that holds the lease merges the file
+        return;
+    }
+    if (w.merge_file) {
+        mergeSlice(w);
         return;
     }
     mergeForeignFile(w);
+    if (w.merge_file) {
+        return;  // sliced over the next turns; a write waits for its end
+    }
     bool requested = access(w.request.c_str(), F_OK) == 0;
     uint64_t changes = state.changes.load(std::memory_order_relaxed);
     if (changes != state.written_changes.load(std::memory_order_relaxed) || requested) {
@@ -471,15 +535,17 @@ void onTimer(ngx_event_t *ev) {
             tick(w);
         }
         if (w.image != nullptr) {
-            writeSlice(w);
+            writeStep(w);
         }
     } catch (const std::bad_alloc &) {
         abandonWrite(w);
+        w.merge_file.reset();
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "oauth_token_zone \"%V\": out of memory writing state file \"%V\"",
                       &w.zone.name, &w.zone.state_file);
     }
-    ngx_add_timer(ev, w.image != nullptr ? kSliceInterval : kWriteInterval);
+    bool sliced = w.image != nullptr || w.merge_file;
+    ngx_add_timer(ev, sliced ? kSliceInterval : kWriteInterval);
 }
 
 void deleteWriter(void *writer) {
@@ -538,8 +604,8 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
     return NGX_OK;
 }
 
-// A worker going away writes the zone's last snapshot if it is the writer,
-// whole and at once, then hands the lease on.
+// A worker going away ends a merge under way and writes the zone's last
+// snapshot if it is the writer, whole and at once, then hands the lease on.
 void stopStateWriters(ngx_cycle_t *) {
     if (writers == nullptr) {
         return;
@@ -555,11 +621,14 @@ void stopStateWriters(ngx_cycle_t *) {
             continue;
         }
         try {
+            while (w.merge_file) {
+                mergeSlice(w);
+            }
             uint64_t changes = state.changes.load(std::memory_order_relaxed);
             if (changes != state.written_changes.load(std::memory_order_relaxed) ||
                 access(w.request.c_str(), F_OK) == 0) {
                 startWrite(w, changes, true);
-                while (w.image != nullptr && !writeSlice(w)) {
+                while (w.image != nullptr && !writeStep(w)) {
                 }
             }
         } catch (const std::bad_alloc &) {

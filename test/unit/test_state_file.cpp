@@ -142,6 +142,51 @@ void a_file_restores_what_was_live(void **) {
     assert_int_equal(counts.revocations, 0);
 }
 
+// A merge in ranges of two records, as the state writer spreads it over
+// turns, does what a whole merge does: into a zone that holds token 2 and
+// token 5 (revoked in the file) already.
+void a_merge_in_ranges_does_what_a_whole_merge_does(void **) {
+    Sample sample;
+    std::string reason;
+    std::optional<StateFile> file = StateFile::parse(sample.file, "tokens", reason);
+    assert_int_equal(file->record_count(), 5);
+    fixture::Store whole_memory, ranged_memory;
+    TokenStore whole = whole_memory.open(), ranged = ranged_memory.open();
+    Revocations whole_revoked, ranged_revoked;
+    for (TokenStore *store : {&whole, &ranged}) {
+        issue(*store, 2, "app", "a b c", 0b101);
+        issue(*store, 5, "app", "a b c", 0b010);
+    }
+    RestoreCounts expected = apply_state_file(*file, whole, whole_revoked.list, kNow + 10);
+
+    RestoreCounts counts;
+    size_t next = 0;
+    unsigned ranges = 0;
+    for (; next < file->record_count(); ++ranges) {
+        next = apply_state_records(*file, ranged, ranged_revoked.list, kNow + 10, true, next, 2,
+                                   counts);
+    }
+    assert_int_equal(ranges, 3);
+    assert_int_equal(next, 5);
+    assert_int_equal(
+        apply_state_records(*file, ranged, ranged_revoked.list, kNow + 10, true, 5, 2, counts), 5);
+    assert_int_equal(counts.tokens, expected.tokens);
+    assert_int_equal(counts.present, expected.present);
+    assert_int_equal(counts.expired, expected.expired);
+    assert_int_equal(counts.revocations, expected.revocations);
+    assert_int_equal(counts.present, 1);
+    assert_int_equal(counts.tokens, 2);
+    std::map<Digest, TokenGrant> want = live_tokens(whole, kNow + 10);
+    std::map<Digest, TokenGrant> got = live_tokens(ranged, kNow + 10);
+    assert_int_equal(got.size(), 3);
+    assert_int_equal(got.size(), want.size());
+    for (const auto &[digest, grant] : want) {
+        assert_true(got.count(digest) == 1);
+    }
+    assert_false(got.count(digest_of(5)) == 1);  // revoked by the file's first record
+    assert_true(ranged_revoked.list.contains(digest_of(5), kNow + 10));
+}
+
 void a_revoked_token_in_an_older_file_stays_revoked(void **) {
     fixture::Store memory;
     TokenStore store = memory.open();
@@ -339,6 +384,7 @@ int main() {
         cmocka_unit_test(a_checksummed_lie_is_refused),
         cmocka_unit_test(a_peek_tells_who_wrote_a_file),
         cmocka_unit_test(the_revocation_list_holds_entries_until_they_expire),
+        cmocka_unit_test(a_merge_in_ranges_does_what_a_whole_merge_does),
         cmocka_unit_test(the_revocation_list_is_bounded_and_reuses_expired_entries),
         cmocka_unit_test(region_of_another_layout_is_not_a_revocation_list),
         cmocka_unit_test(the_lease_has_one_holder_until_it_goes),

@@ -1095,6 +1095,36 @@ void visit_live_copies_each_live_token_once(void **) {
     assert_int_equal(zone.lock.acquisitions, locked);
 }
 
+// A walk in ranges of a few slots, as the state writer spreads it over turns,
+// sees exactly the tokens a whole walk sees, each once.
+void visit_live_in_ranges_sees_what_a_whole_walk_sees(void **) {
+    Zone zone;
+    for (uint64_t n = 0; n < 300; ++n) {
+        uint32_t expires_at = n % 5 == 0 ? kNow + 10 : kHourLater;  // some expired at the walk
+        assert_int_equal(
+            issue(zone.store, clustered_token(n, 40), "app" + std::to_string(n % 7), expires_at),
+            InsertResult::ok);
+    }
+    LiveCopies whole;
+    zone.store.visit_live(kNow + 10, remember_visit, &whole);
+    LiveCopies ranged;
+    uint32_t ranges = 0;
+    for (uint32_t slot = 0; slot < zone.store.slot_count(); ++ranges) {
+        uint32_t next = zone.store.visit_live(kNow + 10, slot, 7, remember_visit, &ranged);
+        assert_true(next > slot && next <= slot + 7);
+        slot = next;
+    }
+    assert_int_equal(ranges, (zone.store.slot_count() + 6) / 7);
+    assert_int_equal(
+        zone.store.visit_live(kNow + 10, zone.store.slot_count(), 7, remember_visit, &ranged),
+        zone.store.slot_count());
+    assert_int_equal(whole.digests.size(), 240);
+    std::sort(whole.digests.begin(), whole.digests.end());
+    std::sort(ranged.digests.begin(), ranged.digests.end());
+    assert_true(ranged.digests == whole.digests);
+    assert_true(ranged.by_client == whole.by_client);
+}
+
 // The scopes of a space-joined list, sorted: a set to compare.
 std::string sorted_scopes(std::string_view scopes) {
     std::vector<std::string> names;
@@ -1400,6 +1430,7 @@ int main() {
         cmocka_unit_test(killed_writers_lose_no_stored_token),
         cmocka_unit_test(readers_in_other_processes_always_find_live_tokens_whole),
         cmocka_unit_test(visit_live_copies_each_live_token_once),
+        cmocka_unit_test(visit_live_in_ranges_sees_what_a_whole_walk_sees),
         cmocka_unit_test(visit_live_feeds_an_insert_into_another_store),
         cmocka_unit_test(visit_live_reads_past_a_writer_that_died_holding_the_lock),
         cmocka_unit_test(visit_live_copies_only_whole_tokens_while_another_process_writes),

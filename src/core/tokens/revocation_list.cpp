@@ -6,6 +6,7 @@
 // takes half of one digest and half of another for a live entry.
 #include "core/tokens/revocation_list.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <new>
@@ -155,9 +156,20 @@ bool RevocationList::contains(const Digest &digest, uint32_t now) const noexcept
 
 void RevocationList::visit_live(uint32_t now, RevocationVisitor visit,
                                 void *context) const noexcept {
-    const Entry *slots = entries(*header_);
-    for (uint32_t i = 0; i < header_->slot_count; ++i) {
-        const Entry &entry = slots[i];
+    visit_live(now, 0, slot_count(), visit, context);
+}
+
+uint32_t RevocationList::slot_count() const noexcept {
+    return header_->slot_count;
+}
+
+uint32_t RevocationList::visit_live(uint32_t now, uint32_t first_slot, uint32_t slots,
+                                    RevocationVisitor visit, void *context) const noexcept {
+    const Entry *table = entries(*header_);
+    uint32_t first = std::min(first_slot, header_->slot_count);
+    uint32_t end = first + std::min(slots, header_->slot_count - first);
+    for (uint32_t i = first; i < end; ++i) {
+        const Entry &entry = table[i];
         uint32_t before = entry.expires_at.load(std::memory_order_acquire);
         if (before <= now) {
             continue;
@@ -172,6 +184,7 @@ void RevocationList::visit_live(uint32_t now, RevocationVisitor visit,
             visit(context, digest, before);
         }
     }
+    return end;
 }
 
 size_t RevocationList::capacity() const noexcept {

@@ -43,6 +43,13 @@ class RevocationList {
     // Calls `visit` for each entry not expired at `now`, read without the lock.
     void visit_live(uint32_t now, RevocationVisitor visit, void *context) const noexcept;
 
+    // visit_live() over `slots` slots from `first_slot` only (the list is as
+    // big as a zone's counters, some 3% of it); answers the slot to start the
+    // next range at: slot_count() once done.
+    uint32_t visit_live(uint32_t now, uint32_t first_slot, uint32_t slots, RevocationVisitor visit,
+                        void *context) const noexcept;
+    uint32_t slot_count() const noexcept;
+
     size_t capacity() const noexcept;
 
   private:

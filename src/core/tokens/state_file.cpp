@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -372,10 +373,19 @@ StateRevocation StateFile::revocation(size_t i) const noexcept {
 RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
                                RevocationList &revocations, uint32_t now) noexcept {
     RestoreCounts counts;
-    TokenGrant grant;
     // Into an empty zone nothing is present: a restore spares the look-up.
-    bool merging = store.live_tokens() != 0;
-    for (size_t i = 0; i < file.revocation_count(); ++i) {
+    apply_state_records(file, store, revocations, now, store.live_tokens() != 0, 0,
+                        file.record_count(), counts);
+    return counts;
+}
+
+size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationList &revocations,
+                           uint32_t now, bool into_live, size_t first, size_t count,
+                           RestoreCounts &counts) noexcept {
+    TokenGrant grant;
+    size_t start = std::min(first, file.record_count());
+    size_t end = start + std::min(count, file.record_count() - start);
+    for (size_t i = start; i < end && i < file.revocation_count(); ++i) {
         StateRevocation revoked = file.revocation(i);
         if (revoked.expires_at <= now || revocations.contains(revoked.digest, now)) {
             continue;
@@ -387,13 +397,13 @@ RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
             store.revoke(revoked.digest, grant.client());
         }
     }
-    for (size_t i = 0; i < file.token_count(); ++i) {
-        StateToken token = file.token(i);
+    for (size_t i = std::max(start, file.revocation_count()); i < end; ++i) {
+        StateToken token = file.token(i - file.revocation_count());
         if (token.expires_at <= now) {
             ++counts.expired;
         } else if (revocations.contains(token.digest, now)) {
             ++counts.revoked;
-        } else if (merging && store.find(token.digest, now, grant)) {
+        } else if (into_live && store.find(token.digest, now, grant)) {
             ++counts.present;
         } else if (insert_token(store, token, now)) {
             ++counts.tokens;
@@ -401,7 +411,7 @@ RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
             ++counts.refused;
         }
     }
-    return counts;
+    return end;
 }
 
 }  // namespace oauth

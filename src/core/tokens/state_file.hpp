@@ -108,6 +108,7 @@ class StateFile {
     const StateStamp &stamp() const { return stamp_; }
     size_t token_count() const { return token_count_; }
     size_t revocation_count() const { return revocation_count_; }
+    size_t record_count() const { return revocation_count_ + token_count_; }
     StateToken token(size_t i) const noexcept;
     StateRevocation revocation(size_t i) const noexcept;
 
@@ -141,5 +142,14 @@ struct RestoreCounts {
 // into a live one, a merge that changes nothing when it brings nothing new.
 RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
                                RevocationList &revocations, uint32_t now) noexcept;
+
+// apply_state_file() over `count` records from `first` only, the file's
+// revocations numbered before its tokens, so that a big merge can spread over
+// several turns of an event loop; `into_live` says whether the zone held
+// tokens when the merge began. Adds to `counts`; answers the next record:
+// file.record_count() once done.
+size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationList &revocations,
+                           uint32_t now, bool into_live, size_t first, size_t count,
+                           RestoreCounts &counts) noexcept;
 
 }  // namespace oauth
