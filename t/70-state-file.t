@@ -127,6 +127,8 @@ subtest 'kill -9 of every nginx process after a second of quiet' => sub {
     my @pids = ($t->master_pid, $t->worker_pids);
     kill 'KILL', @pids;
     sleep 0.1 while grep { OAuthTest::alive($_) } @pids;
+    # killed on purpose: under valgrind their logs end mid-run, with nothing to read
+    unlink map { $t->prefix . "/logs/valgrind.$_.log" } @pids;
     delete $t->{master};
     unlink $t->prefix . '/logs/nginx.pid';
     $t->start;
