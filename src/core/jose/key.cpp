@@ -206,6 +206,18 @@ EVP_PKEY *okp_key(json_t *jwk) {
         EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char *>(x->data()), x->size());
 }
 
+// Takes `pkey` into `key`, with the one alg its type signs; false, with
+// `error`, for a type or size no alg is bound to.
+bool adopt(EVP_PKEY *pkey, Key &key, std::string &error) {
+    key.pkey = own(pkey);
+    std::optional<Alg> alg = alg_of(pkey, error);
+    if (!alg) {
+        return false;
+    }
+    key.alg = *alg;
+    return true;
+}
+
 bool import_jwk(json_t *jwk, Key &key, std::string &error) {
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     if (!json_is_object(jwk) || kty == nullptr) {
@@ -225,12 +237,9 @@ bool import_jwk(json_t *jwk, Key &key, std::string &error) {
         error = "a key of kty \"" + std::string(type) + "\" that is unsupported or malformed";
         return false;
     }
-    key.pkey = own(pkey);
-    std::optional<Alg> alg = alg_of(pkey, error);
-    if (!alg) {
+    if (!adopt(pkey, key, error)) {
         return false;
     }
-    key.alg = *alg;
     const char *named = json_string_value(json_object_get(jwk, "alg"));
     if (named != nullptr && std::string_view(named) != alg_name(key.alg)) {
         error = "a key whose alg \"" + std::string(named) + "\" is not its type's (" +
@@ -271,12 +280,9 @@ bool load_private_key(std::string_view pem, std::string_view kid, Key &key, std:
         EVP_PKEY_free(pub);
         return false;
     }
-    key.pkey = own(pkey);
-    std::optional<Alg> alg = alg_of(pkey, error);
-    if (!alg) {
+    if (!adopt(pkey, key, error)) {
         return false;
     }
-    key.alg = *alg;
     key.kid = kid.empty() ? thumbprint(key) : std::string(kid);
     return true;
 }
