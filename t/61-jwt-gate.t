@@ -48,13 +48,14 @@ $t->write_file('html/index.html', "ok\n");
 my $issuer = 'http://127.0.0.1:' . $t->port;
 my $headers = 'add_header X-Client $oauth_client_id always; add_header X-Scope $oauth_scope always; '
     . 'add_header X-Expires $oauth_token_expires always; add_header X-Issuer $oauth_issuer always; '
-    . 'add_header X-Audience $oauth_audience always;';
+    . 'add_header X-Audience $oauth_audience always; add_header X-Worker $pid always;';
 my $http = <<"CONF";
 oauth_token_zone tokens:1m;
 oauth_clients clients.json;
 
 server {
-    listen 127.0.0.1:%%PORT%%;
+    # reuseport: each worker has its own socket, so connections spread over both
+    listen 127.0.0.1:%%PORT%% reuseport;
     oauth_issuer $issuer;
     oauth_signing_key es.pem kid=es;
     oauth_signing_key ed.pem kid=ed;
@@ -62,6 +63,7 @@ server {
     location = /token  { oauth_token_endpoint format=jwt; }
     location = /opaque { oauth_token_endpoint; }
     location = /introspect { oauth_introspection_endpoint; }
+    location = /revoke { oauth_revocation_endpoint; }
     location /read/    { oauth_require_scope read; $headers alias %%PREFIX%%/html/; }
     location /write/   { oauth_require_scope write; alias %%PREFIX%%/html/; }
     location /lenient/ { oauth_require_scope read; oauth_jwt_leeway 30s; alias %%PREFIX%%/html/; }
@@ -163,6 +165,50 @@ subtest 'introspection answers the claims of an own JWT, active:false for a forg
         iss => $issuer, aud => [$issuer], jti => $claims->{jti}}, 'active, with its claims';
     my $forged = $jwt =~ s/(.)(....)$/($1 eq 'A' ? 'B' : 'A') . $2/er;
     is_deeply $introspect->($forged), {active => JSON::PP::false}, 'a forged one: exactly active:false';
+};
+
+subtest 'a revoked own JWT is refused at once in both workers; a foreign revocation changes nothing' => sub {
+    my @workers = $t->worker_pids;
+    is scalar(@workers), 2, 'two workers';
+    # fresh connections until every worker answered twice (bounded)
+    my $each_worker = sub {
+        my ($tok) = @_;
+        my (%seen, @r);
+        while (@r < 200 && grep { ($seen{$_} // 0) < 2 } @workers) {
+            my $r = get('/read/', $tok);
+            push @r, $r;
+            $seen{ $r->{headers}{'x-worker'} // 'none' }++;
+        }
+        return (\%seen, @r);
+    };
+    my $revoke = sub {
+        my ($client, $tok) = @_;
+        my $r = $t->token_request(path => '/revoke', basic => [$client, $secret], form => [token => $tok]);
+        is $r->{status}, 200, "$client revokes: 200" or diag show($r);
+    };
+    my $introspect = sub {
+        my ($tok) = @_;
+        return $t->token_request(path => '/introspect', basic => ['auditor', $secret],
+            form => [token => $tok])->{content};
+    };
+    my $tok = token();
+    my ($seen, @before) = $each_worker->($tok);
+    is_deeply [sort keys %$seen], [sort @workers], 'before: both workers answered';
+    is scalar(grep { $_->{status} == 200 } @before), scalar(@before), 'before: every worker accepts it';
+
+    $revoke->('other', $tok);
+    is get('/read/', $tok)->{status}, 200, 'revoked by another client: still accepted';
+    like $introspect->($tok), qr/^\{"active":true,/, '... and active';
+
+    $revoke->('app', $tok);
+    ($seen, my @after) = $each_worker->($tok);
+    is_deeply [sort keys %$seen], [sort @workers], 'right after: both workers answered';
+    my @bad = grep { $_->{status} != 401
+        || ($_->{headers}{'www-authenticate'} // '') ne bearer_challenge('oauth', 'invalid_token') } @after;
+    is scalar(@bad), 0, 'right after: every worker refuses it with invalid_token (' . scalar(@after)
+        . ' requests)' or diag show($bad[0]);
+    is $introspect->($tok), '{"active":false}', 'introspection: exactly {"active":false}';
+    is get('/read/', $jwt)->{status}, 200, 'another JWT of the same client still passes';
 };
 
 subtest 'tokens of a key no longer configured are refused' => sub {

@@ -81,17 +81,40 @@ HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
     return response;
 }
 
+// RFC 7009 §2.1: a client revokes only its own tokens. A JWT lives in no
+// store, so its revocation is only the list's entry, until it expires; a
+// foreign, forged or expired one changes nothing.
+void revoke_jwt(const std::string &token, const Client &caller, const TokenAdminConfig &config,
+                uint32_t now) {
+    TokenGrant grant;
+    if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
+        grant.client() == caller.id) {
+        config.revocations->add(digest_token(token), grant.expires_at, now);
+    }
+}
+
+// An opaque token lives in the store: revoked there, and listed so that no
+// older copy of the zone brings it back.
+void revoke_opaque(const std::string &token, const Client &caller, TokenStore &store,
+                   const TokenAdminConfig &config, uint32_t now) {
+    Digest digest = digest_token(token);
+    TokenGrant grant;
+    bool live = store.find(digest, now, grant);
+    if (store.revoke(digest, caller.id) && live && config.revocations != nullptr) {
+        config.revocations->add(digest, grant.expires_at, now);
+    }
+}
+
 HttpResponse revoke(ClientRequest &client_request, const Registry &registry, TokenStore &store,
                     const TokenAdminConfig &config, uint32_t now) {
     Caller caller = authenticate_caller(client_request, registry);
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
-    Digest digest = digest_token(*caller.token);
-    TokenGrant grant;
-    bool live = store.find(digest, now, grant);
-    if (store.revoke(digest, caller.client->id) && live && config.revocations != nullptr) {
-        config.revocations->add(digest, grant.expires_at, now);
+    if (config.jwt != nullptr && jose::looks_like_jwt(*caller.token)) {
+        revoke_jwt(*caller.token, *caller.client, config, now);
+    } else {
+        revoke_opaque(*caller.token, *caller.client, store, config, now);
     }
     HttpResponse response;  // 200, empty body
     response.outcome.result = "ok";

@@ -18,7 +18,8 @@ namespace oauth {
 struct TokenAdminConfig {
     ClientAuthConfig auth;
     std::string_view issuer;  // "iss" of introspection answers; empty: left out
-    // Set: introspection also answers for the server's own JWTs.
+    // Set: introspection answers for the server's own JWTs, and revocation
+    // lists them (they live in no store).
     jose::JwtVerifier *jwt = nullptr;
     RevocationList *revocations = nullptr;  // where revocations are recorded; nullptr: nowhere
 };
@@ -33,7 +34,8 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
 // A client revokes only its own tokens; unknown and foreign tokens still
 // answer 200 (RFC 7009 §2.2) and change nothing. A token revoked is recorded
 // in `config.revocations` until it would have expired, so that no older copy
-// of the zone (a state file) brings it back.
+// of the zone (a state file) brings it back; for a JWT that entry is the
+// revocation, which the gate and introspection then refuse.
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
                                        TokenStore &store, const TokenAdminConfig &config,
                                        uint32_t now) noexcept;

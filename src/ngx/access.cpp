@@ -21,6 +21,8 @@ Jwts::Jwts(ngx_http_request_t *r, const LocationConf *lcf) {
     }
     ngx_shm_zone_t *zone = lcf->require_scope->zone;
     auto *regions = static_cast<ZoneRegions *>(zone->data);
+    revocations_.emplace(revocationsOf(zone));
+    policy_.revocations = &*revocations_;
     verifier_.emplace(policy_, oauth::jose::VerdictCache(regions->verdicts, zoneLock(zone)));
 }
 

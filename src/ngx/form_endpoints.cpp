@@ -55,16 +55,15 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                               uint32_t(lcf->auth_failure_block)});
     oauth::ClientAuthConfig auth{view(lcf->realm),
                                  lcf->auth_failure_limit != 0 ? &throttle : nullptr};
+    oauth::RevocationList revocations = revocationsOf(endpoint->zone);
     oauth::jose::GatePolicy own;
     std::optional<oauth::jose::JwtVerifier> jwt;
-    if (endpoint->kind == Endpoint::introspection && scf->signing_keys != nullptr &&
-        scf->issuer.len != 0) {
-        own = {view(scf->issuer), &scf->signing_keys->keys, lcf->clients, nullptr, 0};
+    if (endpoint->kind != Endpoint::token && scf->signing_keys != nullptr && scf->issuer.len != 0) {
+        own = {view(scf->issuer), &scf->signing_keys->keys, lcf->clients, nullptr, 0, &revocations};
         jwt.emplace(own, oauth::jose::VerdictCache(
                              static_cast<ZoneRegions *>(endpoint->zone->data)->verdicts,
                              zoneLock(endpoint->zone)));
     }
-    oauth::RevocationList revocations = revocationsOf(endpoint->zone);
     oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr, &revocations};
     switch (endpoint->kind) {
         case Endpoint::token:

@@ -183,6 +183,7 @@ class Jwts {
     oauth::jose::JwtVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
 
   private:
+    std::optional<oauth::RevocationList> revocations_;
     oauth::jose::GatePolicy policy_;
     std::optional<oauth::jose::JwtVerifier> verifier_;
 };

@@ -166,6 +166,54 @@ void introspection_answers_for_own_jwts(void **) {
     assert_text(introspect(kToken).substr(0, 14), "{\"active\":true");  // opaque ones still
 }
 
+// An own JWT lives in no store: its owner's revocation lists it until it
+// expires, and the gate then refuses it though both of its caches vouch for
+// it; another client's revocation changes nothing.
+void revocation_of_an_own_jwt_reaches_the_gate(void **) {
+    Admin admin;
+    std::vector<oauth::jose::Key> keys(1);
+    keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    keys[0].kid = "k";
+    const char *issuer = "https://as.example";
+    std::string jwt;
+    oauth::jose::AccessTokenClaims claims{issuer, "app", {issuer}, kNow - 10, kNow + 60, "a b"};
+    assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
+
+    std::vector<char> region(oauth::jose::VerdictCache::kMinRegionSize);
+    oauth::jose::VerdictCache::format(region.data(), region.size());
+    oauth::jose::GatePolicy own{issuer, &keys, admin.registry.get(), nullptr, 0, &admin.revoked};
+    oauth::jose::JwtVerifier gate(own, oauth::jose::VerdictCache(region.data(), {}));
+    oauth::jose::JwtVerifier endpoint(own, oauth::jose::VerdictCache(region.data(), {}));
+    oauth::TokenAdminConfig config{{"test"}, issuer, &endpoint, &admin.revoked};
+    auto revoke = [&](const std::string &caller) {
+        return oauth::handle_revocation_request(admin.request(caller, "token=" + jwt),
+                                                *admin.registry, admin.store, config, kNow)
+            .status;
+    };
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(jwt, kNow, grant));  // now in the verdict and claims caches
+    assert_true(gate.verify(jwt, kNow, grant));
+
+    assert_int_equal(revoke("auditor:auditor-secret"), 200);
+    assert_false(admin.revoked.contains(oauth::digest_token(jwt), kNow));
+    assert_true(gate.verify(jwt, kNow, grant));
+
+    assert_int_equal(revoke("app:app-secret"), 200);
+    assert_true(admin.revoked.contains(oauth::digest_token(jwt), kNow + 59));
+    assert_false(admin.revoked.contains(oauth::digest_token(jwt), kNow + 60));
+    assert_false(gate.verify(jwt, kNow, grant));
+    assert_int_equal(int(gate.failure()), int(oauth::jose::JwtCheck::revoked));
+    // a fresh verifier, as another worker's, with the verdict cache alone
+    oauth::jose::JwtVerifier other(own, oauth::jose::VerdictCache(region.data(), {}));
+    assert_false(other.verify(jwt, kNow + 1, grant));
+    assert_text(
+        oauth::handle_introspection_request(admin.request("auditor:auditor-secret", "token=" + jwt),
+                                            *admin.registry, admin.store, config, kNow)
+            .body,
+        "{\"active\":false}");
+    assert_int_equal(revoke("app:app-secret"), 200);  // again: still 200
+}
+
 }  // namespace
 
 int main() {
@@ -178,6 +226,7 @@ int main() {
         cmocka_unit_test(revocation_by_the_owner_removes_the_token),
         cmocka_unit_test(revocation_refuses_unauthenticated_callers),
         cmocka_unit_test(introspection_answers_for_own_jwts),
+        cmocka_unit_test(revocation_of_an_own_jwt_reaches_the_gate),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

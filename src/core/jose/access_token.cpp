@@ -302,6 +302,8 @@ std::string_view describe(JwtCheck check) noexcept {
             return "a malformed scope";
         case JwtCheck::client:
             return "the client is no longer registered";
+        case JwtCheck::revoked:
+            return "revoked";
     }
     return "invalid";
 }

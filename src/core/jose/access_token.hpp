@@ -42,6 +42,7 @@ enum class JwtCheck {
     claims,     // sub, client_id or aud missing or of the wrong type (RFC 9068 §2.2)
     scope,      // scope, or scp, malformed (RFC 9068 §2.2.3)
     client,     // an own token whose client is no longer registered (gate.hpp)
+    revoked,    // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
 };
 
 // The words the info log uses for a failed check.

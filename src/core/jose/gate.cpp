@@ -115,6 +115,11 @@ bool JwtVerifier::grant_trusted(TokenGrant &grant) {
 
 bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
     Digest digest = digest_token(token);
+    // First, so that neither cache below can vouch for a revoked token.
+    if (policy_.revocations != nullptr && policy_.revocations->contains(digest, now)) {
+        failure_ = JwtCheck::revoked;
+        return false;
+    }
     auto seen = seen_tokens.find(digest);
     if (seen != seen_tokens.end() && seen->second.keys == keys_of(seen->second.claims.issuer)) {
         claims_ = seen->second.claims;

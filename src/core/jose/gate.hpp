@@ -13,6 +13,7 @@
 #include "core/jose/access_token.hpp"
 #include "core/jose/verdict_cache.hpp"
 #include "core/registry.hpp"
+#include "core/tokens/revocation_list.hpp"
 
 namespace oauth::jose {
 
@@ -30,6 +31,8 @@ struct GatePolicy {
     const Registry *registry = nullptr;
     const std::vector<TrustedIssuer> *trusted = nullptr;  // may be null
     uint32_t leeway = 0;
+    // The zone's revoked tokens, refused whatever cache vouches for them; may be null.
+    const RevocationList *revocations = nullptr;
 };
 
 class JwtVerifier final : public TokenVerifier {
@@ -43,7 +46,8 @@ class JwtVerifier final : public TokenVerifier {
     // issuer's keys and the registry are checked again. An
     // own token's client must still be registered, and its scopes count only
     // while the client still has them (a scope removed from the registry
-    // stops working at once).
+    // stops working at once). A token in the revocation list is refused on
+    // every path, cached or not, so a revocation holds at once in every worker.
     bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept override;
 
     // Why the last verify() failed; JwtCheck::ok after a success.
