@@ -243,6 +243,10 @@ fails_ok('a bad format', conf_with("$iss\n    oauth_signing_key es.pem;",
 fails_ok('oauth_jwks without a signing key', conf_with($iss, 'location = /jwks { oauth_jwks; }'),
     qr/oauth_jwks needs oauth_signing_key/, at($key_line + 1));
 
+fails_ok('a leeway longer than a revocation is remembered',
+    conf_with("$iss\n    oauth_signing_key es.pem;\n    oauth_jwt_leeway 6m;"),
+    qr/"oauth_jwt_leeway" directive is longer than 5m/, at($line + 1));
+
 subtest 'a key file readable by other users passes with a warning' => sub {
     chmod 0644, "$p/es.pem";
     my ($rc, $out) = $t->test_config(http => conf_with("$iss\n    oauth_signing_key es.pem;"));

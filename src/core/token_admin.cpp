@@ -89,7 +89,7 @@ void revoke_jwt(const std::string &token, const Client &caller, const TokenAdmin
     TokenGrant grant;
     if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
         grant.client() == caller.id) {
-        config.revocations->add(digest_token(token), grant.expires_at, now);
+        config.revocations->add(digest_token(token), grant.expires_at + jose::kMaxLeeway, now);
     }
 }
 

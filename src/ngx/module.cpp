@@ -404,6 +404,16 @@ const Endpoint kTokenEndpoint = Endpoint::token;
 const Endpoint kIntrospectionEndpoint = Endpoint::introspection;
 const Endpoint kRevocationEndpoint = Endpoint::revocation;
 
+char *checkLeeway(ngx_conf_t *, void *, void *data) {
+    return *static_cast<time_t *>(data) > time_t(oauth::jose::kMaxLeeway)
+               ? const_cast<char *>(
+                     "is longer than 5m, the time a revoked JWT is remembered "
+                     "past its exp")
+               : NGX_CONF_OK;
+}
+
+ngx_conf_post_t kLeewayBound = {checkLeeway};
+
 ngx_command_t commands[] = {
     {ngx_string("oauth_token_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE12, setTokenZone,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
@@ -438,7 +448,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_jwt_leeway"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-     ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway), nullptr},
+     ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway),
+     &kLeewayBound},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},

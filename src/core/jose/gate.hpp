@@ -17,6 +17,10 @@
 
 namespace oauth::jose {
 
+// The most clock skew oauth_jwt_leeway may grant. A revoked JWT stays in the
+// revocation list this long past its exp, so no leeway lets it back in.
+constexpr uint32_t kMaxLeeway = 300;
+
 // An issuer whose tokens are accepted, with the keys of its JWK Set.
 struct TrustedIssuer {
     std::string issuer;
