@@ -1008,8 +1008,8 @@ bool TokenStore::is_formatted(const void *region, size_t size) noexcept {
            header->slots_offset == layout.slots_offset && header->slot_count == layout.slot_count;
 }
 
-TokenStore::TokenStore(void *region, StoreLock lock) noexcept
-    : header_(static_cast<Header *>(region)), lock_(lock) {}
+TokenStore::TokenStore(void *region, StoreLock lock, ChangeLog changes) noexcept
+    : header_(static_cast<Header *>(region)), lock_(lock), changes_(changes) {}
 
 InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id,
                                 std::string_view scope_list, uint64_t scope_mask,
@@ -1061,6 +1061,7 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
         return InsertResult::full;
     }
     table.place_token(digest, client, plan, issued_at, expires_at, cap);
+    changes_.note(digest, 0);
     return InsertResult::ok;
 }
 

@@ -31,6 +31,7 @@
 
 #include "core/registry.hpp"
 #include "core/token.hpp"
+#include "core/tokens/change_log.hpp"
 
 namespace oauth {
 
@@ -110,7 +111,8 @@ class TokenStore {
     // True when `region` holds a store written by format() of this version.
     static bool is_formatted(const void *region, size_t size) noexcept;
 
-    TokenStore(void *region, StoreLock lock) noexcept;
+    // Each token stored is noted in `changes` (a zone with a state file).
+    TokenStore(void *region, StoreLock lock, ChangeLog changes = ChangeLog()) noexcept;
 
     // Stores a token issued to `client_id` for the scopes `scope_mask` of
     // `scope_list` (the client's list as the caller knows it), valid until
@@ -157,6 +159,7 @@ class TokenStore {
     struct Header;
     Header *header_;
     StoreLock lock_;
+    ChangeLog changes_;
 };
 
 }  // namespace oauth

@@ -46,11 +46,6 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                            minimum / 1024);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
-                       "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
-                       "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes",
-                       &name, &size_text, zoneTokenCapacity(size),
-                       oauth::TokenStore::kTextBytesPerEntry);
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
         if (zones[i].name.len == name.len &&
@@ -73,6 +68,11 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
+    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                       "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
+                       "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes",
+                       &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
+                       oauth::TokenStore::kTextBytesPerEntry);
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);

@@ -21,6 +21,7 @@
 #include "core/registry.hpp"
 #include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
+#include "core/tokens/change_log.hpp"
 #include "core/tokens/revocation_list.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
@@ -106,15 +107,32 @@ struct RequestContext {
     ngx_str_t audience;  // of a JWT, space-separated
 };
 
-// What the processes of a zone share about its state file (state.cpp).
+// The last entry of the fleet's Redis stream applied to a zone, "ms-seq";
+// 0-0: none. Kept in the state file (state.cpp).
+struct FleetPosition {
+    std::atomic<uint64_t> ms;
+    std::atomic<uint64_t> seq;
+};
+
+// A file as a writer last left it: a change by anyone else shows.
+struct FileMark {
+    uint64_t inode;
+    uint64_t size;
+    int64_t modified_ns;
+};
+
+// What the processes of a zone share about its state file (state.cpp). Past
+// the atomics, written by the holder of the writer lease only.
 struct ZoneState {
     oauth::LeaseWord writer;
-    std::atomic<uint64_t> changes;          // bumped by each issuance and revocation
-    std::atomic<uint64_t> written_changes;  // `changes` when the last snapshot began
     std::atomic<uint64_t> writes;
-    uint64_t instance;         // drawn when the zone was created
-    uint64_t loaded_instance;  // the stamp of the file loaded into it
-    uint64_t loaded_write;
+    // The change log's position up to which FILE and FILE.journal hold the zone.
+    std::atomic<uint64_t> journaled;
+    FleetPosition fleet_position;
+    uint64_t instance;  // drawn when the zone was created
+    bool snapshot_is_ours;
+    FileMark snapshot;
+    FileMark journal;
 };
 
 // A zone holds the tokens and, beside them, the failed-authentication
@@ -131,6 +149,8 @@ struct ZoneRegions {
     size_t verdicts_size;
     void *revocations;
     size_t revocations_size;
+    void *changes;  // what changed, for the state file; nullptr without one
+    size_t changes_size;
     ZoneState *state;
 };
 
@@ -158,15 +178,15 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
+oauth::ChangeLog changesOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
-size_t zoneTokenCapacity(size_t size);
+size_t zoneTokenCapacity(size_t size, bool with_state_file);
 
 // ---- state files (state.cpp) -----------------------------------------------
 
 ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
 void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
-void noteZoneChange(ngx_shm_zone_t *zone);
 ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
 void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
 

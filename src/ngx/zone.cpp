@@ -26,7 +26,9 @@ void unlockZone(void *mutex) {
 
 bool formatRegions(ZoneRegions *regions) {
     new (regions->state) ZoneState{};
-    return oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
+    return (regions->changes == nullptr ||
+            oauth::ChangeLog::format(regions->changes, regions->changes_size)) &&
+           oauth::AuthThrottle::format(regions->throttle, regions->throttle_size) &&
            oauth::metrics::Counters::format(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::format(regions->verdicts, regions->verdicts_size) &&
            oauth::RevocationList::format(regions->revocations, regions->revocations_size) &&
@@ -34,7 +36,9 @@ bool formatRegions(ZoneRegions *regions) {
 }
 
 bool regionsFormatted(const ZoneRegions *regions) {
-    return oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
+    return (regions->changes == nullptr ||
+            oauth::ChangeLog::is_formatted(regions->changes, regions->changes_size)) &&
+           oauth::AuthThrottle::is_formatted(regions->throttle, regions->throttle_size) &&
            oauth::metrics::Counters::is_formatted(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::is_formatted(regions->verdicts, regions->verdicts_size) &&
            oauth::RevocationList::is_formatted(regions->revocations, regions->revocations_size) &&
@@ -48,8 +52,13 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone) {
     return oauth::StoreLock{&pool->mutex, lockZone, unlockZone};
 }
 
+oauth::ChangeLog changesOf(ngx_shm_zone_t *zone) {
+    return oauth::ChangeLog(static_cast<ZoneRegions *>(zone->data)->changes);
+}
+
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone) {
-    return oauth::TokenStore(static_cast<ZoneRegions *>(zone->data)->tokens, zoneLock(zone));
+    return oauth::TokenStore(static_cast<ZoneRegions *>(zone->data)->tokens, zoneLock(zone),
+                             changesOf(zone));
 }
 
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone) {
@@ -68,7 +77,7 @@ size_t metricsSize(size_t zone) {
 
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
     return oauth::RevocationList(static_cast<ZoneRegions *>(zone->data)->revocations,
-                                 zoneLock(zone));
+                                 zoneLock(zone), changesOf(zone));
 }
 
 // About 3% of the zone: enough for thousands of (client, address) counters,
@@ -76,6 +85,13 @@ oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
 size_t regionSize(size_t zone, size_t minimum) {
     size_t size = zone / 32;
     return ngx_align(size < minimum ? minimum : size, ngx_pagesize);
+}
+
+// About 1.5% of the zone, with a state file: room for what some 52 000
+// issuances and revocations per 128m change between two writes, a second
+// apart; more, and the writer rewrites the whole snapshot instead.
+size_t changesSize(size_t zone) {
+    return ngx_align(std::max(zone / 64, oauth::ChangeLog::kMinRegionSize), ngx_pagesize);
 }
 
 // About 3% of the zone too: 36-byte entries, some 14 000 in a 16m zone.
@@ -87,12 +103,12 @@ size_t verdictsSize(size_t zone) {
 // small allocations (ZoneRegions, ZoneState, log_ctx); the brute-force
 // counters, the metrics, the JWT verdicts and the revocations come next; the token store gets the
 // rest (see initZone).
-size_t zoneTokenCapacity(size_t size) {
+size_t zoneTokenCapacity(size_t size, bool with_state_file) {
     constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
     size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
     size_t regions = regionSize(size, oauth::AuthThrottle::kMinRegionSize) +
                      regionSize(size, oauth::RevocationList::kMinRegionSize) + metricsSize(size) +
-                     verdictsSize(size);
+                     verdictsSize(size) + (with_state_file ? changesSize(size) : 0);
     size_t taken = 2 + regions / ngx_pagesize;
     return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
 }
@@ -247,13 +263,17 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     regions->verdicts = ngx_slab_alloc(pool, regions->verdicts_size);
     regions->revocations_size = regionSize(zone->shm.size, oauth::RevocationList::kMinRegionSize);
     regions->revocations = ngx_slab_alloc(pool, regions->revocations_size);
+    regions->changes_size = conf.state_file.len != 0 ? changesSize(zone->shm.size) : 0;
+    regions->changes =
+        regions->changes_size != 0 ? ngx_slab_alloc(pool, regions->changes_size) : nullptr;
     regions->state = static_cast<ZoneState *>(ngx_slab_alloc(pool, sizeof(ZoneState)));
     // The tokens take every page left; the token store does its own layout.
     regions->tokens_size = pool->pfree * ngx_pagesize;
     regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
     if (regions->throttle == nullptr || regions->metrics == nullptr ||
         regions->verdicts == nullptr || regions->revocations == nullptr ||
-        regions->state == nullptr || regions->tokens == nullptr || !formatRegions(regions)) {
+        (regions->changes == nullptr && regions->changes_size != 0) || regions->state == nullptr ||
+        regions->tokens == nullptr || !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;

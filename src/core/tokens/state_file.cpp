@@ -21,9 +21,10 @@ constexpr char kMagic[8] = {'O', 'A', 'U', 'T', 'H', 'S', 'T', 'F'};
 constexpr size_t kVersionAt = 8;
 constexpr size_t kHeaderSizeAt = 12;
 constexpr size_t kBodySizeAt = 16;
-constexpr size_t kStampAt = 24;   // zone instance, writer pid, write id, time: u64 each
-constexpr size_t kCountsAt = 56;  // grants, tokens, revocations, zone name length: u32 each
-constexpr size_t kReservedAt = 72;
+constexpr size_t kStampAt = 24;     // zone instance, writer pid, write id, time: u64 each
+constexpr size_t kCountsAt = 56;    // grants, tokens, revocations, zone name length: u32 each
+constexpr size_t kPositionAt = 72;  // fleet stream position: ms, seq (u64 each)
+constexpr size_t kReservedAt = 88;
 constexpr size_t kChecksumAt = 96;
 constexpr size_t kTokenRecordSize = 32 + 3 * 4;
 constexpr size_t kRevocationRecordSize = 32 + 4;
@@ -143,8 +144,9 @@ struct StateFileWriter::Hash {
     SHA256_CTX ctx;
 };
 
-StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp)
-    : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp) {}
+StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp,
+                                 const StreamPosition &position)
+    : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp), position_(position) {}
 
 StateFileWriter::~StateFileWriter() {
     delete hash_;
@@ -194,6 +196,8 @@ void StateFileWriter::finish() {
     set_u32(image_, kCountsAt + 4, token_count_);
     set_u32(image_, kCountsAt + 8, revocation_count_);
     set_u32(image_, kCountsAt + 12, uint32_t(zone_name_.size()));
+    set_u64(image_, kPositionAt, position_.ms);
+    set_u64(image_, kPositionAt + 8, position_.seq);
     image_.append(zone_name_).append(grants_).append(tokens_).append(revocations_);
     std::string().swap(grants_);
     std::string().swap(tokens_);
@@ -303,6 +307,8 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         StateFile file;
         file.bytes_ = bytes;
         file.stamp_ = *peek_stamp(bytes);
+        file.position_ =
+            StreamPosition{get_u64(bytes, kPositionAt), get_u64(bytes, kPositionAt + 8)};
         // Each grant record takes 4 bytes or more: a count past that is a lie.
         if (grant_count > body.size() / 4) {
             return std::nullopt;
@@ -368,6 +374,51 @@ StateToken StateFile::token(size_t i) const noexcept {
 StateRevocation StateFile::revocation(size_t i) const noexcept {
     size_t record = revocations_offset_ + i * kRevocationRecordSize;
     return StateRevocation{get_digest(bytes_, record), get_u32(bytes_, record + 32)};
+}
+
+size_t StateJournal::record_count() const {
+    size_t count = 0;
+    for (const StateFile &image : images) {
+        count += image.record_count();
+    }
+    return count;
+}
+
+StreamPosition StateJournal::stream_position() const {
+    StreamPosition furthest;
+    for (const StateFile &image : images) {
+        furthest = std::max(furthest, image.stream_position());
+    }
+    return furthest;
+}
+
+StateJournal parse_journal(std::string_view bytes, std::string_view zone_name) noexcept {
+    StateJournal journal;
+    try {
+        while (journal.whole_bytes < bytes.size()) {
+            std::string_view rest = bytes.substr(journal.whole_bytes);
+            // An image's length is in its header: what follows it is the next one.
+            size_t length = rest.size();
+            if (rest.size() >= kStateHeaderSize &&
+                std::memcmp(rest.data(), kMagic, sizeof kMagic) == 0) {
+                uint64_t body = get_u64(rest, kBodySizeAt);
+                length = body > rest.size() - kStateHeaderSize ? rest.size()
+                                                               : size_t(kStateHeaderSize + body);
+            }
+            std::optional<StateFile> image =
+                StateFile::parse(rest.substr(0, length), zone_name, journal.problem);
+            if (!image) {
+                journal.problem =
+                    "byte " + std::to_string(journal.whole_bytes) + " on: " + journal.problem;
+                return journal;
+            }
+            journal.images.push_back(*image);
+            journal.whole_bytes += length;
+        }
+    } catch (const std::bad_alloc &) {
+        journal.problem = "out of memory";
+    }
+    return journal;
 }
 
 RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
