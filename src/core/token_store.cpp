@@ -326,6 +326,9 @@ class Table {
 
     size_t capacity() const { return capacity_of(region_.slot_count); }
     uint32_t slot_count() const { return region_.slot_count; }
+    void prefetch(const Digest &digest) const {
+        __builtin_prefetch(&slot(home(words_of(digest)[0])));
+    }
 
     uint32_t locate(const Key &key) const {
         uint32_t i = home(key.words[0]);
@@ -1118,6 +1121,10 @@ bool TokenStore::revoke(const Digest &digest, std::string_view client_id) noexce
     }
     table.remove_token(i, true);
     return true;
+}
+
+void TokenStore::prefetch(const Digest &digest) const noexcept {
+    Table(*header_).prefetch(digest);
 }
 
 size_t TokenStore::live_tokens() const noexcept {

@@ -152,6 +152,10 @@ class TokenStore {
     // Calls `visit` for each client record, read like visit_live().
     void visit_clients(ClientVisitor visit, void *context) const noexcept;
 
+    // Brings the entry a look-up of `digest` starts at into the cache, so
+    // that many inserts in a row (a state file's load) overlap their misses.
+    void prefetch(const Digest &digest) const noexcept;
+
     size_t live_tokens() const noexcept;  // tokens stored, expired or not yet reclaimed
     size_t capacity() const noexcept;     // entries (tokens and client records) stored at once
 

@@ -520,6 +520,29 @@ void a_journal_cut_at_any_byte_keeps_its_whole_images(void **) {
     assert_int_equal(parse_journal(zone.journal, "others").images.size(), 0);
 }
 
+// A client's tokens were within its cap when issued: a restore keeps them
+// all, even past the default cap of a quarter of the zone.
+void a_restore_is_not_held_to_a_client_cap(void **) {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    int count = int(store.capacity() / 2);
+    uint32_t retry_after = 0;
+    for (int n = 0; n < count; ++n) {
+        assert_int_equal(store.insert(digest_of(n), "app", "a", 1, kNow, kNow + 60, kNow,
+                                      retry_after, TokenStore::kNoClientCap),
+                         InsertResult::ok);
+    }
+    std::string file = snapshot(store, revoked.list);
+    fixture::Store fresh;
+    TokenStore restored = fresh.open();
+    std::string reason;
+    RestoreCounts counts =
+        apply_state_file(*StateFile::parse(file, "tokens", reason), restored, revoked.list, kNow);
+    assert_int_equal(counts.tokens, count);
+    assert_int_equal(counts.refused, 0);
+}
+
 bool nobody_alive(uint32_t) {
     return false;
 }
@@ -567,6 +590,7 @@ int main() {
         cmocka_unit_test(the_change_log_holds_each_change_until_it_laps),
         cmocka_unit_test(a_snapshot_and_its_journal_restore_the_zone),
         cmocka_unit_test(a_journal_cut_at_any_byte_keeps_its_whole_images),
+        cmocka_unit_test(a_restore_is_not_held_to_a_client_cap),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -132,6 +132,12 @@ bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now
     return added;
 }
 
+void RevocationList::prefetch(const Digest &digest) const noexcept {
+    uint64_t words[4];
+    load_words(digest, words);
+    __builtin_prefetch(&entries(*header_)[words[0] % header_->slot_count]);
+}
+
 bool RevocationList::contains(const Digest &digest, uint32_t now) const noexcept {
     uint64_t words[4];
     load_words(digest, words);

@@ -54,6 +54,9 @@ class RevocationList {
 
     size_t capacity() const noexcept;
 
+    // Brings the entry contains(digest) starts at into the cache (see TokenStore::prefetch).
+    void prefetch(const Digest &digest) const noexcept;
+
   private:
     struct Header;
     Header *header_;

@@ -132,10 +132,12 @@ uint64_t all_scopes(std::string_view scopes) {
     return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
 }
 
+// No client cap: each token was within its client's when it was issued.
 bool insert_token(TokenStore &store, const StateToken &token, uint32_t now) {
     uint32_t retry_after = 0;
     return store.insert(token.digest, token.client_id, token.scopes, all_scopes(token.scopes),
-                        token.issued_at, token.expires_at, now, retry_after) == InsertResult::ok;
+                        token.issued_at, token.expires_at, now, retry_after,
+                        TokenStore::kNoClientCap) == InsertResult::ok;
 }
 
 }  // namespace
@@ -371,6 +373,10 @@ StateToken StateFile::token(size_t i) const noexcept {
                       get_u32(bytes_, record + 36), get_u32(bytes_, record + 40)};
 }
 
+Digest StateFile::token_digest(size_t i) const noexcept {
+    return get_digest(bytes_, tokens_offset_ + i * kTokenRecordSize);
+}
+
 StateRevocation StateFile::revocation(size_t i) const noexcept {
     size_t record = revocations_offset_ + i * kRevocationRecordSize;
     return StateRevocation{get_digest(bytes_, record), get_u32(bytes_, record + 32)};
@@ -448,7 +454,15 @@ size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationL
             store.revoke(revoked.digest, grant.client());
         }
     }
+    // Each token's look-ups miss the cache: those of the tokens a few ahead
+    // are under way meanwhile.
+    constexpr size_t kAhead = 8;
     for (size_t i = std::max(start, file.revocation_count()); i < end; ++i) {
+        if (i + kAhead < end) {
+            Digest ahead = file.token_digest(i + kAhead - file.revocation_count());
+            revocations.prefetch(ahead);
+            store.prefetch(ahead);
+        }
         StateToken token = file.token(i - file.revocation_count());
         if (token.expires_at <= now) {
             ++counts.expired;

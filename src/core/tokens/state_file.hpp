@@ -130,6 +130,7 @@ class StateFile {
     size_t revocation_count() const { return revocation_count_; }
     size_t record_count() const { return revocation_count_ + token_count_; }
     StateToken token(size_t i) const noexcept;
+    Digest token_digest(size_t i) const noexcept;
     StateRevocation revocation(size_t i) const noexcept;
 
   private:
