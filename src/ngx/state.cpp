@@ -512,12 +512,26 @@ Drain drain(Writer &w) {
     oauth::TokenStore store = storeOf(w.shm);
     uint32_t now = uint32_t(ngx_time());
     oauth::TokenGrant grant;
-    for (const oauth::ZoneChange &change : changes) {
+    size_t records = 0;
+    // Each look-up misses the cache: those of the changes a few ahead are
+    // under way meanwhile.
+    constexpr size_t kAhead = 8;
+    for (size_t i = 0; i < changes.size(); ++i) {
+        const oauth::ZoneChange &change = changes[i];
+        if (i + kAhead < changes.size()) {
+            store.prefetch(changes[i + kAhead].digest);
+        }
         if (change.revoked_until != 0) {
             image.add_revocation(change.digest, change.revoked_until);
+            ++records;
         } else if (store.find(change.digest, now, grant)) {
             image.add_token(change.digest, grant);
+            ++records;
         }
+    }
+    if (records == 0 && !(w.written_position != position)) {
+        state.journaled.store(*to, std::memory_order_relaxed);  // all gone already
+        return Drain::nothing;
     }
     image.finish();
     image.seal_some(SIZE_MAX);
@@ -744,17 +758,17 @@ void mergeSlice(Writer &w) {
 
 // ---- the writer's turn -------------------------------------------------------
 
-// Every second, or when asked by a new master: what changed goes to the
-// journal. A new snapshot replaces the journal when it has grown long, when
+// Every second: what changed goes to the journal, which also answers a new
+// master's request. A new snapshot replaces the journal when it has grown long, when
 // the change log lapped, or when this zone has not written the snapshot
 // there yet (its first change after a start, a merge).
 void tick(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    bool requested = access(w.request.c_str(), F_OK) == 0;
-    if (!requested && ngx_current_msec - w.drained_at < kWriteInterval) {
+    if (ngx_current_msec - w.drained_at < kWriteInterval) {
         return;
     }
     w.drained_at = ngx_current_msec;
+    bool requested = access(w.request.c_str(), F_OK) == 0;
     Drain drained = drain(w);
     if (requested && (drained == Drain::nothing || drained == Drain::appended)) {
         unlink(w.request.c_str());

@@ -155,6 +155,20 @@ StateFileWriter::~StateFileWriter() {
 }
 
 void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
+    // Tokens in a row mostly share their grant: it is looked up only when it changes.
+    if (token_count_ == 0 || grant.client() != last_client_ || grant.scopes() != last_scopes_) {
+        last_grant_ = grant_of(grant);
+        last_client_.assign(grant.client());
+        last_scopes_.assign(grant.scopes());
+    }
+    put_digest(tokens_, digest);
+    put_u32(tokens_, last_grant_);
+    put_u32(tokens_, grant.issued_at);
+    put_u32(tokens_, grant.expires_at);
+    ++token_count_;
+}
+
+uint32_t StateFileWriter::grant_of(const TokenGrant &grant) {
     std::string key;
     key.reserve(4 + grant.client_id_length + grant.scope_length);
     put_u16(key, uint16_t(grant.client_id_length));
@@ -169,11 +183,7 @@ void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
         grants_.append(key);
         grant_index_.emplace(std::move(key), index);
     }
-    put_digest(tokens_, digest);
-    put_u32(tokens_, index);
-    put_u32(tokens_, grant.issued_at);
-    put_u32(tokens_, grant.expires_at);
-    ++token_count_;
+    return index;
 }
 
 void StateFileWriter::add_revocation(const Digest &digest, uint32_t expires_at) {

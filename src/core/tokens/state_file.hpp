@@ -97,6 +97,7 @@ class StateFileWriter {
 
   private:
     struct Hash;
+    uint32_t grant_of(const TokenGrant &grant);  // its index, added if new
     std::string zone_name_;
     StateStamp stamp_;
     StreamPosition position_;
@@ -105,6 +106,9 @@ class StateFileWriter {
     std::string revocations_;
     std::unordered_map<std::string, uint32_t> grant_index_;
     uint32_t grant_count_ = 0;
+    std::string last_client_;  // the grant of the last token added, and its index
+    std::string last_scopes_;
+    uint32_t last_grant_ = 0;
     uint32_t token_count_ = 0;
     uint32_t revocation_count_ = 0;
     std::string image_;
