@@ -178,41 +178,29 @@ def core_busy_ns(cpu):
 # ---- servers -------------------------------------------------------------------
 
 class Nginx:
-    def __init__(self, binary, module, prefix, port, cpu, zones, jwt):
-        self.binary, self.module, self.prefix, self.port, self.cpu = binary, module, prefix, port, cpu
-        self.zones, self.jwt = zones, jwt
+    """/usr/sbin/nginx from a prefix of its own, its configuration the
+    template (in bench/) with its @NAME@ fields filled, one worker pinned to
+    `cpu`; it answers on every port of `ports`."""
+
+    def __init__(self, binary, prefix, cpu, ports, template):
+        self.binary, self.prefix, self.cpu, self.ports = binary, prefix, cpu, ports
+        self.template = template
         self.master = self.worker = None
 
-    def write(self, clients):
+    def write(self, fields, files=None):
         for d in ("logs", "tmp", "modules"):
             os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
-        # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
-        # which crashes every nginx that has it mapped.
-        module = os.path.join(self.prefix, "modules", os.path.basename(self.module))
-        if self.module != module:  # a second write() keeps the copy
-            shutil.copyfile(self.module, module)
-        self.module = module
-        with open(os.path.join(HERE, "nginx.conf.in")) as f:
+        with open(os.path.join(HERE, self.template)) as f:
             conf = f.read()
-
-        fields = {
-            # worker_cpu_affinity's mask has CPU 0 rightmost
-            "MODULE": self.module, "AFFINITY": format(1 << self.cpu, "b"),
-            "PORT": str(self.port), "CEILING_BODY": token_response("A" * 43),
-            "MAIN_ZONE": "%dm" % self.zones["main"], "SCALE_ZONE": "%dm" % self.zones["scale"],
-            "FILL_ZONE": "%dm" % self.zones["fill"],
-            "ISSUER": "http://127.0.0.1:%d" % self.port, "JWT_PORT": str(self.jwt["port"]),
-            "ES256_KEY": self.jwt["key"], "JWK_KID": JWK_KID, "JWK_X": self.jwt["x"],
-            "JWK_Y": self.jwt["y"], "JWT_CEILING_BODY": self.jwt["ceiling_body"],
-            "NJS_DIR": os.path.join(HERE, "njs"), "NJS": "" if self.jwt["njs"] else "# ",
-        }
-        for k, v in fields.items():
+        # worker_cpu_affinity's mask has CPU 0 rightmost
+        for k, v in dict(fields, AFFINITY=format(1 << self.cpu, "b")).items():
             conf = conf.replace("@%s@" % k, v)
         with open(os.path.join(self.prefix, "nginx.conf"), "w") as f:
             f.write(conf)
-        with open(os.path.join(self.prefix, "clients.json"), "w") as f:
-            json.dump({"clients": clients}, f, indent=2)
-        for root, dirs, files in os.walk(self.prefix):
+        for name, text in (files or {}).items():
+            with open(os.path.join(self.prefix, name), "w") as f:
+                f.write(text)
+        for root, dirs, _ in os.walk(self.prefix):
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o755)
         # zone kept's state file, written by the worker (nobody, when root starts nginx)
@@ -233,8 +221,9 @@ class Nginx:
                     self.master = int(f.read().strip())
             except (OSError, ValueError):
                 time.sleep(0.02)
-        if self.master is None or not wait_port(self.port, deadline):
-            raise RuntimeError("nginx does not answer on port %d" % self.port)
+        for port in self.ports:
+            if self.master is None or not wait_port(port, deadline):
+                raise RuntimeError("nginx does not answer on port %d" % port)
         while time.time() < deadline and self.worker is None:
             children = children_of(self.master)
             if children:
@@ -243,8 +232,6 @@ class Nginx:
                 time.sleep(0.02)
         if self.worker is None:
             raise RuntimeError("nginx started no worker")
-        if not wait_port(self.jwt["port"], deadline):
-            raise RuntimeError("nginx does not answer on port %d" % self.jwt["port"])
 
     def stop(self):
         if self.master is None:
@@ -426,7 +413,7 @@ class Bench:
         self.samples = {}
         self.variants = {}
         self.facts = {}
-        self.peer = None
+        self.peer = self.njs = None
         self.nginx = None
         self.t_start = time.time()
 
@@ -450,7 +437,8 @@ class Bench:
 
     def start(self):
         # what an earlier run left here, and nothing else
-        shutil.rmtree(os.path.join(self.workdir, "prefix"), ignore_errors=True)
+        for name in ("prefix", "njs-prefix"):
+            shutil.rmtree(os.path.join(self.workdir, name), ignore_errors=True)
         for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "tokens-kept.txt",
                      "tokens-jwt.txt", "tokens-fresh.txt", "es256.pem", "fill.stop", "peer.log"):
             if os.path.exists(os.path.join(self.workdir, name)):
@@ -462,25 +450,33 @@ class Bench:
         self.port = free_port()
         key = os.path.join(self.workdir, "es256.pem")
         x, y = es256_key(key)
-        njs = os.path.exists(NJS_MODULE)
-        if not njs:
-            self.notes.append("figure J4 skipped: %s is missing (Debian's libnginx-mod-http-js)" % NJS_MODULE)
-        self.jwt = {"port": free_port(), "key": key, "x": x, "y": y, "njs": njs,
-                    "ceiling_body": token_response("A" * 43)}
-        self.nginx = Nginx(self.args.nginx, os.path.abspath(self.args.module),
-                           os.path.join(self.workdir, "prefix"), self.port, self.server_cpu, self.zones,
-                           self.jwt)
-        clients = self.clients()
-        self.nginx.write(clients)
+        self.jwt = {"port": free_port(), "x": x, "y": y}
+        prefix = os.path.join(self.workdir, "prefix")
+        os.makedirs(os.path.join(prefix, "modules"))
+        # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
+        # which crashes every nginx that has it mapped.
+        module = os.path.join(prefix, "modules", os.path.basename(self.args.module))
+        shutil.copyfile(self.args.module, module)
+        fields = {
+            "MODULE": module, "PORT": str(self.port), "CEILING_BODY": token_response("A" * 43),
+            "MAIN_ZONE": "%dm" % self.zones["main"], "SCALE_ZONE": "%dm" % self.zones["scale"],
+            "FILL_ZONE": "%dm" % self.zones["fill"], "JWT_PORT": str(self.jwt["port"]),
+            "ES256_KEY": key, "JWK_KID": JWK_KID, "JWT_CEILING_BODY": token_response(""),
+        }
+        files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2)}
+        self.nginx = Nginx(self.args.nginx, prefix, self.server_cpu, [self.port, self.jwt["port"]],
+                           "nginx.conf.in")
+        self.nginx.write(fields, files)
         self.nginx.start()
         # J1's ceiling sends a JWT response's bytes: their length is known once one is issued.
         self.auth = {"sha": basic("bench-sha", self.secrets["sha"])}
         self.token_body = "grant_type=client_credentials&scope=" + SCOPE.replace(":", "%3A")
         jwt = self.issue(port=self.jwt["port"])["access_token"]
-        self.jwt["ceiling_body"] = token_response("A" * len(jwt))
+        fields["JWT_CEILING_BODY"] = token_response("A" * len(jwt))
         self.nginx.stop()
-        self.nginx.write(clients)
+        self.nginx.write(fields, files)
         self.nginx.start()
+        self.start_njs()
         log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
             (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
         self.wrk = Wrk(self.client_cpu, self.cfg["connections"])
@@ -502,7 +498,25 @@ class Bench:
                 self.notes.append("figure 6 skipped: %s" % e)
                 self.peer = None
 
+    def start_njs(self):
+        """Figure J4's peer: njs in an nginx of its own (bench/njs/nginx.conf.in)."""
+        self.njs = None
+        if not os.path.exists(NJS_MODULE):
+            self.notes.append("figure J4 skipped: %s is missing (Debian's libnginx-mod-http-js)" % NJS_MODULE)
+            return
+        port = free_port()
+        self.njs = Nginx(self.args.nginx, os.path.join(self.workdir, "njs-prefix"), self.server_cpu, [port],
+                         os.path.join("njs", "nginx.conf.in"))
+        self.njs.port = port
+        self.njs.write({"PORT": str(port), "NJS_DIR": os.path.join(HERE, "njs"),
+                        "ISSUER": "http://127.0.0.1:%d" % self.port, "JWK_KID": JWK_KID,
+                        "JWK_X": self.jwt["x"], "JWK_Y": self.jwt["y"]})
+        self.njs.start()
+        log("njs peer: nginx worker %d on CPU %d, port %d" % (self.njs.worker, self.server_cpu, port))
+
     def stop(self):
+        if self.njs:
+            self.njs.stop()
         if self.peer:
             self.peer.stop()
         if self.nginx:
@@ -571,12 +585,13 @@ class Bench:
                               (len(ceiling), real))
         head, claims, sig = jwt.split(".")
         forged = ".".join((head, claims, sig[:-2] + ("AA" if sig[-2:] != "AA" else "BA")))
-        gates = ["/protected"] + (["/njs-protected"] if self.jwt["njs"] else [])
-        for path in gates:
+        gates = [("our gate", port)] + ([("njs", self.njs.port)] if self.njs else [])
+        for who, gate_port in gates:
             for token, want in ((jwt, 200), (forged, 401), (self.issue()["access_token"], 401)):
-                status, _, _ = http_request(port, "GET", path, headers={"Authorization": "Bearer " + token})
+                status, _, _ = http_request(gate_port, "GET", "/protected",
+                                            headers={"Authorization": "Bearer " + token})
                 if status != want:
-                    raise RuntimeError("GET %s on the JWT server answered %d, not %d" % (path, status, want))
+                    raise RuntimeError("GET /protected of %s answered %d, not %d" % (who, status, want))
         self.jwt_tokens = self.write_lines("tokens-jwt.txt", [
             self.issue(port=port)["access_token"] for _ in range(64)])
 
@@ -667,8 +682,8 @@ class Bench:
             "protected_jwt_fresh": ("fresh.lua", "/protected", jwt_port, {"BENCH_TOKENS": self.fresh_tokens}),
             "openssl_verify": None,
         })
-        if self.jwt["njs"]:
-            v["njs_jwt"] = bearer("/njs-protected", self.jwt_tokens, jwt_port)
+        if self.njs:
+            v["njs_jwt"] = bearer("/protected", self.jwt_tokens, self.njs.port)
         for name in ("ceiling", "issue_sha256", "open", "protected"):
             v[name + "_scraped"] = v[name]  # the same, with /metrics scraped meanwhile
         if self.peer:
@@ -708,7 +723,8 @@ class Bench:
         script, path, port, env = self.variants[name]
         if script == "fresh.lua":
             env = dict(env, BENCH_OFFSET=str(self.fresh_offset))
-        pid = self.peer.pid if name.startswith("peer") else self.nginx.worker
+        pid = self.peer.pid if name.startswith("peer") else \
+            self.njs.worker if name.startswith("njs") else self.nginx.worker
         if not name.endswith("_scraped"):
             s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
         else:
@@ -815,7 +831,7 @@ class Bench:
                 "protected_scraped", "open_scraped",
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone",
                 "issue_jwt", "ceiling_jwt", "open_jwt", "protected_jwt"] + (
-                ["njs_jwt"] if self.jwt["njs"] else []) + ["protected_jwt_fresh", "openssl_verify"]
+                ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
             ra = rb = rc = self.measure(names)
@@ -844,14 +860,15 @@ class Bench:
             figures.append(self.figure("J1", "ES256 JWT issuance / ceiling (JWT-sized)", "issue_jwt", "ceiling_jwt", ra))
             figures.append(self.figure("J2", "protected location, a JWT seen / unprotected", "protected_jwt", "open_jwt", ra))
             figures.append(self.figure("J3", "protected location, JWTs never seen / openssl verify", "protected_jwt_fresh", "openssl_verify", ra))
-            if self.jwt["njs"]:
+            if self.njs:
                 figures.append(self.figure("J4", "JWT gate (J2) / njs WebCrypto behind auth_request", "protected_jwt", "njs_jwt", ra))
                 figures.append(self.figure("J4b", "JWT gate, never seen (J3) / njs", "protected_jwt_fresh", "njs_jwt", ra))
             else:
                 figures.append({"id": "J4", "title": "JWT gate (J2) / njs WebCrypto behind auth_request", "value": None})
             self.figures = [self.judge(f) for f in figures]
             # zone "fill" is meant to fill up; anything else in the error log is news
-            errors = [l for l in self.nginx.error_log().splitlines()
+            errors = [l for l in self.nginx.error_log().splitlines() + (
+                self.njs.error_log().splitlines() if self.njs else [])
                       if l.strip() and 'zone is full of live tokens, zone "fill"' not in l]
             if errors:
                 self.notes.append("nginx error log (%d lines), last: %s" % (len(errors), errors[-1][:300]))
