@@ -46,11 +46,12 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                            minimum / 1024);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
-                       "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
-                       "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes",
-                       &name, &size_text, zoneTokenCapacity(size),
-                       oauth::TokenStore::kTextBytesPerEntry);
+    ngx_conf_log_error(
+        NGX_LOG_NOTICE, cf, 0,
+        "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
+        "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
+        "its audiences",
+        &name, &size_text, zoneTokenCapacity(size), oauth::TokenStore::kTextBytesPerEntry);
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
         if (zones[i].name.len == name.len &&
