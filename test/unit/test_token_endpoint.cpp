@@ -400,7 +400,7 @@ void a_jwt_carries_the_chosen_audience(void **) {
     oauth::TokenStore store = a.memory.open();
     oauth::TokenEndpointConfig config{3600, {"test"}, &key, "https://as.test"};
     std::vector<oauth::jose::Key> keys = {key};
-    oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0};
+    oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0, {}};
     auto audience_of = [&](const std::string &form) {
         Exchange exchange("grant_type=client_credentials" + form, "app:app-secret");
         Result r{oauth::handle_token_request(exchange.request, *a.registry, store, config, kNow)};
