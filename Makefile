@@ -48,9 +48,10 @@ $(BUILD)/.packages-test:
 	@mkdir -p $(@D) && touch $@
 
 # Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
-# (it needs requests, which it only suggests) and openid-client from
-# package-lock.json. NodeSource's nodejs ships npm and conflicts with Debian's
-# npm package, so npm is asked for only when there is no npm command.
+# (it needs requests, which it only suggests) and, from package-lock.json,
+# openid-client with the resource server's oauth4webapi and jose. NodeSource's
+# nodejs ships npm and conflicts with Debian's npm package, so npm is asked for
+# only when there is no npm command.
 $(BUILD)/.packages-interop: package.json package-lock.json
 	scripts/need-packages python3-authlib python3-requests nodejs $$(command -v npm >/dev/null || echo npm)
 	npm ci --no-audit --no-fund
@@ -195,8 +196,8 @@ valgrind: | $(BUILD)/.packages-valgrind
 # ---- benchmarks ------------------------------------------------------------------
 #   make bench          throughput figures, each a ratio of two variants measured in
 #                       turn in one run (see bench/README.md): prints a table and
-#                       writes build/bench.json; about 3 minutes
-#   make bench QUICK=1  the same in under a minute, with fewer rounds and a smaller
+#                       writes build/bench.json; about 6.5 minutes
+#   make bench QUICK=1  the same in under two minutes, with fewer rounds and a smaller
 #                       fill: a smoke run (make bench-smoke says the same)
 
 BENCH_OUT  ?= $(BUILD)/bench.json
@@ -204,9 +205,10 @@ BENCH_ARGS ?=
 
 .PHONY: bench bench-smoke
 
-# wrk drives the module; node's oidc-provider (bench/package-lock.json) is the peer.
+# wrk drives the module; node's oidc-provider (bench/package-lock.json) is the
+# issuance peer, Debian's njs module (WebCrypto behind auth_request) the JWT gate's.
 $(BUILD)/.packages-bench: bench/package.json bench/package-lock.json
-	scripts/need-packages wrk nodejs $$(command -v npm >/dev/null || echo npm)
+	scripts/need-packages wrk libnginx-mod-http-js nodejs $$(command -v npm >/dev/null || echo npm)
 	cd bench && npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 

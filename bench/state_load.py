@@ -2,7 +2,7 @@
 """make bench, state load section: how long nginx's master takes to load a
 zone's state file (oauth_token_zone ... state=FILE) at start.
 
-Writes a state file holding 1 000 000 live tokens (version 2 of the format,
+Writes a state file holding 1 000 000 live tokens (version 3 of the format,
 src/core/tokens/state_file.hpp; random digests, one grant), starts nginx over
 it, and reads the load time from the master's own log line ("N tokens ...
 loaded ... in M ms, C ms of CPU"): reading, checking the SHA-256 and
@@ -55,16 +55,16 @@ LOADED = re.compile(r'"kept": (\d+) tokens and \d+ revocations loaded from "[^"]
 
 
 def state_file(zone, count, now):
-    """A version 2 snapshot of `count` tokens of one grant, valid for an hour."""
+    """A version 3 snapshot of `count` tokens of one grant (no audience), valid for an hour."""
     client, scope = b"bench-client", b"reports:read"
-    grants = struct.pack("<HH", len(client), len(scope)) + client + scope
+    grants = struct.pack("<HHH", len(client), len(scope), 0) + client + scope
     tail = struct.pack("<III", 0, now - 10, now + 3600)
     digests = os.urandom(32 * count)
     tokens = b"".join(digests[i:i + 32] + tail for i in range(0, 32 * count, 32))
     body = zone + grants + tokens
     header = bytearray(128)
     header[0:8] = b"OAUTHSTF"
-    struct.pack_into("<IIQ", header, 8, 2, 128, len(body))
+    struct.pack_into("<IIQ", header, 8, 3, 128, len(body))
     struct.pack_into("<QQQQ", header, 24, secrets.randbits(63) | 1, 0, 1, now)
     struct.pack_into("<IIII", header, 56, 1, count, 0, len(zone))
     header[96:128] = hashlib.sha256(bytes(header[:96]) + body).digest()

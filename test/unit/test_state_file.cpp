@@ -34,11 +34,11 @@ struct Revocations {
 };
 
 void issue(TokenStore &store, int n, std::string_view client, std::string_view list, uint64_t mask,
-           uint32_t expires_at = kNow + 3600) {
+           uint32_t expires_at = kNow + 3600, const Audience &audience = {}) {
     uint32_t retry_after = 0;
-    assert_int_equal(
-        store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow, retry_after),
-        InsertResult::ok);
+    assert_int_equal(store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow,
+                                  retry_after, TokenStore::kDefaultClientCap, audience),
+                     InsertResult::ok);
 }
 
 void collect(void *context, const Digest &digest, const TokenGrant &grant) {
@@ -79,7 +79,8 @@ struct Sample {
     std::string file;
 
     Sample() {
-        issue(store, 1, "app", "a b c", 0b101);
+        issue(store, 1, "app", "a b c", 0b101, kNow + 3600,
+              Audience{"https://api.test urn:x https://other.test", 0b101});
         issue(store, 2, "app", "a b c", 0b101);
         issue(store, 3, "reporting", "reports:read", 0);
         issue(store, 4, "app", "a b c", 0b111, kNow + 10);
@@ -129,8 +130,11 @@ void a_file_restores_what_was_live(void **) {
     assert_true(store.find(digest_of(1), kNow + 10, grant));
     assert_text(grant.client(), "app");
     assert_text(grant.scopes(), "a c");
+    assert_text(grant.audiences(), "https://api.test https://other.test");
     assert_int_equal(grant.issued_at, kNow - 5);
     assert_int_equal(grant.expires_at, kNow + 3600);
+    assert_true(store.find(digest_of(2), kNow + 10, grant));
+    assert_text(grant.audiences(), "");
     assert_true(store.find(digest_of(3), kNow + 10, grant));
     assert_text(grant.scopes(), "");
     assert_false(store.find(digest_of(4), kNow + 10, grant));
@@ -259,11 +263,8 @@ void foreign_files_are_refused(void **) {
     assert_text(reason_for("{\"clients\":[]}"), "not a state file of this module");
     assert_text(reason_for(sample.file, "other"), "written for oauth_token_zone \"tokens\"");
     std::string future = sample.file;
-    future[8] = 3;
-    assert_text(reason_for(future), "format version 3, this module reads version 2");
-    std::string older = sample.file;  // version 1 held no fleet stream position
-    older[8] = 1;
-    assert_text(reason_for(older), "format version 1, this module reads version 2");
+    future[8] = 4;
+    assert_text(reason_for(future), "format version 4, this module reads versions 1 to 3");
 }
 
 // A writer whose checksum is right but whose content is not: each lie is caught.
@@ -361,6 +362,24 @@ void the_fleet_stream_position_round_trips(void **) {
     parsed = StateFile::parse(sample.file, "tokens", reason);
     assert_int_equal(parsed->stream_position().ms, 0);
     assert_int_equal(parsed->stream_position().seq, 0);
+    // Version 2 had no position: its bytes there were reserved, zero.
+    std::string older = sample.file;
+    older[8] = 2;
+    Digest sum;
+    sha256_digest({std::string_view(older).substr(0, 96), std::string_view(older).substr(128)},
+                  sum);
+    std::memcpy(&older[96], sum.data(), sum.size());
+    parsed = StateFile::parse(older, "tokens", reason);
+    assert_true(parsed.has_value());
+    assert_int_equal(parsed->stream_position().ms, 0);
+    assert_int_equal(parsed->token_count(), 4);
+    std::string with_position = file;  // a version 2 file with bytes there is not the module's
+    with_position[8] = 2;
+    sha256_digest({std::string_view(with_position).substr(0, 96),
+                   std::string_view(with_position).substr(128)},
+                  sum);
+    std::memcpy(&with_position[96], sum.data(), sum.size());
+    assert_text(reason_for(with_position), "damaged: inconsistent content");
     // A journal's is the furthest of its images'.
     fixture::Store empty_memory;
     TokenStore empty = empty_memory.open();

@@ -1,16 +1,18 @@
 // The state file: a zone's live tokens and revocations on disk, so that they
 // survive a restart. Digests and grants only, never a token or a secret.
 //
-// Layout (little-endian), version 2:
+// Layout (little-endian), version 3:
 //   header, 128 bytes: magic "OAUTHSTF", version, header size, body size,
 //     the stamp (zone instance, writer pid, write id, time written), the
 //     counts of grants, tokens and revocations, the zone name's length, the
 //     fleet stream position (ms, seq: u64 each; 0-0 when none), and at byte
 //     96 the SHA-256 of header bytes 0..95 followed by the body;
 //   body: the zone name; grants (u16 client id length, u16 scope length,
-//     client id, granted scopes); tokens (digest, u32 grant index, u32 iat,
+//     u16 audience length, client id, granted scopes, audience URIs; version
+//     1, still read, had no audience); tokens (digest, u32 grant index, u32 iat,
 //     u32 exp: 44 bytes); revocations (digest, u32 exp: 36 bytes).
-// Version 1 (no stream position) is refused like any other version.
+// Versions 1 and 2, still read, had no stream position (zero bytes there:
+// 0-0); a later version is refused.
 //
 // Two files of this format keep a zone: FILE, a snapshot of the whole zone,
 // and FILE.journal, images of the same format one after another, each what
@@ -37,7 +39,7 @@
 namespace oauth {
 
 constexpr size_t kStateHeaderSize = 128;
-constexpr uint32_t kStateFileVersion = 2;
+constexpr uint32_t kStateFileVersion = 3;
 
 // Who wrote a file, and when: what tells a writer that the file on disk is
 // not its own last one.
@@ -61,7 +63,8 @@ struct StreamPosition {
 struct StateToken {
     Digest digest;
     std::string_view client_id;
-    std::string_view scopes;  // granted, space-joined
+    std::string_view scopes;     // granted, space-joined
+    std::string_view audiences;  // space-joined URIs
     uint32_t issued_at;
     uint32_t expires_at;
 };
@@ -141,6 +144,7 @@ class StateFile {
     struct GrantText {
         std::string_view client_id;
         std::string_view scopes;
+        std::string_view audiences;
     };
     std::string_view bytes_;
     StateStamp stamp_;
