@@ -150,9 +150,11 @@ struct ZoneRegions {
     size_t verdicts_size;
     void *revocations;
     size_t revocations_size;
+    ZoneState *state;
+    // Last, so that a build before it, reloaded into this one, still finds
+    // the fields above where it left them.
     void *changes;  // what changed, for the state file; nullptr without one
     size_t changes_size;
-    ZoneState *state;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
