@@ -35,9 +35,10 @@ std::string pem_of(EVP_PKEY *pkey) {
 }
 
 Key make_key(const char *type, const std::string &kid) {
-    EVP_PKEY *pkey = std::strcmp(type, "EC") == 0    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
-                     : std::strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(2048))
-                                                     : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
+    EVP_PKEY *pkey =
+        std::strcmp(type, "EC") == 0    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
+        : std::strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(2048))
+                                        : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
     assert_non_null(pkey);
     Key key;
     std::string error;
@@ -55,7 +56,8 @@ Revocation sample(Kind kind = Kind::jwt, const std::string &token = "a-revoked-t
     return Revocation{kind, oauth::digest_token(token), "app", kNow + 600, kNow};
 }
 
-std::vector<Field> signed_fields(const Revocation &r, const Key &key, const char *stream = kStream) {
+std::vector<Field> signed_fields(const Revocation &r, const Key &key,
+                                 const char *stream = kStream) {
     std::vector<Field> fields;
     assert_true(sign_entry(r, stream, key, fields));
     return fields;
@@ -99,14 +101,18 @@ void an_entry_holds_a_digest_never_the_token(void **) {
     for (const Field &f : fields) {
         assert_null(std::strstr(f.second.c_str(), "secret-token-text"));
     }
-    assert_text(field(fields, "digest"),
-                oauth::encode_base64url(std::string_view(
-                    reinterpret_cast<const char *>(oauth::digest_token("secret-token-text").data()), 32)));
+    assert_text(
+        field(fields, "digest"),
+        oauth::encode_base64url(std::string_view(
+            reinterpret_cast<const char *>(oauth::digest_token("secret-token-text").data()), 32)));
 }
 
 void a_changed_field_breaks_the_signature(void **) {
-    const char *changes[][2] = {{"digest", nullptr}, {"client", "other"}, {"exp", "1800000000"},
-                                {"at", "1700000001"}, {"kind", "opaque"}};
+    const char *changes[][2] = {{"digest", nullptr},
+                                {"client", "other"},
+                                {"exp", "1800000000"},
+                                {"at", "1700000001"},
+                                {"kind", "opaque"}};
     for (auto &change : changes) {
         std::vector<Field> fields = signed_fields(sample(), keys()[0]);
         std::string &value = field(fields, change[0]);
@@ -141,10 +147,10 @@ void a_key_the_node_does_not_hold_is_refused(void **) {
 
 void garbled_entries_are_malformed(void **) {
     std::vector<Field> good = signed_fields(sample(), keys()[0]);
-    const char *values[][2] = {{"v", "2"},         {"kind", "both"},     {"digest", "short"},
-                               {"digest", "!!"},   {"exp", "-1"},        {"exp", "01"},
-                               {"exp", "99999999999"}, {"at", ""},       {"kid", ""},
-                               {"client", "a\nb"}, {"sig", "not base64url!"}};
+    const char *values[][2] = {
+        {"v", "2"},    {"kind", "both"},   {"digest", "short"},      {"digest", "!!"},
+        {"exp", "-1"}, {"exp", "01"},      {"exp", "99999999999"},   {"at", ""},
+        {"kid", ""},   {"client", "a\nb"}, {"sig", "not base64url!"}};
     for (auto &change : values) {
         std::vector<Field> fields = good;
         field(fields, change[0]) = change[1];
@@ -227,7 +233,8 @@ void stream_ids(void **) {
     assert_true(id.has_value());
     assert_true(id->ms == 1700000000123 && id->seq == 7);
     assert_text(id->text(), "1700000000123-7");
-    for (const char *bad : {"", "-", "1-", "-1", "1", "a-1", "1-1-1", "01-1", "99999999999999999999999-0"}) {
+    for (const char *bad :
+         {"", "-", "1-", "-1", "1", "a-1", "1-1-1", "01-1", "99999999999999999999999-0"}) {
         assert_false(StreamId::parse(bad).has_value());
     }
     assert_true((StreamId{1, 9} < StreamId{2, 0}));
@@ -240,7 +247,8 @@ void continuity(void **) {
     StreamId at{100, 0};
     assert_int_equal(int(check_continuity(none, StreamInfo{})), int(Continuity::continues));
     assert_int_equal(int(check_continuity(at, StreamInfo{})), int(Continuity::lost));
-    assert_int_equal(int(check_continuity(at, StreamInfo{true, {}, {99, 5}})), int(Continuity::lost));
+    assert_int_equal(int(check_continuity(at, StreamInfo{true, {}, {99, 5}})),
+                     int(Continuity::lost));
     assert_int_equal(int(check_continuity(at, StreamInfo{true, {}, {100, 0}})),
                      int(Continuity::continues));
     assert_int_equal(int(check_continuity(at, StreamInfo{true, {50, 0}, {200, 0}})),

@@ -29,7 +29,8 @@ std::string_view bytes_of(const Digest &d) {
 // What the signature covers: every field but the signature, and the stream.
 // A client id is VSCHAR (RFC 6749 Appendix A.1): a line feed cannot occur in
 // one, nor in the others, so the lines cannot be shifted into one another.
-std::string signing_input(std::string_view stream, const std::array<std::string_view, kFieldCount> &values) {
+std::string signing_input(std::string_view stream,
+                          const std::array<std::string_view, kFieldCount> &values) {
     std::string input(kDomain);
     input += '\n';
     input += stream;
@@ -66,7 +67,8 @@ bool printable(std::string_view text) {
 }
 
 // Each field exactly once, nothing else.
-bool collect(const std::vector<FieldView> &fields, std::array<std::string_view, kFieldCount> &values) {
+bool collect(const std::vector<FieldView> &fields,
+             std::array<std::string_view, kFieldCount> &values) {
     if (fields.size() != kFieldCount) {
         return false;
     }
@@ -117,9 +119,10 @@ bool sign_entry(const Revocation &revocation, std::string_view stream, const jos
     std::string digest_text = encode_base64url(bytes_of(revocation.digest));
     std::string exp_text = std::to_string(revocation.expires_at);
     std::string at_text = std::to_string(revocation.revoked_at);
-    std::array<std::string_view, kFieldCount> values = {
-        kVersion, kind_name(revocation.kind), digest_text, revocation.client, exp_text, at_text,
-        key.kid,  {}};
+    std::array<std::string_view, kFieldCount> values = {kVersion,    kind_name(revocation.kind),
+                                                        digest_text, revocation.client,
+                                                        exp_text,    at_text,
+                                                        key.kid,     {}};
     std::string signature;
     if (!jose::sign_bytes(key, signing_input(stream, values), signature)) {
         return false;

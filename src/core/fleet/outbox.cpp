@@ -35,7 +35,6 @@ struct Outbox::Header {
     std::atomic<uint64_t> dropped;
 };
 
-
 namespace {
 
 Slot *slots(void *header) {
