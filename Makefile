@@ -48,9 +48,10 @@ $(BUILD)/.packages-test:
 	@mkdir -p $(@D) && touch $@
 
 # Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
-# (it needs requests, which it only suggests) and openid-client from
-# package-lock.json. NodeSource's nodejs ships npm and conflicts with Debian's
-# npm package, so npm is asked for only when there is no npm command.
+# (it needs requests, which it only suggests) and, from package-lock.json,
+# openid-client with the resource server's oauth4webapi and jose. NodeSource's
+# nodejs ships npm and conflicts with Debian's npm package, so npm is asked for
+# only when there is no npm command.
 $(BUILD)/.packages-interop: package.json package-lock.json
 	scripts/need-packages python3-authlib python3-requests nodejs $$(command -v npm >/dev/null || echo npm)
 	npm ci --no-audit --no-fund
