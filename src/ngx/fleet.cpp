@@ -45,7 +45,7 @@ constexpr time_t kRejectionLogInterval = 10;
 constexpr size_t kReadCount = 100;
 constexpr size_t kStartReadCount = 1000;
 constexpr ngx_msec_t kStartBudget = 3000;
-constexpr uint32_t kRepublishSlots = 4096;
+constexpr uint32_t kRepublishSlots = 1024;  // a signature each: some ms per turn
 
 const oauth::LeasePolicy kLeasePolicy{3, isAlive};
 
