@@ -33,11 +33,11 @@ struct Revocations {
 };
 
 void issue(TokenStore &store, int n, std::string_view client, std::string_view list, uint64_t mask,
-           uint32_t expires_at = kNow + 3600) {
+           uint32_t expires_at = kNow + 3600, const Audience &audience = {}) {
     uint32_t retry_after = 0;
-    assert_int_equal(
-        store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow, retry_after),
-        InsertResult::ok);
+    assert_int_equal(store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow,
+                                  retry_after, TokenStore::kDefaultClientCap, audience),
+                     InsertResult::ok);
 }
 
 void collect(void *context, const Digest &digest, const TokenGrant &grant) {
@@ -78,7 +78,8 @@ struct Sample {
     std::string file;
 
     Sample() {
-        issue(store, 1, "app", "a b c", 0b101);
+        issue(store, 1, "app", "a b c", 0b101, kNow + 3600,
+              Audience{"https://api.test urn:x https://other.test", 0b101});
         issue(store, 2, "app", "a b c", 0b101);
         issue(store, 3, "reporting", "reports:read", 0);
         issue(store, 4, "app", "a b c", 0b111, kNow + 10);
@@ -128,8 +129,11 @@ void a_file_restores_what_was_live(void **) {
     assert_true(store.find(digest_of(1), kNow + 10, grant));
     assert_text(grant.client(), "app");
     assert_text(grant.scopes(), "a c");
+    assert_text(grant.audiences(), "https://api.test https://other.test");
     assert_int_equal(grant.issued_at, kNow - 5);
     assert_int_equal(grant.expires_at, kNow + 3600);
+    assert_true(store.find(digest_of(2), kNow + 10, grant));
+    assert_text(grant.audiences(), "");
     assert_true(store.find(digest_of(3), kNow + 10, grant));
     assert_text(grant.scopes(), "");
     assert_false(store.find(digest_of(4), kNow + 10, grant));
@@ -258,8 +262,8 @@ void foreign_files_are_refused(void **) {
     assert_text(reason_for("{\"clients\":[]}"), "not a state file of this module");
     assert_text(reason_for(sample.file, "other"), "written for oauth_token_zone \"tokens\"");
     std::string future = sample.file;
-    future[8] = 2;
-    assert_text(reason_for(future), "format version 2, this module reads version 1");
+    future[8] = 3;
+    assert_text(reason_for(future), "format version 3, this module reads version 2");
 }
 
 // A writer whose checksum is right but whose content is not: each lie is caught.
