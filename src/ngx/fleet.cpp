@@ -599,10 +599,14 @@ class ZoneLink final : public RedisLink::Owner {
     }
 
     void linkUp(RedisLink &link) override {
-        if (&link == &reader_) {
-            probe();
-        } else if (checked_) {
-            noteUp();
+        try {
+            if (&link == &reader_) {
+                probe();
+            } else if (checked_) {
+                noteUp();
+            }
+        } catch (const std::bad_alloc &) {
+            link.fail("out of memory");
         }
     }
 
