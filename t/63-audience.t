@@ -199,6 +199,14 @@ subtest 'opaque tokens follow the registry across a reload' => sub {
     ok $t->reload(clients => {clients => [\%app, \%plain, \%auditor]}), 'reload: both back';
     is get('/write/', $app)->{status}, 200, 'write counts again';
     is get('/any/', $plain)->{status}, 200, "plain's token passes again";
+
+    ok $t->reload(clients => {clients => [{%app, resource => $billing}, \%auditor]}),
+        "reload: app's resources are now billing alone";
+    is_deeply introspect($app)->{aud}, [$reports], 'a live token keeps the audience it was issued for';
+    is get('/reports/', $app)->{status}, 200, '... and passes where it is required';
+    is_deeply introspect(token())->{aud}, [$billing], 'a new token gets the new default';
+    error_ok(token_response(form => [resource => $reports]), 400, 'invalid_target',
+        'the removed resource can no longer be asked for');
 };
 
 unlike $t->error_log, qr/\Q$secret\E/, 'no secret in the log';
