@@ -501,9 +501,10 @@ class Table {
         plan = ClientPlan();
         if (!read_head(client, plan.head)) {
             plan.head = Head();
-            std::memcpy(plan.text, client_id.data(), client_id.size());
-            std::memcpy(plan.text + client_id.size(), list.data(), list.size());
-            std::memcpy(plan.audience, audience.list.data(), audience.list.size());
+            // std::copy: an empty view may hold no pointer, which memcpy may not take.
+            std::copy(client_id.begin(), client_id.end(), plan.text);
+            std::copy(list.begin(), list.end(), plan.text + client_id.size());
+            std::copy(audience.list.begin(), audience.list.end(), plan.audience);
             plan.id_length = client_id.size();
             plan.dictionary_length = list.size();
             plan.audience_length = audience.list.size();
