@@ -25,10 +25,10 @@ UNIT_BINS  := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%)
 MODULE     := $(BUILD)/ngx_http_oauth_module.so
 CLI        := $(BUILD)/oauth-client-entry
 
-BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev g++ make
+BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev libhiredis-dev g++ make
 # python3-jwt: PyJWT makes the JOSE fixtures (test/unit/jose_fixtures.py) and
 # checks our tokens against our JWKS (t/5*-jwt-*.t).
-TEST_PKGS  := libcmocka-dev perl gdb python3-jwt python3-cryptography
+TEST_PKGS  := libcmocka-dev perl gdb python3-jwt python3-cryptography redis-server
 
 ifeq ($(NGINX_SRC),)
 NGX_TREE   := $(BUILD)/nginx-src
@@ -196,8 +196,8 @@ valgrind: | $(BUILD)/.packages-valgrind
 # ---- benchmarks ------------------------------------------------------------------
 #   make bench          throughput figures, each a ratio of two variants measured in
 #                       turn in one run (see bench/README.md): prints a table and
-#                       writes build/bench.json; about 3 minutes
-#   make bench QUICK=1  the same in under a minute, with fewer rounds and a smaller
+#                       writes build/bench.json; about 6.5 minutes
+#   make bench QUICK=1  the same in under two minutes, with fewer rounds and a smaller
 #                       fill: a smoke run (make bench-smoke says the same)
 
 BENCH_OUT  ?= $(BUILD)/bench.json

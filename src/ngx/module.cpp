@@ -89,7 +89,7 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     if (zone == nullptr || initConf == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    *zone = {name, shm, state_file, confPlace(cf), cf->cycle};
+    *zone = {name, shm, state_file, confPlace(cf), cf->cycle, false};
     *initConf = *zone;
     shm->init = initZone;
     shm->data = initConf;  // also marks it taken: a second directive naming it is refused above
@@ -482,6 +482,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway),
      &kLeewayBound},
+    {ngx_string("oauth_fleet_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, setFleetRedis,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -543,6 +545,7 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
+    noteFleetEndpoint(cf, *endpoint);
     return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
 }
 
@@ -613,15 +616,29 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     return NGX_CONF_OK;
 }
 
+ngx_int_t postConfiguration(ngx_conf_t *cf) {
+    return registerAccessHandler(cf) == NGX_OK ? checkFleet(cf) : NGX_ERROR;
+}
+
+ngx_int_t startProcess(ngx_cycle_t *cycle) {
+    return startStateWriters(cycle) == NGX_OK ? startFleet(cycle) : NGX_ERROR;
+}
+
+// The fleet first: its link goes before the last snapshot is written.
+void exitProcess(ngx_cycle_t *cycle) {
+    stopFleet(cycle);
+    stopStateWriters(cycle);
+}
+
 ngx_http_module_t moduleContext = {
-    addVariables,           // preconfiguration
-    registerAccessHandler,  // postconfiguration
-    createMainConf,         // create main configuration
-    nullptr,                // init main configuration
-    createServerConf,       // create server configuration
-    mergeServerConf,        // merge server configuration
-    createLocationConf,     // create location configuration
-    mergeLocationConf       // merge location configuration
+    addVariables,        // preconfiguration
+    postConfiguration,   // postconfiguration
+    createMainConf,      // create main configuration
+    nullptr,             // init main configuration
+    createServerConf,    // create server configuration
+    mergeServerConf,     // merge server configuration
+    createLocationConf,  // create location configuration
+    mergeLocationConf    // merge location configuration
 };
 
 }  // namespace oauth_ngx
@@ -632,11 +649,11 @@ ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1,
                                       &moduleContext,
                                       commands,
                                       NGX_HTTP_MODULE,
-                                      nullptr,            // init master
-                                      nullptr,            // init module
-                                      startStateWriters,  // init process
-                                      nullptr,            // init thread
-                                      nullptr,            // exit thread
-                                      stopStateWriters,   // exit process
-                                      nullptr,            // exit master
+                                      nullptr,       // init master
+                                      nullptr,       // init module
+                                      startProcess,  // init process
+                                      nullptr,       // init thread
+                                      nullptr,       // exit thread
+                                      exitProcess,   // exit process
+                                      nullptr,       // exit master
                                       NGX_MODULE_V1_PADDING};
