@@ -343,14 +343,10 @@ char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         lcf->require_scope = nullptr;
         return NGX_CONF_OK;
     }
-    auto *check = new (std::nothrow) ScopeCheckConf();
-    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
-    if (check == nullptr || cleanup == nullptr) {
-        delete check;
+    auto *check = newInConfPool<ScopeCheckConf>(cf);
+    if (check == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    cleanup->handler = [](void *data) { delete static_cast<ScopeCheckConf *>(data); };
-    cleanup->data = check;
     check->place = confPlace(cf);
 
     try {
@@ -383,14 +379,10 @@ char *setRequireAudience(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         lcf->require_audience = nullptr;
         return NGX_CONF_OK;
     }
-    auto *required = new (std::nothrow) oauth::AudienceRequirement();
-    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
-    if (required == nullptr || cleanup == nullptr) {
-        delete required;
+    auto *required = newInConfPool<oauth::AudienceRequirement>(cf);
+    if (required == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    cleanup->handler = [](void *data) { delete static_cast<oauth::AudienceRequirement *>(data); };
-    cleanup->data = required;
     try {
         std::vector<std::string_view> audiences;
         for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {

@@ -8,8 +8,9 @@
 
 #include "ngx/ngx.hpp"
 
-#include <optional>
 #include <atomic>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -176,6 +177,20 @@ struct ZoneRegions {
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
+
+// A C++ object that lives as long as the configuration: deleted with its pool.
+template <typename T>
+T *newInConfPool(ngx_conf_t *cf) {
+    auto *object = new (std::nothrow) T();
+    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
+    if (object == nullptr || cleanup == nullptr) {
+        delete object;
+        return nullptr;
+    }
+    cleanup->handler = [](void *data) { delete static_cast<T *>(data); };
+    cleanup->data = object;
+    return object;
+}
 
 std::string_view view(const ngx_str_t &s);
 ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s);
