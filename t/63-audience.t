@@ -13,18 +13,11 @@ use lib "$FindBin::Bin/lib";
 use JSON::PP;
 use MIME::Base64 ();
 use Test::More;
-use OAuthTest qw(need_module sha256_hash random_secret error_ok show);
+use OAuthTest qw(need_module need_python sha256_hash random_secret error_ok show);
 
 need_module();
-
-my $python = '/usr/bin/python3';
+my $python = need_python('jwt, cryptography', 'python3-jwt');
 my $idp = "$FindBin::Bin/interop/idp_jwt.py";
-if (system("$python -c 'import jwt, cryptography' >/dev/null 2>&1") != 0) {
-    fail('python3-jwt is not importable by /usr/bin/python3') if $ENV{CI};
-    plan skip_all => 'python3-jwt is not installed (make test installs it)' unless $ENV{CI};
-    done_testing;
-    exit;
-}
 
 my ($reports, $billing) = ('https://reports.test/api', 'https://billing.test');
 my $secret = random_secret();
@@ -36,17 +29,16 @@ my %auditor = (client_id => 'auditor', client_secret_hash => sha256_hash($secret
 my $t = OAuthTest->new(clients => {clients => [\%app, \%plain, \%auditor]});
 my $p = $t->prefix;
 
-sub run {
-    my (@argv) = @_;
-    my ($rc, $out) = OAuthTest::run_command(\@argv, "$p/logs/run.out", 30);
-    die "@argv failed: $out" if $rc != 0;
+# The other issuer, played by PyJWT (t/interop/idp_jwt.py).
+sub idp {
+    my ($rc, $out) = OAuthTest::run_command([$python, $idp, @_], "$p/logs/idp.out", 30);
+    die "idp_jwt.py @_ failed: $out" if $rc != 0;
     chomp $out;
     return $out;
 }
-run('openssl', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out), "$p/es.pem");
-run('openssl', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out), "$p/idp.pem");
-chmod 0600, "$p/es.pem";
-$t->write_file('idp.json', run($python, $idp, 'jwks', "$p/idp.pem:idp"));
+$t->genpkey('es.pem', 'ES256');
+$t->genpkey('idp.pem', 'ES256');
+$t->write_file('idp.json', idp('jwks', "$p/idp.pem:idp"));
 mkdir "$p/html";
 $t->write_file('html/index.html', "ok\n");
 
@@ -179,7 +171,7 @@ subtest 'oauth_require_audience: opaque tokens, own JWTs, a trusted issuer' => s
     like $log, qr/\[info\].*access token refused: its audience is none of oauth_require_audience/,
         'the failed check is in the info log';
 
-    my $idp_token = sub { run($python, $idp, 'token', "$p/idp.pem", 'idp', $idp_iss, encode_json({@_})) };
+    my $idp_token = sub { idp('token', "$p/idp.pem", 'idp', $idp_iss, encode_json({@_})) };
     is get('/any/', $idp_token->())->{status}, 200, "the issuer's token passes where no audience is required";
     refused_ok('a trusted issuer\'s token minted for another audience', '/reports/', $idp_token->());
     refused_ok('... with an audience that only starts like the resource', '/reports/',
@@ -207,6 +199,14 @@ subtest 'opaque tokens follow the registry across a reload' => sub {
     ok $t->reload(clients => {clients => [\%app, \%plain, \%auditor]}), 'reload: both back';
     is get('/write/', $app)->{status}, 200, 'write counts again';
     is get('/any/', $plain)->{status}, 200, "plain's token passes again";
+
+    ok $t->reload(clients => {clients => [{%app, resource => $billing}, \%auditor]}),
+        "reload: app's resources are now billing alone";
+    is_deeply introspect($app)->{aud}, [$reports], 'a live token keeps the audience it was issued for';
+    is get('/reports/', $app)->{status}, 200, '... and passes where it is required';
+    is_deeply introspect(token())->{aud}, [$billing], 'a new token gets the new default';
+    error_ok(token_response(form => [resource => $reports]), 400, 'invalid_target',
+        'the removed resource can no longer be asked for');
 };
 
 unlike $t->error_log, qr/\Q$secret\E/, 'no secret in the log';

@@ -52,6 +52,17 @@ bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, T
            (registry == nullptr || follow_registry(*registry, grant));
 }
 
+bool holds_every_scope(std::string_view list, std::string_view granted) noexcept {
+    while (!granted.empty()) {
+        size_t space = granted.find(' ');
+        if (!has_scope(list, granted.substr(0, space))) {
+            return false;
+        }
+        granted = space == std::string_view::npos ? std::string_view() : granted.substr(space + 1);
+    }
+    return true;
+}
+
 bool has_no_space_or_control(std::string_view text) {
     for (unsigned char c : text) {
         if (c <= 0x20 || c == 0x7f) {
@@ -124,6 +135,9 @@ bool follow_registry(const Registry &registry, TokenGrant &grant) {
     const Client *client = registry.find(grant.client());
     if (client == nullptr) {
         return false;
+    }
+    if (holds_every_scope(client->scope, grant.scopes())) {
+        return true;  // the usual case, on every request: nothing to copy
     }
     std::string kept = scopes_still_granted(grant.scopes(), client->scope);
     std::memcpy(grant.scope, kept.data(), kept.size());  // a subset: never longer

@@ -449,16 +449,19 @@ class Table {
         Head head;
         char text[kMaxText];
         char audiences[kMaxResourceListLength];
+        // Most tokens of a client with resources carry an audience; a token
+        // without one spares the reads.
         if (!read_head(client, head) || !read_text(client, head, text) ||
-            !read_audiences(client, head, audiences)) {
+            (audience_mask != 0 && !read_audiences(client, head, audiences))) {
             return false;
         }
         std::memcpy(out.client_id, text, head.id_length);
         out.client_id_length = head.id_length;
         out.scope_length =
             render_granted(text + head.id_length, head.dictionary_length, mask, out.scope);
-        out.audience_length =
-            render_granted(audiences, head.audience_length, audience_mask, out.audience);
+        out.audience_length = audience_mask == 0 ? 0
+                                                 : render_granted(audiences, head.audience_length,
+                                                                  audience_mask, out.audience);
         return true;
     }
 
@@ -501,9 +504,10 @@ class Table {
         plan = ClientPlan();
         if (!read_head(client, plan.head)) {
             plan.head = Head();
-            std::memcpy(plan.text, client_id.data(), client_id.size());
-            std::memcpy(plan.text + client_id.size(), list.data(), list.size());
-            std::memcpy(plan.audience, audience.list.data(), audience.list.size());
+            // std::copy: an empty view may hold no pointer, which memcpy may not take.
+            std::copy(client_id.begin(), client_id.end(), plan.text);
+            std::copy(list.begin(), list.end(), plan.text + client_id.size());
+            std::copy(audience.list.begin(), audience.list.end(), plan.audience);
             plan.id_length = client_id.size();
             plan.dictionary_length = list.size();
             plan.audience_length = audience.list.size();

@@ -90,7 +90,7 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     if (zone == nullptr || initConf == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    *zone = {name, shm, state_file, confPlace(cf), cf->cycle};
+    *zone = {name, shm, state_file, confPlace(cf), cf->cycle, false};
     *initConf = *zone;
     shm->init = initZone;
     shm->data = initConf;  // also marks it taken: a second directive naming it is refused above
@@ -344,14 +344,10 @@ char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         lcf->require_scope = nullptr;
         return NGX_CONF_OK;
     }
-    auto *check = new (std::nothrow) ScopeCheckConf();
-    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
-    if (check == nullptr || cleanup == nullptr) {
-        delete check;
+    auto *check = newInConfPool<ScopeCheckConf>(cf);
+    if (check == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    cleanup->handler = [](void *data) { delete static_cast<ScopeCheckConf *>(data); };
-    cleanup->data = check;
     check->place = confPlace(cf);
 
     try {
@@ -384,14 +380,10 @@ char *setRequireAudience(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         lcf->require_audience = nullptr;
         return NGX_CONF_OK;
     }
-    auto *required = new (std::nothrow) oauth::AudienceRequirement();
-    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
-    if (required == nullptr || cleanup == nullptr) {
-        delete required;
+    auto *required = newInConfPool<oauth::AudienceRequirement>(cf);
+    if (required == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    cleanup->handler = [](void *data) { delete static_cast<oauth::AudienceRequirement *>(data); };
-    cleanup->data = required;
     try {
         std::vector<std::string_view> audiences;
         for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
@@ -491,6 +483,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway),
      &kLeewayBound},
+    {ngx_string("oauth_fleet_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, setFleetRedis,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -552,6 +546,7 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
+    noteFleetEndpoint(cf, *endpoint);
     return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
 }
 
@@ -622,15 +617,29 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     return NGX_CONF_OK;
 }
 
+ngx_int_t postConfiguration(ngx_conf_t *cf) {
+    return registerAccessHandler(cf) == NGX_OK ? checkFleet(cf) : NGX_ERROR;
+}
+
+ngx_int_t startProcess(ngx_cycle_t *cycle) {
+    return startStateWriters(cycle) == NGX_OK ? startFleet(cycle) : NGX_ERROR;
+}
+
+// The fleet first: its link goes before the last snapshot is written.
+void exitProcess(ngx_cycle_t *cycle) {
+    stopFleet(cycle);
+    stopStateWriters(cycle);
+}
+
 ngx_http_module_t moduleContext = {
-    addVariables,           // preconfiguration
-    registerAccessHandler,  // postconfiguration
-    createMainConf,         // create main configuration
-    nullptr,                // init main configuration
-    createServerConf,       // create server configuration
-    mergeServerConf,        // merge server configuration
-    createLocationConf,     // create location configuration
-    mergeLocationConf       // merge location configuration
+    addVariables,        // preconfiguration
+    postConfiguration,   // postconfiguration
+    createMainConf,      // create main configuration
+    nullptr,             // init main configuration
+    createServerConf,    // create server configuration
+    mergeServerConf,     // merge server configuration
+    createLocationConf,  // create location configuration
+    mergeLocationConf    // merge location configuration
 };
 
 }  // namespace oauth_ngx
@@ -641,11 +650,11 @@ ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1,
                                       &moduleContext,
                                       commands,
                                       NGX_HTTP_MODULE,
-                                      nullptr,            // init master
-                                      nullptr,            // init module
-                                      startStateWriters,  // init process
-                                      nullptr,            // init thread
-                                      nullptr,            // exit thread
-                                      stopStateWriters,   // exit process
-                                      nullptr,            // exit master
+                                      nullptr,       // init master
+                                      nullptr,       // init module
+                                      startProcess,  // init process
+                                      nullptr,       // init thread
+                                      nullptr,       // exit thread
+                                      exitProcess,   // exit process
+                                      nullptr,       // exit master
                                       NGX_MODULE_V1_PADDING};

@@ -2,22 +2,26 @@
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
 // response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
-// jwks.cpp (signing keys and the JWK Set).
+// jwks.cpp (signing keys and the JWK Set), fleet.cpp (the fleet's stream)
+// over redis_link.cpp (the hiredis adapter).
 #pragma once
 
 #include "ngx/ngx.hpp"
 
-#include <optional>
 #include <atomic>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/bearer.hpp"
+#include "core/fleet/outbox.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
 #include "core/jose/key.hpp"
 #include "core/metrics/counters.hpp"
+#include "core/metrics/exposition.hpp"
 #include "core/registry.hpp"
 #include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
@@ -42,10 +46,27 @@ struct Zone {
     ngx_str_t state_file;  // full path; empty: no state= (state.cpp)
     ConfPlace place;
     ngx_cycle_t *cycle;  // the cycle it was declared in, for its worker user
+    bool fleet;          // oauth_fleet_redis is set: the zone gets the fleet's outbox
+};
+
+// oauth_fleet_redis: where the fleet's Redis is, and what signs and checks
+// the entries of its streams.
+struct FleetConf {
+    ngx_str_t address;  // as written, for the log
+    std::string host;   // a numeric address, resolved when the configuration is read
+    int port = 0;
+    std::string unix_path;  // unix:PATH
+    std::string password;   // from password_file=; empty: no AUTH
+    ngx_int_t db = -1;      // -1: no SELECT
+    std::string prefix = "oauth";
+    std::vector<oauth::jose::Key> accepted;  // every oauth_signing_key; the first signs
+    uint32_t longest_ttl = 0;                // of the token endpoints
+    ConfPlace place;
 };
 
 struct MainConf {
     ngx_array_t zones;  // of Zone
+    FleetConf *fleet;   // nullptr: no oauth_fleet_redis
 };
 
 enum class Endpoint { token, introspection, revocation };
@@ -108,11 +129,21 @@ struct RequestContext {
     ngx_str_t audience;  // space-separated
 };
 
-// The last entry of the fleet's Redis stream applied to a zone, "ms-seq";
-// 0-0: none. Kept in the state file (state.cpp).
+// The last stream entry of the fleet applied to the zone, "ms-seq"; 0-0: none.
+// Kept in the state file (state.cpp).
 struct FleetPosition {
     std::atomic<uint64_t> ms;
     std::atomic<uint64_t> seq;
+};
+
+// What the processes of a zone share about its fleet link (fleet.cpp).
+struct FleetShared {
+    oauth::LeaseWord reader;                  // the worker that reads and publishes
+    std::atomic<uint64_t> heard_ms;           // wall clock of the last reply to the reader
+    std::atomic<uint32_t> connected;          // 1: both connections ready
+    std::atomic<uint32_t> loss_logged;        // a loss was logged and its recovery not yet
+    std::atomic<uint32_t> republish;          // 1: the revocation list is to be published again
+    std::atomic<uint64_t> dropped_published;  // the outbox's dropped() when last republished
 };
 
 // A file as a writer last left it: a change by anyone else shows.
@@ -134,6 +165,7 @@ struct ZoneState {
     bool snapshot_is_ours;
     FileMark snapshot;
     FileMark journal;
+    FleetShared fleet;
 };
 
 // A zone holds the tokens and, beside them, the failed-authentication
@@ -150,6 +182,8 @@ struct ZoneRegions {
     size_t verdicts_size;
     void *revocations;
     size_t revocations_size;
+    void *outbox;  // revocations waiting for the fleet (core/fleet/outbox.hpp); nullptr: none
+    size_t outbox_size;
     ZoneState *state;
     // Last, so that a build before it, reloaded into this one, still finds
     // the fields above where it left them.
@@ -158,6 +192,20 @@ struct ZoneRegions {
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
+
+// A C++ object that lives as long as the configuration: deleted with its pool.
+template <typename T>
+T *newInConfPool(ngx_conf_t *cf) {
+    auto *object = new (std::nothrow) T();
+    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
+    if (object == nullptr || cleanup == nullptr) {
+        delete object;
+        return nullptr;
+    }
+    cleanup->handler = [](void *data) { delete static_cast<T *>(data); };
+    cleanup->data = object;
+    return object;
+}
 
 std::string_view view(const ngx_str_t &s);
 ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s);
@@ -182,6 +230,8 @@ oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
 oauth::ChangeLog changesOf(ngx_shm_zone_t *zone);
+// The fleet's outbox; none in a zone made without a fleet.
+std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
 size_t zoneTokenCapacity(size_t size, bool with_state_file);
@@ -192,6 +242,24 @@ ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
 void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
 ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
 void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
+// Whether a lease holder's pid still names a live process, not a zombie.
+bool isAlive(uint32_t pid);
+
+// ---- the fleet (fleet.cpp) ---------------------------------------------------
+
+char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// After the whole http{} is read: the keys that sign and check entries.
+ngx_int_t checkFleet(ngx_conf_t *cf);
+// nginx -t's word on a token endpoint of a fleet node.
+void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint);
+// A zone new to the master: what the stream holds past its position.
+void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone);
+ngx_int_t startFleet(ngx_cycle_t *cycle);  // init_process
+void stopFleet(ngx_cycle_t *cycle);        // exit_process
+ngx_int_t fleetSyncedVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t);
+// The fleet's gauges of a zone, for the metrics; nullopt without a fleet.
+std::optional<oauth::metrics::FleetGauges> fleetGaugesOf(ngx_http_request_t *r,
+                                                         ngx_shm_zone_t *zone);
 
 // ---- handlers --------------------------------------------------------------
 

@@ -296,6 +296,50 @@ void a_checksummed_lie_is_refused(void **) {
     assert_text(reason_for(reseal(bad_scope)), "damaged: inconsistent content");
 }
 
+// Version 1 had no audience in its grants: a file of it is still read, and
+// its tokens come back without an audience.
+void a_version_1_file_is_still_read(void **) {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    issue(store, 1, "app", "a b c", 0b101);
+    issue(store, 2, "reporting", "r", 1);
+    std::string file = snapshot(store, revoked.list);
+    auto u32_at = [&](size_t at) {
+        uint32_t v;
+        std::memcpy(&v, &file[at], 4);
+        return v;
+    };
+    size_t grants = u32_at(56);
+    size_t at = 128 + u32_at(68);
+    for (size_t g = 0; g < grants; ++g) {
+        size_t lengths = uint8_t(file[at]) + uint8_t(file[at + 2]);  // ids and scopes are short
+        assert_int_equal(file[at + 4], 0);                           // no audience
+        file.erase(at + 4, 2);
+        at += 4 + lengths;
+    }
+    uint64_t body = file.size() - 128;
+    std::memcpy(&file[16], &body, 8);
+    file[8] = 1;
+    Digest sum;
+    sha256_digest({std::string_view(file).substr(0, 96), std::string_view(file).substr(128)}, sum);
+    std::memcpy(&file[96], sum.data(), sum.size());
+
+    std::string reason;
+    std::optional<StateFile> parsed = StateFile::parse(file, "tokens", reason);
+    assert_true(parsed.has_value());
+    fixture::Store fresh;
+    TokenStore restored = fresh.open();
+    Revocations none;
+    assert_int_equal(apply_state_file(*parsed, restored, none.list, kNow).tokens, 2);
+    TokenGrant grant;
+    assert_true(restored.find(digest_of(1), kNow, grant));
+    assert_text(grant.scopes(), "a c");
+    assert_text(grant.audiences(), "");
+    assert_true(restored.find(digest_of(2), kNow, grant));
+    assert_text(grant.client(), "reporting");
+}
+
 void a_peek_tells_who_wrote_a_file(void **) {
     Sample sample;
     std::optional<StateStamp> stamp = StateFile::peek_stamp(sample.file.substr(0, 128));
@@ -599,6 +643,7 @@ int main() {
         cmocka_unit_test(every_flipped_byte_is_refused),
         cmocka_unit_test(foreign_files_are_refused),
         cmocka_unit_test(a_checksummed_lie_is_refused),
+        cmocka_unit_test(a_version_1_file_is_still_read),
         cmocka_unit_test(a_peek_tells_who_wrote_a_file),
         cmocka_unit_test(the_revocation_list_holds_entries_until_they_expire),
         cmocka_unit_test(a_merge_in_ranges_does_what_a_whole_merge_does),
