@@ -106,6 +106,7 @@ struct LocationConf {
     EndpointConf *endpoint;
     ScopeCheckConf *require_scope;                 // nullptr: off
     oauth::AudienceRequirement *require_audience;  // nullptr: off
+    ConfPlace audience_place;                      // line 0: not written in this location block
     ngx_int_t auth_failure_limit;                  // 0: off
     time_t auth_failure_window;
     time_t auth_failure_block;
