@@ -672,7 +672,13 @@ class ZoneLink final : public RedisLink::Owner {
         }
         std::optional<oauth::fleet::Outbox> outbox = outboxOf(shm_);
         uint64_t dropped = outbox ? outbox->dropped() : 0;
-        if (dropped != state().dropped_published.load(std::memory_order_relaxed)) {
+        uint64_t published = state().dropped_published.load(std::memory_order_relaxed);
+        if (dropped != published) {
+            ngx_log_error(NGX_LOG_WARN, tick_.log, 0,
+                          "oauth_fleet_redis: %uL revocations did not fit in the outbox of zone "
+                          "\"%V\"; its revocation list is published again (an opaque token "
+                          "of another node among them is not)",
+                          dropped - published, &shm_->shm.name);
             state().dropped_published.store(dropped, std::memory_order_relaxed);
             state().republish.store(1, std::memory_order_release);
         }
