@@ -356,12 +356,14 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
         state.snapshot = markOf(pathOf(zone));
         state.journal = markOf(pathOf(zone, ".journal"));
         ngx_time_update();
+        // Tokens held once the journal is applied: a journal may revoke some
+        // the snapshot held.
         ngx_uint_t level = counts.refused != 0 ? NGX_LOG_WARN : NGX_LOG_NOTICE;
         ngx_log_error(level, shm->shm.log, 0,
                       "oauth_token_zone \"%V\": %uz tokens and %uz revocations loaded from \"%V\" "
                       "and %uz records of its journal in %M ms, %M ms of CPU (%uz expired, %uz "
                       "revoked, %uz did not fit)",
-                      &zone.name, counts.tokens, counts.revocations, &zone.state_file,
+                      &zone.name, store.live_tokens(), counts.revocations, &zone.state_file,
                       journal.record_count(), ngx_current_msec - started, cpuMsec() - cpu_started,
                       counts.expired, counts.revoked, counts.refused);
     } catch (const std::bad_alloc &) {
