@@ -62,6 +62,14 @@ $(BUILD)/.packages-metrics:
 	scripts/need-packages prometheus
 	@mkdir -p $(@D) && touch $@
 
+# A real Redis for the fleet tests (t/80-fleet*.t, t/lib/OAuthFleet.pm), which
+# start their own redis-server on a free loopback port and drive it with
+# redis-cli. (Debian enables the package's redis-server.service; a test never
+# talks to it.)
+$(BUILD)/.packages-fleet:
+	scripts/need-packages redis-server redis-tools
+	@mkdir -p $(@D) && touch $@
+
 # nginx's configure bakes the module's file list into objs/Makefile, so it
 # reruns whenever a source file is added or removed.
 $(BUILD)/sources.list: FORCE
@@ -98,7 +106,8 @@ $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packag
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics
+integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics \
+		$(BUILD)/.packages-fleet
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
 		prove -r t/
 
