@@ -215,7 +215,7 @@ BENCH_ARGS ?=
 
 # wrk drives the module; node's oidc-provider (bench/package-lock.json) is the peer.
 $(BUILD)/.packages-bench: bench/package.json bench/package-lock.json
-	scripts/need-packages wrk nodejs $$(command -v npm >/dev/null || echo npm)
+	scripts/need-packages wrk redis-server nodejs $$(command -v npm >/dev/null || echo npm)
 	cd bench && npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 

@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 
+import fleet
 import startup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,6 +66,7 @@ GOALS = {
     "5a": (">=", 0.9), "5b": (">=", 0.9), "5c": ("<=", 128.0), "6": (">=", 20.0),
     "7a": (">=", 0.97), "7b": (">=", 0.97),
     "8a": (">=", 0.95), "8b": (">=", 0.95),
+    "9a": (">=", 0.95), "9b": (">=", 0.95), "9c": ("<=", 1000.0), "9d": ("<=", 100.0),
 }
 SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
 
@@ -181,7 +183,7 @@ class Nginx:
         self.zones = zones
         self.master = self.worker = None
 
-    def write(self, clients):
+    def write(self, clients, conf=None):
         for d in ("logs", "tmp", "modules"):
             os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
         # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
@@ -189,8 +191,9 @@ class Nginx:
         module = os.path.join(self.prefix, "modules", os.path.basename(self.module))
         shutil.copyfile(self.module, module)
         self.module = module
-        with open(os.path.join(HERE, "nginx.conf.in")) as f:
-            conf = f.read()
+        if conf is None:
+            with open(os.path.join(HERE, "nginx.conf.in")) as f:
+                conf = f.read()
         fields = {
             # worker_cpu_affinity's mask has CPU 0 rightmost
             "MODULE": self.module, "AFFINITY": format(1 << self.cpu, "b"),
@@ -393,6 +396,8 @@ class Bench:
         self.facts = {}
         self.peer = None
         self.nginx = None
+        self.redis = None
+        self.nodes = {}  # the fleet figures' nginx nodes, by name
         self.t_start = time.time()
 
     # -- setup --
@@ -427,7 +432,8 @@ class Bench:
         self.port = free_port()
         self.nginx = Nginx(self.args.nginx, os.path.abspath(self.args.module),
                            os.path.join(self.workdir, "prefix"), self.port, self.server_cpu, self.zones)
-        self.nginx.write(self.clients())
+        self.clients_list = self.clients()
+        self.nginx.write(self.clients_list)
         self.nginx.start()
         log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
             (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
@@ -435,6 +441,7 @@ class Bench:
         self.auth = {k: basic(cid, self.secrets[k]) for k, cid in
                      (("sha", "bench-sha"), ("pbkdf2", "bench-pbkdf2"), ("intro", "bench-introspect"))}
         self.token_body = "grant_type=client_credentials&scope=" + SCOPE.replace(":", "%3A")
+        self.start_fleet()
 
         why = None if self.args.no_peer else Peer.unavailable()
         if self.args.no_peer:
@@ -451,9 +458,31 @@ class Bench:
                 self.notes.append("figure 6 skipped: %s" % e)
                 self.peer = None
 
+    def start_fleet(self):
+        """Figure 9: Redis and three fleet nodes, plus the same node without a
+        fleet; "fleet" and "plain" share the server's core."""
+        self.redis = fleet.Redis(self.workdir, free_port(), self.client_cpu)
+        self.redis.start(wait_port)
+        key = fleet.make_key(self.workdir)
+        for name, cpu, on in (("fleet", self.server_cpu, True), ("plain", self.server_cpu, False),
+                              ("fleet2", self.client_cpu, True), ("fleet3", self.client_cpu, True)):
+            port = free_port()
+            n = Nginx(self.args.nginx, os.path.abspath(self.args.module),
+                      os.path.join(self.workdir, "prefix", name), port, cpu, self.zones)
+            n.write(self.clients_list, fleet.conf(self.nginx.module, port, cpu, key,
+                                                  self.redis.port if on else None))
+            n.start()
+            self.nodes[name] = n
+        log("fleet: redis on port %d, nodes %s" % (self.redis.port, ", ".join(
+            "%s %d" % (k, n.port) for k, n in self.nodes.items())))
+
     def stop(self):
         if self.peer:
             self.peer.stop()
+        for n in self.nodes.values():
+            n.stop()
+        if self.redis:
+            self.redis.stop()
         if self.nginx:
             self.nginx.stop()
 
@@ -502,6 +531,13 @@ class Bench:
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
         kept = [self.issue("/token-kept")["access_token"] for _ in range(64)]
         self.kept_tokens = self.write_lines("tokens-kept.txt", kept)
+        for name in ("fleet", "plain"):
+            jwts = [self.issue(port=self.nodes[name].port)["access_token"] for _ in range(64)]
+            status, _, _ = http_request(self.nodes[name].port, "GET", "/protected",
+                                        headers={"Authorization": "Bearer " + jwts[0]})
+            if status != 200:
+                raise RuntimeError("node %s refuses its own JWT: %d" % (name, status))
+            setattr(self, name + "_tokens", self.write_lines("tokens-%s.txt" % name, jwts))
 
     def write_lines(self, name, lines):
         path = os.path.join(self.workdir, name)
@@ -570,6 +606,12 @@ class Bench:
             "issue_big_zone": post("/token-big", "sha"),
             "protected_small_zone": bearer("/p-small", self.small_tokens),
             "protected_big_zone": bearer("/p-big", self.big_tokens),
+            "issue_fleet": post("/token", "sha", port=self.nodes["fleet"].port),
+            "issue_plain": post("/token", "sha", port=self.nodes["plain"].port),
+            "protected_fleet": ("bearer.lua", "/protected", self.nodes["fleet"].port,
+                                {"BENCH_TOKENS": self.fleet_tokens}),
+            "protected_plain": ("bearer.lua", "/protected", self.nodes["plain"].port,
+                                {"BENCH_TOKENS": self.plain_tokens}),
         }
         for name in ("ceiling", "issue_sha256", "open", "protected"):
             v[name + "_scraped"] = v[name]  # the same, with /metrics scraped meanwhile
@@ -580,6 +622,7 @@ class Bench:
     def run_variant(self, name, duration):
         script, path, port, env = self.variants[name]
         pid = self.peer.pid if name.startswith("peer") else self.nginx.worker
+        pid = {n.port: n.worker for n in self.nodes.values()}.get(port, pid)
         if not name.endswith("_scraped"):
             s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
         else:
@@ -676,7 +719,8 @@ class Bench:
                 "issue_pbkdf2", "issue_sha256", "issue_kept", "ceiling", "ceiling_scraped",
                 "issue_sha256_scraped", "introspect", "open", "protected", "protected_kept",
                 "protected_scraped", "open_scraped",
-                "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone"]
+                "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone",
+                "issue_fleet", "issue_plain", "protected_fleet", "protected_plain"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
             ra = rb = rc = self.measure(names)
@@ -692,6 +736,11 @@ class Bench:
                             "value": self.bytes_per_token, "unit": "bytes"})
             figures.append(self.figure("8a", "issuance, zone with state= / without", "issue_kept", "issue_sha256", ra))
             figures.append(self.figure("8b", "protected location, zone with state= / without", "protected_kept", "protected", rb))
+            figures.append(self.figure("9a", "protected location, fleet node / without fleet",
+                                       "protected_fleet", "protected_plain", rb))
+            figures.append(self.figure("9b", "JWT issuance, fleet node / without fleet",
+                                       "issue_fleet", "issue_plain", ra))
+            figures += self.propagation_figures()
             if self.peer:
                 figures.append(self.figure("6", "issuance: this module / oidc-provider", "issue_sha256", "peer_issue", ra))
             else:
@@ -717,6 +766,23 @@ class Bench:
                                                                      self.cfg["fill_big"]))
         self.report()
 
+    def propagation_figures(self):
+        ports = [self.nodes[n].port for n in ("fleet", "fleet2", "fleet3")]
+        issue = lambda port: self.issue(port=port)["access_token"]
+
+        def revoke(port, token):
+            status, _, body = form_post(port, "/revoke", self.auth["sha"], "token=" + token)
+            if status != 200:
+                raise RuntimeError("revocation on port %d answered %d: %s" % (port, status, body[:200]))
+
+        samples = fleet.PROPAGATION_SAMPLES // (4 if self.args.quick else 1)
+        log("fleet: %d revocations across 3 nodes ..." % samples)
+        s = fleet.summary(fleet.propagation(issue, revoke, ports, samples, log))
+        self.facts["propagation"] = s
+        return [{"id": fid, "title": title, "value": s[key], "unit": "ms", "samples": s["samples"]}
+                for fid, title, key in (("9c", "revocation propagation to 2 nodes, p50", "p50_ms"),
+                                        ("9d", "revocation propagation to 2 nodes, p99", "p99_ms"))]
+
     # -- output --
 
     def report(self):
@@ -728,6 +794,9 @@ class Bench:
             if f["id"] == "5c":
                 meas = "%d in %d MiB" % (self.facts["fill_zone_tokens"], self.zones["fill"])
                 val, cpu, spread = fmt(f["value"], 1), "", ""
+            elif f.get("unit") == "ms":
+                meas = "%d samples" % f["samples"]
+                val, cpu, spread = "%.1f ms" % f["value"], "", ""
             elif f.get("a_rps") is not None:
                 meas = "%.0f / %.0f" % (f["a_rps"], f["b_rps"])
                 val, cpu = fmt(f["value"]), fmt(f["cpu_ratio"])
