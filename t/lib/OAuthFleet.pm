@@ -370,12 +370,13 @@ use Time::HiRes qw(sleep time);
 
 my %LIVE;
 
-# start(aof => 1 (append-only file, fsync always), password => 'pw' (requirepass))
+# start(aof => 1 (append-only file, fsync always), password => "pw" (requirepass),
+#       port => N (default: a free one))
 sub start {
     my ($class, %o) = @_;
     my $self = bless {%o}, $class;
     $self->{dir} = tempdir('oauth-redis-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{OAUTH_KEEP});
-    $self->{port} = OAuthTest::free_port();
+    $self->{port} //= OAuthTest::free_port();
     $self->launch;
     return $self;
 }
