@@ -269,5 +269,5 @@ $(DEB): $(DEB_SOURCES) | $(BUILD)/.packages-build $(BUILD)/.packages-deb
 
 # With the debug symbols installed too, so that gdb finds the token store in the
 # installed module (t/40-faults.t).
-deb-test: $(DEB) $(BUILD)/.packages-interop | $(BUILD)/.packages-test
+deb-test: $(DEB) $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-fleet
 	scripts/deb-test $(DEB) $(DEB_DBGSYM)

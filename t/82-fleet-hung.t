@@ -27,7 +27,7 @@ ok defined $fleet->wait_synced($_, '1', OAuthFleet::slow(5)), "node $_ synced" f
 # A request that takes this long counts as failed. Without a fleet a check on
 # loopback takes about a millisecond; a worker waiting on Redis would take the
 # whole hang.
-my $BOUND = OAuthFleet::slow(1);
+my $BOUND = OAuthFleet::slow(2);
 
 sub load_ok {
     my ($name, $load) = @_;
