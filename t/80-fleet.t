@@ -88,11 +88,16 @@ subtest 'an opaque token: its revocation travels, and touches only its own clien
     my $r = $fleet->node($B)->token_request(path => '/revoke', basic => ['other', $fleet->secret],
         form => [token => $opaque]);
     is $r->{status}, 200, 'another client revoking it on B: 200 (RFC 7009 §2.2)';
+    my $jwt = $fleet->token($A);
+    $r = $fleet->node($B)->token_request(path => '/revoke', basic => ['other', $fleet->secret],
+        form => [token => $jwt]);
+    is $r->{status}, 200, 'another client revoking a JWT of app on B: 200';
     # the stream is one ordered log: once A applied a later entry, it applied this one
     my $marker = $fleet->token($B);
     $fleet->revoke($B, $marker);
     ok defined $fleet->wait_refused($A, $marker, $BOUND), 'a later revocation on B reached A';
     is $fleet->status($A, $opaque), 200, 'the token of app still passes on A';
+    is $fleet->status($_, $jwt), 200, "app's JWT still passes on node $_" for $A, $B, $C;
 
     $fleet->revoke($C, $opaque);
     ok defined $fleet->wait_refused($A, $opaque, $BOUND), 'app revoking it on C: refused on A within 1 s';
