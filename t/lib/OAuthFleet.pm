@@ -101,7 +101,7 @@ sub http {
     %o = (%$self, %o);
     delete $o{nodes};
     my $ttl = $o{ttl} // '1h';
-    my $state = $o{state} ? ' state=%%PREFIX%%/tokens.state' : '';
+    my $state = $o{state} ? ' state=%%PREFIX%%/state/tokens.state' : '';
     my $opaque = $o{opaque} ? "location = /opaque { oauth_token_endpoint ttl=$ttl; }" : '';
     my $fleet = $o{no_fleet} ? '' : $self->fleet_line(%o);
     my ($http, $server) = ($o{http} // '', $o{server} // '');
@@ -148,6 +148,9 @@ sub add_node {
     my ($self, %o) = @_;
     my $t = OAuthTest->new(workers => $o{workers} // $self->{workers} // 2, clients => $self->clients);
     mkdir $t->prefix . '/html';
+    # nginx started by root runs its workers as nobody: they write the state file
+    mkdir $t->prefix . '/state';
+    chown $> == 0 ? (getpwnam 'nobody')[2] : $>, -1, $t->prefix . '/state';
     $t->write_file('html/index.html', "ok\n");
     $t->write_conf(http => $self->http(%o));
     push @{ $self->{nodes} }, $t;
@@ -333,8 +336,8 @@ sub reader_pid {
     my ($self, $i) = @_;
     my %workers = map { $_ => 1 } $self->node($i)->worker_pids;
     for my $line (split /\n/, $self->{redis}->cli('CLIENT', 'LIST')) {
-        next unless $line =~ /\baddr=127\.0\.0\.1:(\d+)\b/ && $line =~ /\bcmd=xread\b/;
-        my $port = $1;
+        my ($port) = $line =~ /\baddr=127\.0\.0\.1:(\d+)\b/ or next;
+        next unless $line =~ /\bcmd=xread\b/;
         my $inode = socket_inode($port) // next;
         for my $pid (keys %workers) {
             for my $fd (glob "/proc/$pid/fd/*") {
