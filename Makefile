@@ -25,10 +25,10 @@ UNIT_BINS  := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%)
 MODULE     := $(BUILD)/ngx_http_oauth_module.so
 CLI        := $(BUILD)/oauth-client-entry
 
-BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev g++ make
+BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev libhiredis-dev g++ make
 # python3-jwt: PyJWT makes the JOSE fixtures (test/unit/jose_fixtures.py) and
 # checks our tokens against our JWKS (t/5*-jwt-*.t).
-TEST_PKGS  := libcmocka-dev perl gdb python3-jwt python3-cryptography
+TEST_PKGS  := libcmocka-dev perl gdb python3-jwt python3-cryptography redis-server
 
 ifeq ($(NGINX_SRC),)
 NGX_TREE   := $(BUILD)/nginx-src
@@ -48,9 +48,10 @@ $(BUILD)/.packages-test:
 	@mkdir -p $(@D) && touch $@
 
 # Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
-# (it needs requests, which it only suggests) and openid-client from
-# package-lock.json. NodeSource's nodejs ships npm and conflicts with Debian's
-# npm package, so npm is asked for only when there is no npm command.
+# (it needs requests, which it only suggests) and, from package-lock.json,
+# openid-client with the resource server's oauth4webapi and jose. NodeSource's
+# nodejs ships npm and conflicts with Debian's npm package, so npm is asked for
+# only when there is no npm command.
 $(BUILD)/.packages-interop: package.json package-lock.json
 	scripts/need-packages python3-authlib python3-requests nodejs $$(command -v npm >/dev/null || echo npm)
 	npm ci --no-audit --no-fund

@@ -89,12 +89,18 @@ void revoke_jwt(const std::string &token, const Client &caller, const TokenAdmin
     TokenGrant grant;
     if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
         grant.client() == caller.id) {
-        config.revocations->add(digest_token(token), grant.expires_at + jose::kMaxLeeway, now);
+        Digest digest = digest_token(token);
+        uint32_t until = grant.expires_at + jose::kMaxLeeway;
+        config.revocations->add(digest, until, now);
+        if (config.fleet != nullptr) {
+            config.fleet->push({fleet::Kind::jwt, digest, caller.id, until, now});
+        }
     }
 }
 
 // An opaque token lives in the store: revoked there, and listed so that no
-// older copy of the zone brings it back.
+// older copy of the zone brings it back. One this node does not hold may be
+// another node's: the fleet hears of it, and the node holding it decides.
 void revoke_opaque(const std::string &token, const Client &caller, TokenStore &store,
                    const TokenAdminConfig &config, uint32_t now) {
     Digest digest = digest_token(token);
@@ -102,6 +108,9 @@ void revoke_opaque(const std::string &token, const Client &caller, TokenStore &s
     bool live = store.find(digest, now, grant);
     if (store.revoke(digest, caller.id) && live && config.revocations != nullptr) {
         config.revocations->add(digest, grant.expires_at, now);
+    }
+    if (!live && config.fleet != nullptr) {
+        config.fleet->push({fleet::Kind::opaque, digest, caller.id, now + config.fleet_ttl, now});
     }
 }
 

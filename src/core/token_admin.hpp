@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/client_request.hpp"
+#include "core/fleet/outbox.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
 #include "core/registry.hpp"
@@ -22,6 +23,9 @@ struct TokenAdminConfig {
     // lists them (they live in no store).
     jose::JwtVerifier *jwt = nullptr;
     RevocationList *revocations = nullptr;  // where revocations are recorded; nullptr: nowhere
+    // Set: revocations are also queued for the fleet's other nodes.
+    fleet::Outbox *fleet = nullptr;
+    uint32_t fleet_ttl = 0;  // the longest token lifetime of the fleet, for opaque tokens
 };
 
 // Only clients with "introspection": true may ask; an active token answers
@@ -35,7 +39,9 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
 // answer 200 (RFC 7009 §2.2) and change nothing. A token revoked is recorded
 // in `config.revocations` until it would have expired, so that no older copy
 // of the zone (a state file) brings it back; for a JWT that entry is the
-// revocation, which the gate and introspection then refuse.
+// revocation, which the gate and introspection then refuse. With a fleet, a
+// JWT's revocation, and an opaque token this node does not hold (another
+// node may), are queued for the other nodes.
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
                                        TokenStore &store, const TokenAdminConfig &config,
                                        uint32_t now) noexcept;

@@ -65,6 +65,13 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                              zoneLock(endpoint->zone)));
     }
     oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr, &revocations};
+    auto *mcf = static_cast<MainConf *>(ngx_http_get_module_main_conf(r, ngx_http_oauth_module));
+    std::optional<oauth::fleet::Outbox> outbox;
+    if (mcf->fleet != nullptr) {
+        outbox.emplace(outboxOf(endpoint->zone));
+        admin.fleet = &*outbox;
+        admin.fleet_ttl = mcf->fleet->longest_ttl;
+    }
     switch (endpoint->kind) {
         case Endpoint::token:
             return oauth::handle_token_request(

@@ -66,7 +66,7 @@ std::string renderZones(ngx_http_request_t *r) {
         oauth::TokenStore store = storeOf(zone[i].shm);
         zones.push_back({view(zone[i].name), countersOf(zone[i].shm).snapshot(),
                          store.live_tokens(), store.capacity(),
-                         oauth::metrics::client_tokens_of(store)});
+                         oauth::metrics::client_tokens_of(store), fleetGaugesOf(r, zone[i].shm)});
     }
     return oauth::metrics::render_exposition(zones);
 }

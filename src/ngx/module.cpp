@@ -39,7 +39,8 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     // The slab pool's own pages come on top of the store.
     size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
                      oauth::jose::VerdictCache::kMinRegionSize +
-                     oauth::RevocationList::kMinRegionSize + 8 * ngx_pagesize;
+                     oauth::RevocationList::kMinRegionSize + oauth::fleet::Outbox::kMinRegionSize +
+                     8 * ngx_pagesize;
     if (size_t(size) < minimum) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
@@ -450,6 +451,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway),
      &kLeewayBound},
+    {ngx_string("oauth_fleet_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, setFleetRedis,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -510,6 +513,7 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
+    noteFleetEndpoint(cf, *endpoint);
     return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
 }
 
@@ -579,15 +583,29 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     return NGX_CONF_OK;
 }
 
+ngx_int_t postConfiguration(ngx_conf_t *cf) {
+    return registerAccessHandler(cf) == NGX_OK ? checkFleet(cf) : NGX_ERROR;
+}
+
+ngx_int_t startProcess(ngx_cycle_t *cycle) {
+    return startStateWriters(cycle) == NGX_OK ? startFleet(cycle) : NGX_ERROR;
+}
+
+// The fleet first: its link goes before the last snapshot is written.
+void exitProcess(ngx_cycle_t *cycle) {
+    stopFleet(cycle);
+    stopStateWriters(cycle);
+}
+
 ngx_http_module_t moduleContext = {
-    addVariables,           // preconfiguration
-    registerAccessHandler,  // postconfiguration
-    createMainConf,         // create main configuration
-    nullptr,                // init main configuration
-    createServerConf,       // create server configuration
-    mergeServerConf,        // merge server configuration
-    createLocationConf,     // create location configuration
-    mergeLocationConf       // merge location configuration
+    addVariables,        // preconfiguration
+    postConfiguration,   // postconfiguration
+    createMainConf,      // create main configuration
+    nullptr,             // init main configuration
+    createServerConf,    // create server configuration
+    mergeServerConf,     // merge server configuration
+    createLocationConf,  // create location configuration
+    mergeLocationConf    // merge location configuration
 };
 
 }  // namespace oauth_ngx
@@ -598,11 +616,11 @@ ngx_module_t ngx_http_oauth_module = {NGX_MODULE_V1,
                                       &moduleContext,
                                       commands,
                                       NGX_HTTP_MODULE,
-                                      nullptr,            // init master
-                                      nullptr,            // init module
-                                      startStateWriters,  // init process
-                                      nullptr,            // init thread
-                                      nullptr,            // exit thread
-                                      stopStateWriters,   // exit process
-                                      nullptr,            // exit master
+                                      nullptr,       // init master
+                                      nullptr,       // init module
+                                      startProcess,  // init process
+                                      nullptr,       // init thread
+                                      nullptr,       // exit thread
+                                      exitProcess,   // exit process
+                                      nullptr,       // exit master
                                       NGX_MODULE_V1_PADDING};

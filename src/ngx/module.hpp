@@ -2,7 +2,8 @@
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
 // response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
-// jwks.cpp (signing keys and the JWK Set).
+// jwks.cpp (signing keys and the JWK Set), fleet.cpp (the fleet's stream)
+// over redis_link.cpp (the hiredis adapter).
 #pragma once
 
 #include "ngx/ngx.hpp"
@@ -14,10 +15,12 @@
 #include <vector>
 
 #include "core/bearer.hpp"
+#include "core/fleet/outbox.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
 #include "core/jose/key.hpp"
 #include "core/metrics/counters.hpp"
+#include "core/metrics/exposition.hpp"
 #include "core/registry.hpp"
 #include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
@@ -43,8 +46,24 @@ struct Zone {
     ngx_cycle_t *cycle;  // the cycle it was declared in, for its worker user
 };
 
+// oauth_fleet_redis: where the fleet's Redis is, and what signs and checks
+// the entries of its streams.
+struct FleetConf {
+    ngx_str_t address;  // as written, for the log
+    std::string host;   // a numeric address, resolved when the configuration is read
+    int port = 0;
+    std::string unix_path;  // unix:PATH
+    std::string password;   // from password_file=; empty: no AUTH
+    ngx_int_t db = -1;      // -1: no SELECT
+    std::string prefix = "oauth";
+    std::vector<oauth::jose::Key> accepted;  // every oauth_signing_key; the first signs
+    uint32_t longest_ttl = 0;                // of the token endpoints
+    ConfPlace place;
+};
+
 struct MainConf {
     ngx_array_t zones;  // of Zone
+    FleetConf *fleet;   // nullptr: no oauth_fleet_redis
 };
 
 enum class Endpoint { token, introspection, revocation };
@@ -106,6 +125,22 @@ struct RequestContext {
     ngx_str_t audience;  // of a JWT, space-separated
 };
 
+// The last stream entry of the fleet applied to the zone, "ms-seq"; 0-0: none.
+struct FleetPosition {
+    std::atomic<uint64_t> ms;
+    std::atomic<uint64_t> seq;
+};
+
+// What the processes of a zone share about its fleet link (fleet.cpp).
+struct FleetShared {
+    oauth::LeaseWord reader;                  // the worker that reads and publishes
+    std::atomic<uint64_t> heard_ms;           // wall clock of the last reply to the reader
+    std::atomic<uint32_t> connected;          // 1: both connections ready
+    std::atomic<uint32_t> loss_logged;        // a loss was logged and its recovery not yet
+    std::atomic<uint32_t> republish;          // 1: the revocation list is to be published again
+    std::atomic<uint64_t> dropped_published;  // the outbox's dropped() when last republished
+};
+
 // What the processes of a zone share about its state file (state.cpp).
 struct ZoneState {
     oauth::LeaseWord writer;
@@ -115,6 +150,8 @@ struct ZoneState {
     uint64_t instance;         // drawn when the zone was created
     uint64_t loaded_instance;  // the stamp of the file loaded into it
     uint64_t loaded_write;
+    FleetPosition fleet_position;
+    FleetShared fleet;
 };
 
 // A zone holds the tokens and, beside them, the failed-authentication
@@ -131,6 +168,8 @@ struct ZoneRegions {
     size_t verdicts_size;
     void *revocations;
     size_t revocations_size;
+    void *outbox;  // revocations waiting for the fleet (core/fleet/outbox.hpp)
+    size_t outbox_size;
     ZoneState *state;
 };
 
@@ -158,6 +197,7 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
+oauth::fleet::Outbox outboxOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
 size_t zoneTokenCapacity(size_t size);
@@ -169,6 +209,24 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
 void noteZoneChange(ngx_shm_zone_t *zone);
 ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
 void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
+// Whether a lease holder's pid still names a live process, not a zombie.
+bool isAlive(uint32_t pid);
+
+// ---- the fleet (fleet.cpp) ---------------------------------------------------
+
+char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// After the whole http{} is read: the keys that sign and check entries.
+ngx_int_t checkFleet(ngx_conf_t *cf);
+// nginx -t's word on a token endpoint of a fleet node.
+void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint);
+// A zone new to the master: what the stream holds past its position.
+void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone);
+ngx_int_t startFleet(ngx_cycle_t *cycle);  // init_process
+void stopFleet(ngx_cycle_t *cycle);        // exit_process
+ngx_int_t fleetSyncedVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t);
+// The fleet's gauges of a zone, for the metrics; nullopt without a fleet.
+std::optional<oauth::metrics::FleetGauges> fleetGaugesOf(ngx_http_request_t *r,
+                                                         ngx_shm_zone_t *zone);
 
 // ---- handlers --------------------------------------------------------------
 

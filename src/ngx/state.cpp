@@ -53,6 +53,8 @@ ZoneState &stateOf(ngx_shm_zone_t *shm) {
     return *static_cast<ZoneRegions *>(shm->data)->state;
 }
 
+}  // namespace
+
 // A process killed with its parent stays a zombie until someone reaps it.
 bool isAlive(uint32_t pid) {
     if (kill(pid_t(pid), 0) != 0 && ngx_errno != EPERM) {
@@ -71,6 +73,8 @@ bool isAlive(uint32_t pid) {
     const char *state = std::strrchr(line, ')');
     return state == nullptr || state[1] != ' ' || state[2] != 'Z';
 }
+
+namespace {
 
 const oauth::LeasePolicy kLeasePolicy{3, isAlive};
 

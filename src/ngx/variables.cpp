@@ -1,5 +1,5 @@
 // $oauth_client_id, $oauth_scope, $oauth_token_expires, $oauth_issuer,
-// $oauth_audience.
+// $oauth_audience; $oauth_fleet_synced (fleet.cpp).
 #include "ngx/module.hpp"
 
 namespace oauth_ngx {
@@ -71,6 +71,8 @@ ngx_http_variable_t variables[] = {
      NGX_HTTP_VAR_NOCACHEABLE, 0},
     {ngx_string("oauth_audience"), nullptr, grantVariable, offsetof(RequestContext, audience),
      NGX_HTTP_VAR_NOCACHEABLE, 0},
+    {ngx_string("oauth_fleet_synced"), nullptr, fleetSyncedVariable, 0, NGX_HTTP_VAR_NOCACHEABLE,
+     0},
     ngx_http_null_variable};
 
 ngx_int_t addVariables(ngx_conf_t *cf) {

@@ -2,16 +2,18 @@
 // module. Run by t/32-interop-openid-client.t with node from the repo root's
 // node_modules:
 //
-//   node openid_client.mjs ISSUER CLIENT_ID CLIENT_SECRET RS_ID RS_SECRET
+//   node openid_client.mjs ISSUER CLIENT_ID CLIENT_SECRET RS_ID RS_SECRET [ALG]
 //
 // ISSUER is the oauth_issuer of a server that serves the RFC 8414 metadata,
 // /token, /introspect, /revoke and the protected /api/reports (scope
-// reports:read). Prints one "ok - ..." line per check, or "not ok - ..." and
+// reports:read). With ALG, its tokens are JWTs signed with ALG, its JWK Set
+// at /jwks. Prints one "ok - ..." line per check, or "not ok - ..." and
 // exits 1 at the first failure.
 import { createRequire } from 'node:module';
+import * as jose from 'jose';
 import * as client from 'openid-client';
 
-const [issuer, clientId, clientSecret, rsId, rsSecret] = process.argv.slice(2);
+const [issuer, clientId, clientSecret, rsId, rsSecret, alg] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const version = require('openid-client/package.json').version;
 const SCOPE = 'reports:read';
@@ -56,12 +58,22 @@ try {
       `${name}: discovery: grant_types_supported`, md);
     check(md.token_endpoint_auth_methods_supported?.includes(name),
       `${name}: discovery: ${name} is supported`, md);
+    if (alg) check(md.jwks_uri === `${origin}/jwks`, `${name}: discovery: jwks_uri`, md);
 
     const tokens = await client.clientCredentialsGrant(config, { scope: SCOPE });
     check(typeof tokens.access_token === 'string' && tokens.token_type === 'bearer',
       `${name}: clientCredentialsGrant: a bearer token`, tokens);
     check(tokens.scope === SCOPE, `${name}: clientCredentialsGrant: scope`, tokens);
     check(tokens.expiresIn() > 0, `${name}: clientCredentialsGrant: expiresIn()`, tokens);
+    // the client only reads it (verifying is the resource server's part:
+    // jwt_resource_server.mjs)
+    const header = alg ? jose.decodeProtectedHeader(tokens.access_token) : {};
+    const claims = alg ? jose.decodeJwt(tokens.access_token) : {};
+    if (alg) {
+      check(header.alg === alg && header.typ === 'at+jwt' && claims.client_id === clientId
+        && claims.scope === SCOPE, `${name}: clientCredentialsGrant: a JWT, alg ${alg}, typ at+jwt`,
+        [header, claims]);
+    }
 
     const res = await client.fetchProtectedResource(config, tokens.access_token,
       new URL('/api/reports', issuer), 'GET');
@@ -74,6 +86,12 @@ try {
       && info.scope === SCOPE && info.token_type === 'Bearer' && info.iss === issuer
       && info.exp - info.iat === tokens.expires_in,
       `${name}: tokenIntrospection: active, with its grant`, info);
+    if (alg) {
+      // aud may be a string or an array in either (RFC 7519 §4.1.3, RFC 7662 §2.2)
+      check(info.jti === claims.jti && info.exp === claims.exp && info.iat === claims.iat
+        && JSON.stringify([info.aud].flat()) === JSON.stringify([claims.aud].flat()),
+        `${name}: tokenIntrospection: the JWT's jti, aud, exp, iat`, [info, claims]);
+    }
 
     await client.tokenRevocation(config, tokens.access_token);
     check(true, `${name}: tokenRevocation resolves`);

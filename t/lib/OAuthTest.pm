@@ -776,13 +776,23 @@ sub _analysis_ok {
 
 # ---- a complete authorization server, for the interop tests -----------------
 
+# The token formats the interop tests run for: opaque, and a JWT signed with
+# each algorithm the module signs with. Each is [name, start_interop_server's
+# options].
+sub interop_variants {
+    return (['opaque', format => 'opaque'],
+        map { ["jwt $_", format => 'jwt', alg => $_] } qw(ES256 RS256 EdDSA));
+}
+
 # Every endpoint, discovery, and a static protected /api/reports ("ok"): a
 # static file, since `return` would answer before the access phase checks
 # anything. Client "reporting" (reports:read metrics:read) and the resource
-# server "gateway" (may introspect). Returns ($t, $reporting_secret,
-# $gateway_secret).
+# server "gateway" (may introspect). format => 'jwt' issues JWTs signed by a
+# new key of alg (ES256, RS256 or EdDSA), published at /jwks. Returns ($t,
+# $reporting_secret, $gateway_secret).
 sub start_interop_server {
-    my ($class) = @_;
+    my ($class, %o) = @_;
+    my $jwt = ($o{format} // 'opaque') eq 'jwt';
     my ($secret, $rs_secret) = (random_secret(), random_secret());
     my $t = $class->new(
         clients => {clients => [
@@ -790,8 +800,12 @@ sub start_interop_server {
              scope => 'reports:read metrics:read'},
             {client_id => 'gateway', client_secret_hash => sha256_hash($rs_secret), scope => '',
              introspection => JSON::PP::true},
-        ]},
-        http => <<'CONF',
+        ]});
+    $t->genpkey('signing.pem', $o{alg}) if $jwt;
+    my ($key, $format, $jwks) = $jwt
+        ? ('oauth_signing_key signing.pem;', ' format=jwt', 'location = /jwks { oauth_jwks; }')
+        : ('', '', '');
+    $t->write_conf(http => <<"CONF");
 oauth_token_zone tokens:1m;
 oauth_clients clients.json;
 oauth_realm "interop";
@@ -799,23 +813,49 @@ oauth_issuer http://127.0.0.1:%%PORT%%;
 
 server {
     listen 127.0.0.1:%%PORT%%;
-    location = /token { oauth_token_endpoint; }
+    $key
+    location = /token { oauth_token_endpoint$format; }
     location = /introspect { oauth_introspection_endpoint; }
     location = /revoke { oauth_revocation_endpoint; }
     location = /.well-known/oauth-authorization-server { oauth_metadata; }
+    $jwks
     location /api/ {
         oauth_require_scope reports:read;
         root %%PREFIX%%/html;
         default_type text/plain;
-        add_header X-Client-Id $oauth_client_id;
+        add_header X-Client-Id \$oauth_client_id;
     }
 }
 CONF
-    );
     mkdir $t->prefix . "/$_" for qw(html html/api);
     $t->write_file('html/api/reports', "ok\n");
     $t->start;
     return ($t, $secret, $rs_secret);
+}
+
+# ---- JWT signing keys ---------------------------------------------------------
+
+# What openssl genpkey makes for each algorithm the module signs with.
+my %GENPKEY = (
+    ES256 => [qw(-algorithm EC -pkeyopt ec_paramgen_curve:P-256)],
+    RS256 => [qw(-algorithm RSA -pkeyopt rsa_keygen_bits:2048)],
+    EdDSA => [qw(-algorithm ED25519)],
+);
+
+# A new private key in FILE of the prefix, mode 0600 (nginx -t warns of one
+# that others may read): of one of %GENPKEY's algorithms, or made by the
+# openssl genpkey arguments given instead. Returns its path.
+#   $t->genpkey('es.pem', 'ES256');
+#   $t->genpkey('p384.pem', qw(-algorithm EC -pkeyopt ec_paramgen_curve:P-384));
+sub genpkey {
+    my ($self, $file, @args) = @_;
+    @args = @{ $GENPKEY{$args[0]} // die "no key type for $args[0]" } if @args == 1;
+    my $path = "$self->{prefix}/$file";
+    my ($rc, $out) = run_command(['openssl', 'genpkey', @args, '-out', $path],
+        "$self->{prefix}/logs/openssl.out");
+    die "openssl genpkey @args failed: $out" if $rc != 0;
+    chmod 0600, $path;
+    return $path;
 }
 
 

@@ -94,6 +94,40 @@ void append_per_client(std::string &out, std::string_view name, std::string_view
     }
 }
 
+// The fleet's gauges, for the zones of a fleet node only.
+void append_fleet(std::string &out, const std::vector<ZoneMetrics> &zones) {
+    bool any = false;
+    for (const ZoneMetrics &zone : zones) {
+        any = any || zone.fleet.has_value();
+    }
+    if (!any) {
+        return;
+    }
+    struct Family {
+        std::string_view name;
+        std::string_view help;
+        uint64_t (*value)(const FleetGauges &);
+    };
+    const Family families[] = {
+        {"oauth_fleet_connected", "1 while this node's link to the fleet's Redis is up.",
+         [](const FleetGauges &g) { return uint64_t(g.connected); }},
+        {"oauth_fleet_pending_revocations",
+         "Revocations made on this node that wait to be published to the fleet.",
+         [](const FleetGauges &g) { return uint64_t(g.pending); }},
+        {"oauth_fleet_last_sync_timestamp_seconds",
+         "When this node's reader last heard from the fleet's Redis (Unix time; 0: never).",
+         [](const FleetGauges &g) { return g.last_sync_seconds; }},
+    };
+    for (const Family &family : families) {
+        append_family(out, family.name, "gauge", family.help);
+        for (const ZoneMetrics &zone : zones) {
+            if (zone.fleet) {
+                Sample(out, family.name, zone.zone).value(family.value(*zone.fleet));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void append_label_value(std::string &out, std::string_view value) {
@@ -154,6 +188,7 @@ std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
                           }
                           return c.cap;
                       });
+    append_fleet(out, zones);
     return out;
 }
 

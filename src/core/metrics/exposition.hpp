@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,13 @@ namespace oauth::metrics {
 
 constexpr std::string_view kContentType = "text/plain; version=0.0.4";
 
+// A fleet node's link for one zone (oauth_fleet_redis).
+struct FleetGauges {
+    bool connected = false;
+    size_t pending = 0;              // revocations waiting to be published
+    uint64_t last_sync_seconds = 0;  // Unix time the reader last heard from Redis; 0: never
+};
+
 // What one zone shows: its counters, its fill and each client's share of it,
 // read at the same moment.
 struct ZoneMetrics {
@@ -22,6 +30,7 @@ struct ZoneMetrics {
     size_t live_tokens = 0;
     size_t capacity = 0;
     std::vector<ClientTokens> clients;  // by id
+    std::optional<FleetGauges> fleet;   // none: no fleet
 };
 
 // Each family once, with its HELP and TYPE lines, and every zone's samples

@@ -1,0 +1,152 @@
+# The fleet's smallest whole path (SPEC "A fleet of nodes"): a real
+# redis-server, two nodes sharing a signing key; a JWT issued on A and
+# revoked on B is refused on A within a second; a node started afterwards
+# refuses it from its first request; nginx -t names what is wrong in
+# oauth_fleet_redis. The fleet's full suite is t/80-fleet*.t.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use File::Temp qw(tempdir);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use OAuthTest qw(need_module sha256_hash random_secret show);
+
+need_module();
+if (!grep { -x "$_/redis-server" } split /:/, $ENV{PATH}) {
+    fail('redis-server is not installed (make test installs it)') if $ENV{CI};
+    plan skip_all => 'redis-server is not installed (make test installs it)';
+}
+
+my $slow = $ENV{OAUTH_VALGRIND} ? 30 : $ENV{OAUTH_SANITIZE} ? 3 : 1;
+
+# ---- Redis on a free loopback port, in its own directory ---------------------------
+my $dir = tempdir('oauth-fleet-smoke-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $redis_port = OAuthTest::free_port();
+my $redis = fork // die "fork: $!";
+if (!$redis) {
+    open STDOUT, '>', "$dir/redis.log";
+    open STDERR, '>&', \*STDOUT;
+    exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1', '--dir', $dir,
+        '--save', '', '--appendonly', 'no';
+    die "exec redis-server: $!";
+}
+END { if ($redis) { kill 'TERM', $redis; waitpid $redis, 0 } }
+my $deadline = time + 5 * $slow;
+until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$redis_port")) {
+    die "redis-server does not listen on $redis_port" if time > $deadline;
+    sleep 0.05;
+}
+
+# ---- the nodes -------------------------------------------------------------------
+my $secret = random_secret();
+my $clients = {clients => [
+    {client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read'}]};
+(OAuthTest::run_command([qw(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out),
+    "$dir/es.pem"], "$dir/openssl.out"))[0] == 0 or die 'openssl genpkey failed';
+
+sub node_conf {
+    my (%o) = @_;
+    my $fleet = $o{fleet} // "oauth_fleet_redis 127.0.0.1:$redis_port;";
+    my $signing = $o{no_key} ? '' : "oauth_signing_key $dir/es.pem kid=fleet;";
+    my $format = $o{opaque} ? '' : 'format=jwt';
+    return <<"CONF";
+oauth_token_zone tokens:1m;
+oauth_clients clients.json;
+$fleet
+server {
+    listen 127.0.0.1:%%PORT%%;
+    oauth_issuer http://fleet.test;
+    $signing
+    location = /token { oauth_token_endpoint $format; }
+    location = /revoke { oauth_revocation_endpoint; }
+    location /api/ {
+        oauth_require_scope read;
+        add_header X-Fleet-Synced \$oauth_fleet_synced always;
+        alias %%PREFIX%%/html/;
+    }
+    location = /metrics { oauth_metrics; }
+}
+CONF
+}
+
+sub node {
+    my $t = OAuthTest->new(clients => $clients);
+    mkdir $t->prefix . '/html';
+    $t->write_file('html/index.html', "ok\n");
+    $t->write_conf(http => node_conf());
+    return $t->start;
+}
+
+sub api {
+    my ($t, $jwt) = @_;
+    return $t->request('GET', '/api/', {headers => {Authorization => "Bearer $jwt"}});
+}
+
+my @nodes = (node(), node());
+my $r = $nodes[0]->token_request(basic => ['app', $secret], form => [grant_type => 'client_credentials']);
+is $r->{status}, 200, 'a JWT from node A' or diag show($r);
+my $jwt = $r->{json}{access_token} // '';
+is api($_, $jwt)->{status}, 200, 'it passes on node ' . ($_ == $nodes[0] ? 'A' : 'B') for @nodes;
+
+$r = $nodes[1]->request('POST', '/revoke', {
+    headers => {Authorization => OAuthTest::basic_credentials('app', $secret),
+                'Content-Type' => 'application/x-www-form-urlencoded'},
+    body => "token=$jwt"});
+is $r->{status}, 200, 'revoked on node B';
+is api($nodes[1], $jwt)->{status}, 401, 'refused on B at once';
+my $t0 = time;
+my $refused;
+while (time - $t0 < $slow) {
+    last if ($refused = api($nodes[0], $jwt)->{status} == 401);
+    sleep 0.01;
+}
+ok $refused, 'refused on node A within 1 s';
+diag(sprintf 'propagation: %.0f ms', 1000 * (time - $t0));
+
+my $late = node();
+is api($late, $jwt)->{status}, 401, 'a node started afterwards refuses it from its first request';
+like $late->error_log, qr/oauth_fleet_redis: stream "oauth:tokens": \d+ entries applied at start/,
+    'it read the stream at start';
+
+my $synced;
+for (1 .. 50) {
+    last if ($synced = api($late, $jwt = $nodes[0]->token_request(basic => ['app', $secret],
+        form => [grant_type => 'client_credentials'])->{json}{access_token})->{headers}{'x-fleet-synced'} eq '1');
+    sleep 0.1;
+}
+ok $synced, '$oauth_fleet_synced is 1 on a node whose reader hears from Redis';
+like $late->request('GET', '/metrics')->{content}, qr/^oauth_fleet_connected\{zone="tokens"\} 1$/m,
+    'oauth_fleet_connected 1';
+$_->log_clean_ok for @nodes, $late;
+$_->stop for @nodes, $late;
+
+# ---- nginx -t ----------------------------------------------------------------------
+my $t = OAuthTest->new(clients => $clients);
+$t->write_file('password', "s3cret\n");
+my %errors = (
+    'a bad address' => ['oauth_fleet_redis 127.0.0.1;', qr/invalid address "127\.0\.0\.1" in oauth_fleet_redis/],
+    'an empty unix path' => ['oauth_fleet_redis unix:;', qr/invalid address "unix:"/],
+    'an unreadable password file' => ["oauth_fleet_redis 127.0.0.1:$redis_port password_file=missing;",
+        qr/cannot read password_file ".*missing"/],
+    'a bad db' => ["oauth_fleet_redis 127.0.0.1:$redis_port db=x;", qr/invalid db "db=x"/],
+    'a negative db' => ["oauth_fleet_redis 127.0.0.1:$redis_port db=-1;", qr/invalid db "db=-1"/],
+    'an unknown parameter' => ["oauth_fleet_redis 127.0.0.1:$redis_port tls=on;", qr/invalid parameter "tls=on"/],
+);
+for my $name (sort keys %errors) {
+    my ($line, $message) = @{ $errors{$name} };
+    my ($rc, $out) = $t->nginx_t($t->conf_text(http => node_conf(fleet => $line)));
+    isnt $rc, 0, "nginx -t fails on $name";
+    like $out, qr/$message.* in \S+test\.conf:\d+/, "... and names it with file:line" or diag $out;
+}
+my ($rc, $out) = $t->nginx_t($t->conf_text(http => node_conf(no_key => 1, opaque => 1)));
+isnt $rc, 0, 'nginx -t fails without an oauth_signing_key';
+like $out, qr/oauth_fleet_redis needs an oauth_signing_key.* in \S+test\.conf:\d+/, '... and says so';
+($rc, $out) = $t->nginx_t($t->conf_text(http => node_conf(opaque => 1,
+    fleet => "oauth_fleet_redis 127.0.0.1:$redis_port password_file=password db=1 key=smoke;")));
+is $rc, 0, 'password_file, db and key are taken' or diag $out;
+like $out, qr/\[warn\].*oauth_token_endpoint issues opaque tokens on a fleet node.* in \S+test\.conf:\d+/,
+    'nginx -t warns when a fleet node issues opaque tokens';
+
+done_testing;
