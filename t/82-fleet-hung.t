@@ -65,11 +65,11 @@ subtest 'nginx -s reload on one node under load' => sub {
     my $load = $fleet->start_load(token => $live, issue => 1, procs => 3, timeout => $BOUND);
     sleep 0.5;
     my $offset = $fleet->node(1)->error_log_size;
+    my @old = $fleet->node(1)->worker_pids;
     my ($rc, $out) = $fleet->node(1)->run_nginx('-p', $fleet->node(1)->prefix . '/', '-c',
         $fleet->node(1)->conf_path, '-s', 'reload');
     is $rc, 0, 'nginx -s reload' or diag $out;
     # the old workers hand over to the new ones
-    my @old = $fleet->node(1)->worker_pids;
     ok defined OAuthFleet::wait_for(OAuthFleet::slow(10), sub {
         my %old = map { $_ => 1 } @old;
         my @w = $fleet->node(1)->worker_pids;
