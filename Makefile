@@ -214,9 +214,10 @@ BENCH_ARGS ?=
 
 .PHONY: bench bench-smoke
 
-# wrk drives the module; node's oidc-provider (bench/package-lock.json) is the peer.
+# wrk drives the module; node's oidc-provider (bench/package-lock.json) is the
+# issuance peer, Debian's njs module (WebCrypto behind auth_request) the JWT gate's.
 $(BUILD)/.packages-bench: bench/package.json bench/package-lock.json
-	scripts/need-packages wrk redis-server nodejs $$(command -v npm >/dev/null || echo npm)
+	scripts/need-packages wrk redis-server libnginx-mod-http-js nodejs $$(command -v npm >/dev/null || echo npm)
 	cd bench && npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 

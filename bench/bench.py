@@ -45,10 +45,6 @@ SCOPE_LIST = "reports:read metrics:read"
 SCOPE = "reports:read"
 PBKDF2_ITERATIONS = 100000
 
-# A token response as the module renders it, with a made-up 43-character token:
-# the ceiling location answers this, so that both send the same bytes.
-CEILING_BODY = ('{"access_token":"%s","token_type":"Bearer","expires_in":3600,'
-                '"scope":"%s"}' % ("A" * 43, SCOPE))
 
 FULL = dict(rounds=9, duration=1, warmup=1, fill_big=1000000, fill_zone_mb=16,
             connections=32)
@@ -66,9 +62,15 @@ GOALS = {
     "5a": (">=", 0.9), "5b": (">=", 0.9), "5c": ("<=", 128.0), "6": (">=", 20.0),
     "7a": (">=", 0.97), "7b": (">=", 0.97),
     "8a": (">=", 0.95), "8b": (">=", 0.95),
+    "J1": (">=", 0.3), "J2": (">=", 0.95), "J3": (">=", 0.8), "J4": None, "J4b": None,
     "9a": (">=", 0.95), "9b": (">=", 0.95), "9c": ("<=", 1000.0), "9d": ("<=", 100.0),
 }
 SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
+# Figure J3's tokens, each sent once: minted for this many per second of the
+# gate's runs, above what one core verifies (openssl speed: ~13k/s here).
+FRESH_JWT_RATE = 20000
+NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
+JWK_KID = "bench-es256"
 
 
 def log(msg):
@@ -178,36 +180,29 @@ def core_busy_ns(cpu):
 # ---- servers -------------------------------------------------------------------
 
 class Nginx:
-    def __init__(self, binary, module, prefix, port, cpu, zones):
-        self.binary, self.module, self.prefix, self.port, self.cpu = binary, module, prefix, port, cpu
-        self.zones = zones
+    """/usr/sbin/nginx from a prefix of its own, its configuration the
+    template (in bench/) with its @NAME@ fields filled, one worker pinned to
+    `cpu`; it answers on every port of `ports`."""
+
+    def __init__(self, binary, prefix, cpu, ports, template):
+        self.binary, self.prefix, self.cpu, self.ports = binary, prefix, cpu, ports
+        self.template = template
         self.master = self.worker = None
 
-    def write(self, clients, conf=None):
+    def write(self, fields, files=None):
         for d in ("logs", "tmp", "modules"):
             os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
-        # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
-        # which crashes every nginx that has it mapped.
-        module = os.path.join(self.prefix, "modules", os.path.basename(self.module))
-        shutil.copyfile(self.module, module)
-        self.module = module
-        if conf is None:
-            with open(os.path.join(HERE, "nginx.conf.in")) as f:
-                conf = f.read()
-        fields = {
-            # worker_cpu_affinity's mask has CPU 0 rightmost
-            "MODULE": self.module, "AFFINITY": format(1 << self.cpu, "b"),
-            "PORT": str(self.port), "CEILING_BODY": CEILING_BODY,
-            "MAIN_ZONE": "%dm" % self.zones["main"], "SCALE_ZONE": "%dm" % self.zones["scale"],
-            "FILL_ZONE": "%dm" % self.zones["fill"],
-        }
-        for k, v in fields.items():
+        with open(os.path.join(HERE, self.template)) as f:
+            conf = f.read()
+        # worker_cpu_affinity's mask has CPU 0 rightmost
+        for k, v in dict(fields, AFFINITY=format(1 << self.cpu, "b")).items():
             conf = conf.replace("@%s@" % k, v)
         with open(os.path.join(self.prefix, "nginx.conf"), "w") as f:
             f.write(conf)
-        with open(os.path.join(self.prefix, "clients.json"), "w") as f:
-            json.dump({"clients": clients}, f, indent=2)
-        for root, dirs, files in os.walk(self.prefix):
+        for name, text in (files or {}).items():
+            with open(os.path.join(self.prefix, name), "w") as f:
+                f.write(text)
+        for root, dirs, _ in os.walk(self.prefix):
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o755)
         # zone kept's state file, written by the worker (nobody, when root starts nginx)
@@ -228,8 +223,9 @@ class Nginx:
                     self.master = int(f.read().strip())
             except (OSError, ValueError):
                 time.sleep(0.02)
-        if self.master is None or not wait_port(self.port, deadline):
-            raise RuntimeError("nginx does not answer on port %d" % self.port)
+        for port in self.ports:
+            if self.master is None or not wait_port(port, deadline):
+                raise RuntimeError("nginx does not answer on port %d" % port)
         while time.time() < deadline and self.worker is None:
             children = children_of(self.master)
             if children:
@@ -253,7 +249,7 @@ class Nginx:
         for p in pids:
             if alive(p):
                 os.kill(p, signal.SIGKILL)
-        self.master = None
+        self.master = self.worker = None
 
     def error_log(self):
         try:
@@ -261,6 +257,31 @@ class Nginx:
                 return f.read()
         except OSError:
             return ""
+
+
+def es256_key(path):
+    """A new P-256 key in PEM at path (openssl genpkey, as README says), and
+    its public point's x and y, base64url, as its JWK has them."""
+    old = os.umask(0o077)
+    try:
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-out", path], check=True, capture_output=True)
+    finally:
+        os.umask(old)
+    spki = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                          check=True, capture_output=True).stdout
+    point = spki[-65:]  # the uncompressed point 04 || x || y ends the SPKI
+    if point[0] != 4:
+        raise RuntimeError("unexpected public key encoding from openssl pkey")
+    return b64(point[1:33]).replace("+", "-").replace("/", "_"), \
+        b64(point[33:]).replace("+", "-").replace("/", "_")
+
+
+def token_response(token):
+    """A token response as the module renders it, around token: the ceilings
+    answer this, so that they send the same bytes as the endpoint."""
+    return ('{"access_token":"%s","token_type":"Bearer","expires_in":3600,'
+            '"scope":"%s"}' % (token, SCOPE))
 
 
 def children_of(pid):
@@ -394,7 +415,7 @@ class Bench:
         self.samples = {}
         self.variants = {}
         self.facts = {}
-        self.peer = None
+        self.peer = self.njs = None
         self.nginx = None
         self.redis = None
         self.nodes = {}  # the fleet figures' nginx nodes, by name
@@ -420,9 +441,10 @@ class Bench:
 
     def start(self):
         # what an earlier run left here, and nothing else
-        shutil.rmtree(os.path.join(self.workdir, "prefix"), ignore_errors=True)
+        for name in ("prefix", "njs-prefix"):
+            shutil.rmtree(os.path.join(self.workdir, name), ignore_errors=True)
         for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "tokens-kept.txt",
-                     "fill.stop", "peer.log"):
+                     "tokens-jwt.txt", "tokens-fresh.txt", "es256.pem", "fill.stop", "peer.log"):
             if os.path.exists(os.path.join(self.workdir, name)):
                 os.unlink(os.path.join(self.workdir, name))
         os.makedirs(self.workdir, exist_ok=True)
@@ -430,18 +452,42 @@ class Bench:
         scale_mb = -(-(self.cfg["fill_big"] + added) * SIZING_BYTES_PER_TOKEN // (1 << 20))
         self.zones = {"main": 128, "scale": scale_mb, "fill": self.cfg["fill_zone_mb"]}
         self.port = free_port()
-        self.nginx = Nginx(self.args.nginx, os.path.abspath(self.args.module),
-                           os.path.join(self.workdir, "prefix"), self.port, self.server_cpu, self.zones)
-        self.clients_list = self.clients()
-        self.nginx.write(self.clients_list)
+        key = os.path.join(self.workdir, "es256.pem")
+        x, y = es256_key(key)
+        self.jwt = {"port": free_port(), "x": x, "y": y}
+        prefix = os.path.join(self.workdir, "prefix")
+        os.makedirs(os.path.join(prefix, "modules"))
+        # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
+        # which crashes every nginx that has it mapped.
+        module = os.path.join(prefix, "modules", os.path.basename(self.args.module))
+        shutil.copyfile(self.args.module, module)
+        fields = {
+            "MODULE": module, "PORT": str(self.port), "CEILING_BODY": token_response("A" * 43),
+            "MAIN_ZONE": "%dm" % self.zones["main"], "SCALE_ZONE": "%dm" % self.zones["scale"],
+            "FILL_ZONE": "%dm" % self.zones["fill"], "JWT_PORT": str(self.jwt["port"]),
+            "ES256_KEY": key, "JWK_KID": JWK_KID, "JWT_CEILING_BODY": token_response(""),
+        }
+        files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2)}
+        self.module_copy, self.clients_file = module, files
+        self.nginx = Nginx(self.args.nginx, prefix, self.server_cpu, [self.port, self.jwt["port"]],
+                           "nginx.conf.in")
+        self.nginx.write(fields, files)
         self.nginx.start()
+        # J1's ceiling sends a JWT response's bytes: their length is known once one is issued.
+        self.auth = {"sha": basic("bench-sha", self.secrets["sha"])}
+        self.token_body = "grant_type=client_credentials&scope=" + SCOPE.replace(":", "%3A")
+        jwt = self.issue(port=self.jwt["port"])["access_token"]
+        fields["JWT_CEILING_BODY"] = token_response("A" * len(jwt))
+        self.nginx.stop()
+        self.nginx.write(fields, files)
+        self.nginx.start()
+        self.start_njs()
+        self.start_fleet()
         log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
             (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
         self.wrk = Wrk(self.client_cpu, self.cfg["connections"])
         self.auth = {k: basic(cid, self.secrets[k]) for k, cid in
                      (("sha", "bench-sha"), ("pbkdf2", "bench-pbkdf2"), ("intro", "bench-introspect"))}
-        self.token_body = "grant_type=client_credentials&scope=" + SCOPE.replace(":", "%3A")
-        self.start_fleet()
 
         why = None if self.args.no_peer else Peer.unavailable()
         if self.args.no_peer:
@@ -458,31 +504,51 @@ class Bench:
                 self.notes.append("figure 6 skipped: %s" % e)
                 self.peer = None
 
+    def start_njs(self):
+        """Figure J4's peer: njs in an nginx of its own (bench/njs/nginx.conf.in)."""
+        self.njs = None
+        if not os.path.exists(NJS_MODULE):
+            self.notes.append("figure J4 skipped: %s is missing (Debian's libnginx-mod-http-js)" % NJS_MODULE)
+            return
+        port = free_port()
+        self.njs = Nginx(self.args.nginx, os.path.join(self.workdir, "njs-prefix"), self.server_cpu, [port],
+                         os.path.join("njs", "nginx.conf.in"))
+        self.njs.port = port
+        self.njs.write({"PORT": str(port), "NJS_DIR": os.path.join(HERE, "njs"),
+                        "ISSUER": "http://127.0.0.1:%d" % self.port, "JWK_KID": JWK_KID,
+                        "JWK_X": self.jwt["x"], "JWK_Y": self.jwt["y"]})
+        self.njs.start()
+        log("njs peer: nginx worker %d on CPU %d, port %d" % (self.njs.worker, self.server_cpu, port))
+
     def start_fleet(self):
-        """Figure 9: Redis and three fleet nodes, plus the same node without a
-        fleet; "fleet" and "plain" share the server's core."""
+        """Figure 9: Redis and three fleet nodes (bench/fleet.conf.in), plus the
+        same node without a fleet; "fleet" and "plain" share the server's core."""
         self.redis = fleet.Redis(self.workdir, free_port(), self.client_cpu)
         self.redis.start(wait_port)
-        key = fleet.make_key(self.workdir)
+        key = os.path.join(self.workdir, "fleet-es256.pem")
+        es256_key(key)
         for name, cpu, on in (("fleet", self.server_cpu, True), ("plain", self.server_cpu, False),
                               ("fleet2", self.client_cpu, True), ("fleet3", self.client_cpu, True)):
             port = free_port()
-            n = Nginx(self.args.nginx, os.path.abspath(self.args.module),
-                      os.path.join(self.workdir, "prefix", name), port, cpu, self.zones)
-            n.write(self.clients_list, fleet.conf(self.nginx.module, port, cpu, key,
-                                                  self.redis.port if on else None))
+            n = Nginx(self.args.nginx, os.path.join(self.workdir, "prefix", name), cpu, [port], "fleet.conf.in")
+            n.port = port
+            n.write({"MODULE": self.module_copy, "PORT": str(port), "KEY": key,
+                     "FLEET": "oauth_fleet_redis 127.0.0.1:%d;" % self.redis.port if on else ""},
+                    self.clients_file)
             n.start()
             self.nodes[name] = n
         log("fleet: redis on port %d, nodes %s" % (self.redis.port, ", ".join(
             "%s %d" % (k, n.port) for k, n in self.nodes.items())))
 
     def stop(self):
-        if self.peer:
-            self.peer.stop()
         for n in self.nodes.values():
             n.stop()
         if self.redis:
             self.redis.stop()
+        if self.njs:
+            self.njs.stop()
+        if self.peer:
+            self.peer.stop()
         if self.nginx:
             self.nginx.stop()
 
@@ -526,6 +592,7 @@ class Bench:
                 self.notes.append("figure 6 skipped: oidc-provider issues no token: %s" % e)
                 self.peer.stop()
                 self.peer = None
+        self.jwt_sanity()
         self.introspect_token = token
         tokens = [self.issue()["access_token"] for _ in range(64)]
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
@@ -539,13 +606,39 @@ class Bench:
                 raise RuntimeError("node %s refuses its own JWT: %d" % (name, status))
             setattr(self, name + "_tokens", self.write_lines("tokens-%s.txt" % name, jwts))
 
+    def jwt_sanity(self):
+        """The JWT server: its JWK Set holds the key njs gets, the ceiling sends a
+        JWT response's size, and both gates take a JWT and refuse a forged one."""
+        port = self.jwt["port"]
+        status, _, body = http_request(port, "GET", "/jwks")
+        keys = json.loads(body)["keys"] if status == 200 else []
+        if [(k.get("kid"), k.get("x"), k.get("y")) for k in keys] != [(JWK_KID, self.jwt["x"], self.jwt["y"])]:
+            raise RuntimeError("the JWK Set is not the bench's key: %d %s" % (status, body[:300]))
+        jwt = self.issue(port=port)["access_token"]
+        real = len(json.dumps(self.issue(port=port), separators=(",", ":")))
+        status, _, ceiling = http_request(port, "POST", "/ceiling", self.token_body)
+        if status != 200 or abs(len(ceiling) - real) > 2:
+            self.notes.append("the JWT ceiling body (%d bytes) differs from a JWT token response (%d)" %
+                              (len(ceiling), real))
+        head, claims, sig = jwt.split(".")
+        forged = ".".join((head, claims, sig[:-2] + ("AA" if sig[-2:] != "AA" else "BA")))
+        gates = [("our gate", port)] + ([("njs", self.njs.port)] if self.njs else [])
+        for who, gate_port in gates:
+            for token, want in ((jwt, 200), (forged, 401), (self.issue()["access_token"], 401)):
+                status, _, _ = http_request(gate_port, "GET", "/protected",
+                                            headers={"Authorization": "Bearer " + token})
+                if status != want:
+                    raise RuntimeError("GET /protected of %s answered %d, not %d" % (who, status, want))
+        self.jwt_tokens = self.write_lines("tokens-jwt.txt", [
+            self.issue(port=port)["access_token"] for _ in range(64)])
+
     def write_lines(self, name, lines):
         path = os.path.join(self.workdir, name)
         with open(path, "w") as f:
             f.write("".join(l + "\n" for l in lines))
         return path
 
-    def fill(self, path, target, sample_every=0, sample_file=None, stop_503=0, duration=600):
+    def fill(self, path, target, sample_every=0, sample_file=None, stop_503=0, duration=600, port=None):
         env = {"BENCH_BODY": self.token_body, "BENCH_AUTH": self.auth["sha"],
                "BENCH_FILL_TARGET": str(target), "BENCH_FILL_STOP_503": str(stop_503),
                "BENCH_SAMPLE_EVERY": str(sample_every),
@@ -553,7 +646,7 @@ class Bench:
         if sample_file:
             env["BENCH_SAMPLE_FILE"] = sample_file
         t0 = time.time()
-        s = self.wrk.run("fill.lua", self.url(path), env, duration, self.nginx.worker,
+        s = self.wrk.run("fill.lua", self.url(path, port), env, duration, self.nginx.worker,
                          self.server_cpu, connections=64)
         s["seconds"] = time.time() - t0
         return s
@@ -583,6 +676,16 @@ class Bench:
         self.facts["fill_zone_retry_after"] = headers.get("Retry-After")
         self.bytes_per_token = zone_bytes / s["issued"]
         self.small_tokens, self.big_tokens = small_file, big_file
+        # J3: a JWT for every request its runs can make, each sent once
+        n = (self.cfg["rounds"] * self.cfg["duration"] + self.cfg["warmup"] + 1) * FRESH_JWT_RATE
+        self.fresh_tokens = os.path.join(self.workdir, "tokens-fresh.txt")
+        log("minting %d JWTs for figure J3 ..." % n)
+        s = self.fill("/token", n, 1, self.fresh_tokens, port=self.jwt["port"])
+        if s["issued"] < n:
+            raise RuntimeError("minted %d JWTs, not %d: %r" % (s["issued"], n, s))
+        self.facts["fresh_jwts"] = s["issued"]
+        self.facts["fresh_jwt_mint_per_second"] = round(s["issued"] / s["seconds"])
+        self.fresh_offset = 0
 
     # -- variants --
 
@@ -592,7 +695,8 @@ class Bench:
     def define_variants(self):
         post = lambda path, who, body=None, port=None: ("post.lua", path, port, {
             "BENCH_BODY": body or self.token_body, "BENCH_AUTH": self.auth[who]})
-        bearer = lambda path, tokens: ("bearer.lua", path, None, {"BENCH_TOKENS": tokens})
+        bearer = lambda path, tokens, port=None: ("bearer.lua", path, port, {"BENCH_TOKENS": tokens})
+        jwt_port = self.jwt["port"]
         v = {
             "ceiling": post("/ceiling", "sha"),
             "issue_sha256": post("/token", "sha"),
@@ -606,22 +710,62 @@ class Bench:
             "issue_big_zone": post("/token-big", "sha"),
             "protected_small_zone": bearer("/p-small", self.small_tokens),
             "protected_big_zone": bearer("/p-big", self.big_tokens),
+        }
+        v.update({
+            "issue_jwt": post("/token", "sha", port=jwt_port),
+            "ceiling_jwt": post("/ceiling", "sha", port=jwt_port),
+            "open_jwt": bearer("/open", self.jwt_tokens, jwt_port),
+            "protected_jwt": bearer("/protected", self.jwt_tokens, jwt_port),
+            "protected_jwt_fresh": ("fresh.lua", "/protected", jwt_port, {"BENCH_TOKENS": self.fresh_tokens}),
+            "openssl_verify": None,
             "issue_fleet": post("/token", "sha", port=self.nodes["fleet"].port),
             "issue_plain": post("/token", "sha", port=self.nodes["plain"].port),
-            "protected_fleet": ("bearer.lua", "/protected", self.nodes["fleet"].port,
-                                {"BENCH_TOKENS": self.fleet_tokens}),
-            "protected_plain": ("bearer.lua", "/protected", self.nodes["plain"].port,
-                                {"BENCH_TOKENS": self.plain_tokens}),
-        }
+            "protected_fleet": bearer("/protected", self.fleet_tokens, self.nodes["fleet"].port),
+            "protected_plain": bearer("/protected", self.plain_tokens, self.nodes["plain"].port),
+        })
+        if self.njs:
+            v["njs_jwt"] = bearer("/protected", self.jwt_tokens, self.njs.port)
         for name in ("ceiling", "issue_sha256", "open", "protected"):
             v[name + "_scraped"] = v[name]  # the same, with /metrics scraped meanwhile
         if self.peer:
             v["peer_issue"] = post("/token", "peer", port=self.peer.port)
         self.variants = v
 
+    def openssl_speed(self, duration):
+        """ECDSA P-256 verifications per second by `openssl speed` on the
+        server's core: a sample like wrk's, a verification for a request. It
+        signs for `duration` seconds, then verifies as long; -elapsed makes its
+        rate per wall-clock second, like wrk's. Its CPU time per verification
+        is the wall time of one scaled by how busy the process was overall."""
+        cmd = ["taskset", "-c", str(self.server_cpu), "openssl", "speed", "-elapsed", "-mr",
+               "-seconds", str(duration), "ecdsap256"]
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        core0 = core_busy_ns(self.server_cpu)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.time() - t0
+        core1 = core_busy_ns(self.server_cpu)
+        m = re.search(r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$", out, re.M)
+        if os.waitstatus_to_exitcode(status) != 0 or not m:
+            raise RuntimeError("openssl speed failed (%s):\n%s" % (" ".join(cmd), out))
+        verify_per_s = float(m.group(2))
+        busy = (usage.ru_utime + usage.ru_stime) / wall
+        return {"requests": round(verify_per_s * duration), "duration_us": duration * 1e6,
+                "rps": verify_per_s, "server_cpu_us_per_request": busy * 1e6 / verify_per_s,
+                "server_busy": busy, "client_busy": 0.0, "status_errors": 0,
+                "foreign_load": max(0.0, (core1 - core0) / 1e9 / wall - busy), "valid": True}
+
     def run_variant(self, name, duration):
+        if name == "openssl_verify":
+            s = self.openssl_speed(duration)
+            s["variant"] = name
+            return s
         script, path, port, env = self.variants[name]
-        pid = self.peer.pid if name.startswith("peer") else self.nginx.worker
+        if script == "fresh.lua":
+            env = dict(env, BENCH_OFFSET=str(self.fresh_offset))
+        pid = self.peer.pid if name.startswith("peer") else \
+            self.njs.worker if name.startswith("njs") else self.nginx.worker
         pid = {n.port: n.worker for n in self.nodes.values()}.get(port, pid)
         if not name.endswith("_scraped"):
             s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
@@ -632,6 +776,11 @@ class Bench:
             if scraper.failures or not scraper.scrapes:
                 s["valid"] = False
                 self.notes.append("%s: %d of %d scrapes failed" % (name, scraper.failures, scraper.scrapes))
+        if script == "fresh.lua":
+            self.fresh_offset = s["next_offset"]
+            if s["wrapped"]:
+                s["valid"] = False
+                self.notes.append("%s ran out of fresh JWTs: raise FRESH_JWT_RATE" % name)
         s["variant"] = name
         return s
 
@@ -701,6 +850,9 @@ class Bench:
         return f
 
     def judge(self, f):
+        if GOALS.get(f["id"]) is None:
+            f.update(goal="reported", met=None, cpu_met=None)
+            return f
         op, goal = GOALS[f["id"]]
         f["goal"] = "%s %g" % (op, goal)
         check = lambda v: None if v is None else (v >= goal if op == ">=" else v <= goal)
@@ -720,6 +872,8 @@ class Bench:
                 "issue_sha256_scraped", "introspect", "open", "protected", "protected_kept",
                 "protected_scraped", "open_scraped",
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone",
+                "issue_jwt", "ceiling_jwt", "open_jwt", "protected_jwt"] + (
+                ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify",
                 "issue_fleet", "issue_plain", "protected_fleet", "protected_plain"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
@@ -751,9 +905,18 @@ class Bench:
             figures.append(self.figure_of_figures(
                 "7b", "fig. 1 with /metrics scraped 1/s / without",
                 ["issue_sha256_scraped", "ceiling_scraped"], ["issue_sha256", "ceiling"], ra))
+            figures.append(self.figure("J1", "ES256 JWT issuance / ceiling (JWT-sized)", "issue_jwt", "ceiling_jwt", ra))
+            figures.append(self.figure("J2", "protected location, a JWT seen / unprotected", "protected_jwt", "open_jwt", ra))
+            figures.append(self.figure("J3", "protected location, JWTs never seen / openssl verify", "protected_jwt_fresh", "openssl_verify", ra))
+            if self.njs:
+                figures.append(self.figure("J4", "JWT gate (J2) / njs WebCrypto behind auth_request", "protected_jwt", "njs_jwt", ra))
+                figures.append(self.figure("J4b", "JWT gate, never seen (J3) / njs", "protected_jwt_fresh", "njs_jwt", ra))
+            else:
+                figures.append({"id": "J4", "title": "JWT gate (J2) / njs WebCrypto behind auth_request", "value": None})
             self.figures = [self.judge(f) for f in figures]
             # zone "fill" is meant to fill up; anything else in the error log is news
-            errors = [l for l in self.nginx.error_log().splitlines()
+            errors = [l for l in self.nginx.error_log().splitlines() + (
+                self.njs.error_log().splitlines() if self.njs else [])
                       if l.strip() and 'zone is full of live tokens, zone "fill"' not in l]
             if errors:
                 self.notes.append("nginx error log (%d lines), last: %s" % (len(errors), errors[-1][:300]))

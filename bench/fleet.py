@@ -1,6 +1,6 @@
 """make bench, the fleet figures (SPEC "A fleet of nodes"): a redis-server on
-a free loopback port and nginx nodes that issue JWTs signed by one shared key,
-all but one naming that Redis in oauth_fleet_redis.
+a free loopback port and nginx nodes (bench/fleet.conf.in) that issue JWTs
+signed by one shared key, all but one naming that Redis in oauth_fleet_redis.
 
 - figures 9a/9b: the gate and issuance on a fleet node / on the same node
   without a fleet; the two nodes share the server's core and run in turn in
@@ -20,37 +20,6 @@ import signal
 import statistics
 import subprocess
 import time
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-CONF = """load_module {module};
-worker_processes 1;
-worker_cpu_affinity {affinity};
-error_log logs/error.log notice;
-pid logs/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 60s;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
-    oauth_token_zone tokens:64m;
-    oauth_clients clients.json;
-    {fleet}
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        oauth_issuer http://bench.fleet;
-        oauth_signing_key {key} kid=bench;
-        location = /token     {{ oauth_token_endpoint format=jwt ttl=1h; }}
-        location = /revoke    {{ oauth_revocation_endpoint; }}
-        location = /protected {{ oauth_require_scope reports:read; empty_gif; }}
-    }}
-}}
-"""
 
 PROPAGATION_SAMPLES = 200
 PROPAGATION_BOUND = 5.0  # seconds: a revocation not seen by then counts as this
@@ -80,19 +49,6 @@ class Redis:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def make_key(workdir):
-    path = os.path.join(workdir, "fleet-es.pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-out", path], check=True, capture_output=True)
-    os.chmod(path, 0o600)
-    return path
-
-
-def conf(module, port, cpu, key, redis_port):
-    fleet = "oauth_fleet_redis 127.0.0.1:%d;" % redis_port if redis_port else ""
-    return CONF.format(module=module, affinity=format(1 << cpu, "b"), port=port, key=key, fleet=fleet)
 
 
 class Poller:

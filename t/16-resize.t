@@ -7,36 +7,13 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use OAuthTest qw(need_module sha256_hash random_secret);
-use OAuthTokens qw(issue_tokens passes_in_each_worker);
+use OAuthTest qw(need_module random_secret);
+use OAuthTokens qw(issue_tokens pass_in_each_worker_ok new_tokens_server tokens_http);
 
 need_module();
 
 my $secret = random_secret();
-my $http = <<'EOF2';
-oauth_token_zone tokens:ZONE_SIZE;
-oauth_clients clients.json;
-server {
-    # reuseport: each worker has its own socket, so connections spread over both
-    listen 127.0.0.1:%%PORT%% reuseport;
-    keepalive_requests 10000;  # every token checked on one connection
-    location = /token { oauth_token_endpoint; }
-    location /api/ {
-        oauth_require_scope read;
-        root %%PREFIX%%/html;
-        add_header X-Worker $pid always;
-    }
-}
-EOF2
-sub http_with { (my $h = $http) =~ s/ZONE_SIZE/$_[0]/; $h }
-
-my $t = OAuthTest->new(
-    http    => http_with('1m'),
-    clients => {clients => [{client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read'}]},
-);
-mkdir $t->prefix . '/html';
-mkdir $t->prefix . '/html/api';
-$t->write_file('html/api/ok', "ok\n");
+my $t = new_tokens_server($secret);
 $t->start;
 
 my @tokens;
@@ -47,14 +24,12 @@ sub resize_keeps_all {
     my ($size, $more) = @_;
     push @tokens, issue_tokens($t, $more, ['app', $secret]);
     my $offset = $t->error_log_size;
-    ok $t->reload(http => http_with $size), "reload with tokens:$size" or return;
+    ok $t->reload(http => tokens_http $size), "reload with tokens:$size" or return;
     my $n = @tokens;
     like $t->error_log_since($offset),
         qr/\[notice\].*oauth_token_zone "tokens" \(\d+k, was \d+k\): kept its $n live tokens/,
         "the log says all $n tokens were kept";
-    my %passed = passes_in_each_worker($t, \@tokens, '/api/ok');
-    is_deeply [sort keys %passed], [$t->worker_pids], 'both new workers answered';
-    is_deeply [values %passed], [($n) x keys %passed], "each worker lets all $n tokens through";
+    pass_in_each_worker_ok($t, \@tokens, $n, "each worker lets all $n tokens through");
 }
 
 subtest 'growing 1m to 4m keeps every token' => sub { resize_keeps_all('4m', 300) };
@@ -63,7 +38,7 @@ subtest 'shrinking 4m to 2m keeps every token that fits: all of them' => sub { r
 subtest 'a shrink that cannot hold them all keeps what fits and logs how many were dropped' => sub {
     push @tokens, issue_tokens($t, 900, ['app', $secret]);
     my $offset = $t->error_log_size;
-    ok $t->reload(http => http_with '124k'), 'reload with tokens:124k' or return;
+    ok $t->reload(http => tokens_http '124k'), 'reload with tokens:124k' or return;
     my $log = $t->error_log_since($offset);
     my ($dropped, $kept) = $log =~
         /\[warn\].*oauth_token_zone "tokens" \(124k, was 2048k\): (\d+) live tokens do not fit and are dropped, (\d+) kept/;
@@ -71,9 +46,7 @@ subtest 'a shrink that cannot hold them all keeps what fits and logs how many we
     return unless defined $dropped;
     cmp_ok $dropped, '>', 0, "$dropped dropped";
     is $dropped + $kept, scalar @tokens, 'kept and dropped add up to the tokens issued';
-    my %passed = passes_in_each_worker($t, \@tokens, '/api/ok');
-    is_deeply [sort keys %passed], [$t->worker_pids], 'both new workers answered' or diag explain \%passed;
-    is_deeply [values %passed], [($kept) x keys %passed], "each worker lets exactly the $kept kept through";
+    pass_in_each_worker_ok($t, \@tokens, $kept, "each worker lets exactly the $kept kept through");
 };
 
 subtest "error log" => sub { $t->log_clean_ok };

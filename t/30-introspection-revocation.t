@@ -338,17 +338,7 @@ subtest 'revocation: a client without "introspection" revokes its own tokens' =>
 subtest 'revocation: refused at once in every worker' => sub {
     my @workers = $t->worker_pids;
     is scalar(@workers), 2, 'two workers';
-    # fresh connections until every worker answered twice (bounded)
-    my $each_worker = sub {
-        my ($tok) = @_;
-        my (%seen, @r);
-        while (@r < 200 && grep { ($seen{$_} // 0) < 2 } @workers) {
-            my $r = api($tok);
-            push @r, $r;
-            $seen{ $r->{headers}{'x-worker'} // 'none' }++;
-        }
-        return (\%seen, @r);
-    };
+    my $each_worker = sub { my ($tok) = @_; $t->in_each_worker(sub { api($tok) }) };
     my $tok = new_token();
     my ($seen, @before) = $each_worker->($tok);
     is_deeply [sort keys %$seen], [sort @workers], 'before: both workers answered';

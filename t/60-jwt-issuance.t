@@ -11,18 +11,12 @@ use Digest::SHA;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64url encode_base64url);
 use Test::More;
-use OAuthTest qw(need_module sha256_hash random_secret basic_credentials show);
+use OAuthTest qw(need_module need_python sha256_hash random_secret basic_credentials show);
 
 need_module();
 
-my $python = '/usr/bin/python3';
+my $python = need_python('jwt, cryptography', 'python3-jwt');
 my $verifier = "$FindBin::Bin/interop/pyjwt_verify.py";
-if (system("$python -c 'import jwt, cryptography' >/dev/null 2>&1") != 0) {
-    fail('python3-jwt is not importable by /usr/bin/python3') if $ENV{CI};
-    plan skip_all => 'python3-jwt is not installed (make test installs it)' unless $ENV{CI};
-    done_testing;
-    exit;
-}
 
 my $secret = random_secret();
 my $t = OAuthTest->new(clients => {clients => [
@@ -32,20 +26,15 @@ my $t = OAuthTest->new(clients => {clients => [
 ]});
 my $p = $t->prefix;
 
-sub openssl {
-    my ($out, @args) = @_;
-    (OAuthTest::run_command(['openssl', @args, '-out', "$p/$out"], "$p/logs/openssl.out"))[0] == 0
-        or die "openssl @args failed";
-    chmod 0600, "$p/$out";
-}
-openssl('es.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256));
-openssl('es2.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256));
-openssl('rs.pem', qw(genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048));
-openssl('ed.pem', qw(genpkey -algorithm ED25519));
-openssl('rs1024.pem', qw(genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024));
-openssl('p384.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384));
-openssl('ed448.pem', qw(genpkey -algorithm ED448));
-openssl('es.pub.pem', 'pkey', '-in', "$p/es.pem", '-pubout');
+$t->genpkey('es.pem', 'ES256');
+$t->genpkey('es2.pem', 'ES256');
+$t->genpkey('rs.pem', 'RS256');
+$t->genpkey('ed.pem', 'EdDSA');
+$t->genpkey('rs1024.pem', qw(-algorithm RSA -pkeyopt rsa_keygen_bits:1024));
+$t->genpkey('p384.pem', qw(-algorithm EC -pkeyopt ec_paramgen_curve:P-384));
+$t->genpkey('ed448.pem', qw(-algorithm ED448));
+(OAuthTest::run_command(['openssl', 'pkey', '-in', "$p/es.pem", '-pubout', '-out', "$p/es.pub.pem"],
+    "$p/logs/openssl.out"))[0] == 0 or die 'openssl pkey -pubout failed';
 
 my %port = (es => $t->port, rs => OAuthTest::free_port(), ed => OAuthTest::free_port());
 my %alg_of = (es => 'ES256', rs => 'RS256', ed => 'EdDSA');

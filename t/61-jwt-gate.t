@@ -12,17 +12,11 @@ use lib "$FindBin::Bin/lib";
 use JSON::PP;
 use MIME::Base64 ();
 use Test::More;
-use OAuthTest qw(need_module sha256_hash random_secret basic_credentials bearer_challenge show);
+use OAuthTest qw(need_module need_python sha256_hash random_secret basic_credentials bearer_challenge show);
 
 need_module();
 
-my $python = '/usr/bin/python3';
-if (system("$python -c 'import jwt, cryptography' >/dev/null 2>&1") != 0) {
-    fail('python3-jwt is not importable by /usr/bin/python3') if $ENV{CI};
-    plan skip_all => 'python3-jwt is not installed (make test installs it)' unless $ENV{CI};
-    done_testing;
-    exit;
-}
+my $python = need_python('jwt, cryptography', 'python3-jwt');
 
 my $secret = random_secret();
 my %app = (client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read write');
@@ -32,16 +26,10 @@ my %auditor = (client_id => 'auditor', client_secret_hash => sha256_hash($secret
 my $t = OAuthTest->new(clients => {clients => [\%app, \%other, \%auditor]});
 my $p = $t->prefix;
 
-sub openssl {
-    my ($out, @args) = @_;
-    (OAuthTest::run_command(['openssl', @args, '-out', "$p/$out"], "$p/logs/openssl.out"))[0] == 0
-        or die "openssl @args failed";
-    chmod 0600, "$p/$out";
-}
-openssl('es.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256));
-openssl('ed.pem', qw(genpkey -algorithm ED25519));
-openssl('other-es.pem', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256));
-openssl('other-rs.pem', qw(genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048));
+$t->genpkey('es.pem', 'ES256');
+$t->genpkey('ed.pem', 'EdDSA');
+$t->genpkey('other-es.pem', 'ES256');
+$t->genpkey('other-rs.pem', 'RS256');
 mkdir "$p/html";
 $t->write_file('html/index.html', "ok\n");
 
@@ -80,24 +68,10 @@ sub token {
     return $r->{json}{access_token};
 }
 
-sub get {
-    my ($path, $token) = @_;
-    return $t->request('GET', $path, {headers => {Authorization => "Bearer $token"}});
-}
-
-sub refused_ok {
-    my ($name, $token, $path) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $r = get($path // '/read/', $token);
-    is $r->{status}, 401, "$name: 401";
-    is $r->{headers}{'www-authenticate'}, bearer_challenge('oauth', 'invalid_token'),
-        "$name: invalid_token";
-}
-
 my $jwt = token();
 
 subtest 'an own JWT passes, with the variables set; opaque tokens still do' => sub {
-    my $r = get('/read/', $jwt);
+    my $r = $t->bearer_get('/read/', $jwt);
     is $r->{status}, 200, 'the read location answers 200' or diag show($r);
     is $r->{headers}{'x-client'}, 'app', '$oauth_client_id';
     is $r->{headers}{'x-scope'}, 'read write', '$oauth_scope';
@@ -105,13 +79,13 @@ subtest 'an own JWT passes, with the variables set; opaque tokens still do' => s
     ok abs($r->{headers}{'x-expires'} - time - 3600) < 60, '... an hour from now';
     is $r->{headers}{'x-issuer'}, $issuer, '$oauth_issuer';
     is $r->{headers}{'x-audience'}, $issuer, '$oauth_audience';
-    is get('/read/', $jwt)->{status}, 200, 'again (its signature known to the zone)';
-    is get('/write/', $jwt)->{status}, 200, 'the write location';
+    is $t->bearer_get('/read/', $jwt)->{status}, 200, 'again (its signature known to the zone)';
+    is $t->bearer_get('/write/', $jwt)->{status}, 200, 'the write location';
     my $opaque = token(path => '/opaque');
-    my $o = get('/read/', $opaque);
+    my $o = $t->bearer_get('/read/', $opaque);
     is $o->{status}, 200, 'an opaque token of the zone passes';
     is $o->{headers}{'x-issuer'} // '', '', 'no $oauth_issuer for it';
-    is get('/write/', token(scope => 'read'))->{status}, 403, 'a JWT without the scope: 403';
+    is $t->bearer_get('/write/', token(scope => 'read'))->{status}, 403, 'a JWT without the scope: 403';
 };
 
 subtest 'every forgery is refused, with the check in the info log and not the token' => sub {
@@ -120,7 +94,7 @@ subtest 'every forgery is refused, with the check in the info log and not the to
          "$p/other-rs.pem", $issuer, 'app', 'read write', $jwt], "$p/logs/forge.out", 30);
     is $rc, 0, 'forge_jwt.py exits 0' or diag $out;
     my %forged = map { split / /, $_, 2 } grep { /^\S+ \S+$/ } split /\n/, $out;
-    is get('/read/', $forged{control})->{status}, 200, 'the control, signed right, passes';
+    is $t->bearer_get('/read/', $forged{control})->{status}, 200, 'the control, signed right, passes';
     my %check = (
         'alg-none'           => qr/not a compact JWS/,    # its signature part is empty
         'hs256-public-key'   => qr/alg is not the algorithm of the key/,
@@ -136,17 +110,17 @@ subtest 'every forgery is refused, with the check in the info log and not the to
     for my $name (sort keys %check) {
         ok defined $forged{$name}, "$name: made" or next;
         my $offset = $t->error_log_size;
-        refused_ok($name, $forged{$name});
+        $t->invalid_token_ok('/read/', $forged{$name}, $name);
         my $log = $t->error_log_since($offset);
         like $log, qr/\[info\].*JWT access token refused: $check{$name}/, "$name: logged";
         unlike $log, qr/\Q$forged{$name}\E/, "$name: the token is not in the log";
         my ($signature) = $forged{$name} =~ /([^.]+)$/;
         unlike $log, qr/\Q$signature\E/, "$name: nor its signature" if $signature;
     }
-    is get('/lenient/', $forged{expired})->{status}, 200,
+    is $t->bearer_get('/lenient/', $forged{expired})->{status}, 200,
         'oauth_jwt_leeway 30s lets the token expired 10 s ago through';
-    refused_ok('nbf in 100 s, leeway 30 s', $forged{'nbf-future'}, '/lenient/');
-    refused_ok('the tampered token twice', $forged{tampered});
+    $t->invalid_token_ok('/lenient/', $forged{'nbf-future'}, 'nbf in 100 s, leeway 30 s');
+    $t->invalid_token_ok('/read/', $forged{tampered}, 'the tampered token twice');
 };
 
 subtest 'introspection answers the claims of an own JWT, active:false for a forged one' => sub {
@@ -170,17 +144,7 @@ subtest 'introspection answers the claims of an own JWT, active:false for a forg
 subtest 'a revoked own JWT is refused at once in both workers; a foreign revocation changes nothing' => sub {
     my @workers = $t->worker_pids;
     is scalar(@workers), 2, 'two workers';
-    # fresh connections until every worker answered twice (bounded)
-    my $each_worker = sub {
-        my ($tok) = @_;
-        my (%seen, @r);
-        while (@r < 200 && grep { ($seen{$_} // 0) < 2 } @workers) {
-            my $r = get('/read/', $tok);
-            push @r, $r;
-            $seen{ $r->{headers}{'x-worker'} // 'none' }++;
-        }
-        return (\%seen, @r);
-    };
+    my $each_worker = sub { my ($tok) = @_; $t->in_each_worker(sub { $t->bearer_get('/read/', $tok) }) };
     my $revoke = sub {
         my ($client, $tok) = @_;
         my $r = $t->token_request(path => '/revoke', basic => [$client, $secret], form => [token => $tok]);
@@ -197,7 +161,7 @@ subtest 'a revoked own JWT is refused at once in both workers; a foreign revocat
     is scalar(grep { $_->{status} == 200 } @before), scalar(@before), 'before: every worker accepts it';
 
     $revoke->('other', $tok);
-    is get('/read/', $tok)->{status}, 200, 'revoked by another client: still accepted';
+    is $t->bearer_get('/read/', $tok)->{status}, 200, 'revoked by another client: still accepted';
     like $introspect->($tok), qr/^\{"active":true,/, '... and active';
 
     $revoke->('app', $tok);
@@ -208,29 +172,29 @@ subtest 'a revoked own JWT is refused at once in both workers; a foreign revocat
     is scalar(@bad), 0, 'right after: every worker refuses it with invalid_token (' . scalar(@after)
         . ' requests)' or diag show($bad[0]);
     is $introspect->($tok), '{"active":false}', 'introspection: exactly {"active":false}';
-    is get('/read/', $jwt)->{status}, 200, 'another JWT of the same client still passes';
+    is $t->bearer_get('/read/', $jwt)->{status}, 200, 'another JWT of the same client still passes';
 };
 
 subtest 'tokens of a key no longer configured are refused' => sub {
     my $ed_first = $http =~ s/oauth_signing_key es.pem kid=es;\n\s*oauth_signing_key ed.pem kid=ed;/oauth_signing_key ed.pem kid=ed;/r;
     ok $t->reload(http => $ed_first), 'reload with the ed key only';
     my $ed = token();
-    is get('/read/', $ed)->{status}, 200, 'an EdDSA token passes';
-    refused_ok('the token of the removed ES256 key', $jwt);
+    is $t->bearer_get('/read/', $ed)->{status}, 200, 'an EdDSA token passes';
+    $t->invalid_token_ok('/read/', $jwt, 'the token of the removed ES256 key');
     ok $t->reload(http => $http), 'reload with both keys again';
-    is get('/read/', $jwt)->{status}, 200, 'the ES256 token passes again';
-    is get('/read/', $ed)->{status}, 200, 'the EdDSA one too';
+    is $t->bearer_get('/read/', $jwt)->{status}, 200, 'the ES256 token passes again';
+    is $t->bearer_get('/read/', $ed)->{status}, 200, 'the EdDSA one too';
 };
 
 subtest 'own JWTs follow the registry across a reload' => sub {
     my $other = token(client => 'other', scope => 'read');
-    is get('/read/', $other)->{status}, 200, "other's token passes";
+    is $t->bearer_get('/read/', $other)->{status}, 200, "other's token passes";
     ok $t->reload(clients => {clients => [{%app, scope => 'read'}]}), 'reload: other removed, app loses write';
-    refused_ok("the removed client's JWT", $other);
-    my $r = get('/read/', $jwt);
+    $t->invalid_token_ok('/read/', $other, "the removed client's JWT");
+    my $r = $t->bearer_get('/read/', $jwt);
     is $r->{status}, 200, "app's JWT still reads";
     is $r->{headers}{'x-scope'}, 'read', '$oauth_scope has lost write';
-    is get('/write/', $jwt)->{status}, 403, 'and write is refused: 403';
+    is $t->bearer_get('/write/', $jwt)->{status}, 403, 'and write is refused: 403';
 };
 
 $t->log_clean_ok;

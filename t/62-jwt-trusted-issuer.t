@@ -9,18 +9,12 @@ use lib "$FindBin::Bin/lib";
 
 use JSON::PP;
 use Test::More;
-use OAuthTest qw(need_module bearer_challenge show);
+use OAuthTest qw(need_module need_python show);
 
 need_module();
 
-my $python = '/usr/bin/python3';
+my $python = need_python('jwt, cryptography', 'python3-jwt');
 my $idp = "$FindBin::Bin/interop/idp_jwt.py";
-if (system("$python -c 'import jwt, cryptography' >/dev/null 2>&1") != 0) {
-    fail('python3-jwt is not importable by /usr/bin/python3') if $ENV{CI};
-    plan skip_all => 'python3-jwt is not installed (make test installs it)' unless $ENV{CI};
-    done_testing;
-    exit;
-}
 
 my $t = OAuthTest->new;
 my $p = $t->prefix;
@@ -31,9 +25,9 @@ sub run {
     chomp $out;
     return $out;
 }
-run('openssl', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out), "$p/idp-es.pem");
-run('openssl', qw(genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out), "$p/idp-rs.pem");
-run('openssl', qw(genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out), "$p/idp-new.pem");
+$t->genpkey('idp-es.pem', 'ES256');
+$t->genpkey('idp-rs.pem', 'RS256');
+$t->genpkey('idp-new.pem', 'ES256');
 $t->write_file('idp.json', run($python, $idp, 'jwks', "$p/idp-es.pem:es", "$p/idp-rs.pem:rs"));
 mkdir "$p/html";
 $t->write_file('html/index.html', "ok\n");
@@ -66,23 +60,9 @@ sub idp_token {
     return run($python, $idp, 'token', "$p/$pem", $kid, $o{iss} // $iss, encode_json($o{claims} // {}));
 }
 
-sub get {
-    my ($path, $token) = @_;
-    return $t->request('GET', $path, {headers => {Authorization => "Bearer $token"}});
-}
-
-sub refused_ok {
-    my ($name, $token, $path) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $r = get($path // '/read/', $token);
-    is $r->{status}, 401, "$name: 401";
-    is $r->{headers}{'www-authenticate'}, bearer_challenge('oauth', 'invalid_token'),
-        "$name: invalid_token";
-}
-
 subtest "the issuer's tokens pass, scp and azp read, variables set" => sub {
     for my $key (['idp-es.pem', 'es'], ['idp-rs.pem', 'rs']) {
-        my $r = get('/read/', idp_token(@$key));
+        my $r = $t->bearer_get('/read/', idp_token(@$key));
         is $r->{status}, 200, "$key->[1]: the read location answers 200" or diag show($r);
         is $r->{headers}{'x-client'}, 'svc', "$key->[1]: \$oauth_client_id from azp";
         is $r->{headers}{'x-scope'}, 'read extra', "$key->[1]: \$oauth_scope from scp";
@@ -90,24 +70,26 @@ subtest "the issuer's tokens pass, scp and azp read, variables set" => sub {
         is $r->{headers}{'x-audience'}, 'https://api.test', "$key->[1]: \$oauth_audience";
     }
     my $string_scp = idp_token('idp-es.pem', 'es', claims => {scp => 'read admin'});
-    is get('/admin/', $string_scp)->{status}, 200, 'scp as a string';
-    is get('/admin/', idp_token('idp-es.pem', 'es'))->{status}, 403, 'a missing scope: 403';
+    is $t->bearer_get('/admin/', $string_scp)->{status}, 200, 'scp as a string';
+    is $t->bearer_get('/admin/', idp_token('idp-es.pem', 'es'))->{status}, 403, 'a missing scope: 403';
 };
 
 subtest 'what the issuer did not sign is refused' => sub {
-    refused_ok('another issuer', idp_token('idp-es.pem', 'es', iss => 'https://evil.example.com'));
-    refused_ok('a key not in its JWK Set', idp_token('idp-new.pem', 'es'));
-    refused_ok('an unknown kid', idp_token('idp-new.pem', 'new'));
-    refused_ok('expired', idp_token('idp-es.pem', 'es', claims => {exp => time - 5}));
-    refused_ok('a location that trusts another issuer', idp_token('idp-es.pem', 'es'), '/untrusting/');
+    $t->invalid_token_ok('/read/', idp_token('idp-es.pem', 'es', iss => 'https://evil.example.com'),
+        'another issuer');
+    $t->invalid_token_ok('/read/', idp_token('idp-new.pem', 'es'), 'a key not in its JWK Set');
+    $t->invalid_token_ok('/read/', idp_token('idp-new.pem', 'new'), 'an unknown kid');
+    $t->invalid_token_ok('/read/', idp_token('idp-es.pem', 'es', claims => {exp => time - 5}), 'expired');
+    $t->invalid_token_ok('/untrusting/', idp_token('idp-es.pem', 'es'),
+        'a location that trusts another issuer');
 };
 
 subtest 'the JWK Set is re-read on reload' => sub {
     my $new = idp_token('idp-new.pem', 'new');
     $t->write_file('idp.json', run($python, $idp, 'jwks', "$p/idp-new.pem:new"));
     ok $t->reload(http => $http), 'reload';
-    is get('/read/', $new)->{status}, 200, 'a token of the new key passes';
-    refused_ok('a token of a key dropped from the set', idp_token('idp-es.pem', 'es'));
+    is $t->bearer_get('/read/', $new)->{status}, 200, 'a token of the new key passes';
+    $t->invalid_token_ok('/read/', idp_token('idp-es.pem', 'es'), 'a token of a key dropped from the set');
 };
 
 $t->log_clean_ok;

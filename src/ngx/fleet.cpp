@@ -438,6 +438,12 @@ ngx_int_t checkFleet(ngx_conf_t *cf) {
     if (fleet.longest_ttl == 0) {
         fleet.longest_ttl = 3600;  // no token endpoint here: the default ttl
     }
+    // What each zone's init reads: a zone made now gets an outbox.
+    Zone *zones = static_cast<Zone *>(mcf->zones.elts);
+    for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
+        zones[i].fleet = true;
+        static_cast<Zone *>(zones[i].shm->data)->fleet = true;
+    }
     return NGX_OK;
 }
 
@@ -653,8 +659,8 @@ class ZoneLink final : public RedisLink::Owner {
         if (!writer_.ready() || !checked_) {
             return;  // nothing goes out before the stream's continuity is known
         }
-        oauth::fleet::Outbox outbox = outboxOf(shm_);
-        uint64_t dropped = outbox.dropped();
+        std::optional<oauth::fleet::Outbox> outbox = outboxOf(shm_);
+        uint64_t dropped = outbox ? outbox->dropped() : 0;
         if (dropped != state().dropped_published.load(std::memory_order_relaxed)) {
             state().dropped_published.store(dropped, std::memory_order_relaxed);
             state().republish.store(1, std::memory_order_release);
@@ -820,9 +826,9 @@ class ZoneLink final : public RedisLink::Owner {
     }
 
     void publish() {
-        oauth::fleet::Outbox outbox = outboxOf(shm_);
+        std::optional<oauth::fleet::Outbox> outbox = outboxOf(shm_);
         oauth::fleet::Revocation revocation;
-        while (outbox.front(revocation, publishing_sequence_)) {
+        while (outbox && outbox->front(revocation, publishing_sequence_)) {
             if (xadd(revocation, onPublished)) {
                 publishing_ = true;
                 return;
@@ -830,7 +836,7 @@ class ZoneLink final : public RedisLink::Owner {
             if (!writer_.ready()) {
                 return;
             }
-            outbox.pop(publishing_sequence_);  // one that cannot be signed never will be
+            outbox->pop(publishing_sequence_);  // one that cannot be signed never will be
         }
     }
 
@@ -846,7 +852,7 @@ class ZoneLink final : public RedisLink::Owner {
                                    : "an unexpected reply to XADD");
             return;
         }
-        outboxOf(self->shm_).pop(self->publishing_sequence_);
+        outboxOf(self->shm_)->pop(self->publishing_sequence_);
         self->publish();
     }
 
@@ -978,8 +984,9 @@ std::optional<oauth::metrics::FleetGauges> fleetGaugesOf(ngx_http_request_t *r,
         return std::nullopt;
     }
     FleetShared &fleet = stateOf(zone).fleet;
+    std::optional<oauth::fleet::Outbox> outbox = outboxOf(zone);
     return oauth::metrics::FleetGauges{fleet.connected.load(std::memory_order_acquire) == 1,
-                                       outboxOf(zone).waiting(),
+                                       outbox ? outbox->waiting() : 0,
                                        fleet.heard_ms.load(std::memory_order_acquire) / 1000};
 }
 

@@ -67,8 +67,7 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
     oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr, &revocations};
     auto *mcf = static_cast<MainConf *>(ngx_http_get_module_main_conf(r, ngx_http_oauth_module));
     std::optional<oauth::fleet::Outbox> outbox;
-    if (mcf->fleet != nullptr) {
-        outbox.emplace(outboxOf(endpoint->zone));
+    if (mcf->fleet != nullptr && (outbox = outboxOf(endpoint->zone))) {
         admin.fleet = &*outbox;
         admin.fleet_ttl = mcf->fleet->longest_ttl;
     }

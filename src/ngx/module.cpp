@@ -39,8 +39,7 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     // The slab pool's own pages come on top of the store.
     size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
                      oauth::jose::VerdictCache::kMinRegionSize +
-                     oauth::RevocationList::kMinRegionSize + oauth::fleet::Outbox::kMinRegionSize +
-                     8 * ngx_pagesize;
+                     oauth::RevocationList::kMinRegionSize + 8 * ngx_pagesize;
     if (size_t(size) < minimum) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
@@ -89,7 +88,7 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     if (zone == nullptr || initConf == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    *zone = {name, shm, state_file, confPlace(cf), cf->cycle};
+    *zone = {name, shm, state_file, confPlace(cf), cf->cycle, false};
     *initConf = *zone;
     shm->init = initZone;
     shm->data = initConf;  // also marks it taken: a second directive naming it is refused above

@@ -44,6 +44,7 @@ struct Zone {
     ngx_str_t state_file;  // full path; empty: no state= (state.cpp)
     ConfPlace place;
     ngx_cycle_t *cycle;  // the cycle it was declared in, for its worker user
+    bool fleet;          // oauth_fleet_redis is set: the zone gets the fleet's outbox
 };
 
 // oauth_fleet_redis: where the fleet's Redis is, and what signs and checks
@@ -168,7 +169,7 @@ struct ZoneRegions {
     size_t verdicts_size;
     void *revocations;
     size_t revocations_size;
-    void *outbox;  // revocations waiting for the fleet (core/fleet/outbox.hpp)
+    void *outbox;  // revocations waiting for the fleet (core/fleet/outbox.hpp); nullptr: none
     size_t outbox_size;
     ZoneState *state;
 };
@@ -197,7 +198,8 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
-oauth::fleet::Outbox outboxOf(ngx_shm_zone_t *zone);
+// The fleet's outbox; none in a zone made without a fleet.
+std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
 size_t zoneTokenCapacity(size_t size);

@@ -11,6 +11,7 @@
 #include "core/jose/verdict_cache.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace oauth_ngx {
 
@@ -30,7 +31,8 @@ bool formatRegions(ZoneRegions *regions) {
            oauth::metrics::Counters::format(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::format(regions->verdicts, regions->verdicts_size) &&
            oauth::RevocationList::format(regions->revocations, regions->revocations_size) &&
-           oauth::fleet::Outbox::format(regions->outbox, regions->outbox_size) &&
+           (regions->outbox == nullptr ||
+            oauth::fleet::Outbox::format(regions->outbox, regions->outbox_size)) &&
            oauth::TokenStore::format(regions->tokens, regions->tokens_size);
 }
 
@@ -39,7 +41,8 @@ bool regionsFormatted(const ZoneRegions *regions) {
            oauth::metrics::Counters::is_formatted(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::is_formatted(regions->verdicts, regions->verdicts_size) &&
            oauth::RevocationList::is_formatted(regions->revocations, regions->revocations_size) &&
-           oauth::fleet::Outbox::is_formatted(regions->outbox, regions->outbox_size) &&
+           (regions->outbox == nullptr ||
+            oauth::fleet::Outbox::is_formatted(regions->outbox, regions->outbox_size)) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
 
@@ -73,11 +76,16 @@ oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
                                  zoneLock(zone));
 }
 
-oauth::fleet::Outbox outboxOf(ngx_shm_zone_t *zone) {
-    return oauth::fleet::Outbox(static_cast<ZoneRegions *>(zone->data)->outbox, zoneLock(zone));
+std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone) {
+    void *outbox = static_cast<ZoneRegions *>(zone->data)->outbox;
+    if (outbox == nullptr) {
+        return std::nullopt;
+    }
+    return oauth::fleet::Outbox(outbox, zoneLock(zone));
 }
 
-// About 0.8% of the zone: some 730 revocations waiting for Redis in a 16m
+// Only in the zones of a fleet node (made while oauth_fleet_redis is set),
+// about 0.8% of the zone: some 760 revocations waiting for Redis in a 16m
 // zone; past that, the whole revocation list is published again.
 size_t outboxSize(size_t zone) {
     return ngx_align(std::max(zone / 128, oauth::fleet::Outbox::kMinRegionSize), ngx_pagesize);
@@ -97,15 +105,15 @@ size_t verdictsSize(size_t zone) {
 
 // The slab pool keeps a descriptor per page and two pages for itself and the
 // small allocations (ZoneRegions, ZoneState, log_ctx); the brute-force
-// counters, the metrics, the JWT verdicts, the revocations and the fleet's
-// outbox come next; the token store gets the
+// counters, the metrics, the JWT verdicts and the revocations come next (and
+// on a fleet node the fleet's outbox, left out of this estimate); the token store gets the
 // rest (see initZone).
 size_t zoneTokenCapacity(size_t size) {
     constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
     size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
     size_t regions = regionSize(size, oauth::AuthThrottle::kMinRegionSize) +
                      regionSize(size, oauth::RevocationList::kMinRegionSize) + metricsSize(size) +
-                     verdictsSize(size) + outboxSize(size);
+                     verdictsSize(size);
     size_t taken = 2 + regions / ngx_pagesize;
     return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
 }
@@ -232,6 +240,13 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
         // the zone out differently.
         zone->data = reused;
         auto *regions = static_cast<ZoneRegions *>(reused);
+        if (conf.fleet && regions->outbox == nullptr) {
+            ngx_log_error(NGX_LOG_WARN, zone->shm.log, 0,
+                          "oauth_token_zone \"%V\" was made before oauth_fleet_redis and has no "
+                          "outbox: its revocations reach the other nodes only after a restart "
+                          "(or a resize); it reads theirs already",
+                          &zone->shm.name);
+        }
         if (regionsFormatted(regions)) {
             return NGX_OK;
         }
@@ -260,16 +275,21 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     regions->verdicts = ngx_slab_alloc(pool, regions->verdicts_size);
     regions->revocations_size = regionSize(zone->shm.size, oauth::RevocationList::kMinRegionSize);
     regions->revocations = ngx_slab_alloc(pool, regions->revocations_size);
-    regions->outbox_size = outboxSize(zone->shm.size);
-    regions->outbox = ngx_slab_alloc(pool, regions->outbox_size);
+    if (conf.fleet) {
+        regions->outbox_size = outboxSize(zone->shm.size);
+        regions->outbox = ngx_slab_alloc(pool, regions->outbox_size);
+    } else {
+        regions->outbox = nullptr;
+        regions->outbox_size = 0;
+    }
     regions->state = static_cast<ZoneState *>(ngx_slab_alloc(pool, sizeof(ZoneState)));
     // The tokens take every page left; the token store does its own layout.
     regions->tokens_size = pool->pfree * ngx_pagesize;
     regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
     if (regions->throttle == nullptr || regions->metrics == nullptr ||
         regions->verdicts == nullptr || regions->revocations == nullptr ||
-        regions->outbox == nullptr || regions->state == nullptr || regions->tokens == nullptr ||
-        !formatRegions(regions)) {
+        (conf.fleet && regions->outbox == nullptr) || regions->state == nullptr ||
+        regions->tokens == nullptr || !formatRegions(regions)) {
         ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
                       "oauth_token_zone \"%V\" is too small for a token store", &zone->shm.name);
         return NGX_ERROR;

@@ -28,7 +28,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(form_encode form_body basic_credentials sha256_hash pbkdf2_sha256
-    pbkdf2_hash random_secret b64_nopad need_module token_ok error_ok show
+    pbkdf2_hash random_secret b64_nopad need_module need_or_skip need_python token_ok error_ok show
     www_authenticate passed_ok refused_ok invalid_client_ok);
 
 my $NGINX = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
@@ -111,6 +111,27 @@ sub random_secret {
 sub need_module {
     my $m = $ENV{OAUTH_MODULE};
     plan skip_all => 'OAUTH_MODULE is not set to the built module' unless $m && -f $m;
+}
+
+# A test file that drives a tool `make test` installs skips when it is missing
+# (MISSING says what), but fails under CI, which must not skip silently.
+sub need_or_skip {
+    my ($have, $missing) = @_;
+    return if $have;
+    plan skip_all => "$missing (make integration installs it)" unless $ENV{CI};
+    fail($missing);
+    done_testing;
+    exit;
+}
+
+# Debian's /usr/bin/python3 (not a pyenv python3 first on PATH), once it
+# imports MODULES (Python's import list) from the Debian PACKAGE.
+my $PYTHON = '/usr/bin/python3';
+sub need_python {
+    my ($modules, $package) = @_;
+    need_or_skip(system("$PYTHON -c 'import $modules' >/dev/null 2>&1") == 0,
+        "$package is not importable by $PYTHON");
+    return $PYTHON;
 }
 
 # ---- lifecycle ----------------------------------------------------------------
@@ -436,6 +457,27 @@ sub request {
     };
     $res->{json} = decode_json_or_undef($res->{content});
     return $res;
+}
+
+# GET with the bearer token.
+sub bearer_get {
+    my ($self, $path, $token) = @_;
+    return $self->request('GET', $path, {headers => {Authorization => "Bearer $token"}});
+}
+
+# Sends $request->() (each on a fresh connection) until every worker has
+# answered twice, 200 requests at most; the location answers X-Worker: $pid.
+# Returns ({worker pid => answers}, the responses).
+sub in_each_worker {
+    my ($self, $request) = @_;
+    my @workers = $self->worker_pids;
+    my (%seen, @r);
+    while (@r < 200 && grep { ($seen{$_} // 0) < 2 } @workers) {
+        my $r = $request->();
+        push @r, $r;
+        $seen{ $r->{headers}{'x-worker'} // 'none' }++;
+    }
+    return (\%seen, @r);
 }
 
 sub decode_json_or_undef {
@@ -887,6 +929,14 @@ sub refused_ok {
     $ok &&= unlike($r->{content}, qr/^ok$/m, "$name: not the protected content");
     diag('response: ' . show($r)) unless $ok;
     return $ok;
+}
+
+# GET path with the token: refused with 401 invalid_token in the default realm.
+sub invalid_token_ok {
+    my ($self, $path, $token, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return refused_ok($self->bearer_get($path, $token), 401, bearer_challenge('oauth', 'invalid_token'),
+        $name);
 }
 
 

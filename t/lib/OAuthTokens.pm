@@ -13,11 +13,47 @@ use Exporter qw(import);
 use IO::Select;
 use IO::Socket::IP;
 use Socket qw(SOCK_STREAM);
+use Test::More;
 use Time::HiRes qw(time);
 
-use OAuthTest qw(basic_credentials);
+use OAuthTest qw(basic_credentials sha256_hash);
 
-our @EXPORT_OK = qw(issue_tokens passes_in_each_worker pipeline);
+our @EXPORT_OK = qw(issue_tokens passes_in_each_worker pass_in_each_worker_ok pipeline
+    tokens_http new_tokens_server);
+
+# The http snippet of the tests that keep many tokens, with a zone of SIZE:
+# /token, and /api/ok, which needs the scope read and answers X-Worker: $pid.
+# reuseport gives each worker its own socket, so fresh connections spread over
+# both; keepalive_requests lets one connection check every token.
+sub tokens_http {
+    my ($size) = @_;
+    return <<"EOF";
+oauth_token_zone tokens:$size;
+oauth_clients clients.json;
+server {
+    listen 127.0.0.1:%%PORT%% reuseport;
+    keepalive_requests 10000;
+    location = /token { oauth_token_endpoint; }
+    location /api/ {
+        oauth_require_scope read;
+        root %%PREFIX%%/html;
+        add_header X-Worker \$pid always;
+    }
+}
+EOF
+}
+
+# A new instance (not started) of tokens_http('1m'), for the client "app"
+# (scope read) with SECRET.
+sub new_tokens_server {
+    my ($secret) = @_;
+    my $t = OAuthTest->new(
+        clients => {clients => [{client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read'}]},
+        http    => tokens_http('1m'));
+    mkdir $t->prefix . "/$_" for qw(html html/api);
+    $t->write_file('html/api/ok', "ok\n");
+    return $t;
+}
 
 # Sends the requests (raw bytes each) on one connection, writing while it
 # reads so neither side's buffers stall, and returns the parsed responses.
@@ -92,6 +128,16 @@ sub passes_in_each_worker {
         $passed{$worker} = grep { $_->{status} == 200 } @r;
     }
     return %passed;
+}
+
+# Every worker of tokens_http's server answered for the tokens at /api/ok and
+# let exactly COUNT of them through.
+sub pass_in_each_worker_ok {
+    my ($t, $tokens, $count, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my %passed = passes_in_each_worker($t, $tokens, '/api/ok');
+    is_deeply [sort keys %passed], [$t->worker_pids], 'both workers answered' or diag explain \%passed;
+    is_deeply [values %passed], [($count) x keys %passed], $name;
 }
 
 1;

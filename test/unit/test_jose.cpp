@@ -55,7 +55,7 @@ std::string refusal(const std::string &name) {
 }
 
 JwtCheck verify_fixture(const std::string &name, VerifiedToken &out, uint32_t leeway = 0) {
-    VerifierPolicy policy{kIssuer, &published, leeway};
+    VerifierPolicy policy{kIssuer, &published, leeway, {}};
     return verify_access_token(fixture(name + ".jwt"), policy, kNow, false, out);
 }
 
@@ -227,7 +227,7 @@ void the_signature(void **) {
 }
 
 void a_known_good_signature_skips_only_the_signature(void **) {
-    VerifierPolicy policy{kIssuer, &published, 0};
+    VerifierPolicy policy{kIssuer, &published, 0, {}};
     VerifiedToken out;
     assert_int_equal(verify_access_token(fixture("tampered.jwt"), policy, kNow, true, out),
                      JwtCheck::ok);
@@ -286,7 +286,7 @@ void issued_tokens_carry_the_rfc9068_claims_and_verify(void **) {
         std::string token, again;
         assert_true(issue_access_token(key, claims, token));
         assert_true(issue_access_token(key, claims, again));
-        VerifierPolicy policy{kIssuer, &keys, 0};
+        VerifierPolicy policy{kIssuer, &keys, 0, {}};
         VerifiedToken out, out_again;
         assert_int_equal(verify_access_token(token, policy, kNow, false, out), JwtCheck::ok);
         assert_int_equal(verify_access_token(again, policy, kNow, false, out_again), JwtCheck::ok);

@@ -269,9 +269,12 @@ void renders_each_family_once_with_help_and_type(void **) {
     one.open().count_token_response(outcome("issued", "we\"ird\\id"));
     two.open().count_bearer_check("insufficient_scope");
     std::vector<oauth::metrics::ZoneMetrics> zones;
-    zones.push_back({"one", one.open().snapshot(), 3, 100, {}});
-    zones.push_back({"t\"wo", two.open().snapshot(), 0, 50, {}});
+    zones.push_back({"one", one.open().snapshot(), 3, 100, {}, {}});
+    zones.push_back({"t\"wo", two.open().snapshot(), 0, 50, {}, {}});
     std::string text = oauth::metrics::render_exposition(zones);
+    assert_true(text.find("oauth_fleet_") == std::string::npos);  // no fleet, no fleet gauges
+    zones[1].fleet = oauth::metrics::FleetGauges{true, 4, 1700000000};
+    text = oauth::metrics::render_exposition(zones);
 
     auto has = [&](const std::string &line) {
         if (text.find(line + "\n") == std::string::npos) {
@@ -287,6 +290,11 @@ void renders_each_family_once_with_help_and_type(void **) {
     has("oauth_zone_token_capacity{zone=\"t\\\"wo\"} 50");
     has("oauth_throttle_blocks_total{zone=\"one\"} 0");
     has("oauth_token_zone_full_total{zone=\"one\"} 0");
+    has("# TYPE oauth_fleet_connected gauge");
+    has("oauth_fleet_connected{zone=\"t\\\"wo\"} 1");
+    has("oauth_fleet_pending_revocations{zone=\"t\\\"wo\"} 4");
+    has("oauth_fleet_last_sync_timestamp_seconds{zone=\"t\\\"wo\"} 1700000000");
+    assert_true(text.find("oauth_fleet_connected{zone=\"one\"}") == std::string::npos);
 
     // A family's samples stand together, after its one TYPE line.
     size_t type = text.find("# TYPE oauth_bearer_checks_total");
@@ -332,8 +340,9 @@ void renders_each_clients_tokens_and_cap_but_no_cap_it_lacks(void **) {
                      region.open().snapshot(),
                      5,
                      100,
-                     {{"app", 2, 3}, {"re\\st\"ored", 3, oauth::TokenStore::kNoClientCap}}});
-    zones.push_back({"t\"wo", region.open().snapshot(), 0, 50, {}});  // no client holds tokens
+                     {{"app", 2, 3}, {"re\\st\"ored", 3, oauth::TokenStore::kNoClientCap}},
+                     {}});
+    zones.push_back({"t\"wo", region.open().snapshot(), 0, 50, {}, {}});  // no client holds tokens
     std::string text = oauth::metrics::render_exposition(zones);
 
     auto has = [&](const std::string &line) {

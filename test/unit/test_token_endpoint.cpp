@@ -320,7 +320,7 @@ void issues_a_jwt_that_verifies_and_stores_nothing(void **) {
     assert_int_equal(store.live_tokens(), 0);
 
     std::vector<oauth::jose::Key> keys = {key};
-    oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0};
+    oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0, {}};
     oauth::jose::VerifiedToken claims;
     assert_int_equal(
         oauth::jose::verify_access_token(result.field("access_token"), policy, kNow, false, claims),

@@ -96,6 +96,25 @@ JwtCheck check_signature(const Jws &jws, const Key &key) {
     return verify_bytes(key, jws.signing_input, jws.signature) ? JwtCheck::ok : JwtCheck::signature;
 }
 
+// RFC 8725 §3.8: with keys_of, the token's iss chooses whose keys check it
+// (check_issuer then holds the token to that issuer); a token without one is
+// refused as malformed, one of an issuer not trusted here for its iss.
+JwtCheck choose_issuer(json_t *claims, const VerifierPolicy &policy, VerifierPolicy &chosen) {
+    chosen.leeway = policy.leeway;
+    if (!policy.keys_of) {
+        chosen.issuer = policy.issuer;
+        chosen.keys = policy.keys;
+        return JwtCheck::ok;
+    }
+    std::optional<std::string_view> iss = string_member(claims, "iss");
+    if (!iss) {
+        return JwtCheck::shape;
+    }
+    chosen.issuer = *iss;
+    chosen.keys = policy.keys_of(*iss);
+    return chosen.keys != nullptr ? JwtCheck::ok : JwtCheck::iss;
+}
+
 // RFC 9068 §4: iss must be exactly the issuer the key belongs to.
 JwtCheck check_issuer(json_t *claims, std::string_view issuer, VerifiedToken &out) {
     std::optional<std::string_view> iss = string_member(claims, "iss");
@@ -213,12 +232,14 @@ JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
     return JwtCheck::ok;
 }
 
-JwtCheck verify(std::string_view token, const VerifierPolicy &policy, uint32_t now,
+JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t now,
                 bool signature_known_good, VerifiedToken &out) {
     Jws jws;
+    VerifierPolicy policy;
     const Key *key = nullptr;
     JwtCheck check;
     if ((check = check_compact_shape(token, jws)) != JwtCheck::ok ||
+        (check = choose_issuer(jws.claims.get(), given, policy)) != JwtCheck::ok ||
         (check = check_typ(jws.header.get())) != JwtCheck::ok ||
         (check = check_no_crit(jws.header.get())) != JwtCheck::ok ||
         (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key)) != JwtCheck::ok ||
@@ -315,17 +336,6 @@ JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &polic
     } catch (...) {
         return JwtCheck::shape;  // out of memory: refuse, never let through
     }
-}
-
-std::optional<std::string> peek_issuer(std::string_view token) {
-    size_t first = token.find('.');
-    size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
-    if (second == std::string_view::npos) {
-        return std::nullopt;
-    }
-    Json claims = parse_object(token.substr(first + 1, second - first - 1));
-    std::optional<std::string_view> iss = string_member(claims.get(), "iss");
-    return iss ? std::optional<std::string>(*iss) : std::nullopt;
 }
 
 bool looks_like_jwt(std::string_view token) noexcept {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ struct VerifierPolicy {
     std::string_view issuer;
     const std::vector<Key> *keys = nullptr;
     uint32_t leeway = 0;  // seconds of clock skew tolerated on exp, nbf, iat
+    // For a verifier of several issuers, instead of issuer and keys: the keys
+    // of the token's own iss, null for an issuer not trusted. The iss is read
+    // unverified only to choose whose keys check the token (RFC 8725 §3.8).
+    std::function<const std::vector<Key> *(std::string_view iss)> keys_of;
 };
 
 // A token's NumericDates (RFC 7519 §2) as it states them.
@@ -82,10 +87,6 @@ struct VerifiedToken {
 // only the signature is skipped, never a header or claim check.
 JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &policy, uint32_t now,
                              bool signature_known_good, VerifiedToken &out) noexcept;
-
-// The iss claim of a token, unverified: only to choose whose keys verify it
-// (RFC 8725 §3.8); verify_access_token then checks it against that issuer.
-std::optional<std::string> peek_issuer(std::string_view token);
 
 // Whether a bearer token has the shape of a JWS at all: two dots. Opaque
 // tokens of this module are base64url without any.

@@ -127,15 +127,12 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
         return failure_ == JwtCheck::ok && grant(seen->second.keys, out);
     }
     claims_ = VerifiedToken();
-    std::optional<std::string> issuer = peek_issuer(token);
-    const std::vector<Key> *keys = issuer ? keys_of(*issuer) : nullptr;
-    if (keys == nullptr) {
-        failure_ = issuer ? JwtCheck::iss : JwtCheck::shape;
-        return false;
-    }
     bool known = cache_.known_good(digest, now);
-    failure_ = verify_access_token(token, VerifierPolicy{*issuer, keys, policy_.leeway}, now, known,
-                                   claims_);
+    VerifierPolicy policy;
+    policy.leeway = policy_.leeway;
+    policy.keys_of = [this](std::string_view issuer) { return keys_of(issuer); };
+    failure_ = verify_access_token(token, policy, now, known, claims_);
+    const std::vector<Key> *keys = keys_of(claims_.issuer);
     if (failure_ != JwtCheck::ok || !grant(keys, out)) {
         return false;
     }

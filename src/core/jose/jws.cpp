@@ -2,11 +2,13 @@
 
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/rsa.h>
 
 #include <memory>
 #include <vector>
 
 #include "core/base64.hpp"
+#include "core/token.hpp"
 
 namespace oauth::jose {
 
@@ -27,9 +29,24 @@ const EVP_MD *sha256() {
     return md;
 }
 
-// Ed25519 hashes inside the signature (RFC 8032): no digest is named.
-const EVP_MD *digest_of(Alg alg) {
-    return alg == Alg::eddsa ? nullptr : sha256();
+// ES256 and RS256 sign the SHA-256 of the signing input (RFC 7518 §3.3,
+// §3.4) through a context bound once to the key: `slot`, set up on first use
+// by `init` (EVP_PKEY_sign_init or EVP_PKEY_verify_init). RS256 is PKCS #1
+// v1.5 over a DigestInfo naming SHA-256, as EVP_DigestSign makes it.
+EVP_PKEY_CTX *context(const Key &key, std::shared_ptr<EVP_PKEY_CTX> &slot,
+                      int (*init)(EVP_PKEY_CTX *)) {
+    if (slot == nullptr) {
+        std::shared_ptr<EVP_PKEY_CTX> ctx(
+            EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr), EVP_PKEY_CTX_free);
+        if (ctx == nullptr || init(ctx.get()) != 1 ||
+            (key.alg == Alg::rs256 &&
+             (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
+              EVP_PKEY_CTX_set_signature_md(ctx.get(), sha256()) != 1))) {
+            return nullptr;
+        }
+        slot = std::move(ctx);
+    }
+    return slot.get();
 }
 
 const unsigned char *bytes(std::string_view s) {
@@ -71,19 +88,47 @@ bool raw_to_der(std::string_view raw, std::vector<unsigned char> &der) {
     return i2d_ECDSA_SIG(sig.get(), &at) == len;
 }
 
-}  // namespace
-
-bool sign_bytes(const Key &key, std::string_view signing_input, std::string &signature) {
+// Ed25519 hashes inside the signature (RFC 8032): it signs the input whole.
+bool sign_eddsa(const Key &key, std::string_view signing_input, std::string &signature) {
     std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
     size_t len = 0;
     if (ctx == nullptr ||
-        EVP_DigestSignInit(ctx.get(), nullptr, digest_of(key.alg), nullptr, key.pkey.get()) != 1 ||
+        EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) != 1 ||
         EVP_DigestSign(ctx.get(), nullptr, &len, bytes(signing_input), signing_input.size()) != 1) {
         return false;
     }
+    signature.resize(len);
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char *>(signature.data()), &len,
+                       bytes(signing_input), signing_input.size()) != 1) {
+        return false;
+    }
+    signature.resize(len);
+    return true;
+}
+
+bool verify_eddsa(const Key &key, std::string_view signing_input, std::string_view signature) {
+    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+    return ctx != nullptr &&
+           EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey.get()) == 1 &&
+           EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(signing_input),
+                            signing_input.size()) == 1;
+}
+
+}  // namespace
+
+bool sign_bytes(const Key &key, std::string_view signing_input, std::string &signature) {
+    if (key.alg == Alg::eddsa) {
+        return sign_eddsa(key, signing_input, signature);
+    }
+    EVP_PKEY_CTX *ctx = context(key, key.sign_ctx, EVP_PKEY_sign_init);
+    Digest digest;
+    size_t len = 0;
+    if (ctx == nullptr || !sha256_digest({signing_input}, digest) ||
+        EVP_PKEY_sign(ctx, nullptr, &len, digest.data(), digest.size()) != 1) {
+        return false;
+    }
     std::vector<unsigned char> out(len);
-    if (EVP_DigestSign(ctx.get(), out.data(), &len, bytes(signing_input), signing_input.size()) !=
-        1) {
+    if (EVP_PKEY_sign(ctx, out.data(), &len, digest.data(), digest.size()) != 1) {
         return false;
     }
     out.resize(len);
@@ -97,6 +142,9 @@ bool sign_bytes(const Key &key, std::string_view signing_input, std::string &sig
 bool verify_bytes(const Key &key, std::string_view signing_input,
                   std::string_view signature) noexcept {
     try {
+        if (key.alg == Alg::eddsa) {
+            return verify_eddsa(key, signing_input, signature);
+        }
         std::vector<unsigned char> der;
         if (key.alg == Alg::es256) {
             if (!raw_to_der(signature, der)) {
@@ -104,12 +152,11 @@ bool verify_bytes(const Key &key, std::string_view signing_input,
             }
             signature = std::string_view(reinterpret_cast<const char *>(der.data()), der.size());
         }
-        std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-        return ctx != nullptr &&
-               EVP_DigestVerifyInit(ctx.get(), nullptr, digest_of(key.alg), nullptr,
-                                    key.pkey.get()) == 1 &&
-               EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(signing_input),
-                                signing_input.size()) == 1;
+        EVP_PKEY_CTX *ctx = context(key, key.verify_ctx, EVP_PKEY_verify_init);
+        Digest digest;
+        return ctx != nullptr && sha256_digest({signing_input}, digest) &&
+               EVP_PKEY_verify(ctx, bytes(signature), signature.size(), digest.data(),
+                               digest.size()) == 1;
     } catch (...) {
         return false;
     }
