@@ -91,8 +91,8 @@ subtest 'nginx -s reload on one node under load' => sub {
 
 subtest 'the worker holding the reader lease SIGKILLed: another takes over' => sub {
     my $node = $fleet->node(2);
-    my $reader = OAuthFleet::wait_for(OAuthFleet::slow(5), sub { $fleet->reader_pid(2) })
-        && $fleet->reader_pid(2);
+    my $reader;
+    OAuthFleet::wait_for(OAuthFleet::slow(5), sub { $reader = $fleet->reader_pid(2) });
     ok $reader, "node 2's reader is worker $reader (its connection blocks in XREAD)" or return;
     my $live = $fleet->token(0);
     my $load = $fleet->start_load(token => $live, procs => 2, nodes => [0, 1], timeout => $BOUND);
@@ -103,9 +103,9 @@ subtest 'the worker holding the reader lease SIGKILLed: another takes over' => s
     my $took = $fleet->wait_refused(2, $jwt, OAuthFleet::slow(10));
     ok defined $took, 'a revocation made after the kill reaches node 2 within ' . OAuthFleet::slow(10) . ' s';
     diag sprintf 'reader killed to the revocation applied on node 2: %.2f s', time - $t0 if defined $took;
-    my $new = OAuthFleet::wait_for(OAuthFleet::slow(5), sub { my $p = $fleet->reader_pid(2); $p && $p != $reader })
-        && $fleet->reader_pid(2);
-    ok $new && $new != $reader, "another worker reads now ($new)";
+    my $new;
+    OAuthFleet::wait_for(OAuthFleet::slow(5), sub { $new = $fleet->reader_pid(2); $new && $new != $reader });
+    ok $new && $new != $reader, 'another worker reads now (' . ($new // 'none') . ')';
     ok defined $fleet->wait_synced(2, '1', OAuthFleet::slow(5)), 'node 2 synced';
     load_ok('reader killed', $load);
 };

@@ -100,8 +100,8 @@ subtest 'AUTH, SELECT and the key prefix' => sub {
     is $fleet->synced($w), '0', 'a wrong password: the node starts, not synced';
     my $live = $fleet->token($n[0]);
     is $fleet->status($w, $live), 200, '... and serves';
-    sleep OAuthFleet::slow(1);
-    like $wrong->error_log, $OAuthFleet::LOG_LOST, 'the failed link is logged';
+    ok defined OAuthFleet::wait_for(OAuthFleet::slow(5), sub { $fleet->log_count($w, $OAuthFleet::LOG_LOST) }),
+        'the failed link is logged';
     unlike $wrong->error_log, qr/\Q$password\E|not-\Q$password\E/, 'without a password';
     $_->log_clean_ok for $fleet->nodes;
 };

@@ -68,7 +68,8 @@ for my $name (sort keys %cases) {
         }
         ok time - $t0 < OAuthFleet::slow(2), 'without waiting on the link';
         is $fleet->synced($i), '0', '$oauth_fleet_synced 0';
-        sleep OAuthFleet::slow(2);
+        OAuthFleet::wait_for(OAuthFleet::slow(5), sub { $fleet->log_count($i, $OAuthFleet::LOG_LOST) });
+        sleep 1;    # retries back off from 100 ms: several have failed by now
         is $fleet->log_count($i, $OAuthFleet::LOG_LOST), 1, 'the failed link is logged once';
         unlike $node->error_log, qr/exited on signal|\[alert\]|\[crit\]/, 'no worker died';
         stop_impostor($pid);
