@@ -20,6 +20,14 @@ use OAuthFleet;
 need_module();
 OAuthFleet::need_redis();
 
+# The impostors still running: killed at the end, even when the test dies, so
+# that none keeps prove's output open.
+my %impostors;
+END {
+    local $?;
+    stop_impostor($_) for keys %impostors;
+}
+
 # A server on $port that answers each connection's first bytes with $reply
 # (then closes, when $close), until killed; returns its pid.
 sub impostor {
@@ -37,11 +45,13 @@ sub impostor {
         POSIX::_exit(0);
     }
     close $listen;
+    $impostors{$pid} = 1;
     return $pid;
 }
 
 sub stop_impostor {
     my ($pid) = @_;
+    delete $impostors{$pid};
     kill 'KILL', $pid;
     waitpid $pid, 0;
 }
