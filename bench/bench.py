@@ -1029,7 +1029,7 @@ def main():
     p.add_argument("--nginx", default="/usr/sbin/nginx")
     p.add_argument("--out", default="build/bench.json")
     p.add_argument("--workdir", default="build/bench")
-    p.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
+    p.add_argument("--quick", action="store_true", help="a smoke run of under two minutes")
     p.add_argument("--rounds", type=int, help="alternation rounds per group")
     p.add_argument("--duration", type=int, help="seconds per sample")
     p.add_argument("--fill", type=int, help="live tokens in the big zone")

@@ -258,7 +258,8 @@ subtest 'the client-entry command makes a working entry' => sub {
     my @entries;
     for my $run (1, 2) {
         my $out = $t->prefix . "/entry$run";
-        my $rc = system("'$cmd' svc-$run --scope 'a b' > '$out.json' 2> '$out.err'") >> 8;
+        my $resources = $run == 2 ? "--resource https://api.test --resource=urn:x" : '';
+        my $rc = system("'$cmd' svc-$run --scope 'a b' $resources > '$out.json' 2> '$out.err'") >> 8;
         is $rc, 0, "run $run: exit 0";
         my $json = OAuthTest::slurp("$out.json");
         my $err = OAuthTest::slurp("$out.err");
@@ -275,6 +276,10 @@ subtest 'the client-entry command makes a working entry' => sub {
     is $e->{scope}, 'a b';
     ok exists $e->{client_secret_hash} && !exists $e->{client_secret}, 'stores a hash, not the secret';
     isnt $entries[0][1], $entries[1][1], 'fresh secret each run';
+    ok !exists $e->{resource}, 'no --resource: no "resource"';
+    is_deeply $entries[1][0]{resource}, ['https://api.test', 'urn:x'], '--resource, twice: an array';
+    my $bad = system("'$cmd' svc-3 --resource 'https://api.test/#f' >/dev/null 2>&1") >> 8;
+    is $bad, 2, 'a resource nginx would refuse: exit 2';
 
     my $c = OAuthTest->start(
         clients => {clients => [map { $_->[0] } @entries]},
@@ -289,7 +294,9 @@ EOF
     );
     token_ok($c->token_request(basic => ['svc-1', $s]), scope => 'a b', name => 'entry 1');
     token_ok($c->token_request(basic => ['svc-2', $entries[1][1]], form => [grant_type =>
-        'client_credentials', scope => 'b']), scope => 'b', name => 'entry 2');
+        'client_credentials', scope => 'b', resource => 'urn:x']), scope => 'b', name => 'entry 2');
+    error_ok($c->token_request(basic => ['svc-2', $entries[1][1]], form => [grant_type =>
+        'client_credentials', resource => 'urn:y']), 400, 'invalid_target', 'entry 2, another resource');
     invalid_client_ok($c->token_request(basic => ['svc-1', $entries[1][1]]), 'swapped secret',
         'Basic realm="oauth"');
     $c->stop;

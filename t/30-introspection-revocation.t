@@ -139,7 +139,8 @@ sub active_ok {
         "$name: Content-Type application/json");
     $ok &&= is($r->{headers}{'cache-control'}, 'no-store', "$name: Cache-Control no-store");
     my $j = ref $r->{json} eq 'HASH' ? $r->{json} : {};
-    my @keys = (qw(active client_id scope token_type exp iat sub), exists $e{iss} ? 'iss' : ());
+    # aud (RFC 8707): these clients list no "resource", so it is the issuer of the token endpoint
+    my @keys = (qw(active client_id scope token_type exp iat sub aud), exists $e{iss} ? 'iss' : ());
     $ok &&= is_deeply([sort keys %$j], [sort @keys], "$name: exactly the members @keys");
     $ok &&= ok(JSON::PP::is_bool($j->{active}) && $j->{active}, "$name: active is JSON true");
     $ok &&= is($j->{client_id}, $e{client_id}, "$name: client_id");
@@ -152,6 +153,7 @@ sub active_ok {
     $ok &&= cmp_ok(abs(($j->{iat} // 0) - time), '<=', 5, "$name: iat is now");
     $ok &&= is(($j->{exp} // 0) - ($j->{iat} // 0), $e{ttl} // 3600, "$name: exp - iat is the ttl");
     $ok &&= is($j->{iss}, $e{iss}, "$name: iss") if exists $e{iss};
+    $ok &&= is_deeply($j->{aud}, [$issuer], "$name: aud is the issuer");
     diag('response: ' . show($r)) unless $ok;
     return $ok;
 }

@@ -171,8 +171,8 @@ with_file('in its header truncated', substr($good, 0, 60), qr/truncated in its h
 with_file('zeroed', "\0" x length $good, qr/not a state file of this module/);
 with_file('of random bytes', join('', map { chr int rand 256 } 1 .. 4096), qr/not a state file of this module/);
 with_file('damaged', do { my $d = $good; substr($d, 300, 1) ^= "\x01"; $d }, qr/damaged: checksum mismatch/);
-with_file('from a future version', do { my $d = $good; substr($d, 8, 1) = "\x02"; $d },
-    qr/format version 2, this module reads version 1/);
+with_file('from a future version', do { my $d = $good; substr($d, 8, 1) = "\x03"; $d },
+    qr/format version 3, this module reads version 2/);
 
 subtest 'a state file from another zone' => sub {
     $t->stop;

@@ -24,20 +24,29 @@ my $slow = $ENV{OAUTH_VALGRIND} ? 30 : $ENV{OAUTH_SANITIZE} ? 3 : 1;
 # ---- Redis on a free loopback port, in its own directory ---------------------------
 my $dir = tempdir('oauth-fleet-smoke-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $redis_port = OAuthTest::free_port();
-my $redis = fork // die "fork: $!";
-if (!$redis) {
-    open STDOUT, '>', "$dir/redis.log";
-    open STDERR, '>&', \*STDOUT;
-    exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1', '--dir', $dir,
-        '--save', '', '--appendonly', 'no';
-    die "exec redis-server: $!";
+my $redis;
+sub start_redis {
+    $redis = fork // die "fork: $!";
+    if (!$redis) {
+        open STDOUT, '>>', "$dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1', '--dir', $dir,
+            '--save', '', '--appendonly', 'no';
+        die "exec redis-server: $!";
+    }
+    my $deadline = time + 5 * $slow;
+    until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$redis_port")) {
+        die "redis-server does not listen on $redis_port" if time > $deadline;
+        sleep 0.05;
+    }
 }
-END { if ($redis) { kill 'TERM', $redis; waitpid $redis, 0 } }
-my $deadline = time + 5 * $slow;
-until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$redis_port")) {
-    die "redis-server does not listen on $redis_port" if time > $deadline;
-    sleep 0.05;
+sub stop_redis {
+    kill 'TERM', $redis;
+    waitpid $redis, 0;
+    undef $redis;
 }
+END { stop_redis() if $redis }
+start_redis();
 
 # ---- the nodes -------------------------------------------------------------------
 my $secret = random_secret();
@@ -51,8 +60,9 @@ sub node_conf {
     my $fleet = $o{fleet} // "oauth_fleet_redis 127.0.0.1:$redis_port;";
     my $signing = $o{no_key} ? '' : "oauth_signing_key $dir/es.pem kid=fleet;";
     my $format = $o{opaque} ? '' : 'format=jwt';
+    my $state = $o{state} ? ' state=state/tokens.state' : '';
     return <<"CONF";
-oauth_token_zone tokens:1m;
+oauth_token_zone tokens:1m$state;
 oauth_clients clients.json;
 $fleet
 server {
@@ -72,11 +82,42 @@ CONF
 }
 
 sub node {
+    my (%o) = @_;
     my $t = OAuthTest->new(clients => $clients);
     mkdir $t->prefix . '/html';
     $t->write_file('html/index.html', "ok\n");
-    $t->write_conf(http => node_conf());
+    if ($o{state}) {
+        # nginx started by root runs its workers as nobody: they write the file.
+        mkdir $t->prefix . '/state' or die;
+        chown $> == 0 ? (getpwnam 'nobody')[2] : $>, -1, $t->prefix . '/state' or die;
+    }
+    $t->write_conf(http => node_conf(%o));
     return $t->start;
+}
+
+sub jwt_of {
+    my ($t) = @_;
+    my $r = $t->token_request(basic => ['app', $secret], form => [grant_type => 'client_credentials']);
+    return $r->{json}{access_token} // '';
+}
+
+sub revoke {
+    my ($t, $token) = @_;
+    return $t->request('POST', '/revoke', {
+        headers => {Authorization => OAuthTest::basic_credentials('app', $secret),
+                    'Content-Type' => 'application/x-www-form-urlencoded'},
+        body => "token=$token"})->{status};
+}
+
+# Waits up to $seconds for $jwt to be refused on $t.
+sub refused_within {
+    my ($t, $jwt, $seconds) = @_;
+    my $t0 = time;
+    while (time - $t0 < $seconds) {
+        return 1 if api($t, $jwt)->{status} == 401;
+        sleep 0.02;
+    }
+    return 0;
 }
 
 sub api {
@@ -90,11 +131,7 @@ is $r->{status}, 200, 'a JWT from node A' or diag show($r);
 my $jwt = $r->{json}{access_token} // '';
 is api($_, $jwt)->{status}, 200, 'it passes on node ' . ($_ == $nodes[0] ? 'A' : 'B') for @nodes;
 
-$r = $nodes[1]->request('POST', '/revoke', {
-    headers => {Authorization => OAuthTest::basic_credentials('app', $secret),
-                'Content-Type' => 'application/x-www-form-urlencoded'},
-    body => "token=$jwt"});
-is $r->{status}, 200, 'revoked on node B';
+is revoke($nodes[1], $jwt), 200, 'revoked on node B';
 is api($nodes[1], $jwt)->{status}, 401, 'refused on B at once';
 my $t0 = time;
 my $refused;
@@ -119,8 +156,23 @@ for (1 .. 50) {
 ok $synced, '$oauth_fleet_synced is 1 on a node whose reader hears from Redis';
 like $late->request('GET', '/metrics')->{content}, qr/^oauth_fleet_connected\{zone="tokens"\} 1$/m,
     'oauth_fleet_connected 1';
-$_->log_clean_ok for @nodes, $late;
-$_->stop for @nodes, $late;
+
+# A revocation made while Redis is away, on a node with state= that is then
+# stopped, and Redis back without its data: the node's next life publishes
+# it, and a node that never stopped refuses it.
+my $stateful = node(state => 1);
+my $kept = jwt_of($stateful);
+stop_redis();
+is revoke($stateful, $kept), 200, 'Redis away: revoked on a node with state=';
+$stateful->stop;
+start_redis();
+$stateful->start;
+ok refused_within($nodes[0], $kept, 10 * $slow),
+    'Redis back empty, that node restarted: its revocation reaches the others';
+is api($stateful, $kept)->{status}, 401, '... and it still refuses it itself';
+
+$_->log_clean_ok for @nodes, $late, $stateful;
+$_->stop for @nodes, $late, $stateful;
 
 # ---- nginx -t ----------------------------------------------------------------------
 my $t = OAuthTest->new(clients => $clients);

@@ -24,7 +24,8 @@ constexpr int kUsageError = 2;
 
 constexpr const char *kUsage =
     "usage: oauth-client-entry [--scope \"A B\"] [--default-scope \"A\"] [--ttl SECONDS]\n"
-    "                          [--pbkdf2[=ITERATIONS]] [--introspection] CLIENT_ID\n";
+    "                          [--resource URI]... [--pbkdf2[=ITERATIONS]] [--introspection]\n"
+    "                          CLIENT_ID\n";
 
 constexpr const char *kHelp =
     "\n"
@@ -35,6 +36,8 @@ constexpr const char *kHelp =
     "  --scope \"A B\"            the scopes the client may be granted (default: none)\n"
     "  --default-scope \"A\"      granted when a request names no scope (default: all)\n"
     "  --ttl SECONDS            the lifetime of the client's tokens (\"token_ttl\")\n"
+    "  --resource URI           a resource its tokens may be meant for (RFC 8707);\n"
+    "                           may repeat, the first is the default audience\n"
     "  --pbkdf2[=ITERATIONS]    store a PBKDF2-HMAC-SHA256 hash (default 100000\n"
     "                           iterations) instead of SHA-256\n"
     "  --introspection          let the client call the introspection endpoint\n"
@@ -50,6 +53,7 @@ struct Options {
     std::string scope;
     std::optional<std::string> default_scope;
     std::optional<json_int_t> ttl;
+    std::vector<std::string> resources;
     std::optional<uint32_t> pbkdf2_iterations;
     bool introspection = false;
     bool help = false;
@@ -134,6 +138,8 @@ class CommandLine {
             options.default_scope = value(name, attached);
         } else if (name == "--ttl") {
             options.ttl = parse_ttl(value(name, attached));
+        } else if (name == "--resource") {
+            options.resources.push_back(value(name, attached));
         } else {
             throw UsageError{"unknown option " + std::string(name)};
         }
@@ -191,6 +197,19 @@ JsonPtr make_entry(const Options &options, const std::string &secret) {
     }
     if (options.introspection) {
         json_object_set_new(entry.get(), "introspection", json_true());
+    }
+    if (options.resources.size() == 1) {
+        set_string(entry.get(), "resource", options.resources[0]);
+    } else if (!options.resources.empty()) {
+        json_t *resources = json_array();
+        json_object_set_new(entry.get(), "resource", resources);
+        for (const std::string &uri : options.resources) {
+            json_t *string = json_stringn(uri.data(), uri.size());
+            if (!string) {
+                throw UsageError{"\"resource\" is not valid UTF-8"};
+            }
+            json_array_append_new(resources, string);
+        }
     }
     return entry;
 }

@@ -1,5 +1,7 @@
 #include "core/bearer.hpp"
 
+#include <cstring>
+
 #include "core/auth_header.hpp"
 #include "core/jose/access_token.hpp"
 #include "core/scope.hpp"
@@ -42,11 +44,32 @@ bool is_b64token(std::string_view token) noexcept {
 }
 
 bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, TokenGrant &grant,
-                TokenVerifier *jwt) noexcept {
+                TokenVerifier *jwt, const Registry *registry) {
     if (jwt != nullptr && jose::looks_like_jwt(token)) {
-        return jwt->verify(token, now, grant);
+        return jwt->verify(token, now, grant);  // own JWTs follow the registry there
     }
-    return store.find(digest_token(token), now, grant);
+    return store.find(digest_token(token), now, grant) &&
+           (registry == nullptr || follow_registry(*registry, grant));
+}
+
+bool holds_every_scope(std::string_view list, std::string_view granted) noexcept {
+    while (!granted.empty()) {
+        size_t space = granted.find(' ');
+        if (!has_scope(list, granted.substr(0, space))) {
+            return false;
+        }
+        granted = space == std::string_view::npos ? std::string_view() : granted.substr(space + 1);
+    }
+    return true;
+}
+
+bool has_no_space_or_control(std::string_view text) {
+    for (unsigned char c : text) {
+        if (c <= 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
 }
 
 std::string challenge(std::string_view realm) {
@@ -86,6 +109,42 @@ bool ScopeRequirement::compile(const std::vector<std::string_view> &scopes, Scop
     return true;
 }
 
+bool AudienceRequirement::compile(const std::vector<std::string_view> &audiences,
+                                  AudienceRequirement &out, std::string &error) {
+    out = AudienceRequirement();
+    for (std::string_view audience : audiences) {
+        if (audience.empty() || !has_no_space_or_control(audience)) {
+            error = "invalid audience: a value without space or control character is expected";
+            return false;
+        }
+        out.audiences.emplace_back(audience);
+    }
+    return true;
+}
+
+bool AudienceRequirement::accepts(std::string_view granted) const noexcept {
+    for (const std::string &audience : audiences) {
+        if (has_scope(granted, audience)) {  // a space-joined list, as a granted scope is
+            return true;
+        }
+    }
+    return false;
+}
+
+bool follow_registry(const Registry &registry, TokenGrant &grant) {
+    const Client *client = registry.find(grant.client());
+    if (client == nullptr) {
+        return false;
+    }
+    if (holds_every_scope(client->scope, grant.scopes())) {
+        return true;  // the usual case, on every request: nothing to copy
+    }
+    std::string kept = scopes_still_granted(grant.scopes(), client->scope);
+    std::memcpy(grant.scope, kept.data(), kept.size());  // a subset: never longer
+    grant.scope_length = kept.size();
+    return true;
+}
+
 BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,
                                 std::string_view &token) noexcept {
     if (authorization_headers == 0) {
@@ -105,16 +164,21 @@ BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view a
 }
 
 bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
-                       TokenGrant &grant, TokenVerifier *jwt) noexcept {
-    std::string_view token;
-    return parse_bearer_token(request.authorization_headers, request.authorization, token) ==
-               BearerStatus::ok &&
-           find_grant(token, store, now, grant, jwt);
+                       TokenGrant &grant, TokenVerifier *jwt, const Registry *registry) noexcept {
+    try {
+        std::string_view token;
+        return parse_bearer_token(request.authorization_headers, request.authorization, token) ==
+                   BearerStatus::ok &&
+               find_grant(token, store, now, grant, jwt, registry);
+    } catch (...) {
+        return false;  // out of memory: no grant
+    }
 }
 
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,
-                           TokenGrant &grant, TokenVerifier *jwt) noexcept {
+                           TokenGrant &grant, TokenVerifier *jwt,
+                           const GrantPolicy &policy) noexcept {
     try {
         std::string_view token;
         switch (parse_bearer_token(request.authorization_headers, request.authorization, token)) {
@@ -125,9 +189,15 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             case BearerStatus::ok:
                 break;
         }
-        if (!find_grant(token, store, now, grant, jwt)) {
+        if (!find_grant(token, store, now, grant, jwt, policy.registry)) {
             return refuse(401, realm, "invalid_token",
                           "the access token is unknown, expired or revoked");
+        }
+        if (policy.audience != nullptr && !policy.audience->accepts(grant.audiences())) {
+            BearerVerdict verdict = refuse(401, realm, "invalid_token",
+                                           "the access token is not meant for this resource");
+            verdict.log_reason = "its audience is none of oauth_require_audience";
+            return verdict;
         }
         for (const std::string &scope : required.scopes) {
             if (!has_scope(grant.scopes(), scope)) {

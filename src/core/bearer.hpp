@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/registry.hpp"
 #include "core/token_store.hpp"
 
 namespace oauth {
@@ -21,6 +22,32 @@ struct ScopeRequirement {
     static bool compile(const std::vector<std::string_view> &scopes, ScopeRequirement &out,
                         std::string &error);
 };
+
+// The audiences a location requires (oauth_require_audience): the token's
+// audience must hold one of them, else it is not meant for this resource.
+struct AudienceRequirement {
+    std::vector<std::string> audiences;
+
+    // False, with `error` naming the bad one, for an empty value or one with a
+    // space or control character, which no audience could equal.
+    static bool compile(const std::vector<std::string_view> &audiences, AudienceRequirement &out,
+                        std::string &error);
+
+    // `granted`: the token's audience, space-joined.
+    bool accepts(std::string_view granted) const noexcept;
+};
+
+// What a location asks of a token beyond being live.
+struct GrantPolicy {
+    // Opaque tokens answer to it (follow_registry); nullptr: no registry in scope.
+    const Registry *registry = nullptr;
+    const AudienceRequirement *audience = nullptr;  // nullptr: oauth_require_audience off
+};
+
+// SPEC "Own tokens answer to the registry": false for a token of a client the
+// registry no longer lists; else the grant keeps only the scopes its client
+// still has, so a scope removed on reload stops working on live tokens.
+bool follow_registry(const Registry &registry, TokenGrant &grant);
 
 enum class BearerStatus { ok, missing, malformed };
 
@@ -40,6 +67,8 @@ struct BearerVerdict {
     std::string challenge;  // the WWW-Authenticate value, when status != 0
     // For the metrics: "ok", "no_token" or the error code (a string literal).
     std::string_view result = "ok";
+    // Why a live token was refused, for the info log (a string literal); never the token.
+    std::string_view log_reason;
 };
 
 // Bearer tokens that carry their own proof (JWTs, core/jose/gate.hpp)
@@ -55,12 +84,17 @@ class TokenVerifier {
 // The grant of the request's bearer token when it is well formed and live,
 // scopes aside: what the $oauth_* variables show when read before the check.
 // `jwt`, when set, answers for tokens of a JWS's shape; the store for the rest.
+// An opaque token's grant follows `registry` when it is set.
 bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
-                       TokenGrant &grant, TokenVerifier *jwt = nullptr) noexcept;
+                       TokenGrant &grant, TokenVerifier *jwt = nullptr,
+                       const Registry *registry = nullptr) noexcept;
 
-// RFC 6750 §3. On success `grant` holds what the token was issued for.
+// RFC 6750 §3. On success `grant` holds what the token was issued for, as
+// the registry still allows it. A token whose audience holds none of
+// `policy.audience` is invalid_token (RFC 6750 §3.1, RFC 8707 §2).
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,
-                           TokenGrant &grant, TokenVerifier *jwt = nullptr) noexcept;
+                           TokenGrant &grant, TokenVerifier *jwt = nullptr,
+                           const GrantPolicy &policy = {}) noexcept;
 
 }  // namespace oauth

@@ -88,7 +88,7 @@ std::optional<HttpResponse> ClientRequest::check_shape() {
     if (query_has_credentials(request_.query)) {
         return invalid_request("client credentials must not be sent in the query string");
     }
-    switch (form_.parse(request_.body)) {
+    switch (form_.parse(request_.body, repeatable_)) {
         case FormStatus::bad_encoding:
             return invalid_request("the body is not valid form-urlencoded data");
         case FormStatus::repeated_parameter:

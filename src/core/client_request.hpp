@@ -44,8 +44,10 @@ HttpResponse server_error_response() noexcept;
 
 class ClientRequest {
   public:
-    ClientRequest(const FormRequest &request, const ClientAuthConfig &config, uint32_t now)
-        : request_(request), config_(config), now_(now) {}
+    // `repeatable`: the one parameter the endpoint lets repeat, if any.
+    ClientRequest(const FormRequest &request, const ClientAuthConfig &config, uint32_t now,
+                  std::string_view repeatable = {})
+        : request_(request), config_(config), now_(now), repeatable_(repeatable) {}
 
     // Everything that makes the request malformed (RFC 6749 §5.2
     // invalid_request) and can be told before any secret is checked. nullopt
@@ -84,6 +86,7 @@ class ClientRequest {
     const FormRequest &request_;
     const ClientAuthConfig &config_;
     const uint32_t now_;
+    const std::string_view repeatable_;
     Form form_;
     Method method_ = Method::none;
     bool malformed_ = false;          // an authentication attempt that cannot be decoded

@@ -39,7 +39,7 @@ std::optional<FormParameter> decode_parameter(std::string_view segment) {
     return FormParameter{std::move(*name), std::move(*decoded_value)};
 }
 
-bool has_repeated_name(const std::vector<FormParameter> &parameters) {
+bool has_repeated_name(const std::vector<FormParameter> &parameters, std::string_view repeatable) {
     if (parameters.size() < 2) {
         return false;
     }
@@ -49,7 +49,8 @@ bool has_repeated_name(const std::vector<FormParameter> &parameters) {
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return parameters[a].name < parameters[b].name; });
     return std::adjacent_find(order.begin(), order.end(), [&](size_t a, size_t b) {
-               return parameters[a].name == parameters[b].name;
+               return parameters[a].name == parameters[b].name &&
+                      (repeatable.empty() || parameters[a].name != repeatable);
            }) != order.end();
 }
 
@@ -85,7 +86,7 @@ std::optional<std::string> form_decode(std::string_view encoded) {
     return out;
 }
 
-FormStatus Form::parse(std::string_view body) {
+FormStatus Form::parse(std::string_view body, std::string_view repeatable) {
     parameters_.clear();
     parameters_.reserve(std::count(body.begin(), body.end(), '&') + 1);
     while (!body.empty()) {
@@ -102,7 +103,7 @@ FormStatus Form::parse(std::string_view body) {
         }
         parameters_.push_back(std::move(*parameter));
     }
-    if (has_repeated_name(parameters_)) {
+    if (has_repeated_name(parameters_, repeatable)) {
         parameters_.clear();
         return FormStatus::repeated_parameter;
     }
@@ -116,6 +117,16 @@ const std::string *Form::get(std::string_view name) const {
         }
     }
     return nullptr;
+}
+
+std::vector<std::string_view> Form::all(std::string_view name) const {
+    std::vector<std::string_view> values;
+    for (const auto &parameter : parameters_) {
+        if (parameter.name == name && !parameter.value.empty()) {
+            values.push_back(parameter.value);
+        }
+    }
+    return values;
 }
 
 bool Form::has(std::string_view name) const {

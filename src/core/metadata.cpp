@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/json.hpp"
+#include "core/resource.hpp"
 #include "core/scope.hpp"
 
 namespace oauth {
@@ -50,6 +51,10 @@ std::optional<std::string> check_issuer(std::string_view issuer) {
     }
     if (issuer.find_first_of("?#") != std::string_view::npos) {
         return "the issuer must have no query or fragment (RFC 8414 §2)";
+    }
+    // It may be a token's audience (RFC 8707), which is kept space-joined.
+    if (!is_resource_uri(issuer)) {
+        return "the issuer must be a URI of RFC 3986's characters, without space";
     }
     if (origin_of(issuer).size() <= (https ? 8u : 7u)) {
         return "the issuer has no host";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/resource.hpp"
 #include "core/scope.hpp"
 #include "core/text.hpp"
 
@@ -22,7 +23,7 @@ constexpr json_int_t kMaxMaxTokens = 100000000;  // more than any zone holds
 
 constexpr std::string_view kEntryKeys[] = {
     "client_id", "client_secret_hash", "client_secret", "scope",      "default_scope",
-    "token_ttl", "grant_types",        "introspection", "max_tokens",
+    "token_ttl", "grant_types",        "introspection", "max_tokens", "resource",
 };
 
 constexpr const char *kScopeGrammar =
@@ -342,6 +343,50 @@ Problem read_default_scope(const json_t *entry, Client &client) {
     return std::nullopt;
 }
 
+Problem read_resource(const json_t *value, const std::string &field, Client &client) {
+    auto uri = string_value(value);
+    if (!uri || !is_resource_uri(*uri)) {
+        return field + (uri ? " \"" + printable(*uri) + "\"" : std::string()) +
+               " must be an absolute URI without a fragment (RFC 8707 section 2)";
+    }
+    if (has_scope(client.resources, *uri)) {
+        return std::nullopt;  // duplicates collapse, as in "scope"
+    }
+    if (client.resources.size() + !client.resources.empty() + uri->size() >
+        kMaxResourceListLength) {
+        return "\"resource\" is longer than " + std::to_string(kMaxResourceListLength) +
+               " bytes without its duplicates";
+    }
+    client.resources += client.resources.empty() ? "" : " ";
+    client.resources += *uri;
+    return std::nullopt;
+}
+
+// "resource": a URI or an array of them; the first is the default audience.
+Problem read_resources(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "resource");
+    if (!value) {
+        return std::nullopt;
+    }
+    if (!json_is_array(value)) {
+        return read_resource(value, "\"resource\"", client);
+    }
+    if (json_array_size(value) == 0) {
+        return "\"resource\" must be a URI or a non-empty array of URIs";
+    }
+    for (size_t i = 0; i < json_array_size(value); ++i) {
+        if (Problem problem = read_resource(json_array_get(value, i),
+                                            "\"resource\" #" + std::to_string(i + 1), client)) {
+            return problem;
+        }
+    }
+    size_t count = 1 + std::count(client.resources.begin(), client.resources.end(), ' ');
+    if (count > kMaxResources) {
+        return "\"resource\" has more than " + std::to_string(kMaxResources) + " URIs";
+    }
+    return std::nullopt;
+}
+
 Problem read_token_ttl(const json_t *entry, Client &client) {
     const json_t *value = json_object_get(entry, "token_ttl");
     if (!value) {
@@ -410,7 +455,7 @@ Problem read_entry(const json_t *entry, Client &client) {
     }
     using Reader = Problem (*)(const json_t *, Client &);
     for (Reader read : {read_client_id, read_secret, read_scope, read_default_scope, read_token_ttl,
-                        read_max_tokens, read_grant_types, read_introspection}) {
+                        read_max_tokens, read_grant_types, read_introspection, read_resources}) {
         if (Problem problem = read(entry, client)) {
             return problem;
         }

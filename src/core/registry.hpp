@@ -14,12 +14,17 @@ namespace oauth {
 
 constexpr size_t kMaxClientIdLength = 128;
 constexpr size_t kMaxScopeListLength = 1024;
+// RFC 8707 resources of a client, and the bytes of them a token's audience may
+// take (the token store keeps an audience as a 16-bit mask).
+constexpr size_t kMaxResources = 16;
+constexpr size_t kMaxResourceListLength = 1024;
 
 struct Client {
     std::string id;
     SecretVerifier secret;
     std::string scope;               // scope list: unique tokens, single spaces, registry order
     uint64_t default_mask = 0;       // granted when a request names no scope
+    std::string resources;           // "resource": absolute URIs, single spaces, registry order
     uint32_t token_ttl = 0;          // seconds; 0 leaves the endpoint's ttl
     uint32_t max_tokens = 0;         // live tokens at once; 0: the token store's default share
     bool client_credentials = true;  // "grant_types" holds "client_credentials"

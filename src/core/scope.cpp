@@ -89,6 +89,23 @@ std::string render_scope(std::string_view list, uint64_t mask) {
     return out;
 }
 
+std::string scopes_still_granted(std::string_view token_scope, std::string_view client_scope) {
+    std::string granted;
+    std::vector<std::string_view> tokens;
+    if (token_scope.empty() || !split_scope(token_scope, tokens)) {
+        return granted;
+    }
+    for (std::string_view scope : tokens) {
+        if (has_scope(client_scope, scope) && !has_scope(granted, scope)) {
+            if (!granted.empty()) {
+                granted.push_back(' ');
+            }
+            granted.append(scope);
+        }
+    }
+    return granted;
+}
+
 bool has_scope(std::string_view granted, std::string_view scope) noexcept {
     while (!granted.empty()) {
         if (take_token(granted) == scope) {

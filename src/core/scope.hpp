@@ -30,6 +30,11 @@ std::optional<uint64_t> scope_mask(std::string_view list,
 // The scopes of `mask`, joined by single spaces in list order.
 std::string render_scope(std::string_view list, uint64_t mask);
 
+// The scopes of `token_scope` that the client's list `client_scope` still
+// holds, each once, in the token's order: what a live token of a client
+// keeps after a reload changed its registry entry.
+std::string scopes_still_granted(std::string_view token_scope, std::string_view client_scope);
+
 // True when `scope` is one of the tokens of the space-joined `granted`.
 bool has_scope(std::string_view granted, std::string_view scope) noexcept;
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/json.hpp"
+#include "core/scope.hpp"
 #include "core/token.hpp"
 
 namespace oauth {
@@ -35,9 +36,12 @@ Caller authenticate_caller(ClientRequest &client_request, const Registry &regist
     return caller;
 }
 
-// RFC 7662 §2.2; a JWT adds what its claims say (RFC 9068 §2.2).
+// RFC 7662 §2.2, aud (RFC 8707 §2) of either format as an array; a JWT adds
+// what its claims say (RFC 9068 §2.2).
 std::string render_active(const TokenGrant &grant, std::string_view issuer,
                           const jose::VerifiedToken *jwt) {
+    std::vector<std::string_view> audience;
+    split_scope(grant.audiences(), audience);
     JsonObject out;
     out.member("active", true).member("client_id", grant.client());
     if (grant.scope_length != 0) {
@@ -50,9 +54,11 @@ std::string render_active(const TokenGrant &grant, std::string_view issuer,
     if (!issuer.empty()) {
         out.member("iss", issuer);
     }
+    if (!audience.empty()) {
+        out.member("aud", audience);
+    }
     if (jwt != nullptr) {
-        out.member("aud", std::vector<std::string_view>(jwt->audience.begin(), jwt->audience.end()))
-            .member("jti", jwt->jti);
+        out.member("jti", jwt->jti);
     }
     return std::move(out).finish();
 }
@@ -70,7 +76,8 @@ HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
     TokenGrant grant;
     bool jwt = config.jwt != nullptr && jose::looks_like_jwt(*caller.token);
     bool active = jwt ? config.jwt->verify(*caller.token, now, grant)
-                      : store.find(digest_token(*caller.token), now, grant);
+                      : store.find(digest_token(*caller.token), now, grant) &&
+                            follow_registry(registry, grant);
     if (active) {
         response.body = render_active(grant, config.issuer, jwt ? &config.jwt->claims() : nullptr);
         response.outcome.result = "active";

@@ -5,6 +5,7 @@
 
 #include "core/jose/access_token.hpp"
 #include "core/json.hpp"
+#include "core/resource.hpp"
 #include "core/scope.hpp"
 #include "core/token.hpp"
 
@@ -36,14 +37,15 @@ HttpResponse refusal_to_store(const Client &client, InsertResult result, uint32_
         response.log = HttpResponse::Log::warn;
         response.log_throttled = true;
         response.log_message = "client \"" + client.id + "\" holds its cap of live tokens";
-    } else if (result == InsertResult::scopes_overflow) {
+    } else if (result == InsertResult::dictionary_overflow) {
         response = error_response(503, "temporarily_unavailable",
                                   "the token store cannot take this client's new scopes yet");
         response.log = HttpResponse::Log::error;
         response.log_message =
             "client \"" + client.id +
-            "\" was granted more than 64 distinct scopes or 1024 bytes of them "
-            "since its oldest live token; its new scopes wait until those expire";
+            "\" was granted more than 64 distinct scopes or 1024 bytes of them, or 16 "
+            "audiences or 1024 bytes of them, since its oldest live token; its new ones wait "
+            "until those expire";
     } else {
         response =
             error_response(503, "temporarily_unavailable", "the token store is full; retry later");
@@ -62,13 +64,14 @@ HttpResponse no_token(const char *why) {
     return response;
 }
 
-// RFC 9068 §2.2. Until audiences are configurable the token is meant for the
-// issuer's own resource servers, so aud is the issuer. The zone keeps nothing:
-// the token carries its own proof.
-HttpResponse issue_jwt(const Client &client, std::string_view scope, uint32_t ttl,
-                       const TokenEndpointConfig &config, uint32_t now) {
-    jose::AccessTokenClaims claims{config.issuer, client.id, {config.issuer},
-                                   now,           now + ttl, scope};
+// RFC 9068 §2.2, aud as RFC 8707 §2 chose it. The zone keeps nothing: the
+// token carries its own proof.
+HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audience &audience,
+                       uint32_t ttl, const TokenEndpointConfig &config, uint32_t now) {
+    std::string uris = render_scope(audience.list, audience.mask);
+    std::vector<std::string_view> aud;
+    split_scope(uris, aud);
+    jose::AccessTokenClaims claims{config.issuer, client.id, aud, now, now + ttl, scope};
     std::string token;
     if (!jose::issue_access_token(*config.jwt_key, claims, token)) {
         return no_token("the token could not be signed");
@@ -79,11 +82,11 @@ HttpResponse issue_jwt(const Client &client, std::string_view scope, uint32_t tt
     return response;
 }
 
-HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store,
-                         const TokenEndpointConfig &config, uint32_t now) {
+HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &audience,
+                         TokenStore &store, const TokenEndpointConfig &config, uint32_t now) {
     uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
     if (config.jwt_key != nullptr) {
-        return issue_jwt(client, render_scope(client.scope, scope), ttl, config, now);
+        return issue_jwt(client, render_scope(client.scope, scope), audience, ttl, config, now);
     }
     std::string token;
     if (!generate_token(token)) {
@@ -92,7 +95,7 @@ HttpResponse issue_token(const Client &client, uint64_t scope, TokenStore &store
     uint32_t cap = client.max_tokens != 0 ? client.max_tokens : TokenStore::kDefaultClientCap;
     uint32_t retry_after = 0;
     InsertResult stored = store.insert(digest_token(token), client.id, client.scope, scope, now,
-                                       now + ttl, now, retry_after, cap);
+                                       now + ttl, now, retry_after, cap, audience);
     if (stored != InsertResult::ok) {
         return refusal_to_store(client, stored, retry_after);
     }
@@ -128,7 +131,13 @@ HttpResponse answer(ClientRequest &client_request, const Registry &registry, Tok
         return error_response(400, "invalid_scope",
                               "the requested scope is malformed or exceeds the client's scope");
     }
-    return issue_token(*client, *scope, store, config, now);
+    std::optional<Audience> audience =
+        choose_audience(*client, config.issuer, client_request.form().all("resource"));
+    if (!audience) {
+        return error_response(400, "invalid_target",
+                              "a requested resource is malformed or not one of this client's");
+    }
+    return issue_token(*client, *scope, *audience, store, config, now);
 }
 
 }  // namespace
@@ -137,7 +146,7 @@ HttpResponse handle_token_request(const FormRequest &request, const Registry &re
                                   TokenStore &store, const TokenEndpointConfig &config,
                                   uint32_t now) noexcept {
     try {
-        ClientRequest client_request(request, config.auth, now);
+        ClientRequest client_request(request, config.auth, now, "resource");
         HttpResponse response = answer(client_request, registry, store, config, now);
         response.outcome.client = client_request.named_client();
         return response;

@@ -30,7 +30,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free &&
               "the store shares atomics between processes");
 
 constexpr uint64_t kMagic = 0x4b4f544854554f41;  // "OAUTHTOK"
-constexpr uint32_t kVersion = 2;                 // 2: client records in the token table
+constexpr uint32_t kVersion = 3;  // 2: client records in the token table; 3: audiences
 constexpr size_t kCacheLine = 64;
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr unsigned kReclaimStep = 8;
@@ -40,6 +40,12 @@ constexpr unsigned kReclaimStep = 8;
 constexpr unsigned kReadAttempts = 1000;
 constexpr size_t kMaxText = kMaxClientIdLength + kMaxScopeListLength;
 constexpr uint64_t kLow56 = (uint64_t{1} << 56) - 1;
+constexpr uint64_t kLow40 = (uint64_t{1} << 40) - 1;
+constexpr uint64_t kAudienceBits = 0xffff;  // kMaxResources bits
+static_assert(kMaxResources == 16, "a token keeps its audience in 16 bits of w[7]");
+// Text entry numbers of the audience dictionary start past this; the id and
+// scope dictionary's from 1, so that each grows at its end alone.
+constexpr uint32_t kAudienceRun = 1 << 16;
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
@@ -49,12 +55,16 @@ enum Kind : uint8_t { kToken = 1, kClientHead = 2, kClientText = 3 };
 //   all:    w[0..3] key (w[0] picks the home slot), w[4] state: low half 0 when
 //           the slot is empty
 //   token:  key = digest; w[4] = expires_at | issued_at << 32; w[5] = scope
-//           mask over the client's dictionary; w[6], w[7] low 56 bits = client key
+//           mask over the client's dictionary; w[6], w[7] low 40 bits = client
+//           key; w[7] bits 40-55: audience mask over its audience dictionary
 //   head:   key = client key, n = 0; w[4] = 1 | tokens << 32; w[5] = soonest
 //           expiry of its tokens (0: unknown) | id length << 32 | dictionary
-//           length << 48; w[6] = the cap of its last insert
+//           length << 48; w[6] = the cap of its last insert | audience
+//           dictionary length << 32
 //   text:   key = client key, n >= 1; w[4] = 1; w[5], w[6], w[7] low 7 bytes:
-//           bytes 23 (n - 1) on of the client id followed by the dictionary
+//           bytes 23 (n - 1) on of the client id followed by the dictionary,
+//           or for n > kAudienceRun bytes 23 (n - kAudienceRun - 1) on of the
+//           audience dictionary
 struct Entry {
     std::atomic<uint64_t> w[8];
 };
@@ -120,7 +130,8 @@ Digest digest_of(const Words &words) {
     return digest;
 }
 
-// A client's key: 120 bits of SHA-256 of its id, so that ids never collide in practice.
+// A client's key: 104 bits of SHA-256 of its id, so that ids never collide in
+// practice (and an insert that finds another id under its key is refused).
 struct ClientKey {
     uint64_t a = 0, b = 0;
     bool operator==(const ClientKey &o) const { return a == o.a && b == o.b; }
@@ -133,7 +144,7 @@ bool client_key_of(std::string_view client_id, ClientKey &key) {
     }
     std::memcpy(&key.a, digest.data(), 8);
     std::memcpy(&key.b, digest.data() + 8, 8);
-    key.b &= kLow56;
+    key.b &= kLow40;
     return true;
 }
 
@@ -172,7 +183,11 @@ uint32_t expiry_of(const Entry &token) {
 }
 
 ClientKey client_of(const Entry &token) {
-    return {token.w[6].load(kRelaxed), token.w[7].load(kRelaxed) & kLow56};
+    return {token.w[6].load(kRelaxed), token.w[7].load(kRelaxed) & kLow40};
+}
+
+uint64_t audience_mask_of(const Entry &token) {
+    return token.w[7].load(kRelaxed) >> 40 & kAudienceBits;
 }
 
 Words key_of(const Entry &entry) {
@@ -299,23 +314,47 @@ struct Head {
     uint32_t soonest = 0;
     size_t id_length = 0;
     size_t dictionary_length = 0;
+    size_t audience_length = 0;
     uint32_t cap = 0;
     size_t text_length() const { return id_length + dictionary_length; }
+    size_t entries() const {
+        return 1 + text_entries(text_length()) + text_entries(audience_length);
+    }
 };
 
-// What an insert will write for its client: the text, and the token's mask over it.
+// A dictionary being planned: names joined by single spaces, `length` bytes
+// of `text`, at most `max_names` of them and `max_bytes` bytes.
+struct Dictionary {
+    char *text;
+    size_t &length;
+    size_t max_names;
+    size_t max_bytes;
+    std::string_view view() const { return {text, length}; }
+};
+
+// What an insert will write for its client: the text, the audience
+// dictionary, and the token's masks over them.
 struct ClientPlan {
     Head head;  // slot kNone: the client has no record yet
     char text[kMaxText];
+    char audience[kMaxResourceListLength];
     size_t id_length = 0;
     size_t dictionary_length = 0;
+    size_t audience_length = 0;
     uint64_t mask = 0;
+    uint64_t audience_mask = 0;
     bool overflow = false;
     size_t text_length() const { return id_length + dictionary_length; }
     // Entries this insert adds: the token, and text entries or a whole record.
     size_t entries_needed() const {
-        size_t now = head.slot == kNone ? 0 : 1 + text_entries(head.text_length());
-        return 1 + 1 + text_entries(text_length()) - now;
+        size_t now = head.slot == kNone ? 0 : head.entries();
+        return 1 + 1 + text_entries(text_length()) + text_entries(audience_length) - now;
+    }
+    Dictionary scopes() {
+        return {text + id_length, dictionary_length, kMaxScopes, kMaxScopeListLength};
+    }
+    Dictionary audiences() {
+        return {audience, audience_length, kMaxResources, kMaxResourceListLength};
     }
 };
 
@@ -358,26 +397,39 @@ class Table {
         head.soonest = uint32_t(lengths);
         head.id_length = (lengths >> 32) & 0xffff;
         head.dictionary_length = lengths >> 48;
-        head.cap = uint32_t(entry.w[6].load(kRelaxed));
+        uint64_t cap = entry.w[6].load(kRelaxed);
+        head.cap = uint32_t(cap);
+        head.audience_length = cap >> 32;
         return head.id_length <= kMaxClientIdLength &&
-               head.dictionary_length <= kMaxScopeListLength;
+               head.dictionary_length <= kMaxScopeListLength &&
+               head.audience_length <= kMaxResourceListLength;
     }
 
-    // The client's id and dictionary, into `text` (kMaxText bytes).
-    bool read_text(const ClientKey &client, const Head &head, char *text) const {
-        size_t entries = text_entries(head.text_length());
+    // The `length` bytes of text entries first + 1.., into `text`.
+    bool read_run(const ClientKey &client, uint32_t first, size_t length, char *text) const {
+        size_t entries = text_entries(length);
         char chunk[TokenStore::kTextBytesPerEntry];
         for (uint32_t n = 1; n <= entries; ++n) {
-            uint32_t i = locate(client_entry_key(client, n));
+            uint32_t i = locate(client_entry_key(client, first + n));
             if (i == kNone) {
                 return false;
             }
             unpack_text(slot(i), chunk);
             size_t offset = (n - 1) * TokenStore::kTextBytesPerEntry;
             std::memcpy(text + offset, chunk,
-                        std::min(TokenStore::kTextBytesPerEntry, head.text_length() - offset));
+                        std::min(TokenStore::kTextBytesPerEntry, length - offset));
         }
         return true;
+    }
+
+    // The client's id and dictionary, into `text` (kMaxText bytes).
+    bool read_text(const ClientKey &client, const Head &head, char *text) const {
+        return read_run(client, 0, head.text_length(), text);
+    }
+
+    // The client's audience dictionary, into `text` (kMaxResourceListLength bytes).
+    bool read_audiences(const ClientKey &client, const Head &head, char *text) const {
+        return read_run(client, kAudienceRun, head.audience_length, text);
     }
 
     bool read_token(uint32_t i, uint32_t now, TokenGrant &out) const {
@@ -389,16 +441,24 @@ class Table {
         out.expires_at = uint32_t(state);
         out.issued_at = uint32_t(state >> 32);
         uint64_t mask = entry.w[5].load(kRelaxed);
+        uint64_t audience_mask = audience_mask_of(entry);
         ClientKey client = client_of(entry);
         Head head;
         char text[kMaxText];
-        if (!read_head(client, head) || !read_text(client, head, text)) {
+        char audiences[kMaxResourceListLength];
+        // Most tokens of a client with resources carry an audience; a token
+        // without one spares the reads.
+        if (!read_head(client, head) || !read_text(client, head, text) ||
+            (audience_mask != 0 && !read_audiences(client, head, audiences))) {
             return false;
         }
         std::memcpy(out.client_id, text, head.id_length);
         out.client_id_length = head.id_length;
         out.scope_length =
             render_granted(text + head.id_length, head.dictionary_length, mask, out.scope);
+        out.audience_length = audience_mask == 0 ? 0
+                                                 : render_granted(audiences, head.audience_length,
+                                                                  audience_mask, out.audience);
         return true;
     }
 
@@ -433,42 +493,36 @@ class Table {
 
     // ---- planning an insert
 
-    // What the client's record must become for a token of `mask` over `list`.
-    // False when another client's id has the same key (never, in practice).
+    // What the client's record must become for a token of `mask` over `list`
+    // and of `audience`. False when another client's id has the same key
+    // (never, in practice).
     bool plan(const ClientKey &client, std::string_view client_id, std::string_view list,
-              uint64_t mask, ClientPlan &plan) const {
+              uint64_t mask, const Audience &audience, ClientPlan &plan) const {
         plan = ClientPlan();
-        std::string_view names[kMaxScopes];
-        size_t count = 0;
-        split_names(list, names, count);  // the caller's list is a registry list: at most 64
         if (!read_head(client, plan.head)) {
             plan.head = Head();
-            std::memcpy(plan.text, client_id.data(), client_id.size());
-            std::memcpy(plan.text + client_id.size(), list.data(), list.size());
+            // std::copy: an empty view may hold no pointer, which memcpy may not take.
+            std::copy(client_id.begin(), client_id.end(), plan.text);
+            std::copy(list.begin(), list.end(), plan.text + client_id.size());
+            std::copy(audience.list.begin(), audience.list.end(), plan.audience);
             plan.id_length = client_id.size();
             plan.dictionary_length = list.size();
+            plan.audience_length = audience.list.size();
             plan.mask = mask;
+            plan.audience_mask = audience.mask;
             return true;
         }
         if (!read_text(client, plan.head, plan.text) ||
-            std::string_view(plan.text, plan.head.id_length) != client_id) {
+            std::string_view(plan.text, plan.head.id_length) != client_id ||
+            !read_audiences(client, plan.head, plan.audience)) {
             return false;
         }
         plan.id_length = plan.head.id_length;
         plan.dictionary_length = plan.head.dictionary_length;
-        std::string_view dictionary(plan.text + plan.id_length, plan.dictionary_length);
-        if (dictionary == list) {
-            plan.mask = mask;  // the usual case: the list has not changed
-            return true;
-        }
-        // The whole list appended, so that later tokens map as they are; else
-        // only the names this token is granted.
-        ClientPlan whole = plan;
-        if (extend(whole, names, count, ~uint64_t{0}, mask)) {
-            plan = whole;
-        } else {
-            plan.overflow = !extend(plan, names, count, mask, mask);
-        }
+        plan.audience_length = plan.head.audience_length;
+        plan.overflow =
+            !map_names(plan.scopes(), list, mask, plan.mask) ||
+            !map_names(plan.audiences(), audience.list, audience.mask, plan.audience_mask);
         return true;
     }
 
@@ -480,7 +534,10 @@ class Table {
     // finds the token finds its record.
     void place_token(const Digest &digest, const ClientKey &client, const ClientPlan &plan,
                      uint32_t issued_at, uint32_t expires_at, uint32_t cap) {
-        write_text(client, plan);
+        size_t old_text = plan.head.slot == kNone ? 0 : plan.head.text_length();
+        size_t old_audience = plan.head.slot == kNone ? 0 : plan.head.audience_length;
+        write_run(client, 0, plan.text, old_text, plan.text_length());
+        write_run(client, kAudienceRun, plan.audience, old_audience, plan.audience_length);
         write_head(client, plan, expires_at, cap);
         std::array<uint64_t, 8> words{};
         Words key = words_of(digest);
@@ -488,7 +545,7 @@ class Table {
         words[4] = expires_at | uint64_t{issued_at} << 32;
         words[5] = plan.mask;
         words[6] = client.a;
-        words[7] = client.b | uint64_t{kToken} << 56;
+        words[7] = client.b | (plan.audience_mask & kAudienceBits) << 40 | uint64_t{kToken} << 56;
         add(words);
         region_.live.store(region_.live.load(kRelaxed) + 1, kRelaxed);
         if (region_.no_expiry_before > expires_at) {
@@ -573,55 +630,82 @@ class Table {
         return (uint64_t{to} + region_.slot_count - from) % region_.slot_count;
     }
 
+    // The mask over `dictionary` of the names `mask` picks from `list`, into
+    // `out`. When the dictionary is not the list, the whole list is appended,
+    // so that later tokens map as they are; else only the names this token
+    // is granted. False when even those do not fit.
+    static bool map_names(Dictionary dictionary, std::string_view list, uint64_t mask,
+                          uint64_t &out) {
+        if (dictionary.view() == list) {
+            out = mask;  // the usual case: the list has not changed
+            return true;
+        }
+        std::string_view names[kMaxScopes];
+        size_t count = 0;
+        split_names(list, names, count);  // the caller's list is a registry list: at most 64
+        size_t length = dictionary.length;
+        out = 0;
+        if (extend(dictionary, names, count, ~uint64_t{0}, mask, out)) {
+            return true;
+        }
+        dictionary.length = length;
+        out = 0;
+        return extend(dictionary, names, count, mask, mask, out);
+    }
+
     // Appends the names of `names` selected by `select` that the dictionary
-    // lacks, and sets in the plan's mask the bits of those `granted`; false
-    // when they take the dictionary past 64 names or kMaxScopeListLength bytes.
-    bool extend(ClientPlan &plan, const std::string_view *names, size_t count, uint64_t select,
-                uint64_t granted) const {
+    // lacks, and sets in `mask` the bits of those `granted`; false when they
+    // take the dictionary past its names or bytes.
+    static bool extend(Dictionary dictionary, const std::string_view *names, size_t count,
+                       uint64_t select, uint64_t granted, uint64_t &mask) {
         std::string_view have[kMaxScopes];
         size_t have_count = 0;
-        split_names({plan.text + plan.id_length, plan.dictionary_length}, have, have_count);
+        split_names(dictionary.view(), have, have_count);
         for (size_t j = 0; j < count; ++j) {
             if (!(select >> j & 1)) {
                 continue;
             }
             size_t index = std::find(have, have + have_count, names[j]) - have;
             if (index == have_count) {
-                size_t extra = (plan.dictionary_length > 0) + names[j].size();
-                if (have_count == kMaxScopes ||
-                    plan.dictionary_length + extra > kMaxScopeListLength) {
+                size_t extra = (dictionary.length > 0) + names[j].size();
+                if (have_count >= dictionary.max_names ||
+                    dictionary.length + extra > dictionary.max_bytes) {
                     return false;
                 }
-                char *end = plan.text + plan.text_length();
-                if (plan.dictionary_length > 0) {
+                char *end = dictionary.text + dictionary.length;
+                if (dictionary.length > 0) {
                     *end++ = ' ';
                 }
                 std::memcpy(end, names[j].data(), names[j].size());
                 have[have_count++] = std::string_view(end, names[j].size());
-                plan.dictionary_length += extra;
+                dictionary.length += extra;
+            }
+            if (index >= dictionary.max_names) {
+                return false;  // an older dictionary with more names than this build keeps
             }
             if (granted >> j & 1) {
-                plan.mask |= uint64_t{1} << index;
+                mask |= uint64_t{1} << index;
             }
         }
         return true;
     }
 
-    // Entries 1.. of the text that changed: an existing one in place (only
-    // bytes past the old length change), a new one added.
-    void write_text(const ClientKey &client, const ClientPlan &plan) {
-        size_t old_length = plan.head.slot == kNone ? 0 : plan.head.text_length();
-        if (plan.head.slot != kNone && old_length == plan.text_length()) {
+    // Text entries first + 1.. that changed, from `text` of `length` bytes:
+    // an existing one in place (only bytes past the old length change), a
+    // new one added.
+    void write_run(const ClientKey &client, uint32_t first_entry, const char *text,
+                   size_t old_length, size_t length) {
+        if (old_length == length) {
             return;
         }
         char chunk[TokenStore::kTextBytesPerEntry];
         size_t first = old_length / TokenStore::kTextBytesPerEntry;
-        for (size_t n = first + 1; n <= text_entries(plan.text_length()); ++n) {
+        for (size_t n = first + 1; n <= text_entries(length); ++n) {
             size_t offset = (n - 1) * TokenStore::kTextBytesPerEntry;
             std::memset(chunk, 0, sizeof chunk);
-            std::memcpy(chunk, plan.text + offset,
-                        std::min(TokenStore::kTextBytesPerEntry, plan.text_length() - offset));
-            Key key = client_entry_key(client, n);
+            std::memcpy(chunk, text + offset,
+                        std::min(TokenStore::kTextBytesPerEntry, length - offset));
+            Key key = client_entry_key(client, first_entry + uint32_t(n));
             std::array<uint64_t, 8> words{};
             std::copy(key.words.begin(), key.words.end(), words.begin());
             words[4] = 1;
@@ -651,7 +735,7 @@ class Table {
             // looks after this writer died.
             std::atomic_thread_fence(std::memory_order_release);
             slot(i).w[5].store(lengths, kRelaxed);
-            slot(i).w[6].store(cap, kRelaxed);
+            slot(i).w[6].store(cap | uint64_t(plan.audience_length) << 32, kRelaxed);
             return;
         }
         Key key = client_entry_key(client, 0);
@@ -659,7 +743,7 @@ class Table {
         std::copy(key.words.begin(), key.words.end(), words.begin());
         words[4] = 1;  // no token yet: count_token counts the first
         words[5] = lengths;
-        words[6] = cap;
+        words[6] = cap | uint64_t(plan.audience_length) << 32;
         words[7] = uint64_t{kClientHead} << 56;
         add(words);
     }
@@ -685,12 +769,19 @@ class Table {
             return;
         }
         for (uint32_t n = 1; n <= text_entries(head.text_length()); ++n) {
-            uint32_t i = locate(client_entry_key(client, n));
-            if (i != kNone) {
-                erase(i);
-            }
+            erase_if_present(client_entry_key(client, n));
+        }
+        for (uint32_t n = 1; n <= text_entries(head.audience_length); ++n) {
+            erase_if_present(client_entry_key(client, kAudienceRun + n));
         }
         uint32_t i = locate(client_entry_key(client, 0));
+        if (i != kNone) {
+            erase(i);
+        }
+    }
+
+    void erase_if_present(const Key &key) {
+        uint32_t i = locate(key);
         if (i != kNone) {
             erase(i);
         }
@@ -831,9 +922,11 @@ class Table {
         Kind kind = kind_of(entry);
         Head head;
         char text[kMaxText];
+        char audiences[kMaxResourceListLength];
         if (kind == kToken) {
             ClientKey client = client_of(entry);
-            return !read_head(client, head) || !read_text(client, head, text);
+            return !read_head(client, head) || !read_text(client, head, text) ||
+                   !read_audiences(client, head, audiences);
         }
         ClientKey client{entry.w[0].load(kRelaxed) - entry.w[2].load(kRelaxed) * 0x9e3779b97f4a7c15,
                          entry.w[1].load(kRelaxed)};
@@ -841,9 +934,12 @@ class Table {
             return true;
         }
         if (kind == kClientHead) {
-            return !read_text(client, head, text);
+            return !read_text(client, head, text) || !read_audiences(client, head, audiences);
         }
         uint64_t n = entry.w[2].load(kRelaxed);
+        if (n > kAudienceRun) {
+            return n - kAudienceRun > text_entries(head.audience_length);
+        }
         return n == 0 || n > text_entries(head.text_length());
     }
 
@@ -978,9 +1074,10 @@ size_t TokenStore::capacity_for(size_t size) noexcept {
     return size < kMinRegionSize ? 0 : capacity_of(layout_for(size).slot_count);
 }
 
-size_t TokenStore::entries_for_client(std::string_view client_id,
-                                      std::string_view scope_list) noexcept {
-    return 1 + text_entries(client_id.size() + scope_list.size());
+size_t TokenStore::entries_for_client(std::string_view client_id, std::string_view scope_list,
+                                      std::string_view audience_list) noexcept {
+    return 1 + text_entries(client_id.size() + scope_list.size()) +
+           text_entries(audience_list.size());
 }
 
 bool TokenStore::format(void *region, size_t size) noexcept {
@@ -1014,10 +1111,11 @@ TokenStore::TokenStore(void *region, StoreLock lock) noexcept
 InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id,
                                 std::string_view scope_list, uint64_t scope_mask,
                                 uint32_t issued_at, uint32_t expires_at, uint32_t now,
-                                uint32_t &retry_after, uint32_t client_cap) noexcept {
+                                uint32_t &retry_after, uint32_t client_cap,
+                                const Audience &audience) noexcept {
     ClientKey client;
     if (client_id.size() > kMaxClientIdLength || scope_list.size() > kMaxScopeListLength ||
-        !client_key_of(client_id, client)) {
+        audience.list.size() > kMaxResourceListLength || !client_key_of(client_id, client)) {
         retry_after = 1;  // the registry keeps within these; a client record cannot hold more
         return InsertResult::full;
     }
@@ -1034,7 +1132,7 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
         table.remove_token(stale, true);  // a digest issued again replaces its entry
     }
     ClientPlan plan;
-    if (!table.plan(client, client_id, scope_list, scope_mask, plan)) {
+    if (!table.plan(client, client_id, scope_list, scope_mask, audience, plan)) {
         retry_after = 1;
         return InsertResult::full;
     }
@@ -1045,7 +1143,7 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
         at_cap ? plan.head.soonest == 0 || plan.head.soonest <= now : !table.sweep_is_futile(now);
     if ((at_cap || !table.has_room(plan.entries_needed())) && sweep_may_help) {
         table.sweep(now);
-        table.plan(client, client_id, scope_list, scope_mask, plan);
+        table.plan(client, client_id, scope_list, scope_mask, audience, plan);
         at_cap = plan.head.slot != kNone && plan.head.tokens >= cap;
     }
     if (at_cap) {
@@ -1054,7 +1152,7 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
     }
     if (plan.overflow) {
         retry_after = 0;
-        return InsertResult::scopes_overflow;
+        return InsertResult::dictionary_overflow;
     }
     if (!table.has_room(plan.entries_needed())) {
         retry_after = table.seconds_until_expiry(now);

@@ -8,10 +8,13 @@
 // records, keyed by a hash of the client id. A client record is a head entry
 // (tokens held, their soonest expiry) and text entries holding the client id
 // and the client's scope dictionary: the scope names it has been granted, in
-// the order they first appeared, never reordered while tokens point at it. A
-// token names its client by key and holds its scopes as a mask over that
-// dictionary, so a reload that changes a client's scope list costs no room.
-// A client record lives as long as tokens point at it.
+// the order they first appeared, never reordered while tokens point at it;
+// then, in text entries of their own, its audience dictionary: the URIs its
+// tokens were issued for (RFC 8707), kept the same way. A token names its
+// client by key and holds its scopes as a 64-bit mask over the one dictionary
+// and its audience as a 16-bit mask over the other, so a reload that changes
+// a client's scope or resource list costs no room, and changes no live
+// token's audience. A client record lives as long as tokens point at it.
 //
 // Concurrency: writers (insert, revoke, reclaim) take the caller's lock.
 // Readers (find) take no lock: a sequence counter in the header is odd while a
@@ -30,6 +33,7 @@
 #include <string_view>
 
 #include "core/registry.hpp"
+#include "core/resource.hpp"
 #include "core/token.hpp"
 
 namespace oauth {
@@ -66,18 +70,21 @@ struct TokenGrant {
     size_t client_id_length = 0;
     char scope[kMaxScopeListLength];  // the granted scopes, space-joined
     size_t scope_length = 0;
+    char audience[kMaxResourceListLength];  // the URIs it is meant for, space-joined
+    size_t audience_length = 0;
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
 
     std::string_view client() const { return {client_id, client_id_length}; }
     std::string_view scopes() const { return {scope, scope_length}; }
+    std::string_view audiences() const { return {audience, audience_length}; }
 };
 
 enum class InsertResult {
     ok,
-    full,            // no room in the store, even after reclaiming expired tokens
-    client_at_cap,   // the client holds as many live tokens as its cap allows
-    scopes_overflow  // the client's dictionary cannot take a new name while it holds tokens
+    full,                // no room in the store, even after reclaiming expired tokens
+    client_at_cap,       // the client holds as many live tokens as its cap allows
+    dictionary_overflow  // a dictionary of the client cannot take a new name while it holds tokens
 };
 
 // A copy of each token live at `now`, from visit_live().
@@ -101,8 +108,8 @@ class TokenStore {
     static size_t capacity_for(size_t size) noexcept;
 
     // Entries a client record takes: a head and its text entries.
-    static size_t entries_for_client(std::string_view client_id,
-                                     std::string_view scope_list) noexcept;
+    static size_t entries_for_client(std::string_view client_id, std::string_view scope_list,
+                                     std::string_view audience_list = {}) noexcept;
 
     // Writes an empty store over `region`. False when `size` is too small.
     static bool format(void *region, size_t size) noexcept;
@@ -120,14 +127,19 @@ class TokenStore {
     //   fit; `retry_after` is then the seconds until the soonest token expires;
     // - client_at_cap when the client holds `client_cap` live tokens;
     //   `retry_after` is then the seconds until its soonest token expires;
-    // - scopes_overflow when `scope_list` names scopes the client's dictionary
-    //   lacks and they would take it past 64 names or kMaxScopeListLength
-    //   bytes while tokens point at it (only after reloads that keep changing
-    //   the client's scopes); `retry_after` is then 0.
+    // - dictionary_overflow when `scope_list` names scopes the client's
+    //   dictionary lacks and they would take it past 64 names or
+    //   kMaxScopeListLength bytes while tokens point at it, or `audience`
+    //   URIs past kMaxResources or kMaxResourceListLength (only after reloads
+    //   that keep changing the client's scopes, resources or the issuer);
+    //   `retry_after` is then 0.
+    // The token's audience is the bits `audience.mask` of `audience.list`
+    // (the client's resources, or the issuer, as the caller knows them).
     InsertResult insert(const Digest &digest, std::string_view client_id,
                         std::string_view scope_list, uint64_t scope_mask, uint32_t issued_at,
                         uint32_t expires_at, uint32_t now, uint32_t &retry_after,
-                        uint32_t client_cap = kDefaultClientCap) noexcept;
+                        uint32_t client_cap = kDefaultClientCap,
+                        const Audience &audience = {}) noexcept;
 
     // Fills `out` and answers true when the token is live at `now`.
     bool find(const Digest &digest, uint32_t now, TokenGrant &out) const noexcept;

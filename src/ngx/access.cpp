@@ -43,15 +43,8 @@ char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf) {
     return static_cast<char *>(NGX_CONF_ERROR);
 }
 
-ngx_str_t joinedAudience(ngx_pool_t *pool, const std::vector<std::string> &audience) {
-    std::string joined;
-    for (const std::string &one : audience) {
-        if (!joined.empty()) {
-            joined.push_back(' ');
-        }
-        joined += one;
-    }
-    return ngxString(pool, joined);
+const oauth::Registry *registryOf(const LocationConf *lcf) {
+    return lcf->clients == NGX_CONF_UNSET_PTR ? nullptr : lcf->clients;
 }
 
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
@@ -62,15 +55,16 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
     }
     ctx->client_id = ngxString(r->pool, grant.client());
     ctx->scope = ngxString(r->pool, grant.scopes());
-    if (ctx->client_id.data == nullptr || ctx->scope.data == nullptr) {
+    ctx->audience = ngxString(r->pool, grant.audiences());
+    if (ctx->client_id.data == nullptr || ctx->scope.data == nullptr ||
+        ctx->audience.data == nullptr) {
         return NGX_ERROR;
     }
     ctx->expires_at = grant.expires_at;
     if (jwt != nullptr && grant.expires_at != 0 && jwt->failure() == oauth::jose::JwtCheck::ok &&
         !jwt->claims().issuer.empty()) {
         ctx->issuer = ngxString(r->pool, jwt->claims().issuer);
-        ctx->audience = joinedAudience(r->pool, jwt->claims().audience);
-        if (ctx->issuer.data == nullptr || ctx->audience.data == nullptr) {
+        if (ctx->issuer.data == nullptr) {
             return NGX_ERROR;
         }
     }
@@ -79,14 +73,19 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
 }
 
 // The failed check, never the token: a client's mistake, logged at info.
-void logJwtRefusal(ngx_http_request_t *r, oauth::jose::JwtVerifier *jwt) {
-    if (jwt == nullptr || jwt->failure() == oauth::jose::JwtCheck::ok) {
+void logRefusal(ngx_http_request_t *r, oauth::jose::JwtVerifier *jwt,
+                const oauth::BearerVerdict &verdict) {
+    std::string_view why = verdict.log_reason;
+    const char *what = "access token";
+    if (why.empty() && jwt != nullptr && jwt->failure() != oauth::jose::JwtCheck::ok) {
+        why = oauth::jose::describe(jwt->failure());
+        what = "JWT access token";
+    }
+    if (why.empty()) {
         return;
     }
-    std::string_view why = oauth::jose::describe(jwt->failure());
     ngx_str_t text{why.size(), reinterpret_cast<u_char *>(const_cast<char *>(why.data()))};
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: JWT access token refused: %V",
-                  &text);
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: %s refused: %V", what, &text);
 }
 
 ngx_int_t accessHandler(ngx_http_request_t *r) {
@@ -102,14 +101,14 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     Jwts jwts(r, lcf);
     oauth::BearerVerdict verdict =
         oauth::check_bearer(request, store, check->required, view(lcf->realm), uint32_t(ngx_time()),
-                            grant, jwts.verifier());
+                            grant, jwts.verifier(), {registryOf(lcf), lcf->require_audience});
     countBearerCheck(r, check->zone, verdict);
     if (verdict.status == 0) {
         return rememberGrant(r, grant, jwts.verifier()) == NGX_OK ? NGX_OK
                                                                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (verdict.status == NGX_HTTP_UNAUTHORIZED) {
-        logJwtRefusal(r, jwts.verifier());
+        logRefusal(r, jwts.verifier(), verdict);
     }
     if (verdict.challenge.empty()) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -45,7 +45,7 @@ constexpr time_t kRejectionLogInterval = 10;
 constexpr size_t kReadCount = 100;
 constexpr size_t kStartReadCount = 1000;
 constexpr ngx_msec_t kStartBudget = 3000;
-constexpr uint32_t kRepublishSlots = 4096;
+constexpr uint32_t kRepublishSlots = 1024;  // a signature each: some ms per turn
 
 const oauth::LeasePolicy kLeasePolicy{3, isAlive};
 
@@ -525,6 +525,17 @@ void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone) {
         return;
     }
     const FleetConf &conf = *mcf->fleet;
+    // Revocations a state file brought back may never have left the outbox
+    // of the node's previous life (Redis away when it stopped): they go out
+    // again once the link is up. Redis takes them twice at worst.
+    size_t restored = 0;
+    revocationsOf(shm).visit_live(
+        uint32_t(ngx_time()),
+        [](void *count, const oauth::Digest &, uint32_t) { ++*static_cast<size_t *>(count); },
+        &restored);
+    if (restored != 0) {
+        stateOf(shm).fleet.republish.store(1, std::memory_order_release);
+    }
     try {
         std::string stream = streamOf(conf, zone.name);
         timeval timeout{1, 0};
@@ -599,10 +610,14 @@ class ZoneLink final : public RedisLink::Owner {
     }
 
     void linkUp(RedisLink &link) override {
-        if (&link == &reader_) {
-            probe();
-        } else if (checked_) {
-            noteUp();
+        try {
+            if (&link == &reader_) {
+                probe();
+            } else if (checked_) {
+                noteUp();
+            }
+        } catch (const std::bad_alloc &) {
+            link.fail("out of memory");
         }
     }
 

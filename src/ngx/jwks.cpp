@@ -51,16 +51,8 @@ SigningKeys *keysOf(ngx_conf_t *cf, ServerConf *scf) {
     if (scf->signing_keys != nullptr) {
         return scf->signing_keys;
     }
-    auto *keys = new (std::nothrow) SigningKeys();
-    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
-    if (keys == nullptr || cleanup == nullptr) {
-        delete keys;
-        return nullptr;
-    }
-    cleanup->handler = [](void *data) { delete static_cast<SigningKeys *>(data); };
-    cleanup->data = keys;
-    scf->signing_keys = keys;
-    return keys;
+    scf->signing_keys = newInConfPool<SigningKeys>(cf);
+    return scf->signing_keys;
 }
 
 bool addSigningKey(ngx_conf_t *cf, ServerConf *scf, const ngx_str_t &path, std::string_view kid) {

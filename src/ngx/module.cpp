@@ -46,11 +46,12 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                            minimum / 1024);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
-                       "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
-                       "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes",
-                       &name, &size_text, zoneTokenCapacity(size),
-                       oauth::TokenStore::kTextBytesPerEntry);
+    ngx_conf_log_error(
+        NGX_LOG_NOTICE, cf, 0,
+        "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
+        "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
+        "its audiences",
+        &name, &size_text, zoneTokenCapacity(size), oauth::TokenStore::kTextBytesPerEntry);
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
         if (zones[i].name.len == name.len &&
@@ -342,14 +343,10 @@ char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         lcf->require_scope = nullptr;
         return NGX_CONF_OK;
     }
-    auto *check = new (std::nothrow) ScopeCheckConf();
-    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
-    if (check == nullptr || cleanup == nullptr) {
-        delete check;
+    auto *check = newInConfPool<ScopeCheckConf>(cf);
+    if (check == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    cleanup->handler = [](void *data) { delete static_cast<ScopeCheckConf *>(data); };
-    cleanup->data = check;
     check->place = confPlace(cf);
 
     try {
@@ -368,6 +365,38 @@ char *setRequireScope(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     lcf->require_scope = check;
+    return NGX_CONF_OK;
+}
+
+// "oauth_require_audience URI ..." or "oauth_require_audience off".
+char *setRequireAudience(ngx_conf_t *cf, ngx_command_t *, void *conf) {
+    auto *lcf = static_cast<LocationConf *>(conf);
+    if (lcf->require_audience != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        lcf->require_audience = nullptr;
+        return NGX_CONF_OK;
+    }
+    auto *required = newInConfPool<oauth::AudienceRequirement>(cf);
+    if (required == nullptr) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    try {
+        std::vector<std::string_view> audiences;
+        for (ngx_uint_t i = 1; i < cf->args->nelts; ++i) {
+            audiences.push_back(view(value[i]));
+        }
+        std::string error;
+        if (!oauth::AudienceRequirement::compile(audiences, *required, error)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_require_audience: %s", error.c_str());
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    } catch (const std::bad_alloc &) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    lcf->require_audience = required;
     return NGX_CONF_OK;
 }
 
@@ -439,6 +468,9 @@ ngx_command_t commands[] = {
     {ngx_string("oauth_require_scope"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_ANY, setRequireScope,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_require_audience"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE,
+     setRequireAudience, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_signing_key"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_TAKE12,
      setSigningKey, NGX_HTTP_SRV_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_jwks"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setJwks,
@@ -474,6 +506,7 @@ void *createLocationConf(ngx_conf_t *cf) {
     }
     lcf->clients = static_cast<oauth::Registry *>(NGX_CONF_UNSET_PTR);
     lcf->require_scope = static_cast<ScopeCheckConf *>(NGX_CONF_UNSET_PTR);
+    lcf->require_audience = static_cast<oauth::AudienceRequirement *>(NGX_CONF_UNSET_PTR);
     lcf->metadata = NGX_CONF_UNSET;
     lcf->auth_failure_limit = NGX_CONF_UNSET;
     lcf->auth_failure_window = NGX_CONF_UNSET;
@@ -548,6 +581,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     }
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
+    ngx_conf_merge_ptr_value(conf->require_audience, prev->require_audience, nullptr);
     ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 0);
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, nullptr);
     if (conf->auth_failure_limit == NGX_CONF_UNSET) {

@@ -8,8 +8,9 @@
 
 #include "ngx/ngx.hpp"
 
-#include <optional>
 #include <atomic>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,8 +104,9 @@ struct LocationConf {
     oauth::Registry *clients;
     ngx_str_t realm;
     EndpointConf *endpoint;
-    ScopeCheckConf *require_scope;  // nullptr: off
-    ngx_int_t auth_failure_limit;   // 0: off
+    ScopeCheckConf *require_scope;                 // nullptr: off
+    oauth::AudienceRequirement *require_audience;  // nullptr: off
+    ngx_int_t auth_failure_limit;                  // 0: off
     time_t auth_failure_window;
     time_t auth_failure_block;
     ngx_flag_t metadata;
@@ -123,7 +125,7 @@ struct RequestContext {
     ngx_str_t expires;   // formatted when first read
     time_t expires_at;   // 0: no valid token
     ngx_str_t issuer;    // of a JWT; empty for an opaque token
-    ngx_str_t audience;  // of a JWT, space-separated
+    ngx_str_t audience;  // space-separated
 };
 
 // The last stream entry of the fleet applied to the zone, "ms-seq"; 0-0: none.
@@ -175,6 +177,20 @@ struct ZoneRegions {
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
+
+// A C++ object that lives as long as the configuration: deleted with its pool.
+template <typename T>
+T *newInConfPool(ngx_conf_t *cf) {
+    auto *object = new (std::nothrow) T();
+    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
+    if (object == nullptr || cleanup == nullptr) {
+        delete object;
+        return nullptr;
+    }
+    cleanup->handler = [](void *data) { delete static_cast<T *>(data); };
+    cleanup->data = object;
+    return object;
+}
 
 std::string_view view(const ngx_str_t &s);
 ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s);
@@ -249,7 +265,9 @@ class Jwts {
 };
 
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
-                        oauth::jose::JwtVerifier *jwt);                // access.cpp
+                        oauth::jose::JwtVerifier *jwt);  // access.cpp
+// The registry a location's opaque tokens answer to; nullptr: none in scope.
+const oauth::Registry *registryOf(const LocationConf *lcf);            // access.cpp
 char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
 ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp

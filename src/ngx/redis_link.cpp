@@ -309,7 +309,13 @@ void RedisLink::onReply(redisAsyncContext *ac, void *reply, void *privdata) {
         link->deadline_.timer_set) {
         ngx_del_timer(&link->deadline_);
     }
-    copy.handler(copy.data, link->ac_ == ac ? static_cast<redisReply *>(reply) : nullptr);
+    try {
+        copy.handler(copy.data, link->ac_ == ac ? static_cast<redisReply *>(reply) : nullptr);
+    } catch (...) {
+        // Nothing may cross into hiredis' C; the link starts afresh.
+        ngx_log_error(NGX_LOG_ERR, link->log_, 0, "oauth_fleet_redis: out of memory");
+        link->lost("out of memory");
+    }
 }
 
 }  // namespace oauth_ngx

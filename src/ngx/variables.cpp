@@ -20,7 +20,7 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     Jwts jwts(r, lcf);
     if (lcf->require_scope == nullptr ||
         !oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone), uint32_t(ngx_time()),
-                                  grant, jwts.verifier())) {
+                                  grant, jwts.verifier(), registryOf(lcf))) {
         grant = oauth::TokenGrant();
     }
     if (rememberGrant(r, grant, jwts.verifier()) != NGX_OK) {

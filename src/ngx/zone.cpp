@@ -193,7 +193,8 @@ void copyToken(void *context, const oauth::Digest &digest, const oauth::TokenGra
     uint32_t retry_after = 0;
     oauth::InsertResult result = copy->to->insert(
         digest, grant.client(), grant.scopes(), maskOfAll(grant.scopes()), grant.issued_at,
-        grant.expires_at, copy->now, retry_after, oauth::TokenStore::kNoClientCap);
+        grant.expires_at, copy->now, retry_after, oauth::TokenStore::kNoClientCap,
+        oauth::Audience{grant.audiences(), maskOfAll(grant.audiences())});
     ++(result == oauth::InsertResult::ok ? copy->kept : copy->dropped);
 }
 

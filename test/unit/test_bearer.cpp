@@ -56,17 +56,19 @@ struct Gate {
     Gate() {
         uint32_t retry = 0;
         assert_int_equal(store.insert(oauth::digest_token(kToken), "app", "a b c", 0b101, kNow,
-                                      kNow + 60, kNow, retry),
+                                      kNow + 60, kNow, retry, oauth::TokenStore::kDefaultClientCap,
+                                      oauth::Audience{"https://a.test https://b.test", 0b10}),
                          oauth::InsertResult::ok);
     }
 
     oauth::BearerVerdict check(const std::string &header, std::vector<std::string_view> scopes,
-                               uint32_t now = kNow, std::string_view realm = "api") {
+                               uint32_t now = kNow, std::string_view realm = "api",
+                               const oauth::GrantPolicy &policy = {}) {
         oauth::ScopeRequirement required;
         std::string error;
         assert_true(oauth::ScopeRequirement::compile(scopes, required, error));
         oauth::BearerRequest request{header.empty() ? 0u : 1u, header};
-        return oauth::check_bearer(request, store, required, realm, now, grant);
+        return oauth::check_bearer(request, store, required, realm, now, grant, nullptr, policy);
     }
 
     oauth::TokenGrant grant;
@@ -132,6 +134,53 @@ void finds_the_grant_of_a_live_token_scopes_aside(void **) {
 
 }  // namespace
 
+void the_audience_must_hold_one_required(void **) {
+    Gate gate;
+    oauth::AudienceRequirement required;
+    std::string error;
+    assert_true(
+        oauth::AudienceRequirement::compile({"https://x.test", "https://b.test"}, required, error));
+    oauth::BearerVerdict verdict =
+        gate.check("Bearer " + kToken, {"a"}, kNow, "api", {nullptr, &required});
+    assert_int_equal(verdict.status, 0);
+    assert_text(gate.grant.audiences(), "https://b.test");
+
+    assert_true(oauth::AudienceRequirement::compile({"https://a.test"}, required, error));
+    verdict = gate.check("Bearer " + kToken, {"a"}, kNow, "api", {nullptr, &required});
+    assert_int_equal(verdict.status, 401);  // RFC 6750 §3.1: not meant for this resource
+    assert_text(verdict.challenge,
+                "Bearer realm=\"api\", error=\"invalid_token\", "
+                "error_description=\"the access token is not meant for this resource\"");
+    assert_text(verdict.log_reason, "its audience is none of oauth_require_audience");
+    // A prefix or a part of a space-joined audience is no match.
+    assert_true(oauth::AudienceRequirement::compile({"https://b.tes"}, required, error));
+    assert_int_equal(gate.check("Bearer " + kToken, {}, kNow, "api", {nullptr, &required}).status,
+                     401);
+    assert_false(oauth::AudienceRequirement::compile({"a b"}, required, error));
+    assert_false(oauth::AudienceRequirement::compile({""}, required, error));
+}
+
+// SPEC: own tokens answer to the registry from the reload on.
+void opaque_tokens_follow_the_registry(void **) {
+    Gate gate;
+    auto narrowed = fixture::registry(R"({"clients":[{"client_id":"app","client_secret_hash":")" +
+                                      fixture::sha256_hash("s") + R"(","scope":"c b"}]})");
+    auto without = fixture::registry(R"({"clients":[{"client_id":"other","client_secret_hash":")" +
+                                     fixture::sha256_hash("s") + R"(","scope":"a c"}]})");
+    assert_int_equal(gate.check("Bearer " + kToken, {"c"}, kNow, "api", {narrowed.get()}).status,
+                     0);
+    assert_text(gate.grant.scopes(), "c");  // a is no longer the client's
+    assert_int_equal(gate.check("Bearer " + kToken, {"a"}, kNow, "api", {narrowed.get()}).status,
+                     403);
+    assert_int_equal(gate.check("Bearer " + kToken, {}, kNow, "api", {without.get()}).status, 401);
+    std::string header = "Bearer " + kToken;
+    oauth::BearerRequest request{1, header};
+    assert_false(
+        oauth::find_bearer_grant(request, gate.store, kNow, gate.grant, nullptr, without.get()));
+    assert_true(oauth::find_bearer_grant(request, gate.store, kNow, gate.grant));
+    assert_text(gate.grant.scopes(), "a c");
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_bearer_case_insensitively),
@@ -140,6 +189,8 @@ int main() {
         cmocka_unit_test(compiles_scope_requirements),
         cmocka_unit_test(lets_a_valid_token_through),
         cmocka_unit_test(answers_each_rfc6750_error),
+        cmocka_unit_test(the_audience_must_hold_one_required),
+        cmocka_unit_test(opaque_tokens_follow_the_registry),
         cmocka_unit_test(the_realm_is_escaped_in_the_challenge),
         cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
     };

@@ -413,6 +413,51 @@ void introspection_is_a_boolean(void **) {
     }
 }
 
+void resource_is_a_uri_or_an_array_of_them(void **) {
+    assert_text(only_client(valid(entry(""))).resources, "");
+    assert_text(only_client(valid(entry(R"(, "resource": "https://api.test/v1")"))).resources,
+                "https://api.test/v1");
+    assert_text(only_client(valid(entry(R"(, "resource": ["https://b.test", "urn:x:y",)"
+                                        R"( "https://b.test"])")))
+                    .resources,
+                "https://b.test urn:x:y");  // duplicates collapse, the first is the default
+    for (const char *value : {R"([])", R"(1)", R"(null)", R"({})"}) {
+        refused(entry(", \"resource\": " + std::string(value)), 2,
+                std::string("client \"a\": \"resource\"") +
+                    (std::string(value) == "[]"
+                         ? " must be a URI or a non-empty array of URIs"
+                         : " must be an absolute URI without a fragment (RFC 8707 section 2)"));
+    }
+    refused(entry(R"(, "resource": "https://api.test/#frag")"), 2,
+            "client \"a\": \"resource\" \"https://api.test/#frag\" must be an absolute URI "
+            "without a fragment (RFC 8707 section 2)");
+    refused(entry(R"(, "resource": ["https://a.test", "/relative"])"), 2,
+            "client \"a\": \"resource\" #2 \"/relative\" must be an absolute URI without a "
+            "fragment (RFC 8707 section 2)");
+    refused(entry(R"(, "resource": "https://a.test/x y")"), 2,
+            "client \"a\": \"resource\" \"https://a.test/x y\" must be an absolute URI "
+            "without a fragment (RFC 8707 section 2)");
+    refused(entry(R"(, "resource": "https://a.test/\n")"), 2,
+            "client \"a\": \"resource\" \"https://a.test/\\x0a\" must be an absolute URI "
+            "without a fragment (RFC 8707 section 2)");
+}
+
+void resource_is_limited_to_16_uris_and_1024_bytes(void **) {
+    std::string uris;
+    for (int i = 0; i < 17; ++i) {
+        uris += std::string(i ? ", " : "") + "\"urn:r:" + std::to_string(i) + "\"";
+    }
+    refused(entry(", \"resource\": [" + uris + "]"), 2,
+            "client \"a\": \"resource\" has more than 16 URIs");
+    std::string long_uri = "https://a.test/" + std::string(1010, 'x');
+    assert_int_equal(
+        only_client(valid(entry(", \"resource\": \"" + long_uri.substr(0, 1024) + "\"")))
+            .resources.size(),
+        1024);
+    refused(entry(", \"resource\": [\"" + long_uri.substr(0, 1010) + "\", \"urn:abcdefghijklm\"]"),
+            2, "client \"a\": \"resource\" is longer than 1024 bytes without its duplicates");
+}
+
 }  // namespace
 
 int main() {
@@ -446,6 +491,8 @@ int main() {
         cmocka_unit_test(max_tokens_is_a_positive_integer),
         cmocka_unit_test(grant_types_decides_client_credentials),
         cmocka_unit_test(introspection_is_a_boolean),
+        cmocka_unit_test(resource_is_a_uri_or_an_array_of_them),
+        cmocka_unit_test(resource_is_limited_to_16_uris_and_1024_bytes),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -33,11 +33,11 @@ struct Revocations {
 };
 
 void issue(TokenStore &store, int n, std::string_view client, std::string_view list, uint64_t mask,
-           uint32_t expires_at = kNow + 3600) {
+           uint32_t expires_at = kNow + 3600, const Audience &audience = {}) {
     uint32_t retry_after = 0;
-    assert_int_equal(
-        store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow, retry_after),
-        InsertResult::ok);
+    assert_int_equal(store.insert(digest_of(n), client, list, mask, kNow - 5, expires_at, kNow,
+                                  retry_after, TokenStore::kDefaultClientCap, audience),
+                     InsertResult::ok);
 }
 
 void collect(void *context, const Digest &digest, const TokenGrant &grant) {
@@ -78,7 +78,8 @@ struct Sample {
     std::string file;
 
     Sample() {
-        issue(store, 1, "app", "a b c", 0b101);
+        issue(store, 1, "app", "a b c", 0b101, kNow + 3600,
+              Audience{"https://api.test urn:x https://other.test", 0b101});
         issue(store, 2, "app", "a b c", 0b101);
         issue(store, 3, "reporting", "reports:read", 0);
         issue(store, 4, "app", "a b c", 0b111, kNow + 10);
@@ -128,8 +129,11 @@ void a_file_restores_what_was_live(void **) {
     assert_true(store.find(digest_of(1), kNow + 10, grant));
     assert_text(grant.client(), "app");
     assert_text(grant.scopes(), "a c");
+    assert_text(grant.audiences(), "https://api.test https://other.test");
     assert_int_equal(grant.issued_at, kNow - 5);
     assert_int_equal(grant.expires_at, kNow + 3600);
+    assert_true(store.find(digest_of(2), kNow + 10, grant));
+    assert_text(grant.audiences(), "");
     assert_true(store.find(digest_of(3), kNow + 10, grant));
     assert_text(grant.scopes(), "");
     assert_false(store.find(digest_of(4), kNow + 10, grant));
@@ -258,8 +262,8 @@ void foreign_files_are_refused(void **) {
     assert_text(reason_for("{\"clients\":[]}"), "not a state file of this module");
     assert_text(reason_for(sample.file, "other"), "written for oauth_token_zone \"tokens\"");
     std::string future = sample.file;
-    future[8] = 2;
-    assert_text(reason_for(future), "format version 2, this module reads version 1");
+    future[8] = 3;
+    assert_text(reason_for(future), "format version 3, this module reads version 2");
 }
 
 // A writer whose checksum is right but whose content is not: each lie is caught.
@@ -289,6 +293,50 @@ void a_checksummed_lie_is_refused(void **) {
     size_t scope = bad_scope.find("a c");
     bad_scope[scope + 1] = '"';
     assert_text(reason_for(reseal(bad_scope)), "damaged: inconsistent content");
+}
+
+// Version 1 had no audience in its grants: a file of it is still read, and
+// its tokens come back without an audience.
+void a_version_1_file_is_still_read(void **) {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    issue(store, 1, "app", "a b c", 0b101);
+    issue(store, 2, "reporting", "r", 1);
+    std::string file = snapshot(store, revoked.list);
+    auto u32_at = [&](size_t at) {
+        uint32_t v;
+        std::memcpy(&v, &file[at], 4);
+        return v;
+    };
+    size_t grants = u32_at(56);
+    size_t at = 128 + u32_at(68);
+    for (size_t g = 0; g < grants; ++g) {
+        size_t lengths = uint8_t(file[at]) + uint8_t(file[at + 2]);  // ids and scopes are short
+        assert_int_equal(file[at + 4], 0);                           // no audience
+        file.erase(at + 4, 2);
+        at += 4 + lengths;
+    }
+    uint64_t body = file.size() - 128;
+    std::memcpy(&file[16], &body, 8);
+    file[8] = 1;
+    Digest sum;
+    sha256_digest({std::string_view(file).substr(0, 96), std::string_view(file).substr(128)}, sum);
+    std::memcpy(&file[96], sum.data(), sum.size());
+
+    std::string reason;
+    std::optional<StateFile> parsed = StateFile::parse(file, "tokens", reason);
+    assert_true(parsed.has_value());
+    fixture::Store fresh;
+    TokenStore restored = fresh.open();
+    Revocations none;
+    assert_int_equal(apply_state_file(*parsed, restored, none.list, kNow).tokens, 2);
+    TokenGrant grant;
+    assert_true(restored.find(digest_of(1), kNow, grant));
+    assert_text(grant.scopes(), "a c");
+    assert_text(grant.audiences(), "");
+    assert_true(restored.find(digest_of(2), kNow, grant));
+    assert_text(grant.client(), "reporting");
 }
 
 void a_peek_tells_who_wrote_a_file(void **) {
@@ -382,6 +430,7 @@ int main() {
         cmocka_unit_test(every_flipped_byte_is_refused),
         cmocka_unit_test(foreign_files_are_refused),
         cmocka_unit_test(a_checksummed_lie_is_refused),
+        cmocka_unit_test(a_version_1_file_is_still_read),
         cmocka_unit_test(a_peek_tells_who_wrote_a_file),
         cmocka_unit_test(the_revocation_list_holds_entries_until_they_expire),
         cmocka_unit_test(a_merge_in_ranges_does_what_a_whole_merge_does),

@@ -217,6 +217,58 @@ void revocation_of_an_own_jwt_reaches_the_gate(void **) {
     assert_int_equal(revoke("app:app-secret"), 200);  // again: still 200
 }
 
+// With a fleet: what the other nodes must hear of goes to the outbox, and
+// nothing else does.
+void revocations_for_the_fleet_go_to_the_outbox(void **) {
+    Admin admin;
+    std::vector<uint64_t> memory(oauth::fleet::Outbox::kMinRegionSize / sizeof(uint64_t));
+    assert_true(oauth::fleet::Outbox::format(memory.data(), memory.size() * sizeof(uint64_t)));
+    oauth::fleet::Outbox outbox(memory.data(), {});
+    std::vector<oauth::jose::Key> keys(1);
+    keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    keys[0].kid = "k";
+    const char *issuer = "https://as.example";
+    std::string jwt;
+    oauth::jose::AccessTokenClaims claims{issuer, "app", {issuer}, kNow - 10, kNow + 60, "a b"};
+    assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
+    std::vector<char> region(oauth::jose::VerdictCache::kMinRegionSize);
+    oauth::jose::VerdictCache::format(region.data(), region.size());
+    oauth::jose::GatePolicy own{issuer, &keys, admin.registry.get(), nullptr, 0, &admin.revoked};
+    oauth::jose::JwtVerifier endpoint(own, oauth::jose::VerdictCache(region.data(), {}));
+    oauth::TokenAdminConfig config{{"test"}, issuer, &endpoint, &admin.revoked, &outbox, 3600};
+    auto revoke = [&](const std::string &caller, const std::string &token) {
+        return oauth::handle_revocation_request(admin.request(caller, "token=" + token),
+                                                *admin.registry, admin.store, config, kNow)
+            .status;
+    };
+    oauth::fleet::Revocation out;
+    uint64_t sequence = 0;
+
+    assert_int_equal(revoke("app:app-secret", kToken), 200);  // held here: done here
+    assert_int_equal(outbox.waiting(), 0);
+    assert_int_equal(revoke("auditor:auditor-secret", jwt), 200);  // not the auditor's
+    assert_int_equal(outbox.waiting(), 0);
+
+    assert_int_equal(revoke("app:app-secret", jwt), 200);
+    assert_true(outbox.front(out, sequence));
+    assert_true(out.kind == oauth::fleet::Kind::jwt);
+    assert_memory_equal(out.digest.data(), oauth::digest_token(jwt).data(), 32);
+    assert_text(out.client, "app");
+    assert_int_equal(out.expires_at, kNow + 60 + oauth::jose::kMaxLeeway);
+    assert_int_equal(out.revoked_at, kNow);
+    outbox.pop(sequence);
+
+    // Not held here: maybe another node's, which decides whether it is app's.
+    assert_int_equal(revoke("app:app-secret", "a-token-of-another-node"), 200);
+    assert_true(outbox.front(out, sequence));
+    assert_true(out.kind == oauth::fleet::Kind::opaque);
+    assert_memory_equal(out.digest.data(), oauth::digest_token("a-token-of-another-node").data(),
+                        32);
+    assert_text(out.client, "app");
+    assert_int_equal(out.expires_at, kNow + 3600);
+    assert_false(admin.revoked.contains(out.digest, kNow));
+}
+
 }  // namespace
 
 int main() {
@@ -230,6 +282,7 @@ int main() {
         cmocka_unit_test(revocation_refuses_unauthenticated_callers),
         cmocka_unit_test(introspection_answers_for_own_jwts),
         cmocka_unit_test(revocation_of_an_own_jwt_reaches_the_gate),
+        cmocka_unit_test(revocations_for_the_fleet_go_to_the_outbox),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -331,8 +331,105 @@ void issues_a_jwt_that_verifies_and_stores_nothing(void **) {
     assert_int_equal(claims.expires_at, kNow + 3600);
 }
 
+namespace {
+
+// RFC 8707: a client with resources, and the audience each request gets.
+struct Audiences {
+    std::unique_ptr<oauth::Registry> registry = fixture::registry(
+        R"({"clients":[{"client_id":"app","client_secret_hash":")" +
+        fixture::sha256_hash("app-secret") +
+        R"(","scope":"a","resource":["https://one.test","https://two.test/api","urn:three"]},)"
+        R"({"client_id":"plain","client_secret_hash":")" +
+        fixture::sha256_hash("plain-secret") + R"(","scope":"a"}]})");
+    fixture::Store memory;
+
+    Result post(const std::string &form, const char *client = "app:app-secret",
+                std::string_view issuer = "https://as.test") {
+        oauth::TokenStore store = memory.open();
+        oauth::TokenEndpointConfig config{3600, {"test"}, nullptr, issuer};
+        Exchange exchange("grant_type=client_credentials" + form, client);
+        return {oauth::handle_token_request(exchange.request, *registry, store, config, kNow)};
+    }
+
+    // The audience the store keeps for the token of `r`.
+    std::string audience(const Result &r) {
+        oauth::TokenGrant grant;
+        assert_int_equal(r.response.status, 200);
+        assert_true(memory.open().find(oauth::digest_token(r.field("access_token")), kNow, grant));
+        return std::string(grant.audiences());
+    }
+};
+
+void the_default_audience_is_the_first_resource_or_the_issuer(void **) {
+    Audiences a;
+    assert_text(a.audience(a.post("")), "https://one.test");
+    assert_text(a.audience(a.post("", "plain:plain-secret")), "https://as.test");
+    assert_text(a.audience(a.post("", "plain:plain-secret", "")), "");
+    assert_text(a.audience(a.post("&resource=")), "https://one.test");  // empty: omitted
+}
+
+void resource_may_repeat_and_each_must_be_the_clients(void **) {
+    Audiences a;
+    assert_text(a.audience(a.post("&resource=urn%3Athree")), "urn:three");
+    // Registry order, each once, whatever the request's order.
+    assert_text(a.audience(a.post("&resource=urn:three&resource=https%3A%2F%2Fone.test"
+                                  "&resource=urn:three")),
+                "https://one.test urn:three");
+    for (const char *form :
+         {"&resource=https%3A%2F%2Fother.test", "&resource=urn:three&resource=x",
+          "&resource=https%3A%2F%2Fone.test%23f", "&resource=https%3A%2F%2FONE.test"}) {
+        Result r = a.post(form);
+        assert_int_equal(r.response.status, 400);
+        assert_text(r.field("error"), "invalid_target");
+    }
+    // A client without resources may name none, not even the issuer.
+    Result r = a.post("&resource=https%3A%2F%2Fas.test", "plain:plain-secret");
+    assert_int_equal(r.response.status, 400);
+    assert_text(r.field("error"), "invalid_target");
+    // Only resource may repeat.
+    r = a.post("&scope=a&scope=a");
+    assert_int_equal(r.response.status, 400);
+    assert_text(r.field("error"), "invalid_request");
+}
+
+void a_jwt_carries_the_chosen_audience(void **) {
+    oauth::jose::Key key;
+    key.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    key.kid = "k1";
+    Audiences a;
+    oauth::TokenStore store = a.memory.open();
+    oauth::TokenEndpointConfig config{3600, {"test"}, &key, "https://as.test"};
+    std::vector<oauth::jose::Key> keys = {key};
+    oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0, {}};
+    auto audience_of = [&](const std::string &form) {
+        Exchange exchange("grant_type=client_credentials" + form, "app:app-secret");
+        Result r{oauth::handle_token_request(exchange.request, *a.registry, store, config, kNow)};
+        assert_int_equal(r.response.status, 200);
+        oauth::jose::VerifiedToken claims;
+        assert_int_equal(
+            oauth::jose::verify_access_token(r.field("access_token"), policy, kNow, false, claims),
+            oauth::jose::JwtCheck::ok);
+        std::string joined;
+        for (const std::string &one : claims.audience) {
+            joined += (joined.empty() ? "" : " ") + one;
+        }
+        return joined;
+    };
+    assert_text(audience_of(""), "https://one.test");
+    assert_text(audience_of("&resource=urn:three&resource=https%3A%2F%2Ftwo.test%2Fapi"),
+                "https://two.test/api urn:three");
+    Exchange exchange("grant_type=client_credentials&resource=urn:four", "app:app-secret");
+    Result r{oauth::handle_token_request(exchange.request, *a.registry, store, config, kNow)};
+    assert_text(r.field("error"), "invalid_target");
+}
+
+}  // namespace
+
 int main() {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_default_audience_is_the_first_resource_or_the_issuer),
+        cmocka_unit_test(resource_may_repeat_and_each_must_be_the_clients),
+        cmocka_unit_test(a_jwt_carries_the_chosen_audience),
         cmocka_unit_test(issues_a_token_with_the_default_scope),
         cmocka_unit_test(grants_requested_scopes_in_registry_order),
         cmocka_unit_test(empty_scope_parameter_counts_as_absent),

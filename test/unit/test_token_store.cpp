@@ -235,6 +235,65 @@ void same_client_with_another_scope_list_keeps_each_tokens_scopes(void **) {
     assert_text(grant.scopes(), "b");
 }
 
+// RFC 8707: a token's audience is a mask over the client's audience
+// dictionary, which only grows while tokens point at it: a reload that
+// changes the client's resources changes no live token's audience.
+void each_token_keeps_its_audience_across_resource_lists(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    auto issue_for = [&](uint32_t n, std::string_view list, uint64_t mask) {
+        return zone.store.insert(token(n), "api", "read", 1, kNow, kHourLater, kNow, retry_after,
+                                 TokenStore::kNoClientCap, Audience{list, mask});
+    };
+    auto audience_of = [&](uint32_t n) {
+        TokenGrant grant;
+        assert_true(zone.store.find(token(n), kNow, grant));
+        assert_text(grant.scopes(), "read");
+        return std::string(grant.audiences());
+    };
+    assert_int_equal(issue_for(1, "https://a.test https://b.test", 0b10), InsertResult::ok);
+    assert_int_equal(issue_for(2, "https://a.test https://b.test", 0b11), InsertResult::ok);
+    assert_int_equal(issue_for(3, "https://c.test https://a.test", 0b11), InsertResult::ok);
+    assert_int_equal(issue_for(4, "https://as.test", 0b1), InsertResult::ok);  // the issuer
+    assert_int_equal(issue_for(5, "", 0), InsertResult::ok);
+    assert_text(audience_of(1), "https://b.test");
+    assert_text(audience_of(2), "https://a.test https://b.test");
+    assert_text(audience_of(3), "https://a.test https://c.test");  // dictionary order
+    assert_text(audience_of(4), "https://as.test");
+    assert_text(audience_of(5), "");
+    // The scopes and the audiences each keep their own dictionary.
+    assert_int_equal(
+        zone.store.insert(token(6), "api", "write read", 0b11, kNow, kHourLater, kNow, retry_after,
+                          TokenStore::kNoClientCap, Audience{"https://d.test", 1}),
+        InsertResult::ok);
+    TokenGrant grant;
+    assert_true(zone.store.find(token(6), kNow, grant));
+    assert_text(grant.scopes(), "read write");
+    assert_text(grant.audiences(), "https://d.test");
+    assert_text(audience_of(1), "https://b.test");
+}
+
+void a_full_audience_dictionary_refuses_only_new_names(void **) {
+    Zone zone;
+    uint32_t retry_after = 0;
+    std::string list;
+    for (int i = 0; i < 16; ++i) {
+        list += (i ? " urn:r" : "urn:r") + std::to_string(i);
+    }
+    auto issue_for = [&](uint32_t n, std::string_view uris, uint64_t mask) {
+        return zone.store.insert(token(n), "api", "read", 1, kNow, kHourLater, kNow, retry_after,
+                                 TokenStore::kNoClientCap, Audience{uris, mask});
+    };
+    assert_int_equal(issue_for(1, list, uint64_t{1} << 15), InsertResult::ok);
+    assert_int_equal(issue_for(2, "urn:new", 1), InsertResult::dictionary_overflow);
+    assert_int_equal(issue_for(3, "urn:new urn:r15", 0b10), InsertResult::ok);
+    TokenGrant grant;
+    assert_true(zone.store.find(token(1), kNow, grant));
+    assert_text(grant.audiences(), "urn:r15");
+    assert_true(zone.store.find(token(3), kNow, grant));
+    assert_text(grant.audiences(), "urn:r15");
+}
+
 void longest_client_id_and_scope_list_are_kept_whole(void **) {
     Zone zone;
     std::string client(kMaxClientIdLength, 'c');
@@ -600,7 +659,7 @@ void dictionary_past_64_names_is_refused_while_tokens_point_at_it(void **) {
         InsertResult::ok);
     assert_int_equal(
         zone.store.insert(token(3), "app", after, 0b1, kNow, kHourLater, kNow, retry_after),
-        InsertResult::scopes_overflow);
+        InsertResult::dictionary_overflow);
     TokenGrant grant;
     assert_true(zone.store.find(token(2), kNow, grant));
     assert_text(grant.scopes(), "s0");
@@ -1392,6 +1451,8 @@ int main() {
         cmocka_unit_test(granted_scopes_reach_the_64th_scope_of_a_list),
         cmocka_unit_test(same_client_with_another_scope_list_keeps_each_tokens_scopes),
         cmocka_unit_test(longest_client_id_and_scope_list_are_kept_whole),
+        cmocka_unit_test(each_token_keeps_its_audience_across_resource_lists),
+        cmocka_unit_test(a_full_audience_dictionary_refuses_only_new_names),
         cmocka_unit_test(unknown_digest_is_not_found),
         cmocka_unit_test(token_expires_at_its_expiry_second),
         cmocka_unit_test(token_expired_on_arrival_is_not_stored),

@@ -10,23 +10,23 @@ namespace oauth::jose {
 
 namespace {
 
-// The token's scopes that the client's current registry entry still lists,
-// each once, in the token's order.
-std::string scopes_still_granted(std::string_view token_scope, std::string_view client_scope) {
-    std::string granted;
-    std::vector<std::string_view> tokens;
-    if (token_scope.empty() || !split_scope(token_scope, tokens)) {
-        return granted;
-    }
-    for (std::string_view scope : tokens) {
-        if (has_scope(client_scope, scope) && !has_scope(granted, scope)) {
-            if (!granted.empty()) {
-                granted.push_back(' ');
-            }
-            granted.append(scope);
+// The aud claim space-joined, as the grant of an opaque token holds it: false
+// when it does not fit, or when a value holds a space, which would let one
+// audience pass for two at oauth_require_audience.
+bool fill_audience(TokenGrant &grant, const VerifiedToken &claims) {
+    grant.audience_length = 0;
+    for (const std::string &one : claims.audience) {
+        size_t at = grant.audience_length + (grant.audience_length != 0);
+        if (one.find(' ') != std::string::npos || at + one.size() > sizeof grant.audience) {
+            return false;
         }
+        if (at != 0) {
+            grant.audience[at - 1] = ' ';
+        }
+        std::memcpy(grant.audience + at, one.data(), one.size());
+        grant.audience_length = at + one.size();
     }
-    return granted;
+    return true;
 }
 
 void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
@@ -82,6 +82,10 @@ const std::vector<Key> *JwtVerifier::keys_of(std::string_view issuer) const noex
 }
 
 bool JwtVerifier::grant(const std::vector<Key> *keys, TokenGrant &out) {
+    if (!fill_audience(out, claims_)) {
+        failure_ = JwtCheck::claims;
+        return false;
+    }
     return keys == policy_.own_keys ? grant_own(out) : grant_trusted(out);
 }
 

@@ -9,7 +9,7 @@ namespace oauth::metrics {
 namespace {
 
 constexpr uint64_t kMagic = 0x5352544d48545541;  // "AUTHMTRS"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;                 // 2: invalid_target among the token results
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&

@@ -30,10 +30,16 @@ namespace oauth::metrics {
 
 // The values of each family's `result` label, in the order they are
 // rendered. A result the endpoint has no name for is counted as "other".
-constexpr std::string_view kTokenResults[] = {
-    "issued",        "invalid_request",        "invalid_client", "unauthorized_client",
-    "invalid_scope", "unsupported_grant_type", "server_error",   "temporarily_unavailable",
-    "other"};
+constexpr std::string_view kTokenResults[] = {"issued",
+                                              "invalid_request",
+                                              "invalid_client",
+                                              "unauthorized_client",
+                                              "invalid_scope",
+                                              "invalid_target",
+                                              "unsupported_grant_type",
+                                              "server_error",
+                                              "temporarily_unavailable",
+                                              "other"};
 constexpr std::string_view kIntrospectionResults[] = {"active",
                                                       "inactive",
                                                       "invalid_request",

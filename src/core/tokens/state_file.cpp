@@ -12,6 +12,7 @@
 #include <new>
 
 #include "core/registry.hpp"
+#include "core/resource.hpp"
 #include "core/scope.hpp"
 
 namespace oauth {
@@ -120,6 +121,24 @@ std::string printable(std::string_view text) {
     return out;
 }
 
+// A token's audience: URIs as the registry's "resource" holds them, or the issuer.
+bool is_granted_audience(std::string_view audiences) {
+    if (audiences.empty()) {
+        return true;
+    }
+    std::vector<std::string_view> uris;
+    if (audiences.size() > kMaxResourceListLength || !split_scope(audiences, uris) ||
+        uris.size() > kMaxResources) {
+        return false;
+    }
+    for (std::string_view uri : uris) {
+        if (!is_resource_uri(uri)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 uint64_t all_scopes(std::string_view scopes) {
     if (scopes.empty()) {
         return 0;
@@ -134,7 +153,9 @@ uint64_t all_scopes(std::string_view scopes) {
 bool insert_token(TokenStore &store, const StateToken &token, uint32_t now) {
     uint32_t retry_after = 0;
     return store.insert(token.digest, token.client_id, token.scopes, all_scopes(token.scopes),
-                        token.issued_at, token.expires_at, now, retry_after) == InsertResult::ok;
+                        token.issued_at, token.expires_at, now, retry_after,
+                        TokenStore::kDefaultClientCap,
+                        Audience{token.audiences, all_scopes(token.audiences)}) == InsertResult::ok;
 }
 
 }  // namespace
@@ -152,10 +173,11 @@ StateFileWriter::~StateFileWriter() {
 
 void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
     std::string key;
-    key.reserve(4 + grant.client_id_length + grant.scope_length);
+    key.reserve(6 + grant.client_id_length + grant.scope_length + grant.audience_length);
     put_u16(key, uint16_t(grant.client_id_length));
     put_u16(key, uint16_t(grant.scope_length));
-    key.append(grant.client()).append(grant.scopes());
+    put_u16(key, uint16_t(grant.audience_length));
+    key.append(grant.client()).append(grant.scopes()).append(grant.audiences());
     auto found = grant_index_.find(key);
     uint32_t index;
     if (found != grant_index_.end()) {
@@ -247,7 +269,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
             return std::nullopt;
         }
         uint32_t version = get_u32(bytes, kVersionAt);
-        if (version != kStateFileVersion) {
+        if (version != kStateFileVersion && version != 1) {
             reason = "format version " + std::to_string(version) + ", this module reads version " +
                      std::to_string(kStateFileVersion);
             return std::nullopt;
@@ -303,29 +325,34 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         StateFile file;
         file.bytes_ = bytes;
         file.stamp_ = *peek_stamp(bytes);
-        // Each grant record takes 4 bytes or more: a count past that is a lie.
-        if (grant_count > body.size() / 4) {
+        // Each grant record takes its lengths or more: a count past that is a
+        // lie. Version 1 had no audience: its tokens come back without one.
+        size_t lengths = version == 1 ? 4 : 6;
+        if (grant_count > body.size() / lengths) {
             return std::nullopt;
         }
         file.grants_.reserve(grant_count);
         size_t at = name_length;
         for (uint64_t g = 0; g < grant_count; ++g) {
-            if (body.size() - at < 4) {
+            if (body.size() - at < lengths) {
                 return std::nullopt;
             }
             size_t client_length = uint16_t(get_le(body, at, 2));
             size_t scope_length = uint16_t(get_le(body, at + 2, 2));
-            at += 4;
-            if (body.size() - at < client_length + scope_length) {
+            size_t audience_length = version == 1 ? 0 : uint16_t(get_le(body, at + 4, 2));
+            at += lengths;
+            if (body.size() - at < client_length + scope_length + audience_length) {
                 return std::nullopt;
             }
             GrantText grant{body.substr(at, client_length),
-                            body.substr(at + client_length, scope_length)};
-            if (!is_client_id(grant.client_id) || !is_granted_scope(grant.scopes)) {
+                            body.substr(at + client_length, scope_length),
+                            body.substr(at + client_length + scope_length, audience_length)};
+            if (!is_client_id(grant.client_id) || !is_granted_scope(grant.scopes) ||
+                !is_granted_audience(grant.audiences)) {
                 return std::nullopt;
             }
             file.grants_.push_back(grant);
-            at += client_length + scope_length;
+            at += client_length + scope_length + audience_length;
         }
         if (body.size() - at !=
             token_count * kTokenRecordSize + revocation_count * kRevocationRecordSize) {
@@ -361,8 +388,12 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
 StateToken StateFile::token(size_t i) const noexcept {
     size_t record = tokens_offset_ + i * kTokenRecordSize;
     const GrantText &grant = grants_[get_u32(bytes_, record + 32)];
-    return StateToken{get_digest(bytes_, record), grant.client_id, grant.scopes,
-                      get_u32(bytes_, record + 36), get_u32(bytes_, record + 40)};
+    return StateToken{get_digest(bytes_, record),
+                      grant.client_id,
+                      grant.scopes,
+                      grant.audiences,
+                      get_u32(bytes_, record + 36),
+                      get_u32(bytes_, record + 40)};
 }
 
 StateRevocation StateFile::revocation(size_t i) const noexcept {

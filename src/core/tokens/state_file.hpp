@@ -1,13 +1,14 @@
 // The state file: a zone's live tokens and revocations on disk, so that they
 // survive a restart. Digests and grants only, never a token or a secret.
 //
-// Layout (little-endian), version 1:
+// Layout (little-endian), version 2:
 //   header, 128 bytes: magic "OAUTHSTF", version, header size, body size,
 //     the stamp (zone instance, writer pid, write id, time written), the
 //     counts of grants, tokens and revocations, the zone name's length, and
 //     at byte 96 the SHA-256 of header bytes 0..95 followed by the body;
 //   body: the zone name; grants (u16 client id length, u16 scope length,
-//     client id, granted scopes); tokens (digest, u32 grant index, u32 iat,
+//     u16 audience length, client id, granted scopes, audience URIs; version
+//     1, still read, had no audience); tokens (digest, u32 grant index, u32 iat,
 //     u32 exp: 44 bytes); revocations (digest, u32 exp: 36 bytes).
 //
 // The reader trusts nothing: every length is checked against the bytes there
@@ -30,7 +31,7 @@
 namespace oauth {
 
 constexpr size_t kStateHeaderSize = 128;
-constexpr uint32_t kStateFileVersion = 1;
+constexpr uint32_t kStateFileVersion = 2;
 
 // Who wrote a file, and when: what tells a writer that the file on disk is
 // not its own last one.
@@ -44,7 +45,8 @@ struct StateStamp {
 struct StateToken {
     Digest digest;
     std::string_view client_id;
-    std::string_view scopes;  // granted, space-joined
+    std::string_view scopes;     // granted, space-joined
+    std::string_view audiences;  // space-joined URIs
     uint32_t issued_at;
     uint32_t expires_at;
 };
@@ -116,6 +118,7 @@ class StateFile {
     struct GrantText {
         std::string_view client_id;
         std::string_view scopes;
+        std::string_view audiences;
     };
     std::string_view bytes_;
     StateStamp stamp_;
