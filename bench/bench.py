@@ -36,6 +36,7 @@ import threading
 import time
 
 import startup
+import state_load
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WRK_DIR = os.path.join(HERE, "wrk")
@@ -970,6 +971,7 @@ def main():
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--no-peer", action="store_true", help="leave out oidc-provider (figure 6)")
     p.add_argument("--no-startup", action="store_true", help="leave out the startup section")
+    p.add_argument("--no-state-load", action="store_true", help="leave out the state load section")
     args = p.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -984,6 +986,20 @@ def main():
     Bench(args).run()
     if not args.no_startup:
         startup_section(args)
+    if not args.no_state_load:
+        state_load_section(args)
+
+
+def state_load_section(args):
+    """A state file of 1M live tokens loaded at start (bench/state_load.py)."""
+    result = state_load.measure(args.nginx, os.path.abspath(args.module), os.path.abspath(args.workdir),
+                                state_load.QUICK_TOKENS if args.quick else state_load.TOKENS, log=log)
+    print("\n" + state_load.table(result))
+    with open(args.out) as f:
+        report = json.load(f)
+    report["state_load"] = result
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=1)
 
 
 def startup_section(args):

@@ -264,6 +264,18 @@ subtest 'nginx -t: oauth_require_scope twice at one level' => sub {
         qr/oauth_require_scope write/, qr/duplicate/, 'twice in a location');
 };
 
+subtest 'nginx -t: oauth_require_audience where no token is checked' => sub {
+    refused_config_ok("$one_zone location / { oauth_require_audience https://api.test; } }",
+        qr/oauth_require_audience/, qr/oauth_require_scope/, 'a location without oauth_require_scope');
+    refused_config_ok("$one_zone location / { oauth_require_scope off;\n oauth_require_audience https://api.test; } }",
+        qr/oauth_require_audience/, qr/oauth_require_scope/, 'a location whose check is off');
+    accepted_config_ok("oauth_require_audience https://api.test;\n$one_zone location / { oauth_require_scope read; }\n"
+        . " location /open/ { } }", 'inherited from http by a location that checks nothing');
+    accepted_config_ok("oauth_require_scope read;\n$one_zone location / { oauth_require_audience https://api.test; } }",
+        'in a location that inherits its check');
+    accepted_config_ok("$one_zone location / { oauth_require_audience off; } }", 'off');
+};
+
 subtest 'nginx -t: accepted forms' => sub {
     accepted_config_ok("$one_zone location / { oauth_require_scope; } }", 'no argument, one zone');
     accepted_config_ok("$one_zone location / { oauth_require_scope read write; } }", 'scopes without zone=, one zone');

@@ -1,6 +1,7 @@
 # state=FILE: the zone's tokens and revocations survive a stop and start and a
-# kill -9 of every nginx process; the file holds no token and no secret, is
-# readable by nginx's user only; a bad file is logged, set aside, never fatal.
+# kill -9 of every nginx process; the snapshot and its journal hold no token
+# and no secret, are readable by nginx's user only; a bad snapshot is logged,
+# set aside, never fatal; a journal cut short loads up to the cut.
 use strict;
 use warnings;
 use FindBin;
@@ -109,15 +110,24 @@ subtest 'a stop and start keep every live token' => sub {
         'the load is logged';
 };
 
-subtest 'the file: mode 0600, no token, no secret' => sub {
-    ok -f $file, 'the state file exists';
-    is sprintf('%04o', (stat $file)[2] & 07777), '0600', 'mode 0600';
-    is((stat $file)[4], $worker_uid, "owned by the workers' user");
-    open my $fh, '<:raw', $file or die;
-    local $/;
-    my $bytes = <$fh>;
-    is scalar(grep { index($bytes, $_) >= 0 } @tokens), 0, 'no issued token in it';
-    is index($bytes, $secret), -1, 'no client secret in it';
+subtest 'the files: mode 0600, no token, no secret' => sub {
+    # the first change after a start writes a snapshot of this zone; what
+    # is issued after it, a second later, is in the journal
+    my @later = issue(20);
+    sleep 1.5;
+    push @later, issue(20);
+    sleep 1.5;
+    for my $path ($file, "$file.journal") {
+        ok -f $path, "$path exists";
+        is sprintf('%04o', (stat $path)[2] & 07777), '0600', 'mode 0600';
+        is((stat $path)[4], $worker_uid, "owned by the workers' user");
+        open my $fh, '<:raw', $path or die;
+        local $/;
+        my $bytes = <$fh>;
+        is scalar(grep { index($bytes, $_) >= 0 } @tokens, @later), 0, 'no issued token in it';
+        is index($bytes, $secret), -1, 'no client secret in it';
+    }
+    ok -s "$file.journal" > 20 * 44, 'the journal holds the 20 tokens issued since the snapshot';
 };
 
 subtest 'kill -9 of every nginx process after a second of quiet' => sub {
@@ -160,7 +170,7 @@ sub with_file {
         is passing(@tokens[1 .. 10]), 0, 'the zone starts empty';
         my @fresh = issue(5);
         is passing(@fresh), 5, 'and serves';
-        unlink "$file.bad";
+        unlink "$file.bad", "$file.journal.bad";
     };
 }
 
@@ -171,8 +181,30 @@ with_file('in its header truncated', substr($good, 0, 60), qr/truncated in its h
 with_file('zeroed', "\0" x length $good, qr/not a state file of this module/);
 with_file('of random bytes', join('', map { chr int rand 256 } 1 .. 4096), qr/not a state file of this module/);
 with_file('damaged', do { my $d = $good; substr($d, 300, 1) ^= "\x01"; $d }, qr/damaged: checksum mismatch/);
-with_file('from a future version', do { my $d = $good; substr($d, 8, 1) = "\x03"; $d },
-    qr/format version 3, this module reads version 2/);
+with_file('from a future version', do { my $d = $good; substr($d, 8, 1) = "\x04"; $d },
+    qr/format version 4, this module reads versions 1 to 3/);
+
+subtest 'a journal cut short by a crash: what is whole loads, the rest is cut off' => sub {
+    issue(1);  # the first change since the start: a snapshot of this zone
+    sleep 1.5;
+    my @fresh = issue(30);
+    sleep 1.5;
+    $t->stop;
+    my $journal = "$file.journal";
+    my $whole = -s $journal;
+    ok $whole > 30 * 44, 'the journal holds them';
+    # what a write cut short leaves: the start of an image
+    open my $fh, '>>:raw', $journal or die;
+    print $fh substr($good, 0, 150);
+    close $fh;
+    my $offset = $t->error_log_size;
+    $t->start;
+    like $t->error_log_since($offset),
+        qr/\[warn\].*the journal "\Q$journal\E" is read up to byte $whole, and cut there: byte $whole on: truncated/,
+        'the torn end is logged';
+    is -s $journal, $whole, 'and cut off';
+    is passing(@fresh), 30, 'the tokens before it pass';
+};
 
 subtest 'a state file from another zone' => sub {
     $t->stop;

@@ -171,6 +171,18 @@ ok refused_within($nodes[0], $kept, 10 * $slow),
     'Redis back empty, that node restarted: its revocation reaches the others';
 is api($stateful, $kept)->{status}, 401, '... and it still refuses it itself';
 
+# More revocations than the outbox holds (94 in a 1m zone) while Redis is
+# away: the node publishes its whole revocation list once Redis is back.
+my @many = map { jwt_of($nodes[0]) } 1 .. 100;
+stop_redis();
+revoke($nodes[0], $_) for @many;
+start_redis();
+my $all = 1;
+$all &&= refused_within($nodes[1], $_, 10 * $slow) for @many;
+ok $all, 'a full outbox: all 100 revocations reach the other node once Redis is back';
+like $nodes[0]->error_log, qr/\[warn\].*oauth_fleet_redis: \d+ revocations did not fit in the outbox/,
+    '... and the node says some did not fit';
+
 $_->log_clean_ok for @nodes, $late, $stateful;
 $_->stop for @nodes, $late, $stateful;
 

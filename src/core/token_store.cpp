@@ -365,6 +365,9 @@ class Table {
 
     size_t capacity() const { return capacity_of(region_.slot_count); }
     uint32_t slot_count() const { return region_.slot_count; }
+    void prefetch(const Digest &digest) const {
+        __builtin_prefetch(&slot(home(words_of(digest)[0])));
+    }
 
     uint32_t locate(const Key &key) const {
         uint32_t i = home(key.words[0]);
@@ -1105,8 +1108,8 @@ bool TokenStore::is_formatted(const void *region, size_t size) noexcept {
            header->slots_offset == layout.slots_offset && header->slot_count == layout.slot_count;
 }
 
-TokenStore::TokenStore(void *region, StoreLock lock) noexcept
-    : header_(static_cast<Header *>(region)), lock_(lock) {}
+TokenStore::TokenStore(void *region, StoreLock lock, ChangeLog changes) noexcept
+    : header_(static_cast<Header *>(region)), lock_(lock), changes_(changes) {}
 
 InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id,
                                 std::string_view scope_list, uint64_t scope_mask,
@@ -1159,6 +1162,7 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
         return InsertResult::full;
     }
     table.place_token(digest, client, plan, issued_at, expires_at, cap);
+    changes_.note(digest, 0);
     return InsertResult::ok;
 }
 
@@ -1215,6 +1219,10 @@ bool TokenStore::revoke(const Digest &digest, std::string_view client_id) noexce
     }
     table.remove_token(i, true);
     return true;
+}
+
+void TokenStore::prefetch(const Digest &digest) const noexcept {
+    Table(*header_).prefetch(digest);
 }
 
 size_t TokenStore::live_tokens() const noexcept {

@@ -35,6 +35,7 @@
 #include "core/registry.hpp"
 #include "core/resource.hpp"
 #include "core/token.hpp"
+#include "core/tokens/change_log.hpp"
 
 namespace oauth {
 
@@ -117,7 +118,8 @@ class TokenStore {
     // True when `region` holds a store written by format() of this version.
     static bool is_formatted(const void *region, size_t size) noexcept;
 
-    TokenStore(void *region, StoreLock lock) noexcept;
+    // Each token stored is noted in `changes` (a zone with a state file).
+    TokenStore(void *region, StoreLock lock, ChangeLog changes = ChangeLog()) noexcept;
 
     // Stores a token issued to `client_id` for the scopes `scope_mask` of
     // `scope_list` (the client's list as the caller knows it), valid until
@@ -162,6 +164,10 @@ class TokenStore {
     // Calls `visit` for each client record, read like visit_live().
     void visit_clients(ClientVisitor visit, void *context) const noexcept;
 
+    // Brings the entry a look-up of `digest` starts at into the cache, so
+    // that many inserts in a row (a state file's load) overlap their misses.
+    void prefetch(const Digest &digest) const noexcept;
+
     size_t live_tokens() const noexcept;  // tokens stored, expired or not yet reclaimed
     size_t capacity() const noexcept;     // entries (tokens and client records) stored at once
 
@@ -169,6 +175,7 @@ class TokenStore {
     struct Header;
     Header *header_;
     StoreLock lock_;
+    ChangeLog changes_;
 };
 
 }  // namespace oauth

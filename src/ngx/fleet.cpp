@@ -190,7 +190,8 @@ void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string 
     oauth::TokenStore store = storeOf(shm);
     oauth::RevocationList revocations = revocationsOf(shm);
     uint32_t now = uint32_t(ngx_time());
-    bool changed = false;
+    // What is applied is noted in the zone's change log: the state file's
+    // writer keeps it, with the position, within a second.
     for (const StreamEntry &entry : entries) {
         oauth::fleet::Revocation revocation;
         Rejection why = entry.well_formed ? oauth::fleet::verify_entry(entry.fields, stream,
@@ -203,8 +204,6 @@ void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string 
         } else {
             oauth::fleet::Applied applied =
                 oauth::fleet::apply_entry(revocation, store, revocations, now);
-            changed = changed || applied == oauth::fleet::Applied::listed ||
-                      applied == oauth::fleet::Applied::revoked;
             if (applied == oauth::fleet::Applied::full) {
                 ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                               "oauth_fleet_redis: stream \"%s\": the revocation list of zone "
@@ -214,9 +213,6 @@ void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string 
             ++counts.entries;
         }
         setPosition(shm, entry.id);
-    }
-    if (changed) {
-        noteZoneChange(shm);
     }
 }
 
@@ -676,7 +672,13 @@ class ZoneLink final : public RedisLink::Owner {
         }
         std::optional<oauth::fleet::Outbox> outbox = outboxOf(shm_);
         uint64_t dropped = outbox ? outbox->dropped() : 0;
-        if (dropped != state().dropped_published.load(std::memory_order_relaxed)) {
+        uint64_t published = state().dropped_published.load(std::memory_order_relaxed);
+        if (dropped != published) {
+            ngx_log_error(NGX_LOG_WARN, tick_.log, 0,
+                          "oauth_fleet_redis: %uL revocations did not fit in the outbox of zone "
+                          "\"%V\"; its revocation list is published again (an opaque token "
+                          "of another node among them is not)",
+                          dropped - published, &shm_->shm.name);
             state().dropped_published.store(dropped, std::memory_order_relaxed);
             state().republish.store(1, std::memory_order_release);
         }

@@ -110,9 +110,6 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
 
         oauth::HttpResponse response = answerEndpoint(r, lcf, request);
         countFormResponse(*lcf->endpoint, response);
-        if (response.status == 200 && lcf->endpoint->kind != Endpoint::introspection) {
-            noteZoneChange(lcf->endpoint->zone);  // a token issued or revoked
-        }
         logResponse(r, response, lcf->endpoint->zone->shm.name);
         return sendResponse(r, response);
     } catch (const std::bad_alloc &) {

@@ -46,12 +46,6 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                            minimum / 1024);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    ngx_conf_log_error(
-        NGX_LOG_NOTICE, cf, 0,
-        "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
-        "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
-        "its audiences",
-        &name, &size_text, zoneTokenCapacity(size), oauth::TokenStore::kTextBytesPerEntry);
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
         if (zones[i].name.len == name.len &&
@@ -74,6 +68,13 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
+    ngx_conf_log_error(
+        NGX_LOG_NOTICE, cf, 0,
+        "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
+        "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
+        "its audiences",
+        &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
+        oauth::TokenStore::kTextBytesPerEntry);
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -397,7 +398,24 @@ char *setRequireAudience(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     lcf->require_audience = required;
+    if (cf->cmd_type & (NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF)) {
+        lcf->audience_place = confPlace(cf);
+    }
     return NGX_CONF_OK;
+}
+
+// An audience is checked only on a token the location checks: written in a
+// location that checks none, it would protect nothing while seeming to.
+char *checkAudienceGate(ngx_conf_t *cf, const LocationConf *conf) {
+    if (conf->audience_place.line == 0 || conf->require_audience == nullptr ||
+        conf->require_scope != nullptr) {
+        return NGX_CONF_OK;
+    }
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "oauth_require_audience checks nothing in a location without "
+                  "oauth_require_scope, in %V:%ui",
+                  &conf->audience_place.file, conf->audience_place.line);
+    return static_cast<char *>(NGX_CONF_ERROR);
 }
 
 // The zone a directive names, or the only one declared.
@@ -601,7 +619,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         }
     }
 
-    if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK) {
+    if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK || checkAudienceGate(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {

@@ -25,6 +25,7 @@
 #include "core/registry.hpp"
 #include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
+#include "core/tokens/change_log.hpp"
 #include "core/tokens/revocation_list.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
@@ -106,6 +107,7 @@ struct LocationConf {
     EndpointConf *endpoint;
     ScopeCheckConf *require_scope;                 // nullptr: off
     oauth::AudienceRequirement *require_audience;  // nullptr: off
+    ConfPlace audience_place;                      // line 0: not written in this location block
     ngx_int_t auth_failure_limit;                  // 0: off
     time_t auth_failure_window;
     time_t auth_failure_block;
@@ -129,6 +131,7 @@ struct RequestContext {
 };
 
 // The last stream entry of the fleet applied to the zone, "ms-seq"; 0-0: none.
+// Kept in the state file (state.cpp).
 struct FleetPosition {
     std::atomic<uint64_t> ms;
     std::atomic<uint64_t> seq;
@@ -144,16 +147,25 @@ struct FleetShared {
     std::atomic<uint64_t> dropped_published;  // the outbox's dropped() when last republished
 };
 
-// What the processes of a zone share about its state file (state.cpp).
+// A file as a writer last left it: a change by anyone else shows.
+struct FileMark {
+    uint64_t inode;
+    uint64_t size;
+    int64_t modified_ns;
+};
+
+// What the processes of a zone share about its state file (state.cpp). Past
+// the atomics, written by the holder of the writer lease only.
 struct ZoneState {
     oauth::LeaseWord writer;
-    std::atomic<uint64_t> changes;          // bumped by each issuance and revocation
-    std::atomic<uint64_t> written_changes;  // `changes` when the last snapshot began
     std::atomic<uint64_t> writes;
-    uint64_t instance;         // drawn when the zone was created
-    uint64_t loaded_instance;  // the stamp of the file loaded into it
-    uint64_t loaded_write;
+    // The change log's position up to which FILE and FILE.journal hold the zone.
+    std::atomic<uint64_t> journaled;
     FleetPosition fleet_position;
+    uint64_t instance;  // drawn when the zone was created
+    bool snapshot_is_ours;
+    FileMark snapshot;
+    FileMark journal;
     FleetShared fleet;
 };
 
@@ -174,6 +186,10 @@ struct ZoneRegions {
     void *outbox;  // revocations waiting for the fleet (core/fleet/outbox.hpp); nullptr: none
     size_t outbox_size;
     ZoneState *state;
+    // Last, so that a build before it, reloaded into this one, still finds
+    // the fields above where it left them.
+    void *changes;  // what changed, for the state file; nullptr without one
+    size_t changes_size;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -214,17 +230,17 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
+oauth::ChangeLog changesOf(ngx_shm_zone_t *zone);
 // The fleet's outbox; none in a zone made without a fleet.
 std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
-size_t zoneTokenCapacity(size_t size);
+size_t zoneTokenCapacity(size_t size, bool with_state_file);
 
 // ---- state files (state.cpp) -----------------------------------------------
 
 ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
 void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
-void noteZoneChange(ngx_shm_zone_t *zone);
 ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
 void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
 // Whether a lease holder's pid still names a live process, not a zombie.

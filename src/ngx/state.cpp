@@ -1,13 +1,18 @@
 // State files (oauth_token_zone ... state=FILE): the zone's live tokens and
 // revocations, read when the zone is created (a start, or the new master of
 // a binary upgrade; never a reload, which keeps the zone), and written by one
-// worker of the zone, the holder of its writer lease, a second after each
-// change and when it exits. The format is core/tokens/state_file.hpp's.
+// worker of the zone, the holder of its writer lease. The format is
+// core/tokens/state_file.hpp's.
 //
-// A write goes to FILE.tmp (locked, so that the two generations of a binary
-// upgrade never write it at once) a slice per turn of the event loop, then
-// is renamed over FILE. A file written by another zone (the other
-// generation of an upgrade) is merged into this one before the next write.
+// Two files keep a zone: FILE, a snapshot of all of it, and FILE.journal,
+// what changed since. Each second the writer appends to the journal what the
+// zone's change log noted since its last write: the cost follows what
+// changed. A new snapshot is written (to FILE.tmp, a slice per turn of the
+// event loop, then renamed over FILE; the journal is then cut to what was
+// appended meanwhile) only when the journal grows past half the snapshot
+// and 16 MiB, when the change log laps, or when the snapshot there is not
+// this zone's. What another zone writes there (the other generation of a
+// binary upgrade, the zone a resize replaced) is merged into this one.
 #include "ngx/module.hpp"
 
 #include <fcntl.h>
@@ -15,16 +20,19 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/tokens/state_file.hpp"
 
@@ -40,7 +48,7 @@ constexpr uint32_t kSliceSlots = 16384;
 // Records of another zone's snapshot merged per turn.
 constexpr size_t kSliceRecords = 16384;
 // How long the new master of a binary upgrade waits for the old generation's
-// writer to answer its request for a fresh snapshot.
+// writer to answer its request to write what changed.
 constexpr ngx_msec_t kRequestWait = 2000;
 constexpr ngx_msec_t kRequestPoll = 10;
 constexpr uint64_t kMaxFileSize = uint64_t{4} << 30;
@@ -147,9 +155,9 @@ namespace {
 
 enum class Read { ok, missing, failed };
 
-// The file, or its first `limit` bytes.
+// The file from byte `from` on, or `limit` bytes of it.
 Read readFile(const std::string &path, std::string &bytes, std::string &problem,
-              uint64_t limit = kMaxFileSize) {
+              uint64_t limit = kMaxFileSize, uint64_t from = 0) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
         problem = "cannot be opened";
@@ -161,10 +169,11 @@ Read readFile(const std::string &path, std::string &bytes, std::string &problem,
         problem = "larger than 4 GiB";
         result = Read::failed;
     } else {
-        bytes.resize(size_t(std::min(uint64_t(st.st_size), limit)));
+        uint64_t size = uint64_t(st.st_size) > from ? uint64_t(st.st_size) - from : 0;
+        bytes.resize(size_t(std::min(size, limit)));
         size_t done = 0;
         while (done < bytes.size()) {
-            ssize_t n = read(fd, &bytes[done], bytes.size() - done);
+            ssize_t n = pread(fd, &bytes[done], bytes.size() - done, off_t(from + done));
             if (n <= 0) {
                 break;
             }
@@ -176,22 +185,49 @@ Read readFile(const std::string &path, std::string &bytes, std::string &problem,
     return result;
 }
 
-// A damaged file is kept for whoever wants to look at it, out of the way of
-// the next snapshot.
+// The file as it is now; all zero when there is none.
+FileMark markOf(const std::string &path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+        return FileMark{};
+    }
+    return FileMark{uint64_t(st.st_ino), uint64_t(st.st_size),
+                    int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+FileMark markOf(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return FileMark{};
+    }
+    return FileMark{uint64_t(st.st_ino), uint64_t(st.st_size),
+                    int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+bool sameMark(const FileMark &a, const FileMark &b) {
+    return a.inode == b.inode && a.size == b.size && a.modified_ns == b.modified_ns;
+}
+
+// A damaged snapshot is kept for whoever wants to look at it, out of the way
+// of the next one; its journal, which only makes sense on top of it, too.
 void setAside(ngx_shm_zone_t *shm, const Zone &zone, const std::string &reason) {
     std::string bad = pathOf(zone, ".bad");
     bool moved = rename(pathOf(zone).c_str(), bad.c_str()) == 0;
-    ngx_log_error(NGX_LOG_ERR, shm->shm.log, moved ? 0 : ngx_errno,
-                  "oauth_token_zone \"%V\": state file \"%V\" is not loaded: %s; %s \"%s\", and "
+    ngx_err_t err = moved ? 0 : ngx_errno;
+    bool journal =
+        rename(pathOf(zone, ".journal").c_str(), pathOf(zone, ".journal.bad").c_str()) == 0;
+    ngx_log_error(NGX_LOG_ERR, shm->shm.log, err,
+                  "oauth_token_zone \"%V\": state file \"%V\" is not loaded: %s; %s \"%s\"%s, and "
                   "the zone starts empty",
                   &zone.name, &zone.state_file, reason.c_str(),
-                  moved ? "it is set aside as" : "it could not be set aside as", bad.c_str());
+                  moved ? "it is set aside as" : "it could not be set aside as", bad.c_str(),
+                  journal ? ", its journal beside it" : "");
 }
 
 // The new master of a binary upgrade (started with inherited sockets): the
-// old generation's writer is alive, and its last snapshot may be up to a
-// second old, or not written yet. It is asked for a fresh one through
-// FILE.request, which it removes once the snapshot is in place.
+// old generation's writer is alive, and what it wrote may be up to a second
+// old. It is asked to write what changed since through FILE.request, which
+// it removes once that is in place.
 void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone) {
     if (!ngx_inherited) {
         return;
@@ -220,9 +256,50 @@ void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone) {
     if (unlink(request.c_str()) == 0) {
         ngx_log_error(NGX_LOG_WARN, shm->shm.log, 0,
                       "oauth_token_zone \"%V\": the old generation's writer of state file "
-                      "\"%V\" did not answer in %M ms; its last snapshot, if any, is loaded",
+                      "\"%V\" did not answer in %M ms; what it wrote last, if anything, is loaded",
                       &zone.name, &zone.state_file, kRequestWait);
     }
+}
+
+// This process's CPU time: what a load costs, however busy the machine.
+ngx_msec_t cpuMsec() {
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) != 0) {
+        return 0;
+    }
+    return ngx_msec_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 +
+           ngx_msec_t(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
+}
+
+oauth::StreamPosition fleetPositionOf(const ZoneState &state) {
+    return oauth::StreamPosition{state.fleet_position.ms.load(std::memory_order_relaxed),
+                                 state.fleet_position.seq.load(std::memory_order_relaxed)};
+}
+
+// The journal's whole images; a torn or damaged rest (a crash cut the last
+// write short) is cut off, so that what is appended next follows whole ones.
+oauth::StateJournal readJournal(ngx_shm_zone_t *shm, const Zone &zone, std::string &bytes) {
+    std::string path = pathOf(zone, ".journal");
+    std::string problem;
+    Read read = readFile(path, bytes, problem);
+    if (read == Read::failed) {
+        std::string bad = pathOf(zone, ".journal.bad");
+        rename(path.c_str(), bad.c_str());
+        ngx_log_error(NGX_LOG_ERR, shm->shm.log, ngx_errno,
+                      "oauth_token_zone \"%V\": the journal \"%s\" %s; it is set aside as \"%s\"",
+                      &zone.name, path.c_str(), problem.c_str(), bad.c_str());
+        bytes.clear();
+    }
+    oauth::StateJournal journal = oauth::parse_journal(bytes, view(zone.name));
+    if (!journal.problem.empty()) {
+        bool cut = truncate(path.c_str(), off_t(journal.whole_bytes)) == 0;
+        ngx_log_error(NGX_LOG_WARN, shm->shm.log, cut ? 0 : ngx_errno,
+                      "oauth_token_zone \"%V\": the journal \"%s\" is read up to byte %uz, and %s "
+                      "there: %s",
+                      &zone.name, path.c_str(), journal.whole_bytes,
+                      cut ? "cut" : "could not be cut", journal.problem.c_str());
+    }
+    return journal;
 }
 
 }  // namespace
@@ -238,36 +315,55 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
         awaitFreshSnapshot(shm, zone);
         ngx_time_update();
         ngx_msec_t started = ngx_current_msec;
+        ngx_msec_t cpu_started = cpuMsec();
         std::string bytes;
         std::string problem;
         Read read = readFile(pathOf(zone), bytes, problem);
-        if (read == Read::missing) {
+        std::optional<oauth::StateFile> file;
+        if (read == Read::ok) {
+            file = oauth::StateFile::parse(bytes, view(zone.name), problem);
+        }
+        if (read != Read::missing && !file) {
+            setAside(shm, zone, problem);
+            return;
+        }
+        std::string journal_bytes;
+        oauth::StateJournal journal = readJournal(shm, zone, journal_bytes);
+        if (!file && journal.images.empty()) {
             ngx_log_error(NGX_LOG_INFO, shm->shm.log, 0,
                           "oauth_token_zone \"%V\": no state file \"%V\" yet", &zone.name,
                           &zone.state_file);
             return;
         }
-        std::optional<oauth::StateFile> file;
-        if (read == Read::ok) {
-            file = oauth::StateFile::parse(bytes, view(zone.name), problem);
+        // The zone is the new master's alone until its workers start: no lock,
+        // and nothing noted in the change log, as all of it is on disk.
+        auto *regions = static_cast<ZoneRegions *>(shm->data);
+        oauth::TokenStore store(regions->tokens, oauth::StoreLock{});
+        oauth::RevocationList revocations(regions->revocations, oauth::StoreLock{});
+        uint32_t now = uint32_t(ngx_time());
+        oauth::RestoreCounts counts;
+        oauth::StreamPosition position = journal.stream_position();
+        if (file) {
+            counts = oauth::apply_state_file(*file, store, revocations, now);
+            position = std::max(position, file->stream_position());
         }
-        if (!file) {
-            setAside(shm, zone, problem);
-            return;
+        for (const oauth::StateFile &image : journal.images) {
+            oauth::apply_state_records(image, store, revocations, now, true, 0,
+                                       image.record_count(), counts);
         }
-        oauth::TokenStore store = storeOf(shm);
-        oauth::RevocationList revocations = revocationsOf(shm);
-        oauth::RestoreCounts counts =
-            oauth::apply_state_file(*file, store, revocations, uint32_t(ngx_time()));
-        state.loaded_instance = file->stamp().zone_instance;
-        state.loaded_write = file->stamp().write_id;
+        state.fleet_position.ms.store(position.ms, std::memory_order_relaxed);
+        state.fleet_position.seq.store(position.seq, std::memory_order_relaxed);
+        state.snapshot = markOf(pathOf(zone));
+        state.journal = markOf(pathOf(zone, ".journal"));
         ngx_time_update();
         ngx_uint_t level = counts.refused != 0 ? NGX_LOG_WARN : NGX_LOG_NOTICE;
         ngx_log_error(level, shm->shm.log, 0,
                       "oauth_token_zone \"%V\": %uz tokens and %uz revocations loaded from \"%V\" "
-                      "in %M ms (%uz expired, %uz revoked, %uz did not fit)",
+                      "and %uz records of its journal in %M ms, %M ms of CPU (%uz expired, %uz "
+                      "revoked, %uz did not fit)",
                       &zone.name, counts.tokens, counts.revocations, &zone.state_file,
-                      ngx_current_msec - started, counts.expired, counts.revoked, counts.refused);
+                      journal.record_count(), ngx_current_msec - started, cpuMsec() - cpu_started,
+                      counts.expired, counts.revoked, counts.refused);
     } catch (const std::bad_alloc &) {
         ngx_log_error(NGX_LOG_ERR, shm->shm.log, 0,
                       "oauth_token_zone \"%V\": out of memory reading state file \"%V\"; the "
@@ -276,13 +372,40 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
     }
 }
 
-void noteZoneChange(ngx_shm_zone_t *zone) {
-    stateOf(zone).changes.fetch_add(1, std::memory_order_relaxed);
-}
-
 namespace {
 
 // ---- writing -------------------------------------------------------------
+
+// A new snapshot under way: the zone copied into `image` a slice per turn,
+// then written to FILE.tmp likewise.
+struct Compaction {
+    std::unique_ptr<oauth::StateFileWriter> image;
+    int fd = -1;  // -1 while the zone is copied into image
+    uint32_t copied_at = 0;
+    uint32_t next_token_slot = 0;
+    uint32_t next_revocation_slot = 0;
+    size_t written = 0;      // bytes of the image's body in the file
+    FileMark journal_start;  // FILE.journal when it began: what the snapshot holds
+    bool answers_request = false;
+
+    ~Compaction() {
+        if (fd != -1) {
+            close(fd);
+        }
+    }
+};
+
+// What another zone wrote, merged into this one a slice per turn.
+struct Merge {
+    std::string snapshot_bytes;
+    std::string journal_bytes;
+    std::vector<oauth::StateFile> files;  // over those bytes
+    size_t file = 0;
+    size_t next_record = 0;
+    bool into_live = false;
+    uint32_t now = 0;
+    oauth::RestoreCounts counts;
+};
 
 struct Writer {
     ngx_event_t timer{};
@@ -290,25 +413,21 @@ struct Writer {
     Zone zone;
     std::string path;
     std::string temporary;
+    std::string journal;
+    std::string journal_temporary;
     std::string request;
-    std::unique_ptr<oauth::StateFileWriter> image;  // a write under way
-    int fd = -1;                                    // -1 while the zone is copied into image
-    uint32_t copied_at = 0;                         // the `now` of that copy
-    uint32_t next_token_slot = 0;
-    uint32_t next_revocation_slot = 0;
-    size_t written = 0;  // bytes of the image's body in the file
-    uint64_t changes = 0;
-    bool answers_request = false;
+    std::unique_ptr<Compaction> compaction;
+    std::unique_ptr<Merge> merge;
+    ngx_msec_t drained_at = 0;
+    oauth::StreamPosition written_position;  // the fleet's, as last written
     bool holds_lease = false;
-    struct stat seen {};  // the file as this worker last looked at it
-    // A merge under way of another zone's snapshot: its bytes, parsed.
-    std::string merge_bytes;
-    std::optional<oauth::StateFile> merge_file;
-    size_t next_record = 0;
-    bool merge_into_live = false;
-    uint32_t merge_now = 0;
-    oauth::RestoreCounts merged;
 };
+
+oauth::StateStamp newStamp(ZoneState &state) {
+    return oauth::StateStamp{state.instance, uint64_t(ngx_pid),
+                             state.writes.fetch_add(1, std::memory_order_relaxed) + 1,
+                             uint64_t(ngx_time())};
+}
 
 void addToken(void *image, const oauth::Digest &digest, const oauth::TokenGrant &grant) {
     static_cast<oauth::StateFileWriter *>(image)->add_token(digest, grant);
@@ -318,34 +437,22 @@ void addRevocation(void *image, const oauth::Digest &digest, uint32_t expires_at
     static_cast<oauth::StateFileWriter *>(image)->add_revocation(digest, expires_at);
 }
 
-bool sameFile(const struct stat &a, const struct stat &b) {
-    return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size &&
-           a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
-}
-
-// FILE.tmp, locked. A lock taken on a file another writer has just renamed
-// into place would be on FILE itself: the path must still name what is locked.
-int openTemporary(const std::string &path) {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+// `path`, locked. A lock taken on a file another writer has just renamed
+// over it would be on the file replaced: the path must still name what is
+// locked. The two generations of a binary upgrade write the same files.
+int openLocked(const std::string &path, int flags) {
+    int fd = open(path.c_str(), flags | O_CLOEXEC, 0600);
     if (fd == -1) {
         return -1;
     }
     struct stat locked, named;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &locked) != 0 ||
-        stat(path.c_str(), &named) != 0 || locked.st_ino != named.st_ino || ftruncate(fd, 0) != 0 ||
-        fchmod(fd, 0600) != 0) {
+        stat(path.c_str(), &named) != 0 || locked.st_ino != named.st_ino ||
+        ((flags & O_ACCMODE) != O_RDONLY && fchmod(fd, 0600) != 0)) {
         close(fd);
         return -1;
     }
     return fd;
-}
-
-void abandonWrite(Writer &w) {
-    if (w.fd != -1) {
-        close(w.fd);
-        w.fd = -1;
-    }
-    w.image.reset();
 }
 
 bool writeAll(int fd, const char *data, size_t size, off_t at) {
@@ -361,148 +468,327 @@ bool writeAll(int fd, const char *data, size_t size, off_t at) {
     return true;
 }
 
-void finishWrite(Writer &w) {
-    const std::string &image = w.image->image();
-    bool ok = writeAll(w.fd, image.data(), oauth::kStateHeaderSize, 0) &&
+// ---- the journal ----------------------------------------------------------
+
+enum class Drain { nothing, appended, lapped, failed };
+
+// One image at FILE.journal's end, whole or not at all.
+bool appendToJournal(Writer &w, const std::string &image) {
+    ZoneState &state = stateOf(w.shm);
+    int fd = openLocked(w.journal, O_WRONLY | O_CREAT);
+    if (fd == -1) {
+        return false;
+    }
+    FileMark before = markOf(fd);
+    bool ok = writeAll(fd, image.data(), image.size(), off_t(before.size));
+    if (!ok) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
+                      "oauth_token_zone \"%V\": appending to \"%s\" failed", &w.zone.name,
+                      w.journal.c_str());
+        (void)ftruncate(fd, off_t(before.size));
+    } else if (sameMark(before, state.journal)) {
+        state.journal = markOf(fd);  // else what another wrote there is still to merge
+    }
+    close(fd);
+    return ok;
+}
+
+// What changed since the last write, from the change log into the journal:
+// the tokens stored as they are now (gone ones are revoked or expired), the
+// revocations listed.
+Drain drain(Writer &w) {
+    ZoneState &state = stateOf(w.shm);
+    oauth::ChangeLog log = changesOf(w.shm);
+    if (log.capacity() == 0) {
+        return Drain::lapped;  // state= given by a reload to a zone made without it
+    }
+    uint64_t from = state.journaled.load(std::memory_order_relaxed);
+    oauth::StreamPosition position = fleetPositionOf(state);
+    std::vector<oauth::ZoneChange> changes;
+    std::optional<uint64_t> to = log.read(from, changes);
+    if (!to) {
+        return Drain::lapped;
+    }
+    if (changes.empty() && !(w.written_position != position)) {
+        return Drain::nothing;
+    }
+    oauth::StateFileWriter image(view(w.zone.name), newStamp(state), position);
+    oauth::TokenStore store = storeOf(w.shm);
+    uint32_t now = uint32_t(ngx_time());
+    oauth::TokenGrant grant;
+    size_t records = 0;
+    // Each look-up misses the cache: those of the changes a few ahead are
+    // under way meanwhile.
+    constexpr size_t kAhead = 8;
+    for (size_t i = 0; i < changes.size(); ++i) {
+        const oauth::ZoneChange &change = changes[i];
+        if (i + kAhead < changes.size()) {
+            store.prefetch(changes[i + kAhead].digest);
+        }
+        if (change.revoked_until != 0) {
+            image.add_revocation(change.digest, change.revoked_until);
+            ++records;
+        } else if (store.find(change.digest, now, grant)) {
+            image.add_token(change.digest, grant);
+            ++records;
+        }
+    }
+    if (records == 0 && !(w.written_position != position)) {
+        state.journaled.store(*to, std::memory_order_relaxed);  // all gone already
+        return Drain::nothing;
+    }
+    image.finish();
+    image.seal_some(SIZE_MAX);
+    if (!appendToJournal(w, image.image())) {
+        return Drain::failed;
+    }
+    state.journaled.store(*to, std::memory_order_relaxed);
+    w.written_position = position;
+    return Drain::appended;
+}
+
+// Past this, and past half the snapshot, a new snapshot replaces the journal.
+constexpr uint64_t kJournalLimit = uint64_t{16} << 20;
+
+bool journalTooLong(const ZoneState &state) {
+    return state.journal.size > std::max(kJournalLimit, state.snapshot.size / 2);
+}
+
+// After a snapshot: the journal's images from before it began are in it now;
+// only what was appended since stays.
+void cutJournal(Writer &w, const FileMark &start) {
+    ZoneState &state = stateOf(w.shm);
+    if (start.inode == 0) {
+        return;  // there was none: all it holds came later
+    }
+    int fd = openLocked(w.journal, O_RDONLY);
+    if (fd == -1) {
+        return;  // the next snapshot cuts it
+    }
+    FileMark now = markOf(fd);
+    if (now.inode == start.inode && now.size >= start.size) {
+        std::string rest;
+        std::string problem;
+        bool tracked = sameMark(now, state.journal);
+        if (now.size == start.size) {
+            unlink(w.journal.c_str());
+            if (tracked) {
+                state.journal = FileMark{};
+            }
+        } else if (readFile(w.journal, rest, problem, kMaxFileSize, start.size) == Read::ok) {
+            int out =
+                open(w.journal_temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            bool ok =
+                out != -1 && fchmod(out, 0600) == 0 && writeAll(out, rest.data(), rest.size(), 0);
+            if (out != -1) {
+                close(out);
+            }
+            if (ok && rename(w.journal_temporary.c_str(), w.journal.c_str()) == 0 && tracked) {
+                state.journal = markOf(w.journal);
+            }
+        }
+    }
+    close(fd);
+}
+
+// ---- snapshots ------------------------------------------------------------
+
+// A snapshot begins with what changed so far in the journal: until it is in
+// place, the journal must hold everything the old one lacks. When the change
+// log has lapped, the snapshot is what holds it.
+void startCompaction(Writer &w, bool lapped, bool requested) {
+    ZoneState &state = stateOf(w.shm);
+    auto compaction = std::make_unique<Compaction>();
+    if (lapped) {
+        state.journaled.store(changesOf(w.shm).position(), std::memory_order_relaxed);
+    }
+    compaction->journal_start = markOf(w.journal);
+    oauth::StreamPosition position = fleetPositionOf(state);
+    compaction->image =
+        std::make_unique<oauth::StateFileWriter>(view(w.zone.name), newStamp(state), position);
+    compaction->copied_at = uint32_t(ngx_time());
+    compaction->answers_request = requested;
+    w.compaction = std::move(compaction);
+    w.written_position = position;
+}
+
+void finishCompaction(Writer &w) {
+    ZoneState &state = stateOf(w.shm);
+    Compaction &c = *w.compaction;
+    const std::string &image = c.image->image();
+    bool ok = writeAll(c.fd, image.data(), oauth::kStateHeaderSize, 0) &&
               rename(w.temporary.c_str(), w.path.c_str()) == 0;
     if (!ok) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
                       "oauth_token_zone \"%V\": state file \"%V\" could not be written",
                       &w.zone.name, &w.zone.state_file);
     } else {
-        stateOf(w.shm).written_changes.store(w.changes, std::memory_order_relaxed);
-        stat(w.path.c_str(), &w.seen);
-        if (w.answers_request) {
+        state.snapshot = markOf(w.path);
+        state.snapshot_is_ours = true;
+        cutJournal(w, c.journal_start);
+        if (c.answers_request) {
             unlink(w.request.c_str());
         }
     }
-    abandonWrite(w);
-}
-
-// One slice: hashes and writes the next part of the body. True when done.
-bool writeSlice(Writer &w) {
-    const std::string &image = w.image->image();
-    size_t body = image.size() - oauth::kStateHeaderSize;
-    size_t n = std::min(kSliceBytes, body - w.written);
-    bool sealed = w.image->seal_some(kSliceBytes);
-    if (!writeAll(w.fd, image.data() + oauth::kStateHeaderSize + w.written, n,
-                  off_t(oauth::kStateHeaderSize + w.written))) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
-                      "oauth_token_zone \"%V\": writing \"%s\" failed", &w.zone.name,
-                      w.temporary.c_str());
-        abandonWrite(w);
-        return true;
-    }
-    w.written += n;
-    if (sealed && w.written == body) {
-        finishWrite(w);
-        return true;
-    }
-    return false;
-}
-
-// The zone, copied into memory a slice at a time; the file follows likewise.
-// What changes meanwhile in slots already copied waits for the next write.
-void startWrite(Writer &w, uint64_t changes, bool requested) {
-    ZoneState &state = stateOf(w.shm);
-    oauth::StateStamp stamp{state.instance, uint64_t(ngx_pid),
-                            state.writes.fetch_add(1, std::memory_order_relaxed) + 1,
-                            uint64_t(ngx_time())};
-    w.image = std::make_unique<oauth::StateFileWriter>(view(w.zone.name), stamp);
-    w.copied_at = uint32_t(ngx_time());
-    w.next_token_slot = 0;
-    w.next_revocation_slot = 0;
-    w.written = 0;
-    w.changes = changes;
-    w.answers_request = requested;
+    w.compaction.reset();
 }
 
 // One slice of the copy; once the copy is whole, opens the file to write.
 void copySlice(Writer &w) {
+    Compaction &c = *w.compaction;
     oauth::TokenStore store = storeOf(w.shm);
     oauth::RevocationList revocations = revocationsOf(w.shm);
-    if (w.next_token_slot < store.slot_count()) {
-        w.next_token_slot =
-            store.visit_live(w.copied_at, w.next_token_slot, kSliceSlots, addToken, w.image.get());
+    if (c.next_token_slot < store.slot_count()) {
+        c.next_token_slot =
+            store.visit_live(c.copied_at, c.next_token_slot, kSliceSlots, addToken, c.image.get());
         return;
     }
-    if (w.next_revocation_slot < revocations.slot_count()) {
-        w.next_revocation_slot = revocations.visit_live(w.copied_at, w.next_revocation_slot,
-                                                        kSliceSlots, addRevocation, w.image.get());
+    if (c.next_revocation_slot < revocations.slot_count()) {
+        c.next_revocation_slot = revocations.visit_live(c.copied_at, c.next_revocation_slot,
+                                                        kSliceSlots, addRevocation, c.image.get());
         return;
     }
-    w.image->finish();
-    w.fd = openTemporary(w.temporary);
-    if (w.fd == -1) {
-        w.image.reset();  // another writer has it this turn; the next one tries again
+    c.image->finish();
+    int fd = open(w.temporary.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd != -1) {
+        close(fd);
+        c.fd = openLocked(w.temporary, O_WRONLY);
+    }
+    if (c.fd == -1 || ftruncate(c.fd, 0) != 0) {
+        w.compaction.reset();  // another writer has it this turn; the next one tries again
     }
 }
 
-// One slice of the write under way. True when it is over.
-bool writeStep(Writer &w) {
-    if (w.fd == -1) {
+// One slice: hashes and writes the next part of the body.
+void writeSlice(Writer &w) {
+    Compaction &c = *w.compaction;
+    const std::string &image = c.image->image();
+    size_t body = image.size() - oauth::kStateHeaderSize;
+    size_t n = std::min(kSliceBytes, body - c.written);
+    bool sealed = c.image->seal_some(kSliceBytes);
+    if (!writeAll(c.fd, image.data() + oauth::kStateHeaderSize + c.written, n,
+                  off_t(oauth::kStateHeaderSize + c.written))) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
+                      "oauth_token_zone \"%V\": writing \"%s\" failed", &w.zone.name,
+                      w.temporary.c_str());
+        w.compaction.reset();
+        return;
+    }
+    c.written += n;
+    if (sealed && c.written == body) {
+        finishCompaction(w);
+    }
+}
+
+// One slice of the snapshot under way.
+void compactionStep(Writer &w) {
+    if (w.compaction->fd == -1) {
         copySlice(w);
-        return w.image == nullptr;
+    } else {
+        writeSlice(w);
     }
-    return writeSlice(w);
 }
 
-// A snapshot another zone wrote (the other generation of a binary upgrade,
-// or the zone a resize replaced) may hold what this one lacks.
-void mergeForeignFile(Writer &w) {
-    struct stat st;
-    if (stat(w.path.c_str(), &st) != 0 || sameFile(st, w.seen)) {
-        return;
-    }
-    w.seen = st;
-    std::string bytes;
-    std::string problem;
-    if (readFile(w.path, bytes, problem, oauth::kStateHeaderSize) != Read::ok) {
-        return;
-    }
-    std::optional<oauth::StateStamp> stamp = oauth::StateFile::peek_stamp(bytes);
+// ---- merging what another zone wrote ---------------------------------------
+
+// Whether anyone but this zone's writer changed FILE or FILE.journal since it
+// last looked (the other generation of a binary upgrade, or the zone a
+// resize replaced): what they wrote may hold what this zone lacks. Of a
+// journal only appended to, only what is new is read.
+void startMerge(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    if (!stamp || stamp->zone_instance == state.instance ||
-        (stamp->zone_instance == state.loaded_instance && stamp->write_id == state.loaded_write) ||
-        readFile(w.path, bytes, problem) != Read::ok) {
+    FileMark snapshot = markOf(w.path);
+    FileMark journal = markOf(w.journal);
+    bool snapshot_changed = !sameMark(snapshot, state.snapshot);
+    if (!snapshot_changed && sameMark(journal, state.journal)) {
         return;
     }
-    w.merge_bytes = std::move(bytes);
-    w.merge_file = oauth::StateFile::parse(w.merge_bytes, view(w.zone.name), problem);
-    if (!w.merge_file) {
-        w.merge_bytes = std::string();
-        return;  // replaced by the next snapshot
+    uint64_t journal_from = 0;
+    if (!snapshot_changed && journal.inode == state.journal.inode &&
+        journal.size >= state.journal.size) {
+        journal_from = state.journal.size;
     }
-    w.next_record = 0;
-    w.merge_into_live = storeOf(w.shm).live_tokens() != 0;
-    w.merge_now = uint32_t(ngx_time());
-    w.merged = oauth::RestoreCounts{};
+    if (snapshot_changed) {
+        state.snapshot_is_ours = false;
+    }
+    state.snapshot = snapshot;
+    state.journal = journal;
+    auto merge = std::make_unique<Merge>();
+    std::string problem;
+    if (snapshot_changed && readFile(w.path, merge->snapshot_bytes, problem) == Read::ok) {
+        if (std::optional<oauth::StateFile> file =
+                oauth::StateFile::parse(merge->snapshot_bytes, view(w.zone.name), problem)) {
+            merge->files.push_back(*file);
+        }
+    }
+    if (readFile(w.journal, merge->journal_bytes, problem, kMaxFileSize, journal_from) ==
+        Read::ok) {
+        oauth::StateJournal images = oauth::parse_journal(merge->journal_bytes, view(w.zone.name));
+        merge->files.insert(merge->files.end(), images.images.begin(), images.images.end());
+    }
+    if (merge->files.empty()) {
+        return;  // nothing whole yet: the next look reads it again, or what replaces it
+    }
+    merge->into_live = storeOf(w.shm).live_tokens() != 0;
+    merge->now = uint32_t(ngx_time());
+    w.merge = std::move(merge);
 }
 
-// One slice of the merge under way: kSliceRecords records of the file.
+// One slice of the merge under way: kSliceRecords records.
 void mergeSlice(Writer &w) {
+    Merge &m = *w.merge;
     oauth::TokenStore store = storeOf(w.shm);
     oauth::RevocationList revocations = revocationsOf(w.shm);
-    const oauth::StateFile &file = *w.merge_file;
-    w.next_record =
-        oauth::apply_state_records(file, store, revocations, w.merge_now, w.merge_into_live,
-                                   w.next_record, kSliceRecords, w.merged);
-    if (w.next_record < file.record_count()) {
+    const oauth::StateFile &file = m.files[m.file];
+    m.next_record = oauth::apply_state_records(file, store, revocations, m.now, m.into_live,
+                                               m.next_record, kSliceRecords, m.counts);
+    if (m.next_record < file.record_count()) {
         return;
     }
-    if (w.merged.tokens + w.merged.revocations != 0) {
-        noteZoneChange(w.shm);
+    m.next_record = 0;
+    m.into_live = true;
+    if (++m.file < m.files.size()) {
+        return;
+    }
+    if (m.counts.tokens + m.counts.revocations != 0) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "oauth_token_zone \"%V\": %uz tokens and %uz revocations merged from "
                       "\"%V\", written by pid %uL",
-                      &w.zone.name, w.merged.tokens, w.merged.revocations, &w.zone.state_file,
-                      file.stamp().writer_pid);
+                      &w.zone.name, m.counts.tokens, m.counts.revocations, &w.zone.state_file,
+                      m.files.back().stamp().writer_pid);
     }
-    w.merge_file.reset();
-    w.merge_bytes = std::string();
+    w.merge.reset();
 }
 
+// ---- the writer's turn -------------------------------------------------------
+
+// Every second: what changed goes to the journal, which also answers a new
+// master's request. A new snapshot replaces the journal when it has grown long, when
+// the change log lapped, or when this zone has not written the snapshot
+// there yet (its first change after a start, a merge).
 void tick(Writer &w) {
+    ZoneState &state = stateOf(w.shm);
+    if (ngx_current_msec - w.drained_at < kWriteInterval) {
+        return;
+    }
+    w.drained_at = ngx_current_msec;
+    bool requested = access(w.request.c_str(), F_OK) == 0;
+    Drain drained = drain(w);
+    if (requested && (drained == Drain::nothing || drained == Drain::appended)) {
+        unlink(w.request.c_str());
+        requested = false;
+    }
+    bool restart = drained == Drain::lapped && changesOf(w.shm).capacity() != 0;
+    if (w.compaction != nullptr && !restart) {
+        return;
+    }
+    if (drained == Drain::lapped || (drained == Drain::appended && !state.snapshot_is_ours) ||
+        journalTooLong(state)) {
+        startCompaction(w, drained == Drain::lapped, requested);
+    }
+}
+
+bool holdsLease(Writer &w) {
     ZoneState &state = stateOf(w.shm);
     bool held =
         oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()), kLeasePolicy);
@@ -513,42 +799,36 @@ void tick(Writer &w) {
                            : "oauth_token_zone \"%V\": this worker no longer writes \"%V\"",
                       &w.zone.name, &w.zone.state_file);
     }
-    if (!held) {
-        w.merge_file.reset();  // the worker that holds the lease merges the file
-        return;
-    }
-    if (w.merge_file) {
-        mergeSlice(w);
-        return;
-    }
-    mergeForeignFile(w);
-    if (w.merge_file) {
-        return;  // sliced over the next turns; a write waits for its end
-    }
-    bool requested = access(w.request.c_str(), F_OK) == 0;
-    uint64_t changes = state.changes.load(std::memory_order_relaxed);
-    if (changes != state.written_changes.load(std::memory_order_relaxed) || requested) {
-        startWrite(w, changes, requested);
-    }
+    return held;
 }
 
 void onTimer(ngx_event_t *ev) {
     Writer &w = *static_cast<Writer *>(ev->data);
     try {
-        if (w.image == nullptr) {
-            tick(w);
-        }
-        if (w.image != nullptr) {
-            writeStep(w);
+        if (!holdsLease(w)) {
+            w.merge.reset();  // the worker that holds the lease does it
+            w.compaction.reset();
+        } else if (w.merge != nullptr) {
+            mergeSlice(w);
+        } else {
+            if (w.compaction == nullptr) {
+                startMerge(w);
+            }
+            if (w.merge == nullptr) {
+                tick(w);
+                if (w.compaction != nullptr) {
+                    compactionStep(w);
+                }
+            }
         }
     } catch (const std::bad_alloc &) {
-        abandonWrite(w);
-        w.merge_file.reset();
+        w.compaction.reset();
+        w.merge.reset();
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "oauth_token_zone \"%V\": out of memory writing state file \"%V\"",
                       &w.zone.name, &w.zone.state_file);
     }
-    bool sliced = w.image != nullptr || w.merge_file;
+    bool sliced = w.compaction != nullptr || w.merge != nullptr;
     ngx_add_timer(ev, sliced ? kSliceInterval : kWriteInterval);
 }
 
@@ -595,10 +875,13 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
             w->zone = zones[i];
             w->path = pathOf(zones[i]);
             w->temporary = pathOf(zones[i], ".tmp");
+            w->journal = pathOf(zones[i], ".journal");
+            w->journal_temporary = pathOf(zones[i], ".journal.tmp");
             w->request = pathOf(zones[i], ".request");
         } catch (const std::bad_alloc &) {
             return NGX_ERROR;
         }
+        w->written_position = fleetPositionOf(stateOf(w->shm));
         w->timer.handler = onTimer;
         w->timer.data = w;
         w->timer.log = cycle->log;
@@ -608,8 +891,9 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
     return NGX_OK;
 }
 
-// A worker going away ends a merge under way and writes the zone's last
-// snapshot if it is the writer, whole and at once, then hands the lease on.
+// A worker going away, if it is the writer, ends a merge under way and
+// appends what changed to the journal (a whole snapshot, at once, when the
+// change log lapped), then hands the lease on.
 void stopStateWriters(ngx_cycle_t *) {
     if (writers == nullptr) {
         return;
@@ -618,25 +902,28 @@ void stopStateWriters(ngx_cycle_t *) {
     for (ngx_uint_t i = 0; i < writers->nelts; ++i) {
         Writer &w = *list[i];
         ZoneState &state = stateOf(w.shm);
-        abandonWrite(w);
+        w.compaction.reset();
         ngx_time_update();
         if (!oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()),
                                kLeasePolicy)) {
             continue;
         }
         try {
-            while (w.merge_file) {
+            while (w.merge != nullptr) {
                 mergeSlice(w);
             }
-            uint64_t changes = state.changes.load(std::memory_order_relaxed);
-            if (changes != state.written_changes.load(std::memory_order_relaxed) ||
-                access(w.request.c_str(), F_OK) == 0) {
-                startWrite(w, changes, true);
-                while (w.image != nullptr && !writeStep(w)) {
+            Drain drained = drain(w);
+            if (drained == Drain::lapped) {
+                startCompaction(w, true, false);
+                while (w.compaction != nullptr) {
+                    compactionStep(w);
                 }
             }
+            if (drained != Drain::failed) {
+                unlink(w.request.c_str());
+            }
         } catch (const std::bad_alloc &) {
-            abandonWrite(w);
+            w.compaction.reset();
         }
         oauth::release_lease(state.writer, uint32_t(ngx_pid));
     }

@@ -1,5 +1,6 @@
-// The state file's format, read back and refused when damaged; the
-// revocation list; the writer's lease; the store's walk over live tokens.
+// The state file's format, read back and refused when damaged; its journal;
+// the change log; the revocation list; the writer's lease; the store's walk
+// over live tokens.
 #include "unit.hpp"
 
 #include <cstring>
@@ -59,8 +60,8 @@ void add_revocation_to_writer(void *context, const Digest &digest, uint32_t expi
 }
 
 std::string snapshot(const TokenStore &store, const RevocationList &revoked,
-                     std::string_view zone = "tokens") {
-    StateFileWriter writer(zone, StateStamp{7, 1234, 99, kNow});
+                     std::string_view zone = "tokens", StreamPosition position = {}) {
+    StateFileWriter writer(zone, StateStamp{7, 1234, 99, kNow}, position);
     store.visit_live(kNow, add_to_writer, &writer);
     revoked.visit_live(kNow, add_revocation_to_writer, &writer);
     writer.finish();
@@ -262,8 +263,8 @@ void foreign_files_are_refused(void **) {
     assert_text(reason_for("{\"clients\":[]}"), "not a state file of this module");
     assert_text(reason_for(sample.file, "other"), "written for oauth_token_zone \"tokens\"");
     std::string future = sample.file;
-    future[8] = 3;
-    assert_text(reason_for(future), "format version 3, this module reads version 2");
+    future[8] = 4;
+    assert_text(reason_for(future), "format version 4, this module reads versions 1 to 3");
 }
 
 // A writer whose checksum is right but whose content is not: each lie is caught.
@@ -277,7 +278,7 @@ void a_checksummed_lie_is_refused(void **) {
         return file;
     };
     assert_text(reason_for(reseal(sample.file)), "(accepted)");
-    for (size_t at : {size_t(56), size_t(60), size_t(64), size_t(80)}) {
+    for (size_t at : {size_t(56), size_t(60), size_t(64), size_t(88)}) {
         std::string lie = sample.file;
         lie[at] = char(lie[at] + 1);
         assert_text(reason_for(reseal(lie)), "damaged: inconsistent content");
@@ -393,6 +394,218 @@ void region_of_another_layout_is_not_a_revocation_list(void **) {
     assert_false(RevocationList::format(memory.data(), 1024));
 }
 
+void the_fleet_stream_position_round_trips(void **) {
+    Sample sample;
+    std::string file =
+        snapshot(sample.store, sample.revoked.list, "tokens", {1'700'000'000'123, 42});
+    std::string reason;
+    std::optional<StateFile> parsed = StateFile::parse(file, "tokens", reason);
+    assert_true(parsed.has_value());
+    assert_int_equal(parsed->stream_position().ms, 1'700'000'000'123);
+    assert_int_equal(parsed->stream_position().seq, 42);
+    parsed = StateFile::parse(sample.file, "tokens", reason);
+    assert_int_equal(parsed->stream_position().ms, 0);
+    assert_int_equal(parsed->stream_position().seq, 0);
+    // Version 2 had no position: its bytes there were reserved, zero.
+    std::string older = sample.file;
+    older[8] = 2;
+    Digest sum;
+    sha256_digest({std::string_view(older).substr(0, 96), std::string_view(older).substr(128)},
+                  sum);
+    std::memcpy(&older[96], sum.data(), sum.size());
+    parsed = StateFile::parse(older, "tokens", reason);
+    assert_true(parsed.has_value());
+    assert_int_equal(parsed->stream_position().ms, 0);
+    assert_int_equal(parsed->token_count(), 4);
+    std::string with_position = file;  // a version 2 file with bytes there is not the module's
+    with_position[8] = 2;
+    sha256_digest({std::string_view(with_position).substr(0, 96),
+                   std::string_view(with_position).substr(128)},
+                  sum);
+    std::memcpy(&with_position[96], sum.data(), sum.size());
+    assert_text(reason_for(with_position), "damaged: inconsistent content");
+    // A journal's is the furthest of its images'.
+    fixture::Store empty_memory;
+    TokenStore empty = empty_memory.open();
+    std::string journal = snapshot(empty, sample.revoked.list, "tokens", {5, 9}) +
+                          snapshot(empty, sample.revoked.list, "tokens", {6, 1}) +
+                          snapshot(empty, sample.revoked.list, "tokens", {5, 10});
+    StateJournal images = parse_journal(journal, "tokens");
+    assert_int_equal(images.images.size(), 3);
+    assert_int_equal(images.stream_position().ms, 6);
+    assert_int_equal(images.stream_position().seq, 1);
+}
+
+struct Logged {
+    std::vector<uint64_t> memory = std::vector<uint64_t>(ChangeLog::kMinRegionSize / 8);
+    ChangeLog log = open();
+    ChangeLog open() {
+        assert_true(ChangeLog::format(memory.data(), memory.size() * 8));
+        return ChangeLog(memory.data());
+    }
+};
+
+void the_change_log_holds_each_change_until_it_laps(void **) {
+    Logged logged;
+    fixture::Store memory;
+    TokenStore store(memory.memory.data(), {}, logged.log);
+    Revocations revoked;
+    RevocationList list(revoked.memory.data(), {}, logged.log);
+    issue(store, 1, "app", "a", 1);
+    issue(store, 2, "app", "a", 1);
+    assert_true(list.add(digest_of(1), kNow + 60, kNow));
+    assert_true(list.add(digest_of(1), kNow + 30, kNow));  // nothing changes: not noted
+    assert_int_equal(logged.log.position(), 3);
+    std::vector<ZoneChange> changes;
+    assert_int_equal(*logged.log.read(0, changes), 3);
+    assert_int_equal(changes.size(), 3);
+    assert_true(changes[0].digest == digest_of(1) && changes[0].revoked_until == 0);
+    assert_true(changes[1].digest == digest_of(2) && changes[1].revoked_until == 0);
+    assert_true(changes[2].digest == digest_of(1) && changes[2].revoked_until == kNow + 60);
+    changes.clear();
+    assert_int_equal(*logged.log.read(3, changes), 3);
+    assert_int_equal(changes.size(), 0);
+
+    // A reader further behind than the ring holds learns that it lost some.
+    size_t capacity = logged.log.capacity();
+    for (size_t n = 0; n < capacity - 3; ++n) {
+        logged.log.note(digest_of(int(100 + n)), 0);
+    }
+    assert_true(logged.log.read(1, changes).has_value());
+    assert_false(logged.log.read(0, changes).has_value());
+    ChangeLog none;  // a zone without a state file
+    none.note(digest_of(1), 0);
+    assert_int_equal(none.position(), 0);
+    assert_false(ChangeLog::is_formatted(memory.memory.data(), ChangeLog::kMinRegionSize));
+}
+
+// What a state writer does: a snapshot, then what changed in one journal
+// image a second; a zone restored from both holds what the zone held.
+struct Journaled {
+    Logged logged;
+    fixture::Store memory;
+    TokenStore store = TokenStore(memory.memory.data(), {}, logged.log);
+    Revocations revoked;
+    RevocationList list = RevocationList(revoked.memory.data(), {}, logged.log);
+    std::string file;
+    std::string journal;
+    std::vector<size_t> image_ends;
+    uint64_t journaled = 0;
+
+    Journaled() {
+        issue(store, 1, "app", "a b", 0b11);
+        file = snapshot(store, list);
+        journaled = logged.log.position();
+        issue(store, 2, "app", "a b", 0b01);
+        issue(store, 3, "reporting", "", 0);
+        append();
+        assert_true(list.add(digest_of(1), kNow + 3600, kNow));
+        assert_true(store.revoke(digest_of(1), "app"));
+        issue(store, 4, "app", "a b", 0b10);
+        append();
+    }
+
+    void append() {
+        std::vector<ZoneChange> changes;
+        journaled = *logged.log.read(journaled, changes);
+        StateFileWriter image("tokens", StateStamp{7, 1234, 100 + image_ends.size(), kNow}, {});
+        TokenGrant grant;
+        for (const ZoneChange &change : changes) {
+            if (change.revoked_until != 0) {
+                image.add_revocation(change.digest, change.revoked_until);
+            } else if (store.find(change.digest, kNow, grant)) {
+                image.add_token(change.digest, grant);
+            }
+        }
+        image.finish();
+        image.seal_some(SIZE_MAX);
+        journal += image.image();
+        image_ends.push_back(journal.size());
+    }
+};
+
+void a_snapshot_and_its_journal_restore_the_zone(void **) {
+    Journaled zone;
+    std::string reason;
+    std::optional<StateFile> file = StateFile::parse(zone.file, "tokens", reason);
+    StateJournal journal = parse_journal(zone.journal, "tokens");
+    assert_int_equal(journal.images.size(), 2);
+    assert_true(journal.problem.empty());
+    assert_int_equal(journal.whole_bytes, zone.journal.size());
+    assert_int_equal(journal.images[0].token_count(), 2);
+    assert_int_equal(journal.images[1].token_count(), 1);
+    assert_int_equal(journal.images[1].revocation_count(), 1);
+
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    RestoreCounts counts = apply_state_file(*file, store, revoked.list, kNow);
+    for (const StateFile &image : journal.images) {
+        apply_state_records(image, store, revoked.list, kNow, true, 0, image.record_count(),
+                            counts);
+    }
+    std::map<Digest, TokenGrant> want = live_tokens(zone.store);
+    std::map<Digest, TokenGrant> got = live_tokens(store);
+    assert_int_equal(got.size(), 3);
+    for (const auto &[digest, grant] : want) {
+        assert_true(got.count(digest) == 1);
+        assert_text(got[digest].scopes(), grant.scopes());
+    }
+    assert_true(revoked.list.contains(digest_of(1), kNow));
+    assert_true(zone.journal.find("token-2") == std::string::npos);
+}
+
+// A crash may cut the journal's last write anywhere: every whole image
+// before the cut is read, nothing of the torn one, and the reason is told.
+void a_journal_cut_at_any_byte_keeps_its_whole_images(void **) {
+    Journaled zone;
+    for (size_t length = 0; length <= zone.journal.size(); ++length) {
+        StateJournal journal =
+            parse_journal(std::string_view(zone.journal).substr(0, length), "tokens");
+        size_t whole = 0;
+        size_t bytes = 0;
+        for (size_t end : zone.image_ends) {
+            if (end <= length) {
+                ++whole;
+                bytes = end;
+            }
+        }
+        assert_int_equal(journal.images.size(), whole);
+        assert_int_equal(journal.whole_bytes, bytes);
+        assert_int_equal(journal.problem.empty(), length == bytes);
+    }
+    std::string damaged = zone.journal;
+    damaged[zone.image_ends[0] + 200] ^= 1;
+    StateJournal journal = parse_journal(damaged, "tokens");
+    assert_int_equal(journal.images.size(), 1);
+    assert_text(journal.problem,
+                "byte " + std::to_string(zone.image_ends[0]) + " on: damaged: checksum mismatch");
+    assert_int_equal(parse_journal(zone.journal, "others").images.size(), 0);
+}
+
+// A client's tokens were within its cap when issued: a restore keeps them
+// all, even past the default cap of a quarter of the zone.
+void a_restore_is_not_held_to_a_client_cap(void **) {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    int count = int(store.capacity() / 2);
+    uint32_t retry_after = 0;
+    for (int n = 0; n < count; ++n) {
+        assert_int_equal(store.insert(digest_of(n), "app", "a", 1, kNow, kNow + 60, kNow,
+                                      retry_after, TokenStore::kNoClientCap),
+                         InsertResult::ok);
+    }
+    std::string file = snapshot(store, revoked.list);
+    fixture::Store fresh;
+    TokenStore restored = fresh.open();
+    std::string reason;
+    RestoreCounts counts =
+        apply_state_file(*StateFile::parse(file, "tokens", reason), restored, revoked.list, kNow);
+    assert_int_equal(counts.tokens, count);
+    assert_int_equal(counts.refused, 0);
+}
+
 bool nobody_alive(uint32_t) {
     return false;
 }
@@ -437,6 +650,11 @@ int main() {
         cmocka_unit_test(the_revocation_list_is_bounded_and_reuses_expired_entries),
         cmocka_unit_test(region_of_another_layout_is_not_a_revocation_list),
         cmocka_unit_test(the_lease_has_one_holder_until_it_goes),
+        cmocka_unit_test(the_fleet_stream_position_round_trips),
+        cmocka_unit_test(the_change_log_holds_each_change_until_it_laps),
+        cmocka_unit_test(a_snapshot_and_its_journal_restore_the_zone),
+        cmocka_unit_test(a_journal_cut_at_any_byte_keeps_its_whole_images),
+        cmocka_unit_test(a_restore_is_not_held_to_a_client_cap),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -90,8 +90,8 @@ bool RevocationList::is_formatted(const void *region, size_t size) noexcept {
            header->slot_count == slots_for(size);
 }
 
-RevocationList::RevocationList(void *region, StoreLock lock) noexcept
-    : header_(static_cast<Header *>(region)), lock_(lock) {}
+RevocationList::RevocationList(void *region, StoreLock lock, ChangeLog changes) noexcept
+    : header_(static_cast<Header *>(region)), lock_(lock), changes_(changes) {}
 
 bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now) noexcept {
     if (expires_at <= now) {
@@ -111,6 +111,7 @@ bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now
         if (held_until != 0 && holds(entry, words)) {
             if (held_until < expires_at) {
                 entry.expires_at.store(expires_at, std::memory_order_release);
+                changes_.note(digest, expires_at);
             }
             added = true;
             reusable = nullptr;
@@ -125,9 +126,16 @@ bool RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now
     }
     if (reusable != nullptr) {
         rewrite(*reusable, words, expires_at);
+        changes_.note(digest, expires_at);
         added = true;
     }
     return added;
+}
+
+void RevocationList::prefetch(const Digest &digest) const noexcept {
+    uint64_t words[4];
+    load_words(digest, words);
+    __builtin_prefetch(&entries(*header_)[words[0] % header_->slot_count]);
 }
 
 bool RevocationList::contains(const Digest &digest, uint32_t now) const noexcept {

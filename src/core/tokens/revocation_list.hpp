@@ -15,6 +15,7 @@
 
 #include "core/token.hpp"
 #include "core/token_store.hpp"
+#include "core/tokens/change_log.hpp"
 
 namespace oauth {
 
@@ -31,7 +32,8 @@ class RevocationList {
     // True when `region` holds a list written by format() of this version.
     static bool is_formatted(const void *region, size_t size) noexcept;
 
-    RevocationList(void *region, StoreLock lock) noexcept;
+    // Each entry added or prolonged is noted in `changes` (a zone with a state file).
+    RevocationList(void *region, StoreLock lock, ChangeLog changes = ChangeLog()) noexcept;
 
     // Records `digest` as revoked until `expires_at`; a digest already held
     // keeps the later of its two expiries. False when the list is full there.
@@ -52,10 +54,14 @@ class RevocationList {
 
     size_t capacity() const noexcept;
 
+    // Brings the entry contains(digest) starts at into the cache (see TokenStore::prefetch).
+    void prefetch(const Digest &digest) const noexcept;
+
   private:
     struct Header;
     Header *header_;
     StoreLock lock_;
+    ChangeLog changes_;
 };
 
 }  // namespace oauth

@@ -22,9 +22,10 @@ constexpr char kMagic[8] = {'O', 'A', 'U', 'T', 'H', 'S', 'T', 'F'};
 constexpr size_t kVersionAt = 8;
 constexpr size_t kHeaderSizeAt = 12;
 constexpr size_t kBodySizeAt = 16;
-constexpr size_t kStampAt = 24;   // zone instance, writer pid, write id, time: u64 each
-constexpr size_t kCountsAt = 56;  // grants, tokens, revocations, zone name length: u32 each
-constexpr size_t kReservedAt = 72;
+constexpr size_t kStampAt = 24;     // zone instance, writer pid, write id, time: u64 each
+constexpr size_t kCountsAt = 56;    // grants, tokens, revocations, zone name length: u32 each
+constexpr size_t kPositionAt = 72;  // fleet stream position: ms, seq (u64 each)
+constexpr size_t kReservedAt = 88;
 constexpr size_t kChecksumAt = 96;
 constexpr size_t kTokenRecordSize = 32 + 3 * 4;
 constexpr size_t kRevocationRecordSize = 32 + 4;
@@ -150,11 +151,12 @@ uint64_t all_scopes(std::string_view scopes) {
     return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
 }
 
+// No client cap: each token was within its client's when it was issued.
 bool insert_token(TokenStore &store, const StateToken &token, uint32_t now) {
     uint32_t retry_after = 0;
     return store.insert(token.digest, token.client_id, token.scopes, all_scopes(token.scopes),
                         token.issued_at, token.expires_at, now, retry_after,
-                        TokenStore::kDefaultClientCap,
+                        TokenStore::kNoClientCap,
                         Audience{token.audiences, all_scopes(token.audiences)}) == InsertResult::ok;
 }
 
@@ -164,14 +166,29 @@ struct StateFileWriter::Hash {
     SHA256_CTX ctx;
 };
 
-StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp)
-    : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp) {}
+StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp,
+                                 const StreamPosition &position)
+    : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp), position_(position) {}
 
 StateFileWriter::~StateFileWriter() {
     delete hash_;
 }
 
 void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
+    // Tokens in a row mostly share their grant: it is looked up only when it changes.
+    if (token_count_ == 0 || grant.client() != last_client_ || grant.scopes() != last_scopes_) {
+        last_grant_ = grant_of(grant);
+        last_client_.assign(grant.client());
+        last_scopes_.assign(grant.scopes());
+    }
+    put_digest(tokens_, digest);
+    put_u32(tokens_, last_grant_);
+    put_u32(tokens_, grant.issued_at);
+    put_u32(tokens_, grant.expires_at);
+    ++token_count_;
+}
+
+uint32_t StateFileWriter::grant_of(const TokenGrant &grant) {
     std::string key;
     key.reserve(6 + grant.client_id_length + grant.scope_length + grant.audience_length);
     put_u16(key, uint16_t(grant.client_id_length));
@@ -187,11 +204,7 @@ void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
         grants_.append(key);
         grant_index_.emplace(std::move(key), index);
     }
-    put_digest(tokens_, digest);
-    put_u32(tokens_, index);
-    put_u32(tokens_, grant.issued_at);
-    put_u32(tokens_, grant.expires_at);
-    ++token_count_;
+    return index;
 }
 
 void StateFileWriter::add_revocation(const Digest &digest, uint32_t expires_at) {
@@ -216,6 +229,8 @@ void StateFileWriter::finish() {
     set_u32(image_, kCountsAt + 4, token_count_);
     set_u32(image_, kCountsAt + 8, revocation_count_);
     set_u32(image_, kCountsAt + 12, uint32_t(zone_name_.size()));
+    set_u64(image_, kPositionAt, position_.ms);
+    set_u64(image_, kPositionAt + 8, position_.seq);
     image_.append(zone_name_).append(grants_).append(tokens_).append(revocations_);
     std::string().swap(grants_);
     std::string().swap(tokens_);
@@ -246,7 +261,7 @@ bool StateFileWriter::seal_some(size_t max) noexcept {
 
 std::optional<StateStamp> StateFile::peek_stamp(std::string_view head) noexcept {
     if (head.size() < kStateHeaderSize || std::memcmp(head.data(), kMagic, sizeof kMagic) != 0 ||
-        get_u32(head, kVersionAt) != kStateFileVersion) {
+        get_u32(head, kVersionAt) == 0 || get_u32(head, kVersionAt) > kStateFileVersion) {
         return std::nullopt;
     }
     return StateStamp{get_u64(head, kStampAt), get_u64(head, kStampAt + 8),
@@ -269,9 +284,9 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
             return std::nullopt;
         }
         uint32_t version = get_u32(bytes, kVersionAt);
-        if (version != kStateFileVersion && version != 1) {
-            reason = "format version " + std::to_string(version) + ", this module reads version " +
-                     std::to_string(kStateFileVersion);
+        if (version == 0 || version > kStateFileVersion) {
+            reason = "format version " + std::to_string(version) + ", this module reads versions " +
+                     "1 to " + std::to_string(kStateFileVersion);
             return std::nullopt;
         }
         if (get_u32(bytes, kHeaderSizeAt) != kStateHeaderSize) {
@@ -303,7 +318,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
 
         // From here on a failure means a writer that is not this module.
         reason = "damaged: inconsistent content";
-        for (size_t i = kReservedAt; i < kChecksumAt; ++i) {
+        for (size_t i = version < 3 ? kPositionAt : kReservedAt; i < kChecksumAt; ++i) {
             if (bytes[i] != 0) {
                 return std::nullopt;
             }
@@ -325,6 +340,9 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         StateFile file;
         file.bytes_ = bytes;
         file.stamp_ = *peek_stamp(bytes);
+        // Versions 1 and 2 held no stream position: their reserved bytes, zero, read as 0-0.
+        file.position_ =
+            StreamPosition{get_u64(bytes, kPositionAt), get_u64(bytes, kPositionAt + 8)};
         // Each grant record takes its lengths or more: a count past that is a
         // lie. Version 1 had no audience: its tokens come back without one.
         size_t lengths = version == 1 ? 4 : 6;
@@ -396,9 +414,58 @@ StateToken StateFile::token(size_t i) const noexcept {
                       get_u32(bytes_, record + 40)};
 }
 
+Digest StateFile::token_digest(size_t i) const noexcept {
+    return get_digest(bytes_, tokens_offset_ + i * kTokenRecordSize);
+}
+
 StateRevocation StateFile::revocation(size_t i) const noexcept {
     size_t record = revocations_offset_ + i * kRevocationRecordSize;
     return StateRevocation{get_digest(bytes_, record), get_u32(bytes_, record + 32)};
+}
+
+size_t StateJournal::record_count() const {
+    size_t count = 0;
+    for (const StateFile &image : images) {
+        count += image.record_count();
+    }
+    return count;
+}
+
+StreamPosition StateJournal::stream_position() const {
+    StreamPosition furthest;
+    for (const StateFile &image : images) {
+        furthest = std::max(furthest, image.stream_position());
+    }
+    return furthest;
+}
+
+StateJournal parse_journal(std::string_view bytes, std::string_view zone_name) noexcept {
+    StateJournal journal;
+    try {
+        while (journal.whole_bytes < bytes.size()) {
+            std::string_view rest = bytes.substr(journal.whole_bytes);
+            // An image's length is in its header: what follows it is the next one.
+            size_t length = rest.size();
+            if (rest.size() >= kStateHeaderSize &&
+                std::memcmp(rest.data(), kMagic, sizeof kMagic) == 0) {
+                uint64_t body = get_u64(rest, kBodySizeAt);
+                length = body > rest.size() - kStateHeaderSize ? rest.size()
+                                                               : size_t(kStateHeaderSize + body);
+            }
+            std::optional<StateFile> image =
+                StateFile::parse(rest.substr(0, length), zone_name, journal.problem);
+            if (!image) {
+                journal.problem =
+                    "byte " + std::to_string(journal.whole_bytes) + " on: " + journal.problem;
+                return journal;
+            }
+            journal.images.push_back(*image);
+            journal.whole_bytes += length;
+        }
+    } catch (const std::bad_alloc &) {
+        journal.problem = "out of memory";
+    }
+    return journal;
 }
 
 RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
@@ -428,7 +495,15 @@ size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationL
             store.revoke(revoked.digest, grant.client());
         }
     }
+    // Each token's look-ups miss the cache: those of the tokens a few ahead
+    // are under way meanwhile.
+    constexpr size_t kAhead = 8;
     for (size_t i = std::max(start, file.revocation_count()); i < end; ++i) {
+        if (i + kAhead < end) {
+            Digest ahead = file.token_digest(i + kAhead - file.revocation_count());
+            revocations.prefetch(ahead);
+            store.prefetch(ahead);
+        }
         StateToken token = file.token(i - file.revocation_count());
         if (token.expires_at <= now) {
             ++counts.expired;

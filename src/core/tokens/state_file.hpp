@@ -1,15 +1,23 @@
 // The state file: a zone's live tokens and revocations on disk, so that they
 // survive a restart. Digests and grants only, never a token or a secret.
 //
-// Layout (little-endian), version 2:
+// Layout (little-endian), version 3:
 //   header, 128 bytes: magic "OAUTHSTF", version, header size, body size,
 //     the stamp (zone instance, writer pid, write id, time written), the
-//     counts of grants, tokens and revocations, the zone name's length, and
-//     at byte 96 the SHA-256 of header bytes 0..95 followed by the body;
+//     counts of grants, tokens and revocations, the zone name's length, the
+//     fleet stream position (ms, seq: u64 each; 0-0 when none), and at byte
+//     96 the SHA-256 of header bytes 0..95 followed by the body;
 //   body: the zone name; grants (u16 client id length, u16 scope length,
 //     u16 audience length, client id, granted scopes, audience URIs; version
 //     1, still read, had no audience); tokens (digest, u32 grant index, u32 iat,
 //     u32 exp: 44 bytes); revocations (digest, u32 exp: 36 bytes).
+// Versions 1 and 2, still read, had no stream position (zero bytes there:
+// 0-0); a later version is refused.
+//
+// Two files of this format keep a zone: FILE, a snapshot of the whole zone,
+// and FILE.journal, images of the same format one after another, each what
+// changed in one second since. A journal is read up to its first image that
+// is incomplete (a write cut short by a crash) or damaged.
 //
 // The reader trusts nothing: every length is checked against the bytes there
 // are, every field against what the module would have written, before any
@@ -31,7 +39,7 @@
 namespace oauth {
 
 constexpr size_t kStateHeaderSize = 128;
-constexpr uint32_t kStateFileVersion = 2;
+constexpr uint32_t kStateFileVersion = 3;
 
 // Who wrote a file, and when: what tells a writer that the file on disk is
 // not its own last one.
@@ -40,6 +48,16 @@ struct StateStamp {
     uint64_t writer_pid = 0;
     uint64_t write_id = 0;  // different for every write
     uint64_t written_at = 0;
+};
+
+// The last entry of the fleet's Redis stream applied to the zone ("ms-seq").
+struct StreamPosition {
+    uint64_t ms = 0;
+    uint64_t seq = 0;
+    bool operator<(const StreamPosition &o) const {
+        return ms < o.ms || (ms == o.ms && seq < o.seq);
+    }
+    bool operator!=(const StreamPosition &o) const { return ms != o.ms || seq != o.seq; }
 };
 
 struct StateToken {
@@ -60,7 +78,8 @@ struct StateRevocation {
 // so that a large zone is written across several turns of an event loop.
 class StateFileWriter {
   public:
-    StateFileWriter(std::string_view zone_name, const StateStamp &stamp);  // may throw bad_alloc
+    StateFileWriter(std::string_view zone_name, const StateStamp &stamp,
+                    const StreamPosition &position);  // may throw bad_alloc
     ~StateFileWriter();
     StateFileWriter(const StateFileWriter &) = delete;
     StateFileWriter &operator=(const StateFileWriter &) = delete;
@@ -81,13 +100,18 @@ class StateFileWriter {
 
   private:
     struct Hash;
+    uint32_t grant_of(const TokenGrant &grant);  // its index, added if new
     std::string zone_name_;
     StateStamp stamp_;
+    StreamPosition position_;
     std::string grants_;
     std::string tokens_;
     std::string revocations_;
     std::unordered_map<std::string, uint32_t> grant_index_;
     uint32_t grant_count_ = 0;
+    std::string last_client_;  // the grant of the last token added, and its index
+    std::string last_scopes_;
+    uint32_t last_grant_ = 0;
     uint32_t token_count_ = 0;
     uint32_t revocation_count_ = 0;
     std::string image_;
@@ -108,10 +132,12 @@ class StateFile {
     static std::optional<StateStamp> peek_stamp(std::string_view head) noexcept;
 
     const StateStamp &stamp() const { return stamp_; }
+    const StreamPosition &stream_position() const { return position_; }
     size_t token_count() const { return token_count_; }
     size_t revocation_count() const { return revocation_count_; }
     size_t record_count() const { return revocation_count_ + token_count_; }
     StateToken token(size_t i) const noexcept;
+    Digest token_digest(size_t i) const noexcept;
     StateRevocation revocation(size_t i) const noexcept;
 
   private:
@@ -122,12 +148,24 @@ class StateFile {
     };
     std::string_view bytes_;
     StateStamp stamp_;
+    StreamPosition position_;
     std::vector<GrantText> grants_;
     size_t tokens_offset_ = 0;
     size_t token_count_ = 0;
     size_t revocations_offset_ = 0;
     size_t revocation_count_ = 0;
 };
+
+// A journal's whole images, in order, and what is wrong with the rest.
+struct StateJournal {
+    std::vector<StateFile> images;
+    size_t whole_bytes = 0;  // the bytes those images take; the rest is ignored
+    std::string problem;     // why the rest is ignored; empty when there is none
+    size_t record_count() const;
+    StreamPosition stream_position() const;  // the furthest any image holds
+};
+
+StateJournal parse_journal(std::string_view bytes, std::string_view zone_name) noexcept;
 
 struct RestoreCounts {
     size_t tokens = 0;       // inserted
