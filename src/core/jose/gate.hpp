@@ -56,7 +56,8 @@ class JwtVerifier final : public TokenVerifier {
 
     // Why the last verify() failed; JwtCheck::ok after a success.
     JwtCheck failure() const noexcept { return failure_; }
-    // The claims of the last token checked; valid until the next verify().
+    // The claims of the last token checked: valid until the next verify() of
+    // any verifier in this thread, which may empty the worker's cache.
     const VerifiedToken &claims() const noexcept {
         return seen_claims_ != nullptr ? *seen_claims_ : parsed_;
     }
