@@ -92,8 +92,10 @@ subtest 'nginx -s reload on one node under load' => sub {
 subtest 'the worker holding the reader lease SIGKILLed: another takes over' => sub {
     my $node = $fleet->node(2);
     my $reader;
-    OAuthFleet::wait_for(OAuthFleet::slow(5), sub { $reader = $fleet->reader_pid(2) });
-    ok $reader, "node 2's reader is worker $reader (its connection blocks in XREAD)" or return;
+    OAuthFleet::wait_for(OAuthFleet::slow(10), sub { $reader = $fleet->reader_pid(2) });
+    ok $reader, "node 2's reader is worker " . ($reader // 'none') . ' (its connection blocks in XREAD)'
+        or diag $redis->cli('CLIENT', 'LIST');
+    return unless $reader;
     my $live = $fleet->token(0);
     my $load = $fleet->start_load(token => $live, procs => 2, nodes => [0, 1], timeout => $BOUND);
     kill 'KILL', $reader;

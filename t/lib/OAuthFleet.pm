@@ -337,7 +337,8 @@ sub reader_pid {
     my %workers = map { $_ => 1 } $self->node($i)->worker_pids;
     for my $line (split /\n/, $self->{redis}->cli('CLIENT', 'LIST')) {
         my ($port) = $line =~ /\baddr=127\.0\.0\.1:(\d+)\b/ or next;
-        next unless $line =~ /\bcmd=xread\b/;
+        # blocked (flags=b), or between two blocks with XREAD its last command
+        next unless $line =~ /\bcmd=xread\b/ || $line =~ /\bflags=\w*b/;
         my $inode = socket_inode($port) // next;
         for my $pid (keys %workers) {
             for my $fd (glob "/proc/$pid/fd/*") {
