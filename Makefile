@@ -63,6 +63,14 @@ $(BUILD)/.packages-metrics:
 	scripts/need-packages prometheus
 	@mkdir -p $(@D) && touch $@
 
+# A real Redis for the fleet tests (t/80-fleet*.t, t/lib/OAuthFleet.pm), which
+# start their own redis-server on a free loopback port and drive it with
+# redis-cli. (Debian enables the package's redis-server.service; a test never
+# talks to it.)
+$(BUILD)/.packages-fleet:
+	scripts/need-packages redis-server redis-tools
+	@mkdir -p $(@D) && touch $@
+
 # nginx's configure bakes the module's file list into objs/Makefile, so it
 # reruns whenever a source file is added or removed.
 $(BUILD)/sources.list: FORCE
@@ -99,7 +107,8 @@ $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packag
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics
+integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics \
+		$(BUILD)/.packages-fleet
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
 		prove -r t/
 
@@ -208,7 +217,7 @@ BENCH_ARGS ?=
 # wrk drives the module; node's oidc-provider (bench/package-lock.json) is the
 # issuance peer, Debian's njs module (WebCrypto behind auth_request) the JWT gate's.
 $(BUILD)/.packages-bench: bench/package.json bench/package-lock.json
-	scripts/need-packages wrk libnginx-mod-http-js nodejs $$(command -v npm >/dev/null || echo npm)
+	scripts/need-packages wrk redis-server libnginx-mod-http-js nodejs $$(command -v npm >/dev/null || echo npm)
 	cd bench && npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 
@@ -262,5 +271,5 @@ $(DEB): $(DEB_SOURCES) | $(BUILD)/.packages-build $(BUILD)/.packages-deb
 
 # With the debug symbols installed too, so that gdb finds the token store in the
 # installed module (t/40-faults.t).
-deb-test: $(DEB) $(BUILD)/.packages-interop | $(BUILD)/.packages-test
+deb-test: $(DEB) $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-fleet
 	scripts/deb-test $(DEB) $(DEB_DBGSYM)

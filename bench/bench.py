@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 
+import fleet
 import startup
 import state_load
 
@@ -63,6 +64,7 @@ GOALS = {
     "7a": (">=", 0.97), "7b": (">=", 0.97),
     "8a": (">=", 0.95), "8b": (">=", 0.95),
     "J1": (">=", 0.3), "J2": (">=", 0.95), "J3": (">=", 0.8), "J4": None, "J4b": None,
+    "9a": (">=", 0.95), "9b": (">=", 0.95), "9c": ("<=", 1000.0), "9d": ("<=", 100.0),
 }
 SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
 # Figure J3's tokens, each sent once: minted for this many per second of the
@@ -416,6 +418,8 @@ class Bench:
         self.facts = {}
         self.peer = self.njs = None
         self.nginx = None
+        self.redis = None
+        self.nodes = {}  # the fleet figures' nginx nodes, by name
         self.t_start = time.time()
 
     # -- setup --
@@ -465,6 +469,7 @@ class Bench:
             "ES256_KEY": key, "JWK_KID": JWK_KID, "JWT_CEILING_BODY": token_response(""),
         }
         files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2)}
+        self.module_copy, self.clients_file = module, files
         self.nginx = Nginx(self.args.nginx, prefix, self.server_cpu, [self.port, self.jwt["port"]],
                            "nginx.conf.in")
         self.nginx.write(fields, files)
@@ -478,6 +483,7 @@ class Bench:
         self.nginx.write(fields, files)
         self.nginx.start()
         self.start_njs()
+        self.start_fleet()
         log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
             (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
         self.wrk = Wrk(self.client_cpu, self.cfg["connections"])
@@ -515,7 +521,31 @@ class Bench:
         self.njs.start()
         log("njs peer: nginx worker %d on CPU %d, port %d" % (self.njs.worker, self.server_cpu, port))
 
+    def start_fleet(self):
+        """Figure 9: Redis and three fleet nodes (bench/fleet.conf.in), plus the
+        same node without a fleet; "fleet" and "plain" share the server's core."""
+        self.redis = fleet.Redis(self.workdir, free_port(), self.client_cpu)
+        self.redis.start(wait_port)
+        key = os.path.join(self.workdir, "fleet-es256.pem")
+        es256_key(key)
+        for name, cpu, on in (("fleet", self.server_cpu, True), ("plain", self.server_cpu, False),
+                              ("fleet2", self.client_cpu, True), ("fleet3", self.client_cpu, True)):
+            port = free_port()
+            n = Nginx(self.args.nginx, os.path.join(self.workdir, "prefix", name), cpu, [port], "fleet.conf.in")
+            n.port = port
+            n.write({"MODULE": self.module_copy, "PORT": str(port), "KEY": key,
+                     "FLEET": "oauth_fleet_redis 127.0.0.1:%d;" % self.redis.port if on else ""},
+                    self.clients_file)
+            n.start()
+            self.nodes[name] = n
+        log("fleet: redis on port %d, nodes %s" % (self.redis.port, ", ".join(
+            "%s %d" % (k, n.port) for k, n in self.nodes.items())))
+
     def stop(self):
+        for n in self.nodes.values():
+            n.stop()
+        if self.redis:
+            self.redis.stop()
         if self.njs:
             self.njs.stop()
         if self.peer:
@@ -569,6 +599,13 @@ class Bench:
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
         kept = [self.issue("/token-kept")["access_token"] for _ in range(64)]
         self.kept_tokens = self.write_lines("tokens-kept.txt", kept)
+        for name in ("fleet", "plain"):
+            jwts = [self.issue(port=self.nodes[name].port)["access_token"] for _ in range(64)]
+            status, _, _ = http_request(self.nodes[name].port, "GET", "/protected",
+                                        headers={"Authorization": "Bearer " + jwts[0]})
+            if status != 200:
+                raise RuntimeError("node %s refuses its own JWT: %d" % (name, status))
+            setattr(self, name + "_tokens", self.write_lines("tokens-%s.txt" % name, jwts))
 
     def jwt_sanity(self):
         """The JWT server: its JWK Set holds the key njs gets, the ceiling sends a
@@ -682,6 +719,10 @@ class Bench:
             "protected_jwt": bearer("/protected", self.jwt_tokens, jwt_port),
             "protected_jwt_fresh": ("fresh.lua", "/protected", jwt_port, {"BENCH_TOKENS": self.fresh_tokens}),
             "openssl_verify": None,
+            "issue_fleet": post("/token", "sha", port=self.nodes["fleet"].port),
+            "issue_plain": post("/token", "sha", port=self.nodes["plain"].port),
+            "protected_fleet": bearer("/protected", self.fleet_tokens, self.nodes["fleet"].port),
+            "protected_plain": bearer("/protected", self.plain_tokens, self.nodes["plain"].port),
         })
         if self.njs:
             v["njs_jwt"] = bearer("/protected", self.jwt_tokens, self.njs.port)
@@ -726,6 +767,7 @@ class Bench:
             env = dict(env, BENCH_OFFSET=str(self.fresh_offset))
         pid = self.peer.pid if name.startswith("peer") else \
             self.njs.worker if name.startswith("njs") else self.nginx.worker
+        pid = {n.port: n.worker for n in self.nodes.values()}.get(port, pid)
         if not name.endswith("_scraped"):
             s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
         else:
@@ -832,7 +874,8 @@ class Bench:
                 "protected_scraped", "open_scraped",
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone",
                 "issue_jwt", "ceiling_jwt", "open_jwt", "protected_jwt"] + (
-                ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify"]
+                ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify",
+                "issue_fleet", "issue_plain", "protected_fleet", "protected_plain"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
             ra = rb = rc = self.measure(names)
@@ -848,6 +891,11 @@ class Bench:
                             "value": self.bytes_per_token, "unit": "bytes"})
             figures.append(self.figure("8a", "issuance, zone with state= / without", "issue_kept", "issue_sha256", ra))
             figures.append(self.figure("8b", "protected location, zone with state= / without", "protected_kept", "protected", rb))
+            figures.append(self.figure("9a", "protected location, fleet node / without fleet",
+                                       "protected_fleet", "protected_plain", rb))
+            figures.append(self.figure("9b", "JWT issuance, fleet node / without fleet",
+                                       "issue_fleet", "issue_plain", ra))
+            figures += self.propagation_figures()
             if self.peer:
                 figures.append(self.figure("6", "issuance: this module / oidc-provider", "issue_sha256", "peer_issue", ra))
             else:
@@ -882,6 +930,23 @@ class Bench:
                                                                      self.cfg["fill_big"]))
         self.report()
 
+    def propagation_figures(self):
+        ports = [self.nodes[n].port for n in ("fleet", "fleet2", "fleet3")]
+        issue = lambda port: self.issue(port=port)["access_token"]
+
+        def revoke(port, token):
+            status, _, body = form_post(port, "/revoke", self.auth["sha"], "token=" + token)
+            if status != 200:
+                raise RuntimeError("revocation on port %d answered %d: %s" % (port, status, body[:200]))
+
+        samples = fleet.PROPAGATION_SAMPLES // (4 if self.args.quick else 1)
+        log("fleet: %d revocations across 3 nodes ..." % samples)
+        s = fleet.summary(fleet.propagation(issue, revoke, ports, samples, log))
+        self.facts["propagation"] = s
+        return [{"id": fid, "title": title, "value": s[key], "unit": "ms", "samples": s["samples"]}
+                for fid, title, key in (("9c", "revocation propagation to 2 nodes, p50", "p50_ms"),
+                                        ("9d", "revocation propagation to 2 nodes, p99", "p99_ms"))]
+
     # -- output --
 
     def report(self):
@@ -893,6 +958,9 @@ class Bench:
             if f["id"] == "5c":
                 meas = "%d in %d MiB" % (self.facts["fill_zone_tokens"], self.zones["fill"])
                 val, cpu, spread = fmt(f["value"], 1), "", ""
+            elif f.get("unit") == "ms":
+                meas = "%d samples" % f["samples"]
+                val, cpu, spread = "%.1f ms" % f["value"], "", ""
             elif f.get("a_rps") is not None:
                 meas = "%.0f / %.0f" % (f["a_rps"], f["b_rps"])
                 val, cpu = fmt(f["value"]), fmt(f["cpu_ratio"])

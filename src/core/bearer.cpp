@@ -35,12 +35,13 @@ bool is_b64token(std::string_view token) noexcept {
     if (end == std::string_view::npos) {
         return false;
     }
+    // No exit on the first bad character: a branch a character cost twice
+    // the table lookups on a JWT's ~450.
+    bool all = true;
     for (unsigned char c : token.substr(0, end + 1)) {
-        if (!kB64Token.allowed[c]) {
-            return false;
-        }
+        all &= kB64Token.allowed[c];
     }
-    return true;
+    return all;
 }
 
 bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, TokenGrant &grant,

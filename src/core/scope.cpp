@@ -106,6 +106,21 @@ std::string scopes_still_granted(std::string_view token_scope, std::string_view 
     return granted;
 }
 
+bool keeps_every_scope(std::string_view token_scope, std::string_view client_scope) noexcept {
+    if (!token_scope.empty() && token_scope.back() == ' ') {
+        return false;  // a shape split_scope refuses
+    }
+    std::string_view rest = token_scope;
+    while (!rest.empty()) {
+        std::string_view before = token_scope.substr(0, token_scope.size() - rest.size());
+        std::string_view scope = take_token(rest);
+        if (scope.empty() || !has_scope(client_scope, scope) || has_scope(before, scope)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool has_scope(std::string_view granted, std::string_view scope) noexcept {
     while (!granted.empty()) {
         if (take_token(granted) == scope) {

@@ -35,6 +35,10 @@ std::string render_scope(std::string_view list, uint64_t mask);
 // keeps after a reload changed its registry entry.
 std::string scopes_still_granted(std::string_view token_scope, std::string_view client_scope);
 
+// True when scopes_still_granted would answer `token_scope` itself (each of
+// its scopes once, all still in the list): the usual case, with no string built.
+bool keeps_every_scope(std::string_view token_scope, std::string_view client_scope) noexcept;
+
 // True when `scope` is one of the tokens of the space-joined `granted`.
 bool has_scope(std::string_view granted, std::string_view scope) noexcept;
 

@@ -156,6 +156,33 @@ void an_expired_token_is_refused_even_when_remembered(void **) {
     assert_int_equal(later.failure(), JwtCheck::exp);
 }
 
+// The worker's copy of a seen token is found by its signature and taken only
+// for the very same text: a token that shares the signature but not the rest
+// is checked in full, and a seen token that was revoked is refused.
+void a_seen_token_is_taken_only_for_itself_and_never_once_revoked(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(gate.keys[0], "app", "a");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    std::string other = token_for(gate.keys[0], "app", "b");
+    std::string spliced = other.substr(0, other.rfind('.')) + token.substr(token.rfind('.'));
+    assert_false(gate.verify(spliced, grant, *registry));
+    assert_int_equal(gate.failure, JwtCheck::signature);
+
+    std::vector<uint64_t> memory(oauth::RevocationList::kMinRegionSize / 8);
+    assert_true(
+        oauth::RevocationList::format(memory.data(), oauth::RevocationList::kMinRegionSize));
+    oauth::RevocationList revocations(memory.data(), {});
+    GatePolicy policy = gate.policy(*registry);
+    policy.revocations = &revocations;
+    JwtVerifier verifier(policy, gate.region.open());
+    assert_true(verifier.verify(token, kNow, grant));
+    assert_true(revocations.add(oauth::digest_token(token), kNow + 60, kNow));
+    assert_false(verifier.verify(token, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::revoked);
+}
+
 // ---- trusted issuers ----------------------------------------------------------------
 
 std::string token_of(const Key &key, std::string_view issuer, std::string_view client,
@@ -230,6 +257,7 @@ int main() {
         cmocka_unit_test(a_removed_client_is_refused),
         cmocka_unit_test(scopes_are_cut_to_what_the_client_still_has),
         cmocka_unit_test(an_expired_token_is_refused_even_when_remembered),
+        cmocka_unit_test(a_seen_token_is_taken_only_for_itself_and_never_once_revoked),
         cmocka_unit_test(a_trusted_issuers_token_passes_without_the_registry),
         cmocka_unit_test(each_issuer_is_checked_with_its_own_keys),
         cmocka_unit_test(a_seen_token_still_answers_to_the_policy_at_hand),

@@ -105,6 +105,20 @@ void has_scope_matches_whole_tokens(void **) {
     assert_false(has_scope("a", ""));
 }
 
+// keeps_every_scope is the shortcut of scopes_still_granted: true exactly
+// when that would answer the token's scope unchanged.
+void keeps_every_scope_agrees_with_scopes_still_granted(void **) {
+    const char *list = "a b c";
+    for (const char *scope :
+         {"", "a", "c a", "a b c", "a a", "a d", "d", "a  b", " a", "a ", "b c b"}) {
+        assert_int_equal(keeps_every_scope(scope, list),
+                         scopes_still_granted(scope, list) == scope);
+    }
+    assert_true(keeps_every_scope("c a", list));
+    assert_false(keeps_every_scope("a a", list));
+    assert_false(keeps_every_scope("a ", list));
+}
+
 }  // namespace
 
 int main() {
@@ -118,6 +132,7 @@ int main() {
         cmocka_unit_test(scope_mask_reaches_the_last_of_64_scopes),
         cmocka_unit_test(render_scope_joins_in_list_order),
         cmocka_unit_test(has_scope_matches_whole_tokens),
+        cmocka_unit_test(keeps_every_scope_agrees_with_scopes_still_granted),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -39,30 +39,41 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
     grant.expires_at = claims.expires_at;
 }
 
-// Per worker: the claims of the tokens that passed, so that a token seen
-// before costs a hash and a lookup rather than a parse. Bounded: emptied when
-// full. A worker's configuration never changes (a reload starts new workers),
-// so the keys an entry was verified with stay where they are.
+// Per worker: the tokens that passed, with their claims, so that a token seen
+// before costs a lookup and a compare rather than a SHA-256 and a parse.
+// Found by a hash of the signature segment, then confirmed by comparing the
+// whole token text: a byte-identical token is the same token, as strong as
+// equal digests. Only tokens whose signature verified get here, so a forged
+// token cannot aim at an entry; one that shares a hash merely misses. The
+// entry keeps the token's digest for the revocation list. Bounded: emptied
+// when full. A worker's configuration never changes (a reload starts new
+// workers), so the keys an entry was verified with stay where they are.
 struct SeenToken {
+    std::string token;
+    Digest digest;
     const std::vector<Key> *keys;
     VerifiedToken claims;
 };
-struct DigestHash {
-    size_t operator()(const Digest &digest) const noexcept {
-        size_t h;
-        std::memcpy(&h, digest.data(), sizeof h);
-        return h;
-    }
-};
 constexpr size_t kSeenTokens = 4096;
-thread_local std::unordered_map<Digest, SeenToken, DigestHash> seen_tokens;
+thread_local std::unordered_map<size_t, SeenToken> seen_tokens;
 
-void remember_seen(const Digest &digest, const std::vector<Key> *keys,
-                   const VerifiedToken &claims) {
+size_t seen_key(std::string_view token) noexcept {
+    return std::hash<std::string_view>()(token.substr(token.rfind('.') + 1));
+}
+
+const SeenToken *find_seen(std::string_view token, size_t key) noexcept {
+    auto seen = seen_tokens.find(key);
+    return seen != seen_tokens.end() && seen->second.token == token ? &seen->second : nullptr;
+}
+
+const VerifiedToken &remember_seen(std::string_view token, size_t key, const Digest &digest,
+                                   const std::vector<Key> *keys, VerifiedToken &&claims) {
     if (seen_tokens.size() >= kSeenTokens) {
         seen_tokens.clear();
     }
-    seen_tokens[digest] = SeenToken{keys, claims};
+    SeenToken &seen = seen_tokens[key];
+    seen = SeenToken{std::string(token), digest, keys, std::move(claims)};
+    return seen.claims;
 }
 
 }  // namespace
@@ -81,69 +92,77 @@ const std::vector<Key> *JwtVerifier::keys_of(std::string_view issuer) const noex
     return nullptr;
 }
 
-bool JwtVerifier::grant(const std::vector<Key> *keys, TokenGrant &out) {
-    if (!fill_audience(out, claims_)) {
+bool JwtVerifier::grant(const std::vector<Key> *keys, const VerifiedToken &claims,
+                        TokenGrant &out) {
+    if (!fill_audience(out, claims)) {
         failure_ = JwtCheck::claims;
         return false;
     }
-    return keys == policy_.own_keys ? grant_own(out) : grant_trusted(out);
+    return keys == policy_.own_keys ? grant_own(claims, out) : grant_trusted(claims, out);
 }
 
-bool JwtVerifier::grant_own(TokenGrant &grant) {
-    const Client *client = policy_.registry->find(claims_.client_id);
+bool JwtVerifier::grant_own(const VerifiedToken &claims, TokenGrant &grant) {
+    const Client *client = policy_.registry->find(claims.client_id);
     if (client == nullptr) {
         failure_ = JwtCheck::client;
         return false;
     }
     // Both fit: the id is a registered one, the scopes a subset of its list.
-    fill(grant, client->id, scopes_still_granted(claims_.scope, client->scope), claims_);
+    // Usually the client still has them all: no string to build.
+    if (keeps_every_scope(claims.scope, client->scope)) {
+        fill(grant, client->id, claims.scope, claims);
+    } else {
+        fill(grant, client->id, scopes_still_granted(claims.scope, client->scope), claims);
+    }
     return true;
 }
 
 // Another issuer's client and scopes are its own business; they must only
 // fit in a grant, and the scopes be RFC 6749 §3.3 scope tokens.
-bool JwtVerifier::grant_trusted(TokenGrant &grant) {
+bool JwtVerifier::grant_trusted(const VerifiedToken &claims, TokenGrant &grant) {
     std::vector<std::string_view> scopes;
-    if (claims_.client_id.size() > sizeof grant.client_id) {
+    if (claims.client_id.size() > sizeof grant.client_id) {
         failure_ = JwtCheck::claims;
         return false;
     }
-    if (claims_.scope.size() > sizeof grant.scope ||
-        (!claims_.scope.empty() && !split_scope(claims_.scope, scopes))) {
+    if (claims.scope.size() > sizeof grant.scope ||
+        (!claims.scope.empty() && !split_scope(claims.scope, scopes))) {
         failure_ = JwtCheck::scope;
         return false;
     }
-    fill(grant, claims_.client_id, claims_.scope, claims_);
+    fill(grant, claims.client_id, claims.scope, claims);
     return true;
 }
 
 bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
-    Digest digest = digest_token(token);
+    seen_claims_ = nullptr;
+    size_t key = seen_key(token);
+    const SeenToken *seen = find_seen(token, key);
+    Digest digest = seen != nullptr ? seen->digest : digest_token(token);
     // First, so that neither cache below can vouch for a revoked token.
     if (policy_.revocations != nullptr && policy_.revocations->contains(digest, now)) {
         failure_ = JwtCheck::revoked;
         return false;
     }
-    auto seen = seen_tokens.find(digest);
-    if (seen != seen_tokens.end() && seen->second.keys == keys_of(seen->second.claims.issuer)) {
-        claims_ = seen->second.claims;
-        failure_ = check_lifetime(claims_.lifetime, now, policy_.leeway);
-        return failure_ == JwtCheck::ok && grant(seen->second.keys, out);
+    if (seen != nullptr && seen->keys == keys_of(seen->claims.issuer)) {
+        seen_claims_ = &seen->claims;
+        failure_ = check_lifetime(seen->claims.lifetime, now, policy_.leeway);
+        return failure_ == JwtCheck::ok && grant(seen->keys, seen->claims, out);
     }
-    claims_ = VerifiedToken();
+    parsed_ = VerifiedToken();
     bool known = cache_.known_good(digest, now);
     VerifierPolicy policy;
     policy.leeway = policy_.leeway;
     policy.keys_of = [this](std::string_view issuer) { return keys_of(issuer); };
-    failure_ = verify_access_token(token, policy, now, known, claims_);
-    const std::vector<Key> *keys = keys_of(claims_.issuer);
-    if (failure_ != JwtCheck::ok || !grant(keys, out)) {
+    failure_ = verify_access_token(token, policy, now, known, parsed_);
+    const std::vector<Key> *keys = keys_of(parsed_.issuer);
+    if (failure_ != JwtCheck::ok || !grant(keys, parsed_, out)) {
         return false;
     }
     if (!known) {
-        cache_.remember(digest, claims_.expires_at, now);
+        cache_.remember(digest, parsed_.expires_at, now);
     }
-    remember_seen(digest, keys, claims_);
+    seen_claims_ = &remember_seen(token, key, digest, keys, std::move(parsed_));
     return true;
 }
 

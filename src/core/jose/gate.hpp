@@ -56,20 +56,25 @@ class JwtVerifier final : public TokenVerifier {
 
     // Why the last verify() failed; JwtCheck::ok after a success.
     JwtCheck failure() const noexcept { return failure_; }
-    // The claims of the last token that passed.
-    const VerifiedToken &claims() const noexcept { return claims_; }
+    // The claims of the last token checked: valid until the next verify() of
+    // any verifier in this thread, which may empty the worker's cache.
+    const VerifiedToken &claims() const noexcept {
+        return seen_claims_ != nullptr ? *seen_claims_ : parsed_;
+    }
 
   private:
     bool check(std::string_view token, uint32_t now, TokenGrant &grant);
-    bool grant(const std::vector<Key> *keys, TokenGrant &grant);
-    bool grant_own(TokenGrant &grant);
-    bool grant_trusted(TokenGrant &grant);
+    bool grant(const std::vector<Key> *keys, const VerifiedToken &claims, TokenGrant &grant);
+    bool grant_own(const VerifiedToken &claims, TokenGrant &grant);
+    bool grant_trusted(const VerifiedToken &claims, TokenGrant &grant);
     const std::vector<Key> *keys_of(std::string_view issuer) const noexcept;
 
     const GatePolicy &policy_;
     VerdictCache cache_;
     JwtCheck failure_ = JwtCheck::ok;
-    VerifiedToken claims_;
+    VerifiedToken parsed_;  // a token parsed by this verify()
+    // The worker's copy of the claims of a token that passed: held there, not copied here.
+    const VerifiedToken *seen_claims_ = nullptr;
 };
 
 }  // namespace oauth::jose
