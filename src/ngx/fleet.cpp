@@ -224,10 +224,15 @@ bool noteContinuity(ngx_shm_zone_t *shm, const std::string &stream, const Stream
         case Continuity::continues:
             return false;
         case Continuity::trimmed:
+            // Also what a node sees when Redis lost its data and another node
+            // refilled the stream first: only this node may hold some of its
+            // revocations, so they go out again (a duplicate changes nothing).
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "oauth_fleet_redis: stream \"%s\" was trimmed past this node's "
-                          "position; what Redis still holds is read again",
+                          "position; what Redis still holds is read again, and this node's "
+                          "live revocations are published again",
                           stream.c_str());
+            stateOf(shm).fleet.republish.store(1, std::memory_order_release);
             return false;
         case Continuity::lost:
             break;

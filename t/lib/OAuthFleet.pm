@@ -252,6 +252,7 @@ our $LOG_UP        = qr/$LINK is up again/;
 our $LOG_REJECTED  = qr/oauth_fleet_redis: (\d+) entries of stream "[^"]+" rejected, the last \(id [^)]+\): (.*)/;
 our $LOG_REPUBLISH = qr/oauth_fleet_redis: stream "[^"]+" lost what this node read .*published again/;
 our $LOG_TRIMMED   = qr/oauth_fleet_redis: stream "[^"]+" was trimmed past this node's position/;
+our $LOG_TRIMMED_REPUBLISH = qr/oauth_fleet_redis: stream "[^"]+" was trimmed past this node's position.*published again/;
 
 # How many lines of node $i's error log, from byte $offset, match $re.
 sub log_count {

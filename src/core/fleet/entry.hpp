@@ -85,7 +85,8 @@ struct StreamInfo {
 
 enum class Continuity {
     continues,  // read on from the position
-    trimmed,    // entries after the position may be gone: what is left is read from it
+    trimmed,    // entries after the position may be gone, or Redis lost them and another
+                // node refilled the stream: what is left is read from it
     lost        // the stream holds less than the node read: Redis lost its data
 };
 Continuity check_continuity(StreamId position, const StreamInfo &stream) noexcept;
