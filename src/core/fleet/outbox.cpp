@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/registry.hpp"
+#include "core/tokens/slot_region.hpp"
 
 namespace oauth::fleet {
 
@@ -25,11 +26,7 @@ struct Slot {
 
 }  // namespace
 
-struct Outbox::Header {
-    uint64_t magic;
-    uint32_t version;
-    uint32_t slot_count;
-    uint64_t size;
+struct Outbox::Header : SlotRegionHeader {
     std::atomic<uint64_t> head;  // the front's sequence number
     std::atomic<uint64_t> tail;  // the next push's
     std::atomic<uint64_t> dropped;
@@ -43,24 +40,15 @@ Slot *slots(void *header) {
 
 }  // namespace
 
+constexpr SlotRegionShape kShape{kMagic, kVersion, Outbox::kMinRegionSize, kSlotsOffset,
+                                 sizeof(Slot)};
+
 bool Outbox::format(void *region, size_t size) noexcept {
-    static_assert(sizeof(Header) <= kSlotsOffset, "the header fits before the slots");
-    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Header) != 0) {
-        return false;
-    }
-    std::memset(region, 0, size);
-    Header *header = new (region) Header{};
-    header->magic = kMagic;
-    header->version = kVersion;
-    header->slot_count = uint32_t((size - kSlotsOffset) / sizeof(Slot));
-    header->size = size;
-    return true;
+    return format_slot_region<Header>(region, size, kShape);
 }
 
 bool Outbox::is_formatted(const void *region, size_t size) noexcept {
-    auto *header = static_cast<const Header *>(region);
-    return size >= kMinRegionSize && header->magic == kMagic && header->version == kVersion &&
-           header->size == size;
+    return is_slot_region<Header>(region, size, kShape);
 }
 
 Outbox::Outbox(void *region, StoreLock lock) noexcept

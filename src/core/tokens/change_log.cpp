@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/tokens/slot_region.hpp"
+
 namespace oauth {
 namespace {
 
@@ -18,19 +20,11 @@ struct Entry {
     std::atomic<uint64_t> revoked_until;
 };
 
-struct Region {
-    uint64_t magic;
-    uint32_t version;
-    uint32_t slot_count;
-    uint64_t size;
+struct Region : SlotRegionHeader {
     std::atomic<uint64_t> position;
 };
 
 constexpr size_t kEntriesOffset = 64;
-
-uint32_t slots_for(size_t size) {
-    return uint32_t((size - kEntriesOffset) / sizeof(Entry));
-}
 
 Entry *entries(Region *header) {
     return reinterpret_cast<Entry *>(reinterpret_cast<char *>(header) + kEntriesOffset);
@@ -40,26 +34,15 @@ Entry *entries(Region *header) {
 
 struct ChangeLog::Header : Region {};
 
+constexpr SlotRegionShape kShape{kMagic, kVersion, ChangeLog::kMinRegionSize, kEntriesOffset,
+                                 sizeof(Entry)};
+
 bool ChangeLog::format(void *region, size_t size) noexcept {
-    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Region) != 0) {
-        return false;
-    }
-    std::memset(region, 0, size);
-    Header *header = new (region) Header{};
-    header->magic = kMagic;
-    header->version = kVersion;
-    header->slot_count = slots_for(size);
-    header->size = size;
-    return true;
+    return format_slot_region<Header>(region, size, kShape);
 }
 
 bool ChangeLog::is_formatted(const void *region, size_t size) noexcept {
-    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Region) != 0) {
-        return false;
-    }
-    const auto *header = static_cast<const Header *>(region);
-    return header->magic == kMagic && header->version == kVersion && header->size == size &&
-           header->slot_count == slots_for(size);
+    return is_slot_region<Header>(region, size, kShape);
 }
 
 ChangeLog::ChangeLog(void *region) noexcept : header_(static_cast<Header *>(region)) {}

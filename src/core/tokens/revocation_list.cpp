@@ -11,6 +11,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/tokens/slot_region.hpp"
+
 namespace oauth {
 namespace {
 
@@ -25,18 +27,9 @@ struct Entry {
     uint32_t spare;
 };
 
-struct Region {
-    uint64_t magic;
-    uint32_t version;
-    uint32_t slot_count;
-    uint64_t size;
-};
+struct Region : SlotRegionHeader {};
 
 constexpr size_t kEntriesOffset = 64;
-
-uint32_t slots_for(size_t size) {
-    return uint32_t((size - kEntriesOffset) / sizeof(Entry));
-}
 
 Entry *entries(Region &region) {
     return reinterpret_cast<Entry *>(reinterpret_cast<char *>(&region) + kEntriesOffset);
@@ -68,26 +61,15 @@ void rewrite(Entry &entry, const uint64_t (&words)[4], uint32_t expires_at) {
 
 struct RevocationList::Header : Region {};
 
+constexpr SlotRegionShape kShape{kMagic, kVersion, RevocationList::kMinRegionSize, kEntriesOffset,
+                                 sizeof(Entry)};
+
 bool RevocationList::format(void *region, size_t size) noexcept {
-    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Region) != 0) {
-        return false;
-    }
-    std::memset(region, 0, size);
-    Header *header = new (region) Header{};
-    header->magic = kMagic;
-    header->version = kVersion;
-    header->slot_count = slots_for(size);
-    header->size = size;
-    return true;
+    return format_slot_region<Header>(region, size, kShape);
 }
 
 bool RevocationList::is_formatted(const void *region, size_t size) noexcept {
-    if (size < kMinRegionSize || reinterpret_cast<uintptr_t>(region) % alignof(Region) != 0) {
-        return false;
-    }
-    const auto *header = static_cast<const Header *>(region);
-    return header->magic == kMagic && header->version == kVersion && header->size == size &&
-           header->slot_count == slots_for(size);
+    return is_slot_region<Header>(region, size, kShape);
 }
 
 RevocationList::RevocationList(void *region, StoreLock lock, ChangeLog changes) noexcept
