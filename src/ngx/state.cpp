@@ -487,7 +487,12 @@ bool appendToJournal(Writer &w, const std::string &image) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
                       "oauth_token_zone \"%V\": appending to \"%s\" failed", &w.zone.name,
                       w.journal.c_str());
-        (void)ftruncate(fd, off_t(before.size));
+        if (ftruncate(fd, off_t(before.size)) == -1) {
+            // the torn tail stays; the reader stops at it and the next load cuts it
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
+                          "oauth_token_zone \"%V\": cutting \"%s\" back failed", &w.zone.name,
+                          w.journal.c_str());
+        }
     } else if (sameMark(before, state.journal)) {
         state.journal = markOf(fd);  // else what another wrote there is still to merge
     }
