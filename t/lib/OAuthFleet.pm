@@ -340,7 +340,7 @@ sub reader_pid {
         my ($port) = $line =~ /\baddr=127\.0\.0\.1:(\d+)\b/ or next;
         # blocked (flags=b), or between two blocks with XREAD its last command
         next unless $line =~ /\bcmd=xread\b/ || $line =~ /\bflags=\w*b/;
-        my $inode = socket_inode($port) // next;
+        my $inode = socket_inode($port, $self->{redis}->port) // next;
         for my $pid (keys %workers) {
             for my $fd (glob "/proc/$pid/fd/*") {
                 my $l = readlink $fd // next;
@@ -351,13 +351,15 @@ sub reader_pid {
     return undef;
 }
 
-# The inode of the loopback TCP socket whose local port is $port.
+# The inode of the open loopback TCP socket from local port $port to
+# $remote_port. The local port alone is not enough: an earlier connection of
+# the same port may linger in TIME_WAIT (inode 0), or go elsewhere.
 sub socket_inode {
-    my ($port) = @_;
+    my ($port, $remote_port) = @_;
     for my $line (split /\n/, OAuthTest::slurp('/proc/net/tcp')) {
         my @f = split ' ', $line;
-        next unless @f > 9 && $f[1] =~ /^0100007F:([0-9A-F]{4})$/;
-        return $f[9] if hex($1) == $port;
+        next unless @f > 9 && $f[9] && $f[1] =~ /^0100007F:([0-9A-F]{4})$/ && hex($1) == $port;
+        return $f[9] if $f[2] =~ /^0100007F:([0-9A-F]{4})$/ && hex($1) == $remote_port;
     }
     return undef;
 }
