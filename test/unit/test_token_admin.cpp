@@ -127,29 +127,48 @@ void revocation_refuses_unauthenticated_callers(void **) {
     assert_true(admin.store.find(oauth::digest_token(kToken), kNow, grant));
 }
 
+// An ES256 key of the issuer, a JWT it signed for "app" (live until
+// kNow + 60), and the verdict cache every verifier of a test shares.
+struct OwnJwt {
+    const char *issuer = "https://as.example";
+    std::vector<oauth::jose::Key> keys = std::vector<oauth::jose::Key>(1);
+    std::vector<char> verdicts = std::vector<char>(oauth::jose::VerdictCache::kMinRegionSize);
+    oauth::jose::GatePolicy policy;
+    std::string token;
+
+    explicit OwnJwt(Admin &admin)
+        : policy{issuer, &keys, admin.registry.get(), nullptr, 0, &admin.revoked} {
+        keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+        keys[0].kid = "k";
+        oauth::jose::VerdictCache::format(verdicts.data(), verdicts.size());
+        token = sign(kNow + 60);
+    }
+    OwnJwt(const OwnJwt &) = delete;
+
+    std::string sign(uint32_t expires_at) {
+        oauth::jose::AccessTokenClaims claims{issuer,    "app",      {issuer},
+                                              kNow - 10, expires_at, "a b"};
+        std::string jwt;
+        assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
+        return jwt;
+    }
+    oauth::jose::JwtVerifier verifier() {
+        return oauth::jose::JwtVerifier(policy, oauth::jose::VerdictCache(verdicts.data(), {}));
+    }
+};
+
 // An own JWT: its claims when it passes every check; a forged or expired
 // one exactly {"active":false}.
 void introspection_answers_for_own_jwts(void **) {
     Admin admin;
-    std::vector<oauth::jose::Key> keys(1);
-    keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
-    keys[0].kid = "k";
-    const char *issuer = "https://as.example";
-    std::string jwt;
-    oauth::jose::AccessTokenClaims claims{issuer, "app", {issuer}, kNow - 10, kNow + 60, "a b"};
-    assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
-    std::string expired;
-    claims.expires_at = kNow;
-    assert_true(oauth::jose::issue_access_token(keys[0], claims, expired));
-
-    std::vector<char> region(oauth::jose::VerdictCache::kMinRegionSize);
-    oauth::jose::VerdictCache::format(region.data(), region.size());
-    oauth::jose::GatePolicy own{issuer, &keys, admin.registry.get(), nullptr, 0};
-    oauth::jose::JwtVerifier verifier(own, oauth::jose::VerdictCache(region.data(), {}));
+    OwnJwt own(admin);
+    const std::string &jwt = own.token;
+    std::string expired = own.sign(kNow);
+    oauth::jose::JwtVerifier verifier = own.verifier();
     auto introspect = [&](const std::string &token) {
         return oauth::handle_introspection_request(
                    admin.request("auditor:auditor-secret", "token=" + token), *admin.registry,
-                   admin.store, {{"test"}, issuer, &verifier}, kNow)
+                   admin.store, {{"test"}, own.issuer, &verifier}, kNow)
             .body;
     };
     std::string active = introspect(jwt);
@@ -171,20 +190,11 @@ void introspection_answers_for_own_jwts(void **) {
 // it; another client's revocation changes nothing.
 void revocation_of_an_own_jwt_reaches_the_gate(void **) {
     Admin admin;
-    std::vector<oauth::jose::Key> keys(1);
-    keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
-    keys[0].kid = "k";
-    const char *issuer = "https://as.example";
-    std::string jwt;
-    oauth::jose::AccessTokenClaims claims{issuer, "app", {issuer}, kNow - 10, kNow + 60, "a b"};
-    assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
-
-    std::vector<char> region(oauth::jose::VerdictCache::kMinRegionSize);
-    oauth::jose::VerdictCache::format(region.data(), region.size());
-    oauth::jose::GatePolicy own{issuer, &keys, admin.registry.get(), nullptr, 0, &admin.revoked};
-    oauth::jose::JwtVerifier gate(own, oauth::jose::VerdictCache(region.data(), {}));
-    oauth::jose::JwtVerifier endpoint(own, oauth::jose::VerdictCache(region.data(), {}));
-    oauth::TokenAdminConfig config{{"test"}, issuer, &endpoint, &admin.revoked};
+    OwnJwt own(admin);
+    const std::string &jwt = own.token;
+    oauth::jose::JwtVerifier gate = own.verifier();
+    oauth::jose::JwtVerifier endpoint = own.verifier();
+    oauth::TokenAdminConfig config{{"test"}, own.issuer, &endpoint, &admin.revoked};
     auto revoke = [&](const std::string &caller) {
         return oauth::handle_revocation_request(admin.request(caller, "token=" + jwt),
                                                 *admin.registry, admin.store, config, kNow)
@@ -207,7 +217,7 @@ void revocation_of_an_own_jwt_reaches_the_gate(void **) {
     assert_false(gate.verify(jwt, kNow, grant));
     assert_int_equal(int(gate.failure()), int(oauth::jose::JwtCheck::revoked));
     // a fresh verifier, as another worker's, with the verdict cache alone
-    oauth::jose::JwtVerifier other(own, oauth::jose::VerdictCache(region.data(), {}));
+    oauth::jose::JwtVerifier other = own.verifier();
     assert_false(other.verify(jwt, kNow + 1, grant));
     assert_text(
         oauth::handle_introspection_request(admin.request("auditor:auditor-secret", "token=" + jwt),
@@ -224,18 +234,10 @@ void revocations_for_the_fleet_go_to_the_outbox(void **) {
     std::vector<uint64_t> memory(oauth::fleet::Outbox::kMinRegionSize / sizeof(uint64_t));
     assert_true(oauth::fleet::Outbox::format(memory.data(), memory.size() * sizeof(uint64_t)));
     oauth::fleet::Outbox outbox(memory.data(), {});
-    std::vector<oauth::jose::Key> keys(1);
-    keys[0].pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
-    keys[0].kid = "k";
-    const char *issuer = "https://as.example";
-    std::string jwt;
-    oauth::jose::AccessTokenClaims claims{issuer, "app", {issuer}, kNow - 10, kNow + 60, "a b"};
-    assert_true(oauth::jose::issue_access_token(keys[0], claims, jwt));
-    std::vector<char> region(oauth::jose::VerdictCache::kMinRegionSize);
-    oauth::jose::VerdictCache::format(region.data(), region.size());
-    oauth::jose::GatePolicy own{issuer, &keys, admin.registry.get(), nullptr, 0, &admin.revoked};
-    oauth::jose::JwtVerifier endpoint(own, oauth::jose::VerdictCache(region.data(), {}));
-    oauth::TokenAdminConfig config{{"test"}, issuer, &endpoint, &admin.revoked, &outbox, 3600};
+    OwnJwt own(admin);
+    const std::string &jwt = own.token;
+    oauth::jose::JwtVerifier endpoint = own.verifier();
+    oauth::TokenAdminConfig config{{"test"}, own.issuer, &endpoint, &admin.revoked, &outbox, 3600};
     auto revoke = [&](const std::string &caller, const std::string &token) {
         return oauth::handle_revocation_request(admin.request(caller, "token=" + token),
                                                 *admin.registry, admin.store, config, kNow)
