@@ -1058,16 +1058,21 @@ def main():
         state_load_section(args)
 
 
+def add_to_report(path, key, value):
+    """A later section's results, added to the report the figures wrote."""
+    with open(path) as f:
+        report = json.load(f)
+    report[key] = value
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+
+
 def state_load_section(args):
     """A state file of 1M live tokens loaded at start (bench/state_load.py)."""
     result = state_load.measure(args.nginx, os.path.abspath(args.module), os.path.abspath(args.workdir),
                                 state_load.QUICK_TOKENS if args.quick else state_load.TOKENS, log=log)
     print("\n" + state_load.table(result))
-    with open(args.out) as f:
-        report = json.load(f)
-    report["state_load"] = result
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
+    add_to_report(args.out, "state_load", result)
 
 
 def startup_section(args):
@@ -1075,11 +1080,7 @@ def startup_section(args):
     rows = startup.measure(args.nginx, os.path.abspath(args.module), os.path.abspath(args.workdir),
                            startup.QUICK_RUNS if args.quick else startup.RUNS, log=log)
     print("\nstartup, with oauth_metadata:\n" + startup.table(rows))
-    with open(args.out) as f:
-        report = json.load(f)
-    report["startup"] = rows
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=1)
+    add_to_report(args.out, "startup", rows)
 
 
 if __name__ == "__main__":
