@@ -16,8 +16,9 @@ CXXFLAGS   ?= -O2 -g
 CORE_FLAGS := -std=c++17 -Wall -Wextra -Werror -fPIC -Isrc
 LDLIBS     := -lcrypto -ljansson
 
-CORE_SRCS  := $(wildcard src/core/*.cpp src/core/*/*.cpp)
-CORE_HDRS  := $(wildcard src/core/*.hpp src/core/*/*.hpp)
+# Every depth, as config finds them.
+CORE_SRCS  := $(shell find src/core -name '*.cpp' | LC_ALL=C sort)
+CORE_HDRS  := $(shell find src/core -name '*.hpp' | LC_ALL=C sort)
 CORE_OBJS  := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
 GLUE_FILES := $(wildcard src/ngx/*.cpp src/ngx/*.hpp)
 UNIT_SRCS  := $(wildcard test/unit/test_*.cpp)
@@ -118,7 +119,7 @@ demo: all
 	scripts/demo $(abspath $(MODULE)) $(NGINX_BIN)
 
 format:
-	clang-format -i src/*/*.cpp src/*/*.hpp src/core/*/*.cpp src/core/*/*.hpp test/unit/*.cpp test/unit/*.hpp
+	find src test/unit fuzz -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)

@@ -47,9 +47,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                        oauth::is_vschar_string(parsed.secret));
             // What a conforming client would send for these credentials reads back the same.
             oauth::ClientCredentials again;
-            FUZZ_CHECK(oauth::parse_basic_credentials(
-                oauth::encode_base64(form_encode(parsed.id) + ":" + form_encode(parsed.secret)),
-                again) == oauth::BasicStatus::ok);
+            FUZZ_CHECK(
+                oauth::parse_basic_credentials(
+                    oauth::encode_base64(form_encode(parsed.id) + ":" + form_encode(parsed.secret)),
+                    again) == oauth::BasicStatus::ok);
             FUZZ_CHECK(again.id == parsed.id && again.secret == parsed.secret);
         }
     }

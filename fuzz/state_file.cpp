@@ -25,11 +25,9 @@ void check_journal(std::string_view bytes, oauth::TokenStore &store, oauth::Revo
     FUZZ_CHECK(journal.problem.empty() == (journal.whole_bytes == bytes.size()));
     oauth::RestoreCounts counts;
     for (const oauth::StateFile &image : journal.images) {
-        oauth::apply_state_records(image, store, list, kNow, true, 0, image.record_count(),
-                                   counts);
+        oauth::apply_state_records(image, store, list, kNow, true, 0, image.record_count(), counts);
     }
-    FUZZ_CHECK(counts.tokens + counts.expired + counts.revoked + counts.present +
-                   counts.refused <=
+    FUZZ_CHECK(counts.tokens + counts.expired + counts.revoked + counts.present + counts.refused <=
                journal.record_count());
 }
 
