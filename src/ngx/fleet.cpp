@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/fleet/entry.hpp"
+#include "core/fleet/horizon.hpp"
 #include "core/jose/gate.hpp"
 
 namespace oauth_ngx {
@@ -380,13 +381,23 @@ char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     return NGX_CONF_OK;
 }
 
-void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint) {
+// Every endpoint's clients count, not only a token endpoint's: a node that
+// only revokes or introspects checks tokens other nodes issued them.
+void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint,
+                       const oauth::Registry &clients) {
     auto *mcf =
         static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
-    if (mcf->fleet == nullptr || endpoint.kind != Endpoint::token) {
+    if (mcf->fleet == nullptr) {
         return;
     }
-    mcf->fleet->longest_ttl = std::max(mcf->fleet->longest_ttl, uint32_t(endpoint.ttl));
+    FleetConf &fleet = *mcf->fleet;
+    for (const oauth::Client &client : clients.clients()) {
+        fleet.longest_client_ttl = std::max(fleet.longest_client_ttl, client.token_ttl);
+    }
+    if (endpoint.kind != Endpoint::token) {
+        return;
+    }
+    fleet.longest_endpoint_ttl = std::max(fleet.longest_endpoint_ttl, uint32_t(endpoint.ttl));
     if (!endpoint.jwt) {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "oauth_token_endpoint issues opaque tokens on a fleet node "
@@ -436,9 +447,8 @@ ngx_int_t checkFleet(ngx_conf_t *cf) {
                       &fleet.place.file, fleet.place.line);
         return NGX_ERROR;
     }
-    if (fleet.longest_ttl == 0) {
-        fleet.longest_ttl = 3600;  // no token endpoint here: the default ttl
-    }
+    fleet.longest_token_life =
+        oauth::fleet::longest_token_life(fleet.longest_endpoint_ttl, fleet.longest_client_ttl);
     // What each zone's init reads: a zone made now gets an outbox.
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
@@ -836,10 +846,9 @@ class ZoneLink final : public RedisLink::Owner {
                           stream_.c_str());
             return false;
         }
-        uint64_t keep = (uint64_t(conf_.longest_ttl) + oauth::jose::kMaxLeeway) * 1000;
-        uint64_t now = wallMs();
-        std::vector<std::string> args = {"XADD", stream_, "MINID",
-                                         std::to_string(now > keep ? now - keep : 0), "*"};
+        uint64_t trim_before = oauth::fleet::trim_before_ms(wallMs(), conf_.longest_token_life);
+        std::vector<std::string> args = {"XADD", stream_, "MINID", std::to_string(trim_before),
+                                         "*"};
         for (oauth::fleet::Field &field : fields) {
             args.push_back(std::move(field.first));
             args.push_back(std::move(field.second));

@@ -1,6 +1,7 @@
 // core/fleet: stream entries signed and verified with real keys (made here
 // with OpenSSL), forged and garbled ones refused, entries applied to a real
-// token store and revocation list, and the outbox over plain memory.
+// token store and revocation list, the outbox over plain memory, and how long
+// the stream keeps entries.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -11,6 +12,7 @@
 
 #include "core/base64.hpp"
 #include "core/fleet/entry.hpp"
+#include "core/fleet/horizon.hpp"
 #include "core/fleet/outbox.hpp"
 #include "core/jose/key.hpp"
 #include "fixtures.hpp"
@@ -288,6 +290,20 @@ void the_outbox_keeps_order_and_bounds(void **) {
     assert_false(outbox.push(Revocation{Kind::jwt, {}, std::string(200, 'x'), 0, 0}));
 }
 
+// The stream keeps entries as long as the longest-lived token may pass: a
+// client's token_ttl beyond every endpoint's ttl counts (issue 18, item 5).
+void the_horizon_covers_every_token_life(void **) {
+    assert_int_equal(longest_token_life(60, 3600), 3600);
+    assert_int_equal(longest_token_life(7200, 900), 7200);
+    assert_int_equal(longest_token_life(60, 0), 60);
+    assert_int_equal(longest_token_life(0, 0), 3600);  // no token endpoint: the default ttl
+    assert_int_equal(longest_token_life(0, 86400), 86400);
+    constexpr uint64_t kNowMs = uint64_t(kNow) * 1000;
+    assert_int_equal(trim_before_ms(kNowMs, 3600), kNowMs - (3600 + 300) * 1000);
+    assert_int_equal(trim_before_ms(kNowMs, longest_token_life(60, 3600)), kNowMs - 3900 * 1000);
+    assert_int_equal(trim_before_ms(1000, 3600), 0);  // a clock near the epoch trims nothing
+}
+
 }  // namespace
 
 int main() {
@@ -303,6 +319,7 @@ int main() {
         cmocka_unit_test(stream_ids),
         cmocka_unit_test(continuity),
         cmocka_unit_test(the_outbox_keeps_order_and_bounds),
+        cmocka_unit_test(the_horizon_covers_every_token_life),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
