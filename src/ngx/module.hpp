@@ -17,6 +17,7 @@
 
 #include "core/bearer.hpp"
 #include "core/fleet/outbox.hpp"
+#include "core/fleet/start_read.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
 #include "core/jose/key.hpp"
@@ -63,6 +64,7 @@ struct FleetConf {
     uint32_t longest_endpoint_ttl = 0;       // of the token endpoints; 0: none
     uint32_t longest_client_ttl = 0;         // token_ttl in their registries; 0: none
     uint32_t longest_token_life = 0;         // what the stream keeps, set by checkFleet
+    std::optional<oauth::fleet::StartDeadline> start_deadline;  // set by the first zone's read
     ConfPlace place;
 };
 

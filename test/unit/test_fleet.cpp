@@ -1,7 +1,7 @@
 // core/fleet: stream entries signed and verified with real keys (made here
 // with OpenSSL), forged and garbled ones refused, entries applied to a real
-// token store and revocation list, the outbox over plain memory, and how long
-// the stream keeps entries.
+// token store and revocation list, the outbox over plain memory, how long the
+// stream keeps entries, and the bounds of the read at start.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -14,6 +14,7 @@
 #include "core/fleet/entry.hpp"
 #include "core/fleet/horizon.hpp"
 #include "core/fleet/outbox.hpp"
+#include "core/fleet/start_read.hpp"
 #include "core/jose/key.hpp"
 #include "fixtures.hpp"
 
@@ -304,6 +305,36 @@ void the_horizon_covers_every_token_life(void **) {
     assert_int_equal(trim_before_ms(1000, 3600), 0);  // a clock near the epoch trims nothing
 }
 
+// One deadline for the whole start read, whatever each wait takes.
+void the_start_read_has_one_deadline(void **) {
+    StartDeadline deadline(10000);
+    assert_int_equal(deadline.left(10000), StartDeadline::kBudgetMs);
+    assert_int_equal(deadline.connect_wait(10000), StartDeadline::kConnectMs);
+    assert_int_equal(deadline.left(13500), 500);
+    assert_int_equal(deadline.connect_wait(13500), 500);
+    assert_int_equal(deadline.left(10000 + StartDeadline::kBudgetMs), 0);
+    assert_int_equal(deadline.left(99999), 0);
+    assert_int_equal(deadline.connect_wait(99999), 0);
+}
+
+void a_reply_is_bounded(void **) {
+    ReplyBound bound;
+    assert_true(bound.admit_array(1));
+    assert_true(bound.admit_array(1000));
+    assert_true(bound.admit_bytes(ReplyBound::kMaxBytes - 1));
+    assert_false(bound.exceeded());
+    assert_false(bound.admit_bytes(2));
+    assert_true(bound.exceeded());
+    ReplyBound endless;
+    assert_false(endless.admit_array(2000000000));  // refused before its table is made
+    assert_true(endless.exceeded());
+    ReplyBound nested;
+    for (size_t i = 0; i < ReplyBound::kMaxElements / 16; ++i) {
+        assert_true(nested.admit_array(16));
+    }
+    assert_false(nested.admit_array(1));  // the arrays of a reply count together
+}
+
 }  // namespace
 
 int main() {
@@ -320,6 +351,8 @@ int main() {
         cmocka_unit_test(continuity),
         cmocka_unit_test(the_outbox_keeps_order_and_bounds),
         cmocka_unit_test(the_horizon_covers_every_token_life),
+        cmocka_unit_test(the_start_read_has_one_deadline),
+        cmocka_unit_test(a_reply_is_bounded),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
