@@ -168,4 +168,23 @@ for my $name (sort keys %cases) {
     };
 }
 
+subtest 'two zones share the one deadline' => sub {
+    my $pid = impostor($port, $cases{'trickles every reply, a byte every 0.5 s'}{reply});
+    my $node = $fleet->add_node(start_later => 1);
+    # a second zone: every endpoint and gate then names its own
+    my $http = $fleet->http(http => 'oauth_token_zone spare:1m;');
+    $http =~ s/(oauth_(?:token|introspection|revocation)_endpoint|oauth_require_scope)\b/$1 zone=tokens/g;
+    $node->write_conf(http => $http);
+    my $t0 = time;
+    my $started = eval { $node->start; 1 };
+    my $took = time - $t0;
+    ok $started, 'nginx starts' or diag $@;
+    # a deadline of each zone's own would take 8 s
+    ok $took < 6.5, 'within the 4 s of one deadline and the start (took ' . sprintf('%.1f', $took) . ' s)';
+    my @late = $node->error_log =~ /could not be read at start: (?:\w+ failed: )?$LATE/g;
+    is scalar @late, 2, 'each zone says why its stream was not read';
+    $node->stop;
+    stop_impostor($pid);
+};
+
 done_testing;
