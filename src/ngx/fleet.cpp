@@ -15,6 +15,12 @@
 // The gate never waits for any of this: it reads the zone only.
 #include "ngx/redis_link.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -24,6 +30,8 @@
 #include <vector>
 
 #include "core/fleet/entry.hpp"
+#include "core/fleet/horizon.hpp"
+#include "core/fleet/start_read.hpp"
 #include "core/jose/gate.hpp"
 
 namespace oauth_ngx {
@@ -44,7 +52,6 @@ constexpr uint64_t kSyncedWithin = 3000;      // $oauth_fleet_synced
 constexpr time_t kRejectionLogInterval = 10;
 constexpr size_t kReadCount = 100;
 constexpr size_t kStartReadCount = 1000;
-constexpr ngx_msec_t kStartBudget = 3000;
 constexpr uint32_t kRepublishSlots = 1024;  // a signature each: some ms per turn
 
 const oauth::LeasePolicy kLeasePolicy{3, isAlive};
@@ -380,13 +387,23 @@ char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     return NGX_CONF_OK;
 }
 
-void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint) {
+// Every endpoint's clients count, not only a token endpoint's: a node that
+// only revokes or introspects checks tokens other nodes issued them.
+void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint,
+                       const oauth::Registry &clients) {
     auto *mcf =
         static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
-    if (mcf->fleet == nullptr || endpoint.kind != Endpoint::token) {
+    if (mcf->fleet == nullptr) {
         return;
     }
-    mcf->fleet->longest_ttl = std::max(mcf->fleet->longest_ttl, uint32_t(endpoint.ttl));
+    FleetConf &fleet = *mcf->fleet;
+    for (const oauth::Client &client : clients.clients()) {
+        fleet.longest_client_ttl = std::max(fleet.longest_client_ttl, client.token_ttl);
+    }
+    if (endpoint.kind != Endpoint::token) {
+        return;
+    }
+    fleet.longest_endpoint_ttl = std::max(fleet.longest_endpoint_ttl, uint32_t(endpoint.ttl));
     if (!endpoint.jwt) {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "oauth_token_endpoint issues opaque tokens on a fleet node "
@@ -436,9 +453,8 @@ ngx_int_t checkFleet(ngx_conf_t *cf) {
                       &fleet.place.file, fleet.place.line);
         return NGX_ERROR;
     }
-    if (fleet.longest_ttl == 0) {
-        fleet.longest_ttl = 3600;  // no token endpoint here: the default ttl
-    }
+    fleet.longest_token_life =
+        oauth::fleet::longest_token_life(fleet.longest_endpoint_ttl, fleet.longest_client_ttl);
     // What each zone's init reads: a zone made now gets an outbox.
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
@@ -460,21 +476,191 @@ using Reply = std::unique_ptr<redisReply, ReplyFree>;
 struct ContextFree {
     void operator()(redisContext *c) const { redisFree(c); }
 };
+using Context = std::unique_ptr<redisContext, ContextFree>;
 
-Reply syncCommand(redisContext *c, const std::vector<std::string> &args) {
-    std::vector<const char *> argv;
-    std::vector<size_t> lengths;
-    for (const std::string &arg : args) {
-        argv.push_back(arg.data());
-        lengths.push_back(arg.size());
+uint64_t steadyMs() {
+    return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count());
+}
+
+timeval timevalOf(uint64_t ms) {
+    return {time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
+}
+
+// hiredis' own objects, which the bounded reader below builds with.
+redisReplyObjectFunctions *hiredisObjects = nullptr;
+redisReplyObjectFunctions boundedObjects;
+
+// An array is counted against the reply's bound before hiredis allocates its
+// table: "*2000000000" is refused, not allocated. nullptr makes hiredis stop
+// the reader.
+void *createBoundedArray(const redisReadTask *task, int elements) {
+    auto *bound = static_cast<oauth::fleet::ReplyBound *>(task->privdata);
+    if (!bound->admit_array(size_t(elements))) {
+        return nullptr;
     }
-    return Reply(static_cast<redisReply *>(
-        redisCommandArgv(c, int(args.size()), argv.data(), lengths.data())));
+    return hiredisObjects->createArray(task, elements);
+}
+
+// A blocking hiredis context driven by hand: hiredis' own calls give each
+// read() its own timeout, so that a peer sending a byte every 0.5 s would
+// hold nginx's start for ever. Here every wait is a poll() for what is left
+// of the one deadline, and every reply is bounded.
+class StartExchange {
+  public:
+    explicit StartExchange(const oauth::fleet::StartDeadline &deadline) : deadline_(deadline) {}
+
+    // False, with problem() saying why, when no link came up by the deadline.
+    bool connect(const FleetConf &conf) {
+        uint64_t wait = deadline_.connect_wait(steadyMs());
+        if (wait == 0) {
+            problem_ = late();
+            return false;
+        }
+        timeval timeout = timevalOf(wait);
+        c_.reset(conf.unix_path.empty()
+                     ? redisConnectWithTimeout(conf.host.c_str(), conf.port, timeout)
+                     : redisConnectUnixWithTimeout(conf.unix_path.c_str(), timeout));
+        if (c_ == nullptr || c_->err != 0) {
+            problem_ = c_ == nullptr ? "out of memory" : c_->errstr;
+            return false;
+        }
+        int flags = fcntl(c_->fd, F_GETFL);
+        if (flags == -1 || fcntl(c_->fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+            problem_ = std::strerror(errno);
+            return false;
+        }
+        if (hiredisObjects == nullptr) {
+            hiredisObjects = c_->reader->fn;
+            boundedObjects = *hiredisObjects;
+            boundedObjects.createArray = createBoundedArray;
+        }
+        c_->reader->fn = &boundedObjects;
+        c_->reader->privdata = &bound_;
+        return true;
+    }
+
+    // The command's whole reply, or nullptr with problem() saying why.
+    Reply call(const std::vector<std::string> &args) {
+        bound_ = oauth::fleet::ReplyBound();
+        return sendCommand(args) ? receiveReply() : nullptr;
+    }
+
+    const std::string &problem() const { return problem_; }
+
+  private:
+    static std::string late() {
+        return "not done within the " +
+               std::to_string(oauth::fleet::StartDeadline::kBudgetMs / 1000) +
+               " s the read at start may take; the workers read the rest";
+    }
+
+    // Until the socket is ready for `events`; false once the deadline passed.
+    bool wait(short events) {
+        for (;;) {
+            uint64_t left = deadline_.left(steadyMs());
+            if (left == 0) {
+                problem_ = late();
+                return false;
+            }
+            pollfd pfd{c_->fd, events, 0};
+            int ready = poll(&pfd, 1, int(left));
+            if (ready > 0) {
+                return true;
+            }
+            if (ready < 0 && errno != EINTR) {
+                problem_ = std::strerror(errno);
+                return false;
+            }
+        }
+    }
+
+    bool sendCommand(const std::vector<std::string> &args) {
+        std::vector<const char *> argv;
+        std::vector<size_t> lengths;
+        for (const std::string &arg : args) {
+            argv.push_back(arg.data());
+            lengths.push_back(arg.size());
+        }
+        char *command = nullptr;
+        int length =
+            redisFormatCommandArgv(&command, int(args.size()), argv.data(), lengths.data());
+        if (length < 0) {
+            problem_ = "out of memory";
+            return false;
+        }
+        std::unique_ptr<char, void (*)(char *)> owned(command, redisFreeCommand);
+        for (size_t sent = 0; sent < size_t(length);) {
+            if (!wait(POLLOUT)) {
+                return false;
+            }
+            ssize_t n = ::send(c_->fd, command + sent, size_t(length) - sent, MSG_NOSIGNAL);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                problem_ = std::strerror(errno);
+                return false;
+            }
+            sent += n > 0 ? size_t(n) : 0;
+        }
+        return true;
+    }
+
+    Reply receiveReply() {
+        for (;;) {
+            void *reply = nullptr;
+            if (redisReaderGetReply(c_->reader, &reply) != REDIS_OK) {
+                problem_ = bound_.exceeded()
+                               ? tooLarge()
+                               : std::string("a reply that is not Redis': ") + c_->reader->errstr;
+                return nullptr;
+            }
+            if (reply != nullptr) {
+                return Reply(static_cast<redisReply *>(reply));
+            }
+            if (!wait(POLLIN)) {
+                return nullptr;
+            }
+            char buffer[16 * 1024];
+            ssize_t n = recv(c_->fd, buffer, sizeof buffer, 0);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                problem_ = n == 0 ? "the connection was closed" : std::strerror(errno);
+                return nullptr;
+            }
+            if (n > 0 && !bound_.admit_bytes(size_t(n))) {
+                problem_ = tooLarge();
+                return nullptr;
+            }
+            if (n > 0 && redisReaderFeed(c_->reader, buffer, size_t(n)) != REDIS_OK) {
+                problem_ = "out of memory";
+                return nullptr;
+            }
+        }
+    }
+
+    static std::string tooLarge() {
+        return "a reply larger than " +
+               std::to_string(oauth::fleet::ReplyBound::kMaxBytes / (1024 * 1024)) + " MiB or " +
+               std::to_string(oauth::fleet::ReplyBound::kMaxElements) + " elements (not Redis?)";
+    }
+
+    const oauth::fleet::StartDeadline &deadline_;
+    Context c_;
+    oauth::fleet::ReplyBound bound_;
+    std::string problem_;
+};
+
+std::string refusal(const std::string &command, const StartExchange &exchange,
+                    const redisReply *reply) {
+    return command + " failed: " +
+           (reply == nullptr                   ? exchange.problem()
+            : reply->type == REDIS_REPLY_ERROR ? std::string(reply->str)
+                                               : std::string("an unexpected reply"));
 }
 
 // The whole read, or why it stopped.
-std::optional<std::string> readAtStart(redisContext *c, ngx_shm_zone_t *shm, const FleetConf &conf,
-                                       const std::string &stream, Applied &counts) {
+std::optional<std::string> readAtStart(StartExchange &exchange, ngx_shm_zone_t *shm,
+                                       const FleetConf &conf, const std::string &stream,
+                                       Applied &counts) {
     std::vector<std::vector<std::string>> handshake;
     if (!conf.password.empty()) {
         handshake.push_back({"AUTH", conf.password});
@@ -483,36 +669,27 @@ std::optional<std::string> readAtStart(redisContext *c, ngx_shm_zone_t *shm, con
         handshake.push_back({"SELECT", std::to_string(conf.db)});
     }
     for (const std::vector<std::string> &command : handshake) {
-        Reply reply = syncCommand(c, command);
+        Reply reply = exchange.call(command);
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-            return std::string(command[0]) + " failed: " + (reply ? reply->str : c->errstr);
+            return refusal(command[0], exchange, reply.get());
         }
     }
-    Reply info_reply = syncCommand(c, {"XINFO", "STREAM", stream});
+    Reply info_reply = exchange.call({"XINFO", "STREAM", stream});
     StreamInfo info;
     if (!info_reply || !parseInfo(info_reply.get(), info)) {
-        return std::string("XINFO failed: ") + (info_reply ? "an unexpected reply" : c->errstr);
+        return refusal("XINFO", exchange, info_reply.get());
     }
     noteContinuity(shm, stream, info);
-    ngx_time_update();
-    ngx_msec_t started = ngx_current_msec;
     for (;;) {
-        Reply reply = syncCommand(c, {"XREAD", "COUNT", std::to_string(kStartReadCount), "STREAMS",
-                                      stream, positionOf(shm).text()});
+        Reply reply = exchange.call({"XREAD", "COUNT", std::to_string(kStartReadCount), "STREAMS",
+                                     stream, positionOf(shm).text()});
         std::vector<StreamEntry> entries;
         if (!reply || reply->type == REDIS_REPLY_ERROR || !parseRead(reply.get(), entries)) {
-            return std::string("XREAD failed: ") + (reply == nullptr ? c->errstr
-                                                    : reply->type == REDIS_REPLY_ERROR
-                                                        ? reply->str
-                                                        : "an unexpected reply");
+            return refusal("XREAD", exchange, reply.get());
         }
         applyEntries(shm, conf, stream, entries, counts);
-        ngx_time_update();
         if (entries.size() < kStartReadCount) {
             return std::nullopt;
-        }
-        if (ngx_current_msec - started > kStartBudget) {
-            return std::string("it took longer than 3 s; the workers read the rest");
         }
     }
 }
@@ -525,7 +702,7 @@ void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone) {
         !ngx_is_init_cycle(ngx_cycle)) {
         return;
     }
-    const FleetConf &conf = *mcf->fleet;
+    FleetConf &conf = *mcf->fleet;
     // Revocations a state file brought back may never have left the outbox
     // of the node's previous life (Redis away when it stopped): they go out
     // again once the link is up. Redis takes them twice at worst.
@@ -537,20 +714,18 @@ void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone) {
     if (restored != 0) {
         stateOf(shm).fleet.republish.store(1, std::memory_order_release);
     }
+    if (!conf.start_deadline) {
+        conf.start_deadline.emplace(steadyMs());  // the first zone's read starts it for all
+    }
     try {
         std::string stream = streamOf(conf, zone.name);
-        timeval timeout{1, 0};
-        std::unique_ptr<redisContext, ContextFree> c(
-            conf.unix_path.empty() ? redisConnectWithTimeout(conf.host.c_str(), conf.port, timeout)
-                                   : redisConnectUnixWithTimeout(conf.unix_path.c_str(), timeout));
+        StartExchange exchange(*conf.start_deadline);
         std::optional<std::string> problem;
         Applied counts;
-        if (c == nullptr || c->err != 0) {
-            problem = c == nullptr ? "out of memory" : c->errstr;
-        } else if (redisSetTimeout(c.get(), timeout) != REDIS_OK) {
-            problem = c->errstr;
+        if (!exchange.connect(conf)) {
+            problem = exchange.problem();
         } else {
-            problem = readAtStart(c.get(), shm, conf, stream, counts);
+            problem = readAtStart(exchange, shm, conf, stream, counts);
         }
         if (problem) {
             ngx_log_error(NGX_LOG_WARN, shm->shm.log, 0,
@@ -836,10 +1011,9 @@ class ZoneLink final : public RedisLink::Owner {
                           stream_.c_str());
             return false;
         }
-        uint64_t keep = (uint64_t(conf_.longest_ttl) + oauth::jose::kMaxLeeway) * 1000;
-        uint64_t now = wallMs();
-        std::vector<std::string> args = {"XADD", stream_, "MINID",
-                                         std::to_string(now > keep ? now - keep : 0), "*"};
+        uint64_t trim_before = oauth::fleet::trim_before_ms(wallMs(), conf_.longest_token_life);
+        std::vector<std::string> args = {"XADD", stream_, "MINID", std::to_string(trim_before),
+                                         "*"};
         for (oauth::fleet::Field &field : fields) {
             args.push_back(std::move(field.first));
             args.push_back(std::move(field.second));

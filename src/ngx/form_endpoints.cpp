@@ -69,7 +69,7 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
     std::optional<oauth::fleet::Outbox> outbox;
     if (mcf->fleet != nullptr && (outbox = outboxOf(endpoint->zone))) {
         admin.fleet = &*outbox;
-        admin.fleet_ttl = mcf->fleet->longest_ttl;
+        admin.fleet_ttl = mcf->fleet->longest_token_life;
     }
     switch (endpoint->kind) {
         case Endpoint::token:

@@ -563,7 +563,7 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
-    noteFleetEndpoint(cf, *endpoint);
+    noteFleetEndpoint(cf, *endpoint, *conf->clients);
     return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
 }
 

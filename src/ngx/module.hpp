@@ -17,6 +17,7 @@
 
 #include "core/bearer.hpp"
 #include "core/fleet/outbox.hpp"
+#include "core/fleet/start_read.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
 #include "core/jose/key.hpp"
@@ -60,7 +61,10 @@ struct FleetConf {
     ngx_int_t db = -1;      // -1: no SELECT
     std::string prefix = "oauth";
     std::vector<oauth::jose::Key> accepted;  // every oauth_signing_key; the first signs
-    uint32_t longest_ttl = 0;                // of the token endpoints
+    uint32_t longest_endpoint_ttl = 0;       // of the token endpoints; 0: none
+    uint32_t longest_client_ttl = 0;         // token_ttl in their registries; 0: none
+    uint32_t longest_token_life = 0;         // what the stream keeps, set by checkFleet
+    std::optional<oauth::fleet::StartDeadline> start_deadline;  // set by the first zone's read
     ConfPlace place;
 };
 
@@ -251,8 +255,10 @@ bool isAlive(uint32_t pid);
 char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 // After the whole http{} is read: the keys that sign and check entries.
 ngx_int_t checkFleet(ngx_conf_t *cf);
-// nginx -t's word on a token endpoint of a fleet node.
-void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint);
+// An endpoint's tokens' lifetimes, which the stream keeps, and nginx -t's
+// word on a token endpoint of a fleet node.
+void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint,
+                       const oauth::Registry &clients);
 // A zone new to the master: what the stream holds past its position.
 void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone);
 ngx_int_t startFleet(ngx_cycle_t *cycle);  // init_process

@@ -51,7 +51,8 @@ sub need_redis {
 
 # start(redis => $r, nodes => N (3), workers => 2, fleet => 'password_file=... db=1'
 #       (the rest of the oauth_fleet_redis line), opaque => 1 (also /opaque, an
-#       opaque token endpoint), ttl => '1h', state => 1 (oauth_token_zone state=),
+#       opaque token endpoint), ttl => '1h', token_ttl => N (the registry's
+#       token_ttl of client app), state => 1 (oauth_token_zone state=),
 #       http => '...' (more http-level lines), server => '...' (more server lines))
 sub start {
     my ($class, %o) = @_;
@@ -73,7 +74,8 @@ sub clients {
     my ($self) = @_;
     my $hash = sha256_hash($self->{secret});
     return {clients => [
-        {client_id => 'app', client_secret_hash => $hash, scope => 'read write'},
+        {client_id => 'app', client_secret_hash => $hash, scope => 'read write',
+         $self->{token_ttl} ? (token_ttl => $self->{token_ttl}) : ()},
         {client_id => 'other', client_secret_hash => $hash, scope => 'read write'},
         {client_id => 'auditor', client_secret_hash => $hash, scope => '',
          introspection => JSON::PP::true},

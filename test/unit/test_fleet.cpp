@@ -1,6 +1,7 @@
 // core/fleet: stream entries signed and verified with real keys (made here
 // with OpenSSL), forged and garbled ones refused, entries applied to a real
-// token store and revocation list, and the outbox over plain memory.
+// token store and revocation list, the outbox over plain memory, how long the
+// stream keeps entries, and the bounds of the read at start.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -11,7 +12,9 @@
 
 #include "core/base64.hpp"
 #include "core/fleet/entry.hpp"
+#include "core/fleet/horizon.hpp"
 #include "core/fleet/outbox.hpp"
+#include "core/fleet/start_read.hpp"
 #include "core/jose/key.hpp"
 #include "fixtures.hpp"
 
@@ -288,6 +291,50 @@ void the_outbox_keeps_order_and_bounds(void **) {
     assert_false(outbox.push(Revocation{Kind::jwt, {}, std::string(200, 'x'), 0, 0}));
 }
 
+// The stream keeps entries as long as the longest-lived token may pass: a
+// client's token_ttl beyond every endpoint's ttl counts (issue 18, item 5).
+void the_horizon_covers_every_token_life(void **) {
+    assert_int_equal(longest_token_life(60, 3600), 3600);
+    assert_int_equal(longest_token_life(7200, 900), 7200);
+    assert_int_equal(longest_token_life(60, 0), 60);
+    assert_int_equal(longest_token_life(0, 0), 3600);  // no token endpoint: the default ttl
+    assert_int_equal(longest_token_life(0, 86400), 86400);
+    constexpr uint64_t kNowMs = uint64_t(kNow) * 1000;
+    assert_int_equal(trim_before_ms(kNowMs, 3600), kNowMs - (3600 + 300) * 1000);
+    assert_int_equal(trim_before_ms(kNowMs, longest_token_life(60, 3600)), kNowMs - 3900 * 1000);
+    assert_int_equal(trim_before_ms(1000, 3600), 0);  // a clock near the epoch trims nothing
+}
+
+// One deadline for the whole start read, whatever each wait takes.
+void the_start_read_has_one_deadline(void **) {
+    StartDeadline deadline(10000);
+    assert_int_equal(deadline.left(10000), StartDeadline::kBudgetMs);
+    assert_int_equal(deadline.connect_wait(10000), StartDeadline::kConnectMs);
+    assert_int_equal(deadline.left(13500), 500);
+    assert_int_equal(deadline.connect_wait(13500), 500);
+    assert_int_equal(deadline.left(10000 + StartDeadline::kBudgetMs), 0);
+    assert_int_equal(deadline.left(99999), 0);
+    assert_int_equal(deadline.connect_wait(99999), 0);
+}
+
+void a_reply_is_bounded(void **) {
+    ReplyBound bound;
+    assert_true(bound.admit_array(1));
+    assert_true(bound.admit_array(1000));
+    assert_true(bound.admit_bytes(ReplyBound::kMaxBytes - 1));
+    assert_false(bound.exceeded());
+    assert_false(bound.admit_bytes(2));
+    assert_true(bound.exceeded());
+    ReplyBound endless;
+    assert_false(endless.admit_array(2000000000));  // refused before its table is made
+    assert_true(endless.exceeded());
+    ReplyBound nested;
+    for (size_t i = 0; i < ReplyBound::kMaxElements / 16; ++i) {
+        assert_true(nested.admit_array(16));
+    }
+    assert_false(nested.admit_array(1));  // the arrays of a reply count together
+}
+
 }  // namespace
 
 int main() {
@@ -303,6 +350,9 @@ int main() {
         cmocka_unit_test(stream_ids),
         cmocka_unit_test(continuity),
         cmocka_unit_test(the_outbox_keeps_order_and_bounds),
+        cmocka_unit_test(the_horizon_covers_every_token_life),
+        cmocka_unit_test(the_start_read_has_one_deadline),
+        cmocka_unit_test(a_reply_is_bounded),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
