@@ -1,5 +1,7 @@
 #include "core/token_admin.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "core/json.hpp"
@@ -88,37 +90,85 @@ HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
     return response;
 }
 
+// RFC 7009 §2.2.1: a 503 tells the client that the token still exists and
+// to retry after Retry-After. A client at its share waits for its own
+// entries to expire; a full list (only when clients together hold more than
+// its room) for the entry in the way.
+HttpResponse unrecorded_revocation(const Client &caller, RevocationAdded why,
+                                   uint32_t retry_after) {
+    bool at_share = why == RevocationAdded::client_at_share;
+    HttpResponse response =
+        error_response(503, "temporarily_unavailable",
+                       at_share ? "this client holds its share of the revocation list; retry later"
+                                : "the revocation list is full; retry later");
+    response.retry_after = std::max<uint32_t>(retry_after, 1);
+    response.log = HttpResponse::Log::warn;
+    response.log_throttled = true;
+    response.log_message = "client \"" + caller.id + "\": a revocation is refused, " +
+                           (at_share ? "the client holds its share of the revocation list"
+                                     : "the revocation list is full");
+    return response;
+}
+
+// Lists `digest` until `until`, charged to the caller's share of the list;
+// the refusal to answer when the list cannot take it.
+std::optional<HttpResponse> record_revocation(const Digest &digest, uint32_t until,
+                                              const Client &caller, const TokenAdminConfig &config,
+                                              uint32_t now) {
+    RevocationCharge charge{RevocationList::client_tag(caller.id),
+                            config.revocations->default_share()};
+    uint32_t retry_after = 0;
+    RevocationAdded added = config.revocations->add(digest, until, now, charge, retry_after);
+    if (added != RevocationAdded::added) {
+        return unrecorded_revocation(caller, added, retry_after);
+    }
+    return std::nullopt;
+}
+
 // RFC 7009 §2.1: a client revokes only its own tokens. A JWT lives in no
 // store, so its revocation is only the list's entry, until it expires; a
 // foreign, forged or expired one changes nothing.
-void revoke_jwt(const std::string &token, const Client &caller, const TokenAdminConfig &config,
-                uint32_t now) {
+std::optional<HttpResponse> revoke_jwt(const std::string &token, const Client &caller,
+                                       const TokenAdminConfig &config, uint32_t now) {
     TokenGrant grant;
     if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
         grant.client() == caller.id) {
         Digest digest = digest_token(token);
         uint32_t until = grant.expires_at + jose::kMaxLeeway;
-        config.revocations->add(digest, until, now);
+        if (std::optional<HttpResponse> refused =
+                record_revocation(digest, until, caller, config, now)) {
+            return refused;
+        }
         if (config.fleet != nullptr) {
             config.fleet->push({fleet::Kind::jwt, digest, caller.id, until, now});
         }
     }
+    return std::nullopt;
 }
 
 // An opaque token lives in the store: revoked there, and listed so that no
-// older copy of the zone brings it back. One this node does not hold may be
-// another node's: the fleet hears of it, and the node holding it decides.
-void revoke_opaque(const std::string &token, const Client &caller, TokenStore &store,
-                   const TokenAdminConfig &config, uint32_t now) {
+// older copy of the zone (a state file) brings it back. Listed first: should
+// the list refuse it, the token stays live and the client is told to retry,
+// rather than told it is revoked when a restart could bring it back. One
+// this node does not hold may be another node's: the fleet hears of it, and
+// the node holding it decides.
+std::optional<HttpResponse> revoke_opaque(const std::string &token, const Client &caller,
+                                          TokenStore &store, const TokenAdminConfig &config,
+                                          uint32_t now) {
     Digest digest = digest_token(token);
     TokenGrant grant;
     bool live = store.find(digest, now, grant);
-    if (store.revoke(digest, caller.id) && live && config.revocations != nullptr) {
-        config.revocations->add(digest, grant.expires_at, now);
+    if (live && grant.client() == caller.id && config.revocations != nullptr) {
+        if (std::optional<HttpResponse> refused =
+                record_revocation(digest, grant.expires_at, caller, config, now)) {
+            return refused;
+        }
     }
+    store.revoke(digest, caller.id);
     if (!live && config.fleet != nullptr) {
         config.fleet->push({fleet::Kind::opaque, digest, caller.id, now + config.fleet_ttl, now});
     }
+    return std::nullopt;
 }
 
 HttpResponse revoke(ClientRequest &client_request, const Registry &registry, TokenStore &store,
@@ -127,10 +177,12 @@ HttpResponse revoke(ClientRequest &client_request, const Registry &registry, Tok
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
-    if (config.jwt != nullptr && jose::looks_like_jwt(*caller.token)) {
-        revoke_jwt(*caller.token, *caller.client, config, now);
-    } else {
-        revoke_opaque(*caller.token, *caller.client, store, config, now);
+    std::optional<HttpResponse> refused =
+        config.jwt != nullptr && jose::looks_like_jwt(*caller.token)
+            ? revoke_jwt(*caller.token, *caller.client, config, now)
+            : revoke_opaque(*caller.token, *caller.client, store, config, now);
+    if (refused) {
+        return std::move(*refused);
     }
     HttpResponse response;  // 200, empty body
     response.outcome.result = "ok";

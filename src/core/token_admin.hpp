@@ -41,7 +41,10 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
 // of the zone (a state file) brings it back; for a JWT that entry is the
 // revocation, which the gate and introspection then refuse. With a fleet, a
 // JWT's revocation, and an opaque token this node does not hold (another
-// node may), are queued for the other nodes.
+// node may), are queued for the other nodes. Each entry is charged to the
+// client's share of the list (RevocationList::default_share()); a revocation
+// the list cannot take is answered 503 with Retry-After (RFC 7009 §2.2.1),
+// and changes nothing: an opaque token stays live until the retry.
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
                                        TokenStore &store, const TokenAdminConfig &config,
                                        uint32_t now) noexcept;

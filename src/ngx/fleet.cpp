@@ -214,8 +214,11 @@ void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string 
             if (applied == oauth::fleet::Applied::full) {
                 ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                               "oauth_fleet_redis: stream \"%s\": the revocation list of zone "
-                              "\"%V\" is full; a revocation of the fleet is not kept",
-                              stream.c_str(), &shm->shm.name);
+                              "\"%V\" is full; a revocation of the fleet by client \"%*s\" "
+                              "is not listed (a JWT stays valid here, an opaque token is revoked "
+                              "but a state file could bring it back)",
+                              stream.c_str(), &shm->shm.name, revocation.client.size(),
+                              revocation.client.data());
             }
             ++counts.entries;
         }

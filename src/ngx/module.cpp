@@ -72,9 +72,10 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         NGX_LOG_NOTICE, cf, 0,
         "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
         "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
-        "its audiences",
+        "its audiences; its revocation list holds %uz revocations, %uD per client",
         &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
-        oauth::TokenStore::kTextBytesPerEntry);
+        oauth::TokenStore::kTextBytesPerEntry, zoneRevocationCapacity(size),
+        oauth::RevocationList::share_of(zoneRevocationCapacity(size)));
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);

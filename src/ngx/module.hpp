@@ -240,6 +240,7 @@ std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
 // Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
 size_t zoneTokenCapacity(size_t size, bool with_state_file);
+size_t zoneRevocationCapacity(size_t size);  // the revocation list's entries
 
 // ---- state files (state.cpp) -----------------------------------------------
 

@@ -302,6 +302,18 @@ oauth::StateJournal readJournal(ngx_shm_zone_t *shm, const Zone &zone, std::stri
     return journal;
 }
 
+// A revocation the list had no room for is lost: its token (an opaque one the
+// file also held is dropped all the same) could pass again until it expires.
+void logRefusedRevocations(ngx_log_t *log, const Zone &zone, const oauth::RestoreCounts &counts) {
+    if (counts.revocations_refused != 0) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oauth_token_zone \"%V\": %uz revocations of state file \"%V\" did not "
+                      "fit in the revocation list and are lost; a JWT they revoked is valid "
+                      "again until it expires",
+                      &zone.name, counts.revocations_refused, &zone.state_file);
+    }
+}
+
 }  // namespace
 
 void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
@@ -366,6 +378,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
                       &zone.name, store.live_tokens(), counts.revocations, &zone.state_file,
                       journal.record_count(), ngx_current_msec - started, cpuMsec() - cpu_started,
                       counts.expired, counts.revoked, counts.refused);
+        logRefusedRevocations(shm->shm.log, zone, counts);
     } catch (const std::bad_alloc &) {
         ngx_log_error(NGX_LOG_ERR, shm->shm.log, 0,
                       "oauth_token_zone \"%V\": out of memory reading state file \"%V\"; the "
@@ -764,6 +777,7 @@ void mergeSlice(Writer &w) {
                       &w.zone.name, m.counts.tokens, m.counts.revocations, &w.zone.state_file,
                       m.files.back().stamp().writer_pid);
     }
+    logRefusedRevocations(ngx_cycle->log, w.zone, m.counts);
     w.merge.reset();
 }
 

@@ -100,11 +100,17 @@ size_t outboxSize(size_t zone) {
     return ngx_align(std::max(zone / 128, oauth::fleet::Outbox::kMinRegionSize), ngx_pagesize);
 }
 
-// About 3% of the zone: enough for thousands of (client, address) counters,
-// and as many revocations.
+// About 3% of the zone: enough for thousands of (client, address) counters.
 size_t regionSize(size_t zone, size_t minimum) {
     size_t size = zone / 32;
     return ngx_align(size < minimum ? minimum : size, ngx_pagesize);
+}
+
+// An eighth of the zone, 40-byte entries: some 3 200 revocations per
+// megabyte. A zone that issues JWTs stores none of them, but holds one entry
+// per revoked live JWT; a client may hold a quarter of them.
+size_t revocationsSize(size_t zone) {
+    return ngx_align(std::max(zone / 8, oauth::RevocationList::kMinRegionSize), ngx_pagesize);
 }
 
 // About 1.5% of the zone, with a state file: room for what some 52 000
@@ -127,11 +133,15 @@ size_t verdictsSize(size_t zone) {
 size_t zoneTokenCapacity(size_t size, bool with_state_file) {
     constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
     size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
-    size_t regions = regionSize(size, oauth::AuthThrottle::kMinRegionSize) +
-                     regionSize(size, oauth::RevocationList::kMinRegionSize) + metricsSize(size) +
-                     verdictsSize(size) + (with_state_file ? changesSize(size) : 0);
+    size_t regions = regionSize(size, oauth::AuthThrottle::kMinRegionSize) + revocationsSize(size) +
+                     metricsSize(size) + verdictsSize(size) +
+                     (with_state_file ? changesSize(size) : 0);
     size_t taken = 2 + regions / ngx_pagesize;
     return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
+}
+
+size_t zoneRevocationCapacity(size_t size) {
+    return oauth::RevocationList::capacity_for(revocationsSize(size));
 }
 
 // ---- a new zone takes the tokens of the old one ----------------------------
@@ -290,7 +300,7 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     regions->metrics = ngx_slab_alloc(pool, regions->metrics_size);
     regions->verdicts_size = verdictsSize(zone->shm.size);
     regions->verdicts = ngx_slab_alloc(pool, regions->verdicts_size);
-    regions->revocations_size = regionSize(zone->shm.size, oauth::RevocationList::kMinRegionSize);
+    regions->revocations_size = revocationsSize(zone->shm.size);
     regions->revocations = ngx_slab_alloc(pool, regions->revocations_size);
     regions->changes_size = conf.state_file.len != 0 ? changesSize(zone->shm.size) : 0;
     regions->changes =

@@ -231,6 +231,27 @@ void an_opaque_entry_revokes_only_its_clients_token(void **) {
     assert_false(zone.revocations.contains(elsewhere.digest, kNow));
 }
 
+// What a client revokes on other nodes is never refused here (those nodes
+// answered 200), but counts against its share of this node's list.
+void entries_count_against_their_clients_share(void **) {
+    Zone zone;
+    uint32_t share = zone.revocations.default_share();
+    for (uint32_t i = 0; i <= share; ++i) {
+        Revocation r = sample(Kind::jwt, "jwt-" + std::to_string(i));
+        assert_int_equal(int(apply_entry(r, zone.store, zone.revocations, kNow)),
+                         int(Applied::listed));
+    }
+    uint32_t retry_after = 0;
+    oauth::RevocationCharge app{oauth::RevocationList::client_tag("app"), share};
+    assert_int_equal(int(zone.revocations.add(oauth::digest_token("revoked-here"), kNow + 60, kNow,
+                                              app, retry_after)),
+                     int(oauth::RevocationAdded::client_at_share));
+    oauth::RevocationCharge other{oauth::RevocationList::client_tag("other"), share};
+    assert_int_equal(int(zone.revocations.add(oauth::digest_token("revoked-here"), kNow + 60, kNow,
+                                              other, retry_after)),
+                     int(oauth::RevocationAdded::added));
+}
+
 void stream_ids(void **) {
     std::optional<StreamId> id = StreamId::parse("1700000000123-7");
     assert_true(id.has_value());
@@ -347,6 +368,7 @@ int main() {
         cmocka_unit_test(garbled_entries_are_malformed),
         cmocka_unit_test(a_jwt_entry_is_listed),
         cmocka_unit_test(an_opaque_entry_revokes_only_its_clients_token),
+        cmocka_unit_test(entries_count_against_their_clients_share),
         cmocka_unit_test(stream_ids),
         cmocka_unit_test(continuity),
         cmocka_unit_test(the_outbox_keeps_order_and_bounds),

@@ -192,6 +192,28 @@ void a_merge_in_ranges_does_what_a_whole_merge_does(void **) {
     assert_true(ranged_revoked.list.contains(digest_of(5), kNow + 10));
 }
 
+// A file may hold more revocations than a smaller list takes: those that do
+// not fit are counted, for the log, not dropped silently.
+void revocations_that_do_not_fit_are_counted(void **) {
+    std::vector<uint64_t> big(4 * RevocationList::kMinRegionSize / 8);
+    assert_true(RevocationList::format(big.data(), big.size() * 8));
+    RevocationList many(big.data(), {});
+    for (int n = 0; n < int(many.capacity() / 2); ++n) {
+        assert_true(many.add(digest_of(n), kNow + 3600, kNow));
+    }
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    std::string bytes = snapshot(store, many);
+    std::string reason;
+    std::optional<StateFile> file = StateFile::parse(bytes, "tokens", reason);
+    assert_true(file.has_value());
+
+    Revocations small;
+    RestoreCounts counts = apply_state_file(*file, store, small.list, kNow + 10);
+    assert_true(counts.revocations_refused > 0);
+    assert_int_equal(counts.revocations + counts.revocations_refused, many.capacity() / 2);
+}
+
 void a_revoked_token_in_an_older_file_stays_revoked(void **) {
     fixture::Store memory;
     TokenStore store = memory.open();
@@ -638,6 +660,7 @@ int main() {
         cmocka_unit_test(visit_live_copies_each_live_token),
         cmocka_unit_test(a_file_restores_what_was_live),
         cmocka_unit_test(a_revoked_token_in_an_older_file_stays_revoked),
+        cmocka_unit_test(revocations_that_do_not_fit_are_counted),
         cmocka_unit_test(the_file_holds_no_token),
         cmocka_unit_test(every_truncation_is_refused_with_a_reason),
         cmocka_unit_test(every_flipped_byte_is_refused),

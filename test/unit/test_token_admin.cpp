@@ -271,6 +271,66 @@ void revocations_for_the_fleet_go_to_the_outbox(void **) {
     assert_false(admin.revoked.contains(out.digest, kNow));
 }
 
+// Lists revocations of other tokens charged to `client` until it holds its
+// share of the admin's list, all live until kNow + 30.
+void fill_share(Admin &admin, std::string_view client) {
+    oauth::RevocationCharge charge{oauth::RevocationList::client_tag(client),
+                                   admin.revoked.default_share()};
+    uint32_t retry_after = 0;
+    for (uint32_t i = 0; i < charge.share; ++i) {
+        assert_int_equal(int(admin.revoked.add(oauth::digest_token("listed-" + std::to_string(i)),
+                                               kNow + 30, kNow, charge, retry_after)),
+                         int(oauth::RevocationAdded::added));
+    }
+}
+
+// RFC 7009 §2.2.1: a revocation the list cannot record is 503 with
+// Retry-After, never 200; the token keeps passing, and the client knows it.
+void a_revocation_past_the_client_share_is_503(void **) {
+    Admin admin;
+    OwnJwt own(admin);
+    oauth::jose::JwtVerifier gate = own.verifier();
+    oauth::jose::JwtVerifier endpoint = own.verifier();
+    oauth::TokenAdminConfig config{{"test"}, own.issuer, &endpoint, &admin.revoked};
+    fill_share(admin, "app");
+
+    oauth::HttpResponse r =
+        oauth::handle_revocation_request(admin.request("app:app-secret", "token=" + own.token),
+                                         *admin.registry, admin.store, config, kNow);
+    assert_int_equal(r.status, 503);
+    assert_int_equal(r.retry_after, 30);  // when its soonest entry expires
+    assert_non_null(strstr(r.body.c_str(), "\"temporarily_unavailable\""));
+    assert_text(r.outcome.result, "temporarily_unavailable");
+    assert_text(r.outcome.client, "app");
+    assert_int_equal(int(r.log), int(oauth::HttpResponse::Log::warn));
+    assert_non_null(strstr(r.log_message.c_str(), "client \"app\""));
+    assert_null(strstr(r.log_message.c_str(), own.token.c_str()));
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(own.token, kNow, grant));
+
+    // An opaque token is not revoked either: it stays live until the retry.
+    r = admin.revoke("app:app-secret", "token=" + kToken);
+    assert_int_equal(r.status, 503);
+    assert_int_equal(r.retry_after, 30);
+    assert_true(admin.store.find(oauth::digest_token(kToken), kNow, grant));
+    assert_false(admin.revoked.contains(oauth::digest_token(kToken), kNow));
+
+    // Another client's revocation is recorded all the same.
+    uint32_t retry = 0;
+    admin.store.insert(oauth::digest_token("auditor-token"), "auditor", "", 0, kNow, kNow + 60,
+                       kNow, retry);
+    assert_int_equal(admin.revoke("auditor:auditor-secret", "token=auditor-token").status, 200);
+    assert_false(admin.store.find(oauth::digest_token("auditor-token"), kNow, grant));
+    assert_true(admin.revoked.contains(oauth::digest_token("auditor-token"), kNow));
+
+    // Once its entries expire, the client's revocation is recorded.
+    r = oauth::handle_revocation_request(admin.request("app:app-secret", "token=" + kToken),
+                                         *admin.registry, admin.store, config, kNow + 30);
+    assert_int_equal(r.status, 200);
+    assert_false(admin.store.find(oauth::digest_token(kToken), kNow + 30, grant));
+    assert_true(admin.revoked.contains(oauth::digest_token(kToken), kNow + 30));
+}
+
 }  // namespace
 
 int main() {
@@ -285,6 +345,7 @@ int main() {
         cmocka_unit_test(introspection_answers_for_own_jwts),
         cmocka_unit_test(revocation_of_an_own_jwt_reaches_the_gate),
         cmocka_unit_test(revocations_for_the_fleet_go_to_the_outbox),
+        cmocka_unit_test(a_revocation_past_the_client_share_is_503),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -178,9 +178,17 @@ Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationL
     if (revocation.expires_at <= now) {
         return Applied::expired;
     }
+    // Charged to its client, so that what it revokes on other nodes counts
+    // against its share here too; never refused for it, though: the node
+    // that took it has answered 200, and checked the client's share there.
+    RevocationCharge charge{
+        revocation.client.empty() ? 0 : RevocationList::client_tag(revocation.client), 0};
+    uint32_t retry_after = 0;
     if (revocation.kind == Kind::jwt) {
-        return revocations.add(revocation.digest, revocation.expires_at, now) ? Applied::listed
-                                                                              : Applied::full;
+        return revocations.add(revocation.digest, revocation.expires_at, now, charge,
+                               retry_after) == RevocationAdded::added
+                   ? Applied::listed
+                   : Applied::full;
     }
     // RFC 7009 §2.1: a client revokes only its own tokens, wherever it asked.
     TokenGrant grant;
@@ -188,8 +196,11 @@ Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationL
         !store.revoke(revocation.digest, revocation.client)) {
         return Applied::not_held;
     }
-    revocations.add(revocation.digest, grant.expires_at, now);
-    return Applied::revoked;
+    // Revoked here whatever the list says; full, a state file could bring it back.
+    return revocations.add(revocation.digest, grant.expires_at, now, charge, retry_after) ==
+                   RevocationAdded::added
+               ? Applied::revoked
+               : Applied::full;
 }
 
 std::string StreamId::text() const {

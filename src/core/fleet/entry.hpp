@@ -55,7 +55,7 @@ enum class Applied {
     revoked,   // an opaque token of this node's store, its client's, revoked
     not_held,  // an opaque token this node does not hold for that client
     expired,   // nothing left to refuse
-    full       // the revocation list has no room for it
+    full       // the revocation list has no room for it (an opaque token is revoked all the same)
 };
 
 // Applies a verified entry to a zone. Idempotent: an entry read twice (a

@@ -8,10 +8,20 @@
 // needs no lock. add() runs under the caller's lock. Bounded: an entry lies
 // within kProbeLimit slots of its home, and when all of those hold live
 // entries, add() refuses.
+//
+// Shared fairly: each entry is charged to the client whose revocation it is
+// (a 32-bit tag of its id), so that no client can fill the list and silence
+// every other client's revocations. A counter per bucket of tags is an upper
+// bound of the live entries charged to those tags (entries expire without
+// anyone noticing); only when it reaches a client's share is the list
+// scanned for that client's live entries, and a client found at its share
+// is remembered as such until its soonest entry expires, so the scan is paid
+// by the client at its share, once per entry of its that expires.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "core/token.hpp"
 #include "core/token_store.hpp"
@@ -21,10 +31,25 @@ namespace oauth {
 
 using RevocationVisitor = void (*)(void *context, const Digest &digest, uint32_t expires_at);
 
+// Whom a new entry is charged to.
+struct RevocationCharge {
+    uint32_t tag = 0;    // RevocationList::client_tag() of the client; 0: nobody
+    uint32_t share = 0;  // the most live entries the client may hold; 0: no bound
+};
+
+enum class RevocationAdded {
+    added,            // listed (or already listed: its expiry is the later of the two)
+    client_at_share,  // the client holds its share of live entries
+    full              // every slot the digest may take holds a live entry
+};
+
 class RevocationList {
   public:
     static constexpr size_t kMinRegionSize = 16 * 1024;
     static constexpr unsigned kProbeLimit = 32;
+
+    // Entries a list over `size` bytes holds: capacity() of it.
+    static size_t capacity_for(size_t size) noexcept;
 
     // Writes an empty list over `region`. False when `size` is too small.
     static bool format(void *region, size_t size) noexcept;
@@ -35,9 +60,24 @@ class RevocationList {
     // Each entry added or prolonged is noted in `changes` (a zone with a state file).
     RevocationList(void *region, StoreLock lock, ChangeLog changes = ChangeLog()) noexcept;
 
+    // The tag a client's entries are charged to: never 0.
+    static uint32_t client_tag(std::string_view client_id) noexcept;
+
     // Records `digest` as revoked until `expires_at`; a digest already held
-    // keeps the later of its two expiries. False when the list is full there.
+    // keeps the later of its two expiries and is charged to nobody again. A
+    // new entry is charged to `charge.tag`, and refused when that client
+    // holds `charge.share` live entries. When refused, `retry_after` is the
+    // seconds until an entry that stands in the way expires.
+    RevocationAdded add(const Digest &digest, uint32_t expires_at, uint32_t now,
+                        RevocationCharge charge, uint32_t &retry_after) noexcept;
+
+    // add() charged to nobody (a state file's entries). False when refused.
     bool add(const Digest &digest, uint32_t expires_at, uint32_t now) noexcept;
+
+    // A client's share: a quarter of capacity(), as a client's default
+    // max_tokens is a quarter of its token store.
+    static uint32_t share_of(size_t capacity) noexcept;
+    uint32_t default_share() const noexcept;
 
     // True when `digest` is held and not expired at `now`. Takes no lock.
     bool contains(const Digest &digest, uint32_t now) const noexcept;
@@ -59,6 +99,11 @@ class RevocationList {
 
   private:
     struct Header;
+    struct Probe;
+
+    Probe probe(const uint64_t (&words)[4], uint32_t now) const noexcept;
+    bool at_share(RevocationCharge charge, uint32_t now, uint32_t &retry_after) noexcept;
+
     Header *header_;
     StoreLock lock_;
     ChangeLog changes_;

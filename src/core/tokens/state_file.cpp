@@ -488,9 +488,10 @@ size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationL
         if (revoked.expires_at <= now || revocations.contains(revoked.digest, now)) {
             continue;
         }
-        if (revocations.add(revoked.digest, revoked.expires_at, now)) {
-            ++counts.revocations;
-        }
+        // The node's own history, charged to nobody: each was within its
+        // client's share when listed, and the file does not say whose it is.
+        ++(revocations.add(revoked.digest, revoked.expires_at, now) ? counts.revocations
+                                                                    : counts.revocations_refused);
         if (store.find(revoked.digest, now, grant)) {
             store.revoke(revoked.digest, grant.client());
         }

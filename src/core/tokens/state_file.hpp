@@ -168,12 +168,13 @@ struct StateJournal {
 StateJournal parse_journal(std::string_view bytes, std::string_view zone_name) noexcept;
 
 struct RestoreCounts {
-    size_t tokens = 0;       // inserted
-    size_t expired = 0;      // skipped: expired by now
-    size_t revoked = 0;      // skipped: in the revocation list
-    size_t present = 0;      // skipped: the zone holds it already
-    size_t refused = 0;      // the zone was full
-    size_t revocations = 0;  // added to the list
+    size_t tokens = 0;               // inserted
+    size_t expired = 0;              // skipped: expired by now
+    size_t revoked = 0;              // skipped: in the revocation list
+    size_t present = 0;              // skipped: the zone holds it already
+    size_t refused = 0;              // the zone was full
+    size_t revocations = 0;          // added to the list
+    size_t revocations_refused = 0;  // the list was full there: lost, and logged
 };
 
 // Brings a file's content into a zone: its revocations into `revocations`
