@@ -25,8 +25,8 @@ $t->genpkey('es.pem', 'ES256');
 mkdir $t->prefix . '/html';
 $t->write_file('html/index.html', "ok\n");
 # The smallest zone: its list is small, and the flood short.
-$t->write_conf(http => <<'CONF');
-oauth_token_zone tokens:128k;
+my $conf = <<'CONF';
+oauth_token_zone tokens:%%SIZE%%;
 oauth_clients clients.json;
 server {
     listen 127.0.0.1:%%PORT%%;
@@ -39,6 +39,8 @@ server {
     location = /metrics { oauth_metrics; }
 }
 CONF
+sub conf_of_size { (my $c = $conf) =~ s/%%SIZE%%/$_[0]/; return $c }
+$t->write_conf(http => conf_of_size('128k'));
 $t->start;
 
 # nginx -t states the list's room and each client's share. Without the
@@ -114,6 +116,13 @@ my ($unavailable) = $metrics
 is $unavailable, scalar(@refused) + 1, 'each refusal is counted' or diag $metrics;
 my ($ok) = $metrics =~ /^oauth_revocation_requests_total\{zone="tokens",result="ok"\} (\d+)$/m;
 is $ok, scalar(@revoked) + 2, 'and each revocation recorded';
+
+# A revoked JWT lives in no store, only in the list: a reload that resizes
+# the zone copies the list, so the JWTs stay refused in the new zone.
+ok $t->reload(http => conf_of_size('256k')), 'a reload resizes the zone to 256k';
+$gate_refuses = 0;
+$gate_refuses += $t->bearer_get('/api/', $_)->{status} == 401 for @revoked, $other;
+is $gate_refuses, @revoked + 1, 'every revoked JWT is still refused after the resize';
 
 my $log = $t->error_log;
 like $log, qr/\[warn\].*client "flood": a revocation is refused, the client holds its share of the revocation list/,

@@ -200,9 +200,11 @@ const ZoneRegions *readableRegions(const ngx_shm_zone_t *old) {
 
 struct TokenCopy {
     oauth::TokenStore *to;
+    oauth::RevocationList *revocations;
     uint32_t now;
     size_t kept;
     size_t dropped;
+    size_t revocations_dropped;
 };
 
 // Every scope of a space-joined list.
@@ -224,6 +226,13 @@ void copyToken(void *context, const oauth::Digest &digest, const oauth::TokenGra
     ++(result == oauth::InsertResult::ok ? copy->kept : copy->dropped);
 }
 
+// Charged to nobody, as a state file's entries are: each was within its
+// client's share when it was made.
+void copyRevocation(void *context, const oauth::Digest &digest, uint32_t expires_at) {
+    auto *copy = static_cast<TokenCopy *>(context);
+    copy->revocations_dropped += !copy->revocations->add(digest, expires_at, copy->now);
+}
+
 // False when there was no old zone of that name.
 bool copyOldTokens(ngx_shm_zone_t *zone) {
     ngx_shm_zone_t *old = oldZoneNamed(zone->shm.name);
@@ -239,8 +248,21 @@ bool copyOldTokens(ngx_shm_zone_t *zone) {
         return true;
     }
     oauth::TokenStore to = storeOf(zone);
-    TokenCopy copy{&to, static_cast<uint32_t>(ngx_time()), 0, 0};
-    // No lock on the old zone: a worker may have died holding it.
+    oauth::RevocationList revocations = revocationsOf(zone);
+    TokenCopy copy{&to, &revocations, static_cast<uint32_t>(ngx_time()), 0, 0, 0};
+    // No lock on the old zone: a worker may have died holding it. The
+    // revocations first: a revoked JWT lives in no store, and only the list
+    // keeps it refused.
+    oauth::RevocationList(from->revocations, oauth::StoreLock{})
+        .visit_live(copy.now, copyRevocation, &copy);
+    if (copy.revocations_dropped > 0) {
+        ngx_log_error(NGX_LOG_ERR, zone->shm.log, 0,
+                      "oauth_token_zone \"%V\" (%uzk, was %uzk): %uz revocations do not fit in "
+                      "its revocation list and are dropped: those tokens pass again until they "
+                      "expire",
+                      &zone->shm.name, zone->shm.size / 1024, old->shm.size / 1024,
+                      copy.revocations_dropped);
+    }
     oauth::TokenStore(from->tokens, oauth::StoreLock{}).visit_live(copy.now, copyToken, &copy);
     if (copy.dropped > 0) {
         ngx_log_error(NGX_LOG_WARN, zone->shm.log, 0,
