@@ -39,8 +39,10 @@ $t->write_file('html/api', 'ok');
 # What a link would lead root to: a file of root's outside the directory.
 my $target = $t->prefix . '/precious';
 my $precious = "root's own file, not to be touched\n" x 64;
-$t->write_file('precious', $precious);
-chmod 0640, $target or die;
+sub write_target {
+    $t->write_file('precious', $precious);
+    chmod 0640, $target or die;
+}
 
 sub target_intact {
     my ($name) = @_;
@@ -104,6 +106,7 @@ my $good = OAuthTest::slurp($file);
 
 # The snapshot as the workers left it, and nothing else in the directory.
 sub reset_files {
+    write_target();
     unlink glob "$dir/*";
     open my $fh, '>:raw', $file or die;
     print $fh $good;
