@@ -90,6 +90,13 @@ sub passing {
     } @_;
 }
 
+sub wait_until {
+    my ($what, $cond) = @_;
+    my $deadline = time + 10;
+    sleep 0.05 until $cond->() || time > $deadline;
+    ok $cond->(), $what;
+}
+
 # Starts nginx; the error log it wrote meanwhile.
 sub start_logged {
     my $offset = $t->error_log_size;
@@ -173,21 +180,24 @@ subtest 'links at the writer\'s temporary and journal: removed, never written th
     reset_files();
     plant_link('tokens.state.tmp');
     my $offset = $t->error_log_size;
+    my $removed = sub {
+        my ($name) = @_;
+        return sub {
+            $t->error_log_since($offset) =~ /\[error\].*"\Q$file.$name\E" is not a state file the workers wrote, and is removed: a symbolic link, which is never followed/;
+        };
+    };
     $t->start;
     my @more = issue(3);    # the first change: a snapshot, through FILE.tmp
-    sleep 1.5;
+    wait_until('the link at FILE.tmp is logged', $removed->('tmp'));
     plant_link('tokens.state.journal');
     push @more, issue(3);   # appended to the journal
-    sleep 1.5;
-    push @more, issue(3);   # the snapshot the refusals called for
-    sleep 1.5;
-    my $log = $t->error_log_since($offset);
+    wait_until('the link at FILE.journal is logged', $removed->('journal'));
+    my $snapshot = (stat $file)[1];
+    # the journal the link replaced is gone: a new snapshot holds what it held
+    wait_until('a new snapshot is written', sub { ((stat $file)[1] // $snapshot) != $snapshot });
+    push @more, issue(3);
     target_intact('writer');
-    for my $name ('tmp', 'journal') {
-        like $log, qr/\[error\].*"\Q$file.$name\E" is not a state file the workers wrote, and is removed: a symbolic link, which is never followed/,
-            "the link at FILE.$name is logged" or diag $log;
-        ok !-l "$file.$name", 'and removed';
-    }
+    ok !-l "$file.$_", "the link at FILE.$_ is removed" for qw(tmp journal);
     $t->stop;
     $t->start;
     is passing(@tokens, @more), 14, 'what was issued meanwhile survives a restart all the same';
@@ -197,9 +207,10 @@ subtest 'links at the writer\'s temporary and journal: removed, never written th
 subtest 'a link at FILE.request before a binary upgrade' => sub {
     plan skip_all => 'a binary upgrade needs nginx as a daemon' if $ENV{OAUTH_VALGRIND};
     reset_files();
+    my $snapshot = (stat $file)[1];
     $t->start;
     issue(1);  # the old generation's writer writes a snapshot: the new master asks it for more
-    sleep 1.5;
+    wait_until('the running writer wrote a snapshot', sub { ((stat $file)[1] // $snapshot) != $snapshot });
     my $old = $t->master_pid;
     my @old_workers = $t->worker_pids;
     # stopped, the old writer cannot take the link for a request and remove it first
