@@ -16,6 +16,7 @@ Standalone: state_load.py --module PATH [--nginx /usr/sbin/nginx] [--tokens N]
 import argparse
 import hashlib
 import os
+import pwd
 import re
 import secrets
 import statistics
@@ -92,7 +93,10 @@ def measure(nginx, module, workdir, tokens=TOKENS, runs=RUNS, log=print):
         for _ in range(runs):
             with open(path, "wb") as f:
                 f.write(image)
-            os.chmod(path, 0o666)
+            # only a file of the workers' user (nobody, when root starts nginx) is loaded
+            os.chmod(path, 0o600)
+            if os.geteuid() == 0:
+                os.chown(path, pwd.getpwnam("nobody").pw_uid, -1)
             log_path = os.path.join(inst.prefix, "logs", "error.log")
             offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
             inst.start()

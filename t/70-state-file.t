@@ -154,13 +154,21 @@ subtest 'nginx -t checks the directory' => sub {
         'the message names the zone, the file and the line' or diag $out;
 };
 
+# A state file of the workers' user, mode 0600: only such a file is read.
+sub as_the_workers_wrote {
+    my ($bytes) = @_;
+    open my $fh, '>:raw', $file or die;
+    print $fh $bytes;
+    close $fh;
+    chown $worker_uid, -1, $file or die;
+    chmod 0600, $file or die;
+}
+
 sub with_file {
     my ($name, $bytes, $reason) = @_;
     subtest "a state file $name" => sub {
         $t->stop;
-        open my $fh, '>:raw', $file or die;
-        print $fh $bytes;
-        close $fh;
+        as_the_workers_wrote($bytes);
         my $offset = $t->error_log_size;
         $t->start;
         my $log = $t->error_log_since($offset);
@@ -211,9 +219,7 @@ subtest 'a state file from another zone' => sub {
     $t->write_conf(http => $http =~ s/tokens:4m/others:4m/r);
     $t->start;
     $t->stop;
-    open my $fh, '>:raw', $file or die;
-    print $fh $good;
-    close $fh;
+    as_the_workers_wrote($good);
     $t->start;
     like $t->error_log, qr/state file "\Q$file\E" is not loaded: written for oauth_token_zone "tokens"/,
         'refused, naming the zone it was written for';

@@ -53,8 +53,19 @@ constexpr ngx_msec_t kRequestWait = 2000;
 constexpr ngx_msec_t kRequestPoll = 10;
 constexpr uint64_t kMaxFileSize = uint64_t{4} << 30;
 
+// For messages: every operation names a file in its directory (nameOf).
 std::string pathOf(const Zone &zone, const char *suffix = "") {
     return std::string(view(zone.state_file)) + suffix;
+}
+
+// The path up to and with the last slash.
+std::string directoryPrefixOf(const Zone &zone) {
+    std::string path = pathOf(zone);
+    return path.substr(0, path.rfind('/') + 1);
+}
+
+std::string nameOf(const Zone &zone, const char *suffix = "") {
+    return pathOf(zone, suffix).substr(directoryPrefixOf(zone).size());
 }
 
 ZoneState &stateOf(ngx_shm_zone_t *shm) {
@@ -125,11 +136,7 @@ ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone) {
     if (zone.state_file.len == 0) {
         return NGX_OK;
     }
-    std::string path = pathOf(zone);
-    std::string directory = path.substr(0, path.rfind('/'));
-    if (directory.empty()) {
-        directory = "/";
-    }
+    std::string directory = directoryPrefixOf(zone);
     struct stat st;
     if (stat(directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         ngx_log_error(NGX_LOG_EMERG, shm->shm.log, ngx_errno,
@@ -151,18 +158,111 @@ ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone) {
 
 namespace {
 
+// ---- the directory ----------------------------------------------------------
+
+// A descriptor closed with its owner.
+class Descriptor {
+  public:
+    explicit Descriptor(int fd = -1) : fd_(fd) {}
+    ~Descriptor() {
+        if (fd_ != -1) {
+            close(fd_);
+        }
+    }
+    Descriptor(const Descriptor &) = delete;
+    Descriptor &operator=(const Descriptor &) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+// The directory of a zone's state files, opened once. Each file is then
+// opened, created, renamed and removed by its name in it, and never through
+// a link there: the workers' user may write the directory, so it may have put
+// a link to any file at any of those names, and the master reads them as
+// root. The path up to the directory is the configuration's, and followed.
+int openDirectory(const Zone &zone) {
+    return open(directoryPrefixOf(zone).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+// Whose the state files are: the workers'. nginx takes on `user` only when
+// started as root; else its workers are whoever started it.
+uid_t workersUid(ngx_cycle_t *cycle) {
+    auto *ccf = reinterpret_cast<ngx_core_conf_t *>(ngx_get_conf(cycle->conf_ctx, ngx_core_module));
+    return ccf->user == ngx_uid_t(NGX_CONF_UNSET_UINT) ? geteuid() : ccf->user;
+}
+
+oauth::StateFileFacts factsOf(const struct stat &st) {
+    using Kind = oauth::StateFileFacts::Kind;
+    Kind kind = S_ISREG(st.st_mode)   ? Kind::regular
+                : S_ISLNK(st.st_mode) ? Kind::symlink
+                                      : Kind::other;
+    return oauth::StateFileFacts{kind, uint32_t(st.st_uid), uint32_t(st.st_mode & 07777)};
+}
+
+bool exists(int dir, const std::string &name) {
+    struct stat st;
+    return fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+enum class Read { ok, missing, failed, refused };
+
+// `name`, opened with `flags` into `fd` if it is the workers' state file
+// (oauth::is_workers_state_file), else refused with `problem` saying why.
+// A fifo there is not waited on.
+Read openStateFile(int dir, const std::string &name, int flags, uid_t workers, int &fd,
+                   std::string &problem) {
+    fd = openat(dir, name.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    ngx_err_t err = ngx_errno;
+    if (fd == -1 && err == ENOENT) {
+        return Read::missing;
+    }
+    // What could not be opened may still say why: a link, another's file.
+    struct stat st;
+    bool seen =
+        fd != -1 ? fstat(fd, &st) == 0 : fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    bool refused = seen && !oauth::is_workers_state_file(factsOf(st), workers, problem);
+    if (fd != -1 && seen && !refused) {
+        return Read::ok;
+    }
+    if (fd != -1) {
+        close(fd);
+        fd = -1;
+    }
+    if (refused) {
+        return Read::refused;
+    }
+    problem = "cannot be opened";
+    ngx_set_errno(err);
+    return Read::failed;
+}
+
+// A new, empty file at `name`, in place of whatever was there: a temporary
+// left by a write cut short, or what `problem` then says was not the
+// workers' state file.
+int createFresh(int dir, const std::string &name, uid_t workers, std::string &problem) {
+    struct stat st;
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        oauth::is_workers_state_file(factsOf(st), workers, problem);
+        unlinkat(dir, name.c_str(), 0);
+    }
+    return openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+void logRemoved(ngx_log_t *log, const Zone &zone, const std::string &path,
+                const std::string &problem) {
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "oauth_token_zone \"%V\": \"%s\" is not a state file the workers wrote, and "
+                  "is removed: %s",
+                  &zone.name, path.c_str(), problem.c_str());
+}
+
 // ---- reading -------------------------------------------------------------
 
-enum class Read { ok, missing, failed };
-
-// The file from byte `from` on, or `limit` bytes of it.
-Read readFile(const std::string &path, std::string &bytes, std::string &problem,
-              uint64_t limit = kMaxFileSize, uint64_t from = 0) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        problem = "cannot be opened";
-        return ngx_errno == ENOENT ? Read::missing : Read::failed;
-    }
+// The open file from byte `from` on, or `limit` bytes of it.
+Read readOpen(int fd, std::string &bytes, std::string &problem, uint64_t limit = kMaxFileSize,
+              uint64_t from = 0) {
     struct stat st;
     Read result = Read::ok;
     if (fstat(fd, &st) != 0 || uint64_t(st.st_size) > kMaxFileSize) {
@@ -181,14 +281,26 @@ Read readFile(const std::string &path, std::string &bytes, std::string &problem,
         }
         bytes.resize(done);  // a file that shrank reads as truncated
     }
-    close(fd);
     return result;
 }
 
-// The file as it is now; all zero when there is none.
-FileMark markOf(const std::string &path) {
+Read readFile(int dir, const std::string &name, uid_t workers, std::string &bytes,
+              std::string &problem, uint64_t limit = kMaxFileSize, uint64_t from = 0) {
+    int fd;
+    Read opened = openStateFile(dir, name, O_RDONLY, workers, fd, problem);
+    if (opened != Read::ok) {
+        return opened;
+    }
+    Read read = readOpen(fd, bytes, problem, limit, from);
+    close(fd);
+    return read;
+}
+
+// What is at `name` now (not what a link there leads to); all zero when
+// there is none.
+FileMark markOf(int dir, const std::string &name) {
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) {
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return FileMark{};
     }
     return FileMark{uint64_t(st.st_ino), uint64_t(st.st_size),
@@ -210,12 +322,12 @@ bool sameMark(const FileMark &a, const FileMark &b) {
 
 // A damaged snapshot is kept for whoever wants to look at it, out of the way
 // of the next one; its journal, which only makes sense on top of it, too.
-void setAside(ngx_shm_zone_t *shm, const Zone &zone, const std::string &reason) {
+void setAside(ngx_shm_zone_t *shm, const Zone &zone, int dir, const std::string &reason) {
     std::string bad = pathOf(zone, ".bad");
-    bool moved = rename(pathOf(zone).c_str(), bad.c_str()) == 0;
+    bool moved = renameat(dir, nameOf(zone).c_str(), dir, nameOf(zone, ".bad").c_str()) == 0;
     ngx_err_t err = moved ? 0 : ngx_errno;
-    bool journal =
-        rename(pathOf(zone, ".journal").c_str(), pathOf(zone, ".journal.bad").c_str()) == 0;
+    bool journal = renameat(dir, nameOf(zone, ".journal").c_str(), dir,
+                            nameOf(zone, ".journal.bad").c_str()) == 0;
     ngx_log_error(NGX_LOG_ERR, shm->shm.log, err,
                   "oauth_token_zone \"%V\": state file \"%V\" is not loaded: %s; %s \"%s\"%s, and "
                   "the zone starts empty",
@@ -227,33 +339,43 @@ void setAside(ngx_shm_zone_t *shm, const Zone &zone, const std::string &reason) 
 // The new master of a binary upgrade (started with inherited sockets): the
 // old generation's writer is alive, and what it wrote may be up to a second
 // old. It is asked to write what changed since through FILE.request, which
-// it removes once that is in place.
-void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone) {
+// it removes once that is in place; the file is the workers', as they
+// remove it from a directory that may be sticky.
+void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone, int dir, uid_t workers) {
     if (!ngx_inherited) {
         return;
     }
     std::string head;
     std::string problem;
     // No file yet: the old generation started less than a second ago.
-    if (readFile(pathOf(zone), head, problem, oauth::kStateHeaderSize) == Read::ok) {
+    if (readFile(dir, nameOf(zone), workers, head, problem, oauth::kStateHeaderSize) == Read::ok) {
         std::optional<oauth::StateStamp> stamp = oauth::StateFile::peek_stamp(head);
         if (!stamp || stamp->writer_pid == 0 || stamp->writer_pid == uint64_t(ngx_pid) ||
             stamp->writer_pid > UINT32_MAX || !isAlive(uint32_t(stamp->writer_pid))) {
             return;
         }
     }
-    std::string request = pathOf(zone, ".request");
-    int fd = open(request.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    std::string request = nameOf(zone, ".request");
+    problem.clear();
+    int fd = createFresh(dir, request, workers, problem);
+    if (!problem.empty()) {
+        logRemoved(shm->shm.log, zone, pathOf(zone, ".request"), problem);
+    }
     if (fd == -1) {
         return;
     }
+    bool handed = geteuid() != 0 || fchown(fd, workers, gid_t(-1)) == 0;
     close(fd);
+    if (!handed) {
+        unlinkat(dir, request.c_str(), 0);
+        return;
+    }
     ngx_msec_t waited = 0;
-    while (access(request.c_str(), F_OK) == 0 && waited < kRequestWait) {
+    while (exists(dir, request) && waited < kRequestWait) {
         ngx_msleep(kRequestPoll);
         waited += kRequestPoll;
     }
-    if (unlink(request.c_str()) == 0) {
+    if (unlinkat(dir, request.c_str(), 0) == 0) {
         ngx_log_error(NGX_LOG_WARN, shm->shm.log, 0,
                       "oauth_token_zone \"%V\": the old generation's writer of state file "
                       "\"%V\" did not answer in %M ms; what it wrote last, if anything, is loaded",
@@ -277,22 +399,31 @@ oauth::StreamPosition fleetPositionOf(const ZoneState &state) {
 }
 
 // The journal's whole images; a torn or damaged rest (a crash cut the last
-// write short) is cut off, so that what is appended next follows whole ones.
-oauth::StateJournal readJournal(ngx_shm_zone_t *shm, const Zone &zone, std::string &bytes) {
+// write short) is cut off, in the file that was read, so that what is
+// appended next follows whole ones.
+oauth::StateJournal readJournal(ngx_shm_zone_t *shm, const Zone &zone, int dir, uid_t workers,
+                                std::string &bytes) {
     std::string path = pathOf(zone, ".journal");
     std::string problem;
-    Read read = readFile(path, bytes, problem);
-    if (read == Read::failed) {
+    int fd;
+    Read read = openStateFile(dir, nameOf(zone, ".journal"), O_RDWR, workers, fd, problem);
+    Descriptor journal_file(fd);
+    if (read == Read::ok) {
+        read = readOpen(fd, bytes, problem);
+    }
+    if (read == Read::failed || read == Read::refused) {
+        ngx_err_t err = read == Read::failed ? ngx_errno : 0;
         std::string bad = pathOf(zone, ".journal.bad");
-        rename(path.c_str(), bad.c_str());
-        ngx_log_error(NGX_LOG_ERR, shm->shm.log, ngx_errno,
-                      "oauth_token_zone \"%V\": the journal \"%s\" %s; it is set aside as \"%s\"",
+        renameat(dir, nameOf(zone, ".journal").c_str(), dir, nameOf(zone, ".journal.bad").c_str());
+        ngx_log_error(NGX_LOG_ERR, shm->shm.log, err,
+                      "oauth_token_zone \"%V\": the journal \"%s\" is not loaded: %s; it is set "
+                      "aside as \"%s\"",
                       &zone.name, path.c_str(), problem.c_str(), bad.c_str());
         bytes.clear();
     }
     oauth::StateJournal journal = oauth::parse_journal(bytes, view(zone.name));
     if (!journal.problem.empty()) {
-        bool cut = truncate(path.c_str(), off_t(journal.whole_bytes)) == 0;
+        bool cut = ftruncate(fd, off_t(journal.whole_bytes)) == 0;
         ngx_log_error(NGX_LOG_WARN, shm->shm.log, cut ? 0 : ngx_errno,
                       "oauth_token_zone \"%V\": the journal \"%s\" is read up to byte %uz, and %s "
                       "there: %s",
@@ -323,24 +454,33 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
     if (zone.state_file.len == 0 || !ngx_is_init_cycle(ngx_cycle) || ngx_test_config) {
         return;
     }
+    Descriptor dir(openDirectory(zone));
+    if (dir.get() == -1) {
+        ngx_log_error(NGX_LOG_ERR, shm->shm.log, ngx_errno,
+                      "oauth_token_zone \"%V\": the directory of state file \"%V\" cannot be "
+                      "opened, and the zone starts empty",
+                      &zone.name, &zone.state_file);
+        return;
+    }
+    uid_t workers = workersUid(zone.cycle);
     try {
-        awaitFreshSnapshot(shm, zone);
+        awaitFreshSnapshot(shm, zone, dir.get(), workers);
         ngx_time_update();
         ngx_msec_t started = ngx_current_msec;
         ngx_msec_t cpu_started = cpuMsec();
         std::string bytes;
         std::string problem;
-        Read read = readFile(pathOf(zone), bytes, problem);
+        Read read = readFile(dir.get(), nameOf(zone), workers, bytes, problem);
         std::optional<oauth::StateFile> file;
         if (read == Read::ok) {
             file = oauth::StateFile::parse(bytes, view(zone.name), problem);
         }
         if (read != Read::missing && !file) {
-            setAside(shm, zone, problem);
+            setAside(shm, zone, dir.get(), problem);
             return;
         }
         std::string journal_bytes;
-        oauth::StateJournal journal = readJournal(shm, zone, journal_bytes);
+        oauth::StateJournal journal = readJournal(shm, zone, dir.get(), workers, journal_bytes);
         if (!file && journal.images.empty()) {
             ngx_log_error(NGX_LOG_INFO, shm->shm.log, 0,
                           "oauth_token_zone \"%V\": no state file \"%V\" yet", &zone.name,
@@ -365,8 +505,8 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
         }
         state.fleet_position.ms.store(position.ms, std::memory_order_relaxed);
         state.fleet_position.seq.store(position.seq, std::memory_order_relaxed);
-        state.snapshot = markOf(pathOf(zone));
-        state.journal = markOf(pathOf(zone, ".journal"));
+        state.snapshot = markOf(dir.get(), nameOf(zone));
+        state.journal = markOf(dir.get(), nameOf(zone, ".journal"));
         ngx_time_update();
         // Tokens held once the journal is applied: a journal may revoke some
         // the snapshot held.
@@ -422,11 +562,15 @@ struct Merge {
     oauth::RestoreCounts counts;
 };
 
+// The files' names (snapshot, temporary, ...) are in `dir`, the state files' directory.
 struct Writer {
+    explicit Writer(int directory) : dir(directory) {}
     ngx_event_t timer{};
-    ngx_shm_zone_t *shm;
-    Zone zone;
-    std::string path;
+    ngx_shm_zone_t *shm = nullptr;
+    Zone zone{};
+    Descriptor dir;
+    uid_t workers = 0;
+    std::string snapshot;
     std::string temporary;
     std::string journal;
     std::string journal_temporary;
@@ -452,17 +596,33 @@ void addRevocation(void *image, const oauth::Digest &digest, uint32_t expires_at
     static_cast<oauth::StateFileWriter *>(image)->add_revocation(digest, expires_at);
 }
 
-// `path`, locked. A lock taken on a file another writer has just renamed
-// over it would be on the file replaced: the path must still name what is
+// For messages.
+std::string pathIn(const Writer &w, const std::string &name) {
+    return directoryPrefixOf(w.zone) + name;
+}
+
+// `name`, locked. A lock taken on a file another writer has just renamed
+// over it would be on the file replaced: the name must still be what is
 // locked. The two generations of a binary upgrade write the same files.
-int openLocked(const std::string &path, int flags) {
-    int fd = open(path.c_str(), flags | O_CLOEXEC, 0600);
-    if (fd == -1) {
+// What is there and is not the workers' state file is removed, so that the
+// next turn creates it anew; as it may have stood for the journal, the next
+// append starts a new snapshot.
+int openLocked(Writer &w, const std::string &name, int flags) {
+    int fd;
+    std::string problem;
+    Read opened = openStateFile(w.dir.get(), name, flags, w.workers, fd, problem);
+    if (opened == Read::refused) {
+        logRemoved(ngx_cycle->log, w.zone, pathIn(w, name), problem);
+        unlinkat(w.dir.get(), name.c_str(), 0);
+        stateOf(w.shm).snapshot_is_ours = false;
+    }
+    if (opened != Read::ok) {
         return -1;
     }
     struct stat locked, named;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &locked) != 0 ||
-        stat(path.c_str(), &named) != 0 || locked.st_ino != named.st_ino ||
+        fstatat(w.dir.get(), name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+        locked.st_ino != named.st_ino ||
         ((flags & O_ACCMODE) != O_RDONLY && fchmod(fd, 0600) != 0)) {
         close(fd);
         return -1;
@@ -490,7 +650,7 @@ enum class Drain { nothing, appended, lapped, failed };
 // One image at FILE.journal's end, whole or not at all.
 bool appendToJournal(Writer &w, const std::string &image) {
     ZoneState &state = stateOf(w.shm);
-    int fd = openLocked(w.journal, O_WRONLY | O_CREAT);
+    int fd = openLocked(w, w.journal, O_WRONLY | O_CREAT);
     if (fd == -1) {
         return false;
     }
@@ -499,12 +659,12 @@ bool appendToJournal(Writer &w, const std::string &image) {
     if (!ok) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
                       "oauth_token_zone \"%V\": appending to \"%s\" failed", &w.zone.name,
-                      w.journal.c_str());
+                      pathIn(w, w.journal).c_str());
         if (ftruncate(fd, off_t(before.size)) == -1) {
             // the torn tail stays; the reader stops at it and the next load cuts it
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
                           "oauth_token_zone \"%V\": cutting \"%s\" back failed", &w.zone.name,
-                          w.journal.c_str());
+                          pathIn(w, w.journal).c_str());
         }
     } else if (sameMark(before, state.journal)) {
         state.journal = markOf(fd);  // else what another wrote there is still to merge
@@ -581,7 +741,7 @@ void cutJournal(Writer &w, const FileMark &start) {
     if (start.inode == 0) {
         return;  // there was none: all it holds came later
     }
-    int fd = openLocked(w.journal, O_RDONLY);
+    int fd = openLocked(w, w.journal, O_RDONLY);
     if (fd == -1) {
         return;  // the next snapshot cuts it
     }
@@ -591,20 +751,24 @@ void cutJournal(Writer &w, const FileMark &start) {
         std::string problem;
         bool tracked = sameMark(now, state.journal);
         if (now.size == start.size) {
-            unlink(w.journal.c_str());
+            unlinkat(w.dir.get(), w.journal.c_str(), 0);
             if (tracked) {
                 state.journal = FileMark{};
             }
-        } else if (readFile(w.journal, rest, problem, kMaxFileSize, start.size) == Read::ok) {
-            int out =
-                open(w.journal_temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            bool ok =
-                out != -1 && fchmod(out, 0600) == 0 && writeAll(out, rest.data(), rest.size(), 0);
+        } else if (readOpen(fd, rest, problem, kMaxFileSize, start.size) == Read::ok) {
+            int out = createFresh(w.dir.get(), w.journal_temporary, w.workers, problem);
+            if (!problem.empty()) {
+                logRemoved(ngx_cycle->log, w.zone, pathIn(w, w.journal_temporary), problem);
+            }
+            bool ok = out != -1 && writeAll(out, rest.data(), rest.size(), 0);
             if (out != -1) {
                 close(out);
             }
-            if (ok && rename(w.journal_temporary.c_str(), w.journal.c_str()) == 0 && tracked) {
-                state.journal = markOf(w.journal);
+            if (ok &&
+                renameat(w.dir.get(), w.journal_temporary.c_str(), w.dir.get(),
+                         w.journal.c_str()) == 0 &&
+                tracked) {
+                state.journal = markOf(w.dir.get(), w.journal);
             }
         }
     }
@@ -622,7 +786,7 @@ void startCompaction(Writer &w, bool lapped, bool requested) {
     if (lapped) {
         state.journaled.store(changesOf(w.shm).position(), std::memory_order_relaxed);
     }
-    compaction->journal_start = markOf(w.journal);
+    compaction->journal_start = markOf(w.dir.get(), w.journal);
     oauth::StreamPosition position = fleetPositionOf(state);
     compaction->image =
         std::make_unique<oauth::StateFileWriter>(view(w.zone.name), newStamp(state), position);
@@ -637,17 +801,17 @@ void finishCompaction(Writer &w) {
     Compaction &c = *w.compaction;
     const std::string &image = c.image->image();
     bool ok = writeAll(c.fd, image.data(), oauth::kStateHeaderSize, 0) &&
-              rename(w.temporary.c_str(), w.path.c_str()) == 0;
+              renameat(w.dir.get(), w.temporary.c_str(), w.dir.get(), w.snapshot.c_str()) == 0;
     if (!ok) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
                       "oauth_token_zone \"%V\": state file \"%V\" could not be written",
                       &w.zone.name, &w.zone.state_file);
     } else {
-        state.snapshot = markOf(w.path);
+        state.snapshot = markOf(w.dir.get(), w.snapshot);
         state.snapshot_is_ours = true;
         cutJournal(w, c.journal_start);
         if (c.answers_request) {
-            unlink(w.request.c_str());
+            unlinkat(w.dir.get(), w.request.c_str(), 0);
         }
     }
     w.compaction.reset();
@@ -669,11 +833,7 @@ void copySlice(Writer &w) {
         return;
     }
     c.image->finish();
-    int fd = open(w.temporary.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd != -1) {
-        close(fd);
-        c.fd = openLocked(w.temporary, O_WRONLY);
-    }
+    c.fd = openLocked(w, w.temporary, O_WRONLY | O_CREAT);
     if (c.fd == -1 || ftruncate(c.fd, 0) != 0) {
         w.compaction.reset();  // another writer has it this turn; the next one tries again
     }
@@ -690,7 +850,7 @@ void writeSlice(Writer &w) {
                   off_t(oauth::kStateHeaderSize + c.written))) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_errno,
                       "oauth_token_zone \"%V\": writing \"%s\" failed", &w.zone.name,
-                      w.temporary.c_str());
+                      pathIn(w, w.temporary).c_str());
         w.compaction.reset();
         return;
     }
@@ -717,8 +877,8 @@ void compactionStep(Writer &w) {
 // journal only appended to, only what is new is read.
 void startMerge(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    FileMark snapshot = markOf(w.path);
-    FileMark journal = markOf(w.journal);
+    FileMark snapshot = markOf(w.dir.get(), w.snapshot);
+    FileMark journal = markOf(w.dir.get(), w.journal);
     bool snapshot_changed = !sameMark(snapshot, state.snapshot);
     if (!snapshot_changed && sameMark(journal, state.journal)) {
         return;
@@ -735,14 +895,15 @@ void startMerge(Writer &w) {
     state.journal = journal;
     auto merge = std::make_unique<Merge>();
     std::string problem;
-    if (snapshot_changed && readFile(w.path, merge->snapshot_bytes, problem) == Read::ok) {
+    if (snapshot_changed &&
+        readFile(w.dir.get(), w.snapshot, w.workers, merge->snapshot_bytes, problem) == Read::ok) {
         if (std::optional<oauth::StateFile> file =
                 oauth::StateFile::parse(merge->snapshot_bytes, view(w.zone.name), problem)) {
             merge->files.push_back(*file);
         }
     }
-    if (readFile(w.journal, merge->journal_bytes, problem, kMaxFileSize, journal_from) ==
-        Read::ok) {
+    if (readFile(w.dir.get(), w.journal, w.workers, merge->journal_bytes, problem, kMaxFileSize,
+                 journal_from) == Read::ok) {
         oauth::StateJournal images = oauth::parse_journal(merge->journal_bytes, view(w.zone.name));
         merge->files.insert(merge->files.end(), images.images.begin(), images.images.end());
     }
@@ -793,10 +954,10 @@ void tick(Writer &w) {
         return;
     }
     w.drained_at = ngx_current_msec;
-    bool requested = access(w.request.c_str(), F_OK) == 0;
+    bool requested = exists(w.dir.get(), w.request);
     Drain drained = drain(w);
     if (requested && (drained == Drain::nothing || drained == Drain::appended)) {
-        unlink(w.request.c_str());
+        unlinkat(w.dir.get(), w.request.c_str(), 0);
         requested = false;
     }
     bool restart = drained == Drain::lapped && changesOf(w.shm).capacity() != 0;
@@ -881,10 +1042,22 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
         if (zones[i].state_file.len == 0) {
             continue;
         }
-        auto *w = new (std::nothrow) Writer();
+        int dir = openDirectory(zones[i]);
+        if (dir == -1) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, ngx_errno,
+                          "oauth_token_zone \"%V\": the directory of state file \"%V\" cannot be "
+                          "opened, and nothing is written there",
+                          &zones[i].name, &zones[i].state_file);
+            continue;
+        }
+        auto *w = new (std::nothrow) Writer(dir);
+        if (w == nullptr) {
+            close(dir);
+            return NGX_ERROR;
+        }
         ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cycle->pool, 0);
         auto **slot = static_cast<Writer **>(ngx_array_push(writers));
-        if (w == nullptr || cleanup == nullptr || slot == nullptr) {
+        if (cleanup == nullptr || slot == nullptr) {
             delete w;
             return NGX_ERROR;
         }
@@ -894,14 +1067,15 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
         try {
             w->shm = zones[i].shm;
             w->zone = zones[i];
-            w->path = pathOf(zones[i]);
-            w->temporary = pathOf(zones[i], ".tmp");
-            w->journal = pathOf(zones[i], ".journal");
-            w->journal_temporary = pathOf(zones[i], ".journal.tmp");
-            w->request = pathOf(zones[i], ".request");
+            w->snapshot = nameOf(zones[i]);
+            w->temporary = nameOf(zones[i], ".tmp");
+            w->journal = nameOf(zones[i], ".journal");
+            w->journal_temporary = nameOf(zones[i], ".journal.tmp");
+            w->request = nameOf(zones[i], ".request");
         } catch (const std::bad_alloc &) {
             return NGX_ERROR;
         }
+        w->workers = workersUid(cycle);
         w->written_position = fleetPositionOf(stateOf(w->shm));
         w->timer.handler = onTimer;
         w->timer.data = w;
@@ -941,7 +1115,7 @@ void stopStateWriters(ngx_cycle_t *) {
                 }
             }
             if (drained != Drain::failed) {
-                unlink(w.request.c_str());
+                unlinkat(w.dir.get(), w.request.c_str(), 0);
             }
         } catch (const std::bad_alloc &) {
             w.compaction.reset();

@@ -653,6 +653,36 @@ void the_lease_has_one_holder_until_it_goes(void **) {
     assert_true(hold_lease(lease, 400, kNow + 5, alive));
 }
 
+// Only a regular file of the workers' user, writable by it alone, is read or
+// written: a link the workers' user left there would lead the master, as
+// root, to another file.
+void only_the_workers_own_files_are_state_files(void **) {
+    constexpr uint32_t kWorkers = 65534;
+    using Kind = StateFileFacts::Kind;
+    std::string reason;
+    assert_true(is_workers_state_file({Kind::regular, kWorkers, 0600}, kWorkers, reason));
+    assert_true(is_workers_state_file({Kind::regular, kWorkers, 0644}, kWorkers, reason));
+    assert_true(is_workers_state_file({Kind::regular, kWorkers, 0400}, kWorkers, reason));
+    const std::pair<StateFileFacts, const char *> refused[] = {
+        {{Kind::symlink, kWorkers, 0777}, "a symbolic link, which is never followed"},
+        {{Kind::symlink, 0, 0777}, "a symbolic link, which is never followed"},
+        {{Kind::other, kWorkers, 0600}, "not a regular file"},
+        {{Kind::regular, 0, 0600}, "owned by uid 0, not by the workers' user (uid 65534)"},
+        {{Kind::regular, 1000, 0600}, "owned by uid 1000, not by the workers' user (uid 65534)"},
+        {{Kind::regular, kWorkers, 0666}, "writable by group or others (mode 0666)"},
+        {{Kind::regular, kWorkers, 0620}, "writable by group or others (mode 0620)"},
+        {{Kind::regular, kWorkers, 0602}, "writable by group or others (mode 0602)"},
+        {{Kind::regular, kWorkers, 04602}, "writable by group or others (mode 4602)"},
+    };
+    for (const auto &[facts, why] : refused) {
+        reason.clear();
+        assert_false(is_workers_state_file(facts, kWorkers, reason));
+        assert_string_equal(reason.c_str(), why);
+    }
+    // root's workers (user root) own their files as root
+    assert_true(is_workers_state_file({Kind::regular, 0, 0600}, 0, reason));
+}
+
 }  // namespace
 
 int main() {
@@ -678,6 +708,7 @@ int main() {
         cmocka_unit_test(a_snapshot_and_its_journal_restore_the_zone),
         cmocka_unit_test(a_journal_cut_at_any_byte_keeps_its_whole_images),
         cmocka_unit_test(a_restore_is_not_held_to_a_client_cap),
+        cmocka_unit_test(only_the_workers_own_files_are_state_files),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

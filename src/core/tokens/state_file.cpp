@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -475,6 +476,25 @@ RestoreCounts apply_state_file(const StateFile &file, TokenStore &store,
     apply_state_records(file, store, revocations, now, store.live_tokens() != 0, 0,
                         file.record_count(), counts);
     return counts;
+}
+
+bool is_workers_state_file(const StateFileFacts &file, uint32_t workers_uid, std::string &reason) {
+    constexpr uint32_t kWritableByOthers = 0022;
+    if (file.kind == StateFileFacts::Kind::symlink) {
+        reason = "a symbolic link, which is never followed";
+    } else if (file.kind != StateFileFacts::Kind::regular) {
+        reason = "not a regular file";
+    } else if (file.owner != workers_uid) {
+        reason = "owned by uid " + std::to_string(file.owner) + ", not by the workers' user (uid " +
+                 std::to_string(workers_uid) + ")";
+    } else if ((file.permissions & kWritableByOthers) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", unsigned(file.permissions & 07777));
+        reason = std::string("writable by group or others (mode ") + mode + ")";
+    } else {
+        return true;
+    }
+    return false;
 }
 
 size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationList &revocations,

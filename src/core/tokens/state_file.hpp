@@ -177,6 +177,24 @@ struct RestoreCounts {
     size_t revocations_refused = 0;  // the list was full there: lost, and logged
 };
 
+// What the file system says of what was found at a state file's name (the
+// name itself: a link there is not followed).
+struct StateFileFacts {
+    enum class Kind { regular, symlink, other };
+    Kind kind = Kind::regular;
+    uint32_t owner = 0;        // uid
+    uint32_t permissions = 0;  // the mode's permission bits
+};
+
+// Whether the workers wrote what was found at a state file's name, as far as
+// the file system can tell, before anything is read from it or written to
+// it: a regular file of the workers' user that no one else may write. Their
+// user may write the directory, so it may leave a link to another file, or
+// a file of another's, there; and a file others may write may hold what the
+// workers never wrote. Else false, with `reason` saying why.
+bool is_workers_state_file(const StateFileFacts &file, uint32_t workers_uid,
+                           std::string &reason);  // may throw bad_alloc
+
 // Brings a file's content into a zone: its revocations into `revocations`
 // (and out of `store`), then each token neither expired nor revoked, through
 // insert() with its granted scopes as the list and all of them in the mask,
