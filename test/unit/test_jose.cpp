@@ -264,6 +264,13 @@ void scope_from_scope_or_scp(void **) {
     assert_int_equal(verify_fixture("scope-number"), JwtCheck::scope);
 }
 
+// Each scp element is one scope: joined on spaces, ["b admin"] would grant admin.
+void an_scp_element_that_is_not_one_scope_is_refused(void **) {
+    assert_int_equal(verify_fixture("scp-element-with-space"), JwtCheck::scope);
+    assert_int_equal(verify_fixture("scp-element-with-tab"), JwtCheck::scope);
+    assert_int_equal(verify_fixture("scp-empty-element"), JwtCheck::scope);
+}
+
 void the_client_and_the_audience(void **) {
     VerifiedToken out;
     assert_int_equal(verify_fixture("azp-client", out), JwtCheck::ok);
@@ -343,6 +350,7 @@ int main() {
         cmocka_unit_test(iss_must_be_the_issuer),
         cmocka_unit_test(exp_nbf_and_iat_with_the_leeway),
         cmocka_unit_test(scope_from_scope_or_scp),
+        cmocka_unit_test(an_scp_element_that_is_not_one_scope_is_refused),
         cmocka_unit_test(the_client_and_the_audience),
         cmocka_unit_test(issued_tokens_carry_the_rfc9068_claims_and_verify),
         cmocka_unit_test(an_empty_scope_is_left_out),

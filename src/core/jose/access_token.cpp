@@ -202,6 +202,17 @@ JwtCheck read_parties(json_t *claims, VerifiedToken &out) {
     return JwtCheck::ok;
 }
 
+// One element of an scp array: one scope. Empty, or holding a space or a
+// control character, it would become none, or several once the array is
+// space-joined (["read admin"] would grant admin).
+std::optional<std::string_view> scope_element(json_t *value) {
+    std::optional<std::string_view> one = text_claim(value);
+    if (!one || one->empty() || one->find(' ') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    return one;
+}
+
 // RFC 9068 §2.2.3: "scope", a space-separated string; other issuers (Entra ID,
 // RFC 8693 §4.2 style) write "scp", a string or an array of strings.
 JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
@@ -220,14 +231,14 @@ JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
         return JwtCheck::scope;
     }
     for (size_t i = 0; i < json_array_size(scope); ++i) {
-        const char *one = json_string_value(json_array_get(scope, i));
-        if (one == nullptr || *one == '\0') {
+        std::optional<std::string_view> one = scope_element(json_array_get(scope, i));
+        if (!one) {
             return JwtCheck::scope;
         }
         if (!out.scope.empty()) {
             out.scope.push_back(' ');
         }
-        out.scope += one;
+        out.scope += *one;
     }
     return JwtCheck::ok;
 }
@@ -320,7 +331,7 @@ std::string_view describe(JwtCheck check) noexcept {
         case JwtCheck::claims:
             return "sub, client_id or aud missing or malformed";
         case JwtCheck::scope:
-            return "a malformed scope";
+            return "a malformed scope, or an scp element that is not one scope";
         case JwtCheck::client:
             return "the client is no longer registered";
         case JwtCheck::revoked:

@@ -41,7 +41,7 @@ enum class JwtCheck {
     nbf,        // RFC 7519 §4.1.5
     iat,        // RFC 7519 §4.1.6: not issued in the future
     claims,     // sub, client_id or aud missing or of the wrong type (RFC 9068 §2.2)
-    scope,      // scope, or scp, malformed (RFC 9068 §2.2.3)
+    scope,      // scope, or scp, malformed (RFC 9068 §2.2.3), or an scp element not one scope
     client,     // an own token whose client is no longer registered (gate.hpp)
     revoked,    // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
 };
