@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/jose/jws.hpp"
 #include "core/json.hpp"
 #include "core/scope.hpp"
 #include "core/token.hpp"
@@ -96,7 +97,7 @@ void revoke_jwt(const std::string &token, const Client &caller, const TokenAdmin
     TokenGrant grant;
     if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
         grant.client() == caller.id) {
-        Digest digest = digest_token(token);
+        Digest digest = jose::digest_jws(token).signed_part;  // what every twin shares
         uint32_t until = grant.expires_at + jose::kMaxLeeway;
         config.revocations->add(digest, until, now);
         if (config.fleet != nullptr) {

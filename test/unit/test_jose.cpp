@@ -238,6 +238,30 @@ void a_known_good_signature_skips_only_the_signature(void **) {
         JwtCheck::alg);
 }
 
+// Each form of a signature that verifies: an ES256 signature's S and n - S
+// both do (OpenSSL, like most verifiers, takes either), so they share the
+// digest revocation goes by. No other form passes: base64url with bits the
+// encoding leaves zero, padding, DER for R‖S, an Ed25519 S of L or more
+// (RFC 8032 §5.1.7).
+void every_signature_that_verifies_shares_the_revocation_digest(void **) {
+    std::string valid = fixture("valid-es256.jwt"), twin = fixture("es256-high-s-twin.jwt");
+    assert_true(twin != valid);
+    VerifiedToken out;
+    assert_int_equal(verify_fixture("es256-high-s-twin", out), JwtCheck::ok);
+    JwsDigests of_valid = digest_jws(valid), of_twin = digest_jws(twin);
+    assert_memory_equal(of_valid.signed_part.data(), of_twin.signed_part.data(), 32);
+    assert_memory_not_equal(of_valid.text.data(), of_twin.text.data(), 32);
+    assert_memory_equal(of_valid.text.data(), oauth::digest_token(valid).data(), 32);
+    std::string signing_input = valid.substr(0, valid.rfind('.'));
+    assert_memory_equal(of_valid.signed_part.data(), oauth::digest_token(signing_input).data(), 32);
+
+    assert_int_equal(verify_fixture("es256-non-canonical-signature"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("padded"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("der-signature"), JwtCheck::signature);
+    assert_int_equal(verify_fixture("valid-eddsa"), JwtCheck::ok);
+    assert_int_equal(verify_fixture("eddsa-s-plus-l"), JwtCheck::signature);
+}
+
 void iss_must_be_the_issuer(void **) {
     assert_int_equal(verify_fixture("wrong-iss"), JwtCheck::iss);
 }
@@ -347,6 +371,7 @@ int main() {
         cmocka_unit_test(alg_must_be_exactly_the_keys),
         cmocka_unit_test(the_signature),
         cmocka_unit_test(a_known_good_signature_skips_only_the_signature),
+        cmocka_unit_test(every_signature_that_verifies_shares_the_revocation_digest),
         cmocka_unit_test(iss_must_be_the_issuer),
         cmocka_unit_test(exp_nbf_and_iat_with_the_leeway),
         cmocka_unit_test(scope_from_scope_or_scp),

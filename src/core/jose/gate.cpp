@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/jose/jws.hpp"
 #include "core/scope.hpp"
 
 namespace oauth::jose {
@@ -45,12 +46,13 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
 // whole token text: a byte-identical token is the same token, as strong as
 // equal digests. Only tokens whose signature verified get here, so a forged
 // token cannot aim at an entry; one that shares a hash merely misses. The
-// entry keeps the token's digest for the revocation list. Bounded: emptied
+// entry keeps the token's digests for the revocation list. Bounded: emptied
 // when full. A worker's configuration never changes (a reload starts new
-// workers), so the keys an entry was verified with stay where they are.
+// workers, with none of this), so the keys an entry was verified with stay
+// where they are, unchanged: the pointer to them names them well enough.
 struct SeenToken {
     std::string token;
-    Digest digest;
+    JwsDigests digests;
     const std::vector<Key> *keys;
     VerifiedToken claims;
 };
@@ -66,14 +68,22 @@ const SeenToken *find_seen(std::string_view token, size_t key) noexcept {
     return seen != seen_tokens.end() && seen->second.token == token ? &seen->second : nullptr;
 }
 
-const VerifiedToken &remember_seen(std::string_view token, size_t key, const Digest &digest,
+const VerifiedToken &remember_seen(std::string_view token, size_t key, const JwsDigests &digests,
                                    const std::vector<Key> *keys, VerifiedToken &&claims) {
     if (seen_tokens.size() >= kSeenTokens) {
         seen_tokens.clear();
     }
     SeenToken &seen = seen_tokens[key];
-    seen = SeenToken{std::string(token), digest, keys, std::move(claims)};
+    seen = SeenToken{std::string(token), digests, keys, std::move(claims)};
     return seen.claims;
+}
+
+// A JWT is revoked by what its signature covers (jws.hpp), so every form of
+// its signature stays refused. Its whole text's digest counts too: earlier
+// builds listed that, and their state files and fleet peers still carry it.
+bool is_revoked(const RevocationList &revocations, const JwsDigests &digests, uint32_t now) {
+    return revocations.contains(digests.signed_part, now) ||
+           revocations.contains(digests.text, now);
 }
 
 }  // namespace
@@ -138,9 +148,9 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
     seen_claims_ = nullptr;
     size_t key = seen_key(token);
     const SeenToken *seen = find_seen(token, key);
-    Digest digest = seen != nullptr ? seen->digest : digest_token(token);
+    JwsDigests digests = seen != nullptr ? seen->digests : digest_jws(token);
     // First, so that neither cache below can vouch for a revoked token.
-    if (policy_.revocations != nullptr && policy_.revocations->contains(digest, now)) {
+    if (policy_.revocations != nullptr && is_revoked(*policy_.revocations, digests, now)) {
         failure_ = JwtCheck::revoked;
         return false;
     }
@@ -150,7 +160,7 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
         return failure_ == JwtCheck::ok && grant(seen->keys, seen->claims, out);
     }
     parsed_ = VerifiedToken();
-    bool known = cache_.known_good(digest, now);
+    bool known = cache_.known_good(digests.text, now);
     VerifierPolicy policy;
     policy.leeway = policy_.leeway;
     policy.keys_of = [this](std::string_view issuer) { return keys_of(issuer); };
@@ -160,9 +170,9 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
         return false;
     }
     if (!known) {
-        cache_.remember(digest, parsed_.expires_at, now);
+        cache_.remember(digests.text, parsed_.expires_at, now);
     }
-    seen_claims_ = &remember_seen(token, key, digest, keys, std::move(parsed_));
+    seen_claims_ = &remember_seen(token, key, digests, keys, std::move(parsed_));
     return true;
 }
 
