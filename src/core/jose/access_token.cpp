@@ -243,8 +243,16 @@ JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
     return JwtCheck::ok;
 }
 
+// The signature is checked unless this very key verified it before.
+JwtCheck check_signature_unless_known(const Jws &jws, const Key &key,
+                                      const std::optional<KeyFingerprint> &verified_with,
+                                      VerifiedToken &out) {
+    out.key = key_fingerprint(key);
+    return verified_with == out.key ? JwtCheck::ok : check_signature(jws, key);
+}
+
 JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t now,
-                bool signature_known_good, VerifiedToken &out) {
+                const std::optional<KeyFingerprint> &verified_with, VerifiedToken &out) {
     Jws jws;
     VerifierPolicy policy;
     const Key *key = nullptr;
@@ -254,7 +262,7 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
         (check = check_typ(jws.header.get())) != JwtCheck::ok ||
         (check = check_no_crit(jws.header.get())) != JwtCheck::ok ||
         (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key)) != JwtCheck::ok ||
-        (!signature_known_good && (check = check_signature(jws, *key)) != JwtCheck::ok) ||
+        (check = check_signature_unless_known(jws, *key, verified_with, out)) != JwtCheck::ok ||
         (check = check_issuer(jws.claims.get(), policy.issuer, out)) != JwtCheck::ok ||
         (check = read_lifetime(jws.claims.get(), out)) != JwtCheck::ok ||
         (check = check_lifetime(out.lifetime, now, policy.leeway)) != JwtCheck::ok ||
@@ -341,9 +349,10 @@ std::string_view describe(JwtCheck check) noexcept {
 }
 
 JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &policy, uint32_t now,
-                             bool signature_known_good, VerifiedToken &out) noexcept {
+                             std::optional<KeyFingerprint> verified_with,
+                             VerifiedToken &out) noexcept {
     try {
-        return verify(token, policy, now, signature_known_good, out);
+        return verify(token, policy, now, verified_with, out);
     } catch (...) {
         return JwtCheck::shape;  // out of memory: refuse, never let through
     }

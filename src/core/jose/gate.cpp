@@ -160,17 +160,17 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
         return failure_ == JwtCheck::ok && grant(seen->keys, seen->claims, out);
     }
     parsed_ = VerifiedToken();
-    bool known = cache_.known_good(digests.text, now);
+    std::optional<KeyFingerprint> verified_with = cache_.verified_with(digests.text, now);
     VerifierPolicy policy;
     policy.leeway = policy_.leeway;
     policy.keys_of = [this](std::string_view issuer) { return keys_of(issuer); };
-    failure_ = verify_access_token(token, policy, now, known, parsed_);
+    failure_ = verify_access_token(token, policy, now, verified_with, parsed_);
     const std::vector<Key> *keys = keys_of(parsed_.issuer);
     if (failure_ != JwtCheck::ok || !grant(keys, parsed_, out)) {
         return false;
     }
-    if (!known) {
-        cache_.remember(digests.text, parsed_.expires_at, now);
+    if (verified_with != parsed_.key) {
+        cache_.remember(digests.text, parsed_.key, parsed_.expires_at, now);
     }
     seen_claims_ = &remember_seen(token, key, digests, keys, std::move(parsed_));
     return true;
