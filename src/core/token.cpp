@@ -79,6 +79,18 @@ bool sha256_digest(std::initializer_list<std::string_view> parts, Digest &out) n
     return SHA256_Final(out.data(), &ctx) == 1;
 }
 
+void digest_text_and_prefix(std::string_view text, size_t prefix, Digest &of_prefix,
+                            Digest &of_text) noexcept {
+    // None of these can fail: no allocation, no provider lookup.
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, text.data(), prefix);
+    SHA256_CTX rest = ctx;
+    SHA256_Final(of_prefix.data(), &ctx);
+    SHA256_Update(&rest, text.data() + prefix, text.size() - prefix);
+    SHA256_Final(of_text.data(), &rest);
+}
+
 Digest digest_token(std::string_view token) {
     Digest digest{};
     sha256_digest({token}, digest);  // cannot fail: no allocation, no provider lookup

@@ -27,4 +27,9 @@ Digest digest_token(std::string_view token);
 // OpenSSL fails.
 bool sha256_digest(std::initializer_list<std::string_view> parts, Digest &out) noexcept;
 
+// The SHA-256 of `text` and of its first `prefix` bytes, in one pass: the
+// prefix's state is copied, then carried on over the rest.
+void digest_text_and_prefix(std::string_view text, size_t prefix, Digest &of_prefix,
+                            Digest &of_text) noexcept;
+
 }  // namespace oauth

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "core/jose/jws.hpp"
 #include "core/json.hpp"
 #include "core/scope.hpp"
 #include "core/token.hpp"
@@ -133,7 +134,7 @@ std::optional<HttpResponse> revoke_jwt(const std::string &token, const Client &c
     TokenGrant grant;
     if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
         grant.client() == caller.id) {
-        Digest digest = digest_token(token);
+        Digest digest = jose::digest_jws(token).signed_part;  // what every twin shares
         uint32_t until = grant.expires_at + jose::kMaxLeeway;
         if (std::optional<HttpResponse> refused =
                 record_revocation(digest, until, caller, config, now)) {

@@ -230,10 +230,12 @@ sub wait_synced {
     return wait_for($bound, sub { $self->synced($i) eq $value });
 }
 
-# The digest field of a stream entry: SHA-256 of the whole token, base64url.
+# The digest field of a stream entry, base64url: SHA-256 of an opaque token,
+# or of a JWT's signing input (header.payload, what its signature covers).
 sub digest {
     my ($token) = @_;
-    my $d = OAuthTest::b64_nopad(Digest::SHA::sha256($token));
+    my $revoked_by = $token =~ /^([^.]*\.[^.]*)\.[^.]*$/ ? $1 : $token;
+    my $d = OAuthTest::b64_nopad(Digest::SHA::sha256($revoked_by));
     $d =~ tr{+/}{-_};
     return $d;
 }

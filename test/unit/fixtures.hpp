@@ -10,6 +10,7 @@
 #include "core/registry.hpp"
 #include "core/token_store.hpp"
 
+#include <openssl/bn.h>
 #include <openssl/sha.h>
 
 namespace fixture {
@@ -62,5 +63,20 @@ struct Store {
     static void no_lock(void *) {}
     std::vector<char> memory;
 };
+
+// An ES256 token's twin: its signature with S replaced by n - S, which
+// verifies as well (ECDSA signatures are malleable).
+inline std::string high_s_twin(const std::string &token) {
+    size_t dot = token.rfind('.');
+    std::string raw = *oauth::decode_base64url(token.substr(dot + 1));
+    auto *s_bytes = reinterpret_cast<unsigned char *>(raw.data()) + 32;
+    BIGNUM *order = nullptr, *s = BN_bin2bn(s_bytes, 32, nullptr);
+    BN_hex2bn(&order, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    BN_sub(s, order, s);
+    BN_bn2binpad(s, s_bytes, 32);
+    BN_free(order);
+    BN_free(s);
+    return token.substr(0, dot + 1) + oauth::encode_base64url(raw);
+}
 
 }  // namespace fixture

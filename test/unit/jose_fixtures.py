@@ -91,13 +91,47 @@ tampered = json.loads(base64.urlsafe_b64decode(body + "=="))
 tampered["scope"] = "a b admin"
 es_public = public_pem(es_key)
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+ED25519_ORDER = 2**252 + 27742317777372353535851937790883648493
+URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def high_s_twin(token):
+    """The same ES256 signature with S replaced by n - S: it verifies too."""
+    signing_input, signature = token.rsplit(".", 1)
+    raw = base64.urlsafe_b64decode(signature + "==")
+    s = int.from_bytes(raw[32:], "big")
+    return signing_input + "." + b64(raw[:32] + (P256_ORDER - s).to_bytes(32, "big"))
+
+
+def eddsa_s_plus_l(token):
+    """An Ed25519 signature with S + L for S: RFC 8032 §5.1.7 refuses it."""
+    signing_input, signature = token.rsplit(".", 1)
+    raw = base64.urlsafe_b64decode(signature + "==")
+    s = int.from_bytes(raw[32:], "little") + ED25519_ORDER
+    return signing_input + "." + b64(raw[:32] + s.to_bytes(32, "little"))
+
+
+def non_canonical_last_char(token):
+    """The last character with a bit set that RFC 4648 §3.5 says must be zero."""
+    return token[:-1] + URL_ALPHABET[URL_ALPHABET.index(token[-1]) | 1]
+
+
+valid_eddsa = token("ed")
+
 tokens = {
     "valid-es256": valid,
+    "es256-high-s-twin": high_s_twin(valid),
+    "es256-non-canonical-signature": non_canonical_last_char(valid),
+    "eddsa-s-plus-l": eddsa_s_plus_l(valid_eddsa),
     "valid-rs256": token("rs"),
-    "valid-eddsa": token("ed"),
+    "valid-eddsa": valid_eddsa,
     "typ-application": token(headers={"typ": "application/at+jwt"}),
     "scp-array": token(claims={"scope": None, "scp": ["a", "b"]}),
     "scp-string": token(claims={"scope": None, "scp": "a b"}),
+    "scp-element-with-space": token(claims={"scope": None, "scp": ["a", "b admin"]}),
+    "scp-element-with-tab": token(claims={"scope": None, "scp": ["a\tadmin"]}),
+    "scp-empty-element": token(claims={"scope": None, "scp": ["a", ""]}),
     "azp-client": token(claims={"client_id": None, "azp": "other"}),
     "aud-array": token(claims={"aud": ["https://api.test", "https://b.test"]}),
     "alg-none": by_hand({"alg": "none", "typ": "at+jwt", "kid": "es"}, CLAIMS, lambda m: b""),

@@ -56,7 +56,7 @@ std::string refusal(const std::string &name) {
 
 JwtCheck verify_fixture(const std::string &name, VerifiedToken &out, uint32_t leeway = 0) {
     VerifierPolicy policy{kIssuer, &published, leeway, {}};
-    return verify_access_token(fixture(name + ".jwt"), policy, kNow, false, out);
+    return verify_access_token(fixture(name + ".jwt"), policy, kNow, std::nullopt, out);
 }
 
 JwtCheck verify_fixture(const std::string &name) {
@@ -229,13 +229,55 @@ void the_signature(void **) {
 void a_known_good_signature_skips_only_the_signature(void **) {
     VerifierPolicy policy{kIssuer, &published, 0, {}};
     VerifiedToken out;
-    assert_int_equal(verify_access_token(fixture("tampered.jwt"), policy, kNow, true, out),
+    KeyFingerprint es = key_fingerprint(*find_key(published, "es"));
+    assert_int_equal(verify_access_token(fixture("tampered.jwt"), policy, kNow, es, out),
                      JwtCheck::ok);
-    assert_int_equal(verify_access_token(fixture("expired.jwt"), policy, kNow, true, out),
+    assert_int_equal(verify_access_token(fixture("expired.jwt"), policy, kNow, es, out),
                      JwtCheck::exp);
     assert_int_equal(
-        verify_access_token(fixture("alg-none-with-signature.jwt"), policy, kNow, true, out),
+        verify_access_token(fixture("alg-none-with-signature.jwt"), policy, kNow, es, out),
         JwtCheck::alg);
+}
+
+// A verdict counts for the key that gave it only: the same kid naming
+// another key (replaced across a reload) checks the signature again.
+void a_signature_known_good_for_another_key_is_checked(void **) {
+    KeyFingerprint es = key_fingerprint(*find_key(published, "es"));
+    KeyFingerprint other = key_fingerprint(private_key("rs.pem"));
+    assert_memory_not_equal(es.data(), other.data(), es.size());
+    // of the public parameters only: the signer's key and the JWK name one key
+    assert_memory_equal(key_fingerprint(private_key("es.pem")).data(), es.data(), es.size());
+    VerifierPolicy policy{kIssuer, &published, 0, {}};
+    VerifiedToken out;
+    assert_int_equal(verify_access_token(fixture("tampered.jwt"), policy, kNow, other, out),
+                     JwtCheck::signature);
+    assert_int_equal(verify_access_token(fixture("valid-es256.jwt"), policy, kNow, other, out),
+                     JwtCheck::ok);
+    assert_memory_equal(out.key.data(), es.data(), es.size());  // the key that verified it
+}
+
+// Each form of a signature that verifies: an ES256 signature's S and n - S
+// both do (OpenSSL, like most verifiers, takes either), so they share the
+// digest revocation goes by. No other form passes: base64url with bits the
+// encoding leaves zero, padding, DER for R‖S, an Ed25519 S of L or more
+// (RFC 8032 §5.1.7).
+void every_signature_that_verifies_shares_the_revocation_digest(void **) {
+    std::string valid = fixture("valid-es256.jwt"), twin = fixture("es256-high-s-twin.jwt");
+    assert_true(twin != valid);
+    VerifiedToken out;
+    assert_int_equal(verify_fixture("es256-high-s-twin", out), JwtCheck::ok);
+    JwsDigests of_valid = digest_jws(valid), of_twin = digest_jws(twin);
+    assert_memory_equal(of_valid.signed_part.data(), of_twin.signed_part.data(), 32);
+    assert_memory_not_equal(of_valid.text.data(), of_twin.text.data(), 32);
+    assert_memory_equal(of_valid.text.data(), oauth::digest_token(valid).data(), 32);
+    std::string signing_input = valid.substr(0, valid.rfind('.'));
+    assert_memory_equal(of_valid.signed_part.data(), oauth::digest_token(signing_input).data(), 32);
+
+    assert_int_equal(verify_fixture("es256-non-canonical-signature"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("padded"), JwtCheck::shape);
+    assert_int_equal(verify_fixture("der-signature"), JwtCheck::signature);
+    assert_int_equal(verify_fixture("valid-eddsa"), JwtCheck::ok);
+    assert_int_equal(verify_fixture("eddsa-s-plus-l"), JwtCheck::signature);
 }
 
 void iss_must_be_the_issuer(void **) {
@@ -264,6 +306,13 @@ void scope_from_scope_or_scp(void **) {
     assert_int_equal(verify_fixture("scope-number"), JwtCheck::scope);
 }
 
+// Each scp element is one scope: joined on spaces, ["b admin"] would grant admin.
+void an_scp_element_that_is_not_one_scope_is_refused(void **) {
+    assert_int_equal(verify_fixture("scp-element-with-space"), JwtCheck::scope);
+    assert_int_equal(verify_fixture("scp-element-with-tab"), JwtCheck::scope);
+    assert_int_equal(verify_fixture("scp-empty-element"), JwtCheck::scope);
+}
+
 void the_client_and_the_audience(void **) {
     VerifiedToken out;
     assert_int_equal(verify_fixture("azp-client", out), JwtCheck::ok);
@@ -288,8 +337,9 @@ void issued_tokens_carry_the_rfc9068_claims_and_verify(void **) {
         assert_true(issue_access_token(key, claims, again));
         VerifierPolicy policy{kIssuer, &keys, 0, {}};
         VerifiedToken out, out_again;
-        assert_int_equal(verify_access_token(token, policy, kNow, false, out), JwtCheck::ok);
-        assert_int_equal(verify_access_token(again, policy, kNow, false, out_again), JwtCheck::ok);
+        assert_int_equal(verify_access_token(token, policy, kNow, std::nullopt, out), JwtCheck::ok);
+        assert_int_equal(verify_access_token(again, policy, kNow, std::nullopt, out_again),
+                         JwtCheck::ok);
         assert_text(out.client_id, "app");
         assert_text(out.subject, "app");
         assert_text(out.scope, "a b");
@@ -340,9 +390,12 @@ int main() {
         cmocka_unit_test(alg_must_be_exactly_the_keys),
         cmocka_unit_test(the_signature),
         cmocka_unit_test(a_known_good_signature_skips_only_the_signature),
+        cmocka_unit_test(a_signature_known_good_for_another_key_is_checked),
+        cmocka_unit_test(every_signature_that_verifies_shares_the_revocation_digest),
         cmocka_unit_test(iss_must_be_the_issuer),
         cmocka_unit_test(exp_nbf_and_iat_with_the_leeway),
         cmocka_unit_test(scope_from_scope_or_scp),
+        cmocka_unit_test(an_scp_element_that_is_not_one_scope_is_refused),
         cmocka_unit_test(the_client_and_the_audience),
         cmocka_unit_test(issued_tokens_carry_the_rfc9068_claims_and_verify),
         cmocka_unit_test(an_empty_scope_is_left_out),

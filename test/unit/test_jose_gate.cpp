@@ -6,6 +6,7 @@
 #include "unit.hpp"
 
 #include "core/jose/gate.hpp"
+#include "core/jose/jws.hpp"
 #include "core/jose/verdict_cache.hpp"
 #include "fixtures.hpp"
 
@@ -45,15 +46,19 @@ std::string token_for(const Key &key, std::string_view client, std::string_view 
 
 // ---- the verdict cache -------------------------------------------------------
 
+const KeyFingerprint kKeyA{1}, kKeyB{2};
+
 void a_remembered_digest_is_known_until_it_expires(void **) {
     Region region;
     VerdictCache cache = region.open();
-    assert_false(cache.known_good(digest_of(1), kNow));
-    cache.remember(digest_of(1), kNow + 10, kNow);
-    assert_true(cache.known_good(digest_of(1), kNow));
-    assert_true(cache.known_good(digest_of(1), kNow + 9));
-    assert_false(cache.known_good(digest_of(1), kNow + 10));
-    assert_false(cache.known_good(digest_of(2), kNow));
+    assert_false(cache.verified_with(digest_of(1), kNow).has_value());
+    cache.remember(digest_of(1), kKeyA, kNow + 10, kNow);
+    assert_true(cache.verified_with(digest_of(1), kNow) == kKeyA);
+    assert_true(cache.verified_with(digest_of(1), kNow + 9) == kKeyA);
+    assert_false(cache.verified_with(digest_of(1), kNow + 10).has_value());
+    assert_false(cache.verified_with(digest_of(2), kNow).has_value());
+    cache.remember(digest_of(1), kKeyB, kNow + 10, kNow);  // verified again by another key
+    assert_true(cache.verified_with(digest_of(1), kNow) == kKeyB);
 }
 
 // However many tokens come, the table stays its size and keeps serving.
@@ -61,15 +66,15 @@ void a_full_table_evicts_and_stays_bounded(void **) {
     Region region;
     VerdictCache cache = region.open();
     for (int i = 0; i < 10000; ++i) {
-        cache.remember(digest_of(i), kNow + 100 + uint32_t(i), kNow);
+        cache.remember(digest_of(i), kKeyA, kNow + 100 + uint32_t(i), kNow);
     }
     int known = 0;
     for (int i = 0; i < 10000; ++i) {
-        known += cache.known_good(digest_of(i), kNow);
+        known += cache.verified_with(digest_of(i), kNow).has_value();
     }
     assert_true(known > 0);
-    assert_true(size_t(known) * 36 <= VerdictCache::kMinRegionSize);
-    assert_true(cache.known_good(digest_of(9999), kNow));  // the newest stays
+    assert_true(size_t(known) * 52 <= VerdictCache::kMinRegionSize);
+    assert_true(cache.verified_with(digest_of(9999), kNow).has_value());  // the newest stays
     assert_true(VerdictCache::is_formatted(region.memory.data(), region.memory.size()));
 }
 
@@ -108,7 +113,8 @@ void a_good_token_passes_and_its_signature_is_remembered(void **) {
     assert_text(grant.client(), "app");
     assert_text(grant.scopes(), "a b");
     assert_int_equal(grant.expires_at, kNow + 60);
-    assert_true(gate.region.open().known_good(oauth::digest_token(token), kNow));
+    assert_true(gate.region.open().verified_with(oauth::digest_token(token), kNow) ==
+                key_fingerprint(gate.keys[0]));
     assert_true(gate.verify(token, grant, *registry));  // from the cache, checked again
 }
 
@@ -119,7 +125,7 @@ void a_forged_token_is_refused_and_not_remembered(void **) {
     oauth::TokenGrant grant;
     assert_false(gate.verify(token, grant, *registry));
     assert_int_equal(gate.failure, JwtCheck::signature);
-    assert_false(gate.region.open().known_good(oauth::digest_token(token), kNow));
+    assert_false(gate.region.open().verified_with(oauth::digest_token(token), kNow).has_value());
 }
 
 void a_removed_client_is_refused(void **) {
@@ -180,6 +186,63 @@ void a_seen_token_is_taken_only_for_itself_and_never_once_revoked(void **) {
     assert_true(verifier.verify(token, kNow, grant));
     assert_true(revocations.add(oauth::digest_token(token), kNow + 60, kNow));
     assert_false(verifier.verify(token, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::revoked);
+}
+
+// A verdict vouches for a signature with the key that gave it: once the kid
+// names another key (replaced across a reload, in a zone that kept its
+// verdicts), a token of the old key is checked again, and refused.
+void a_key_replaced_under_the_same_kid_does_not_inherit_verdicts(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(gate.keys[0], "app", "a");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    std::vector<Key> replaced{fresh_key()};  // kid "k" as well
+    GatePolicy after_reload{kIssuer, &replaced, registry.get(), nullptr, 0};
+    JwtVerifier verifier(after_reload, gate.region.open());
+    assert_false(verifier.verify(token, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::signature);
+    std::string new_token = token_for(replaced[0], "app", "a");
+    assert_true(verifier.verify(new_token, kNow, grant));
+    // and the token of the old key, still in the cache, under its key alone
+    assert_true(gate.region.open().verified_with(oauth::digest_token(token), kNow) ==
+                key_fingerprint(gate.keys[0]));
+}
+
+struct Revocations {
+    Revocations() : memory(oauth::RevocationList::kMinRegionSize / 8) {
+        oauth::RevocationList::format(memory.data(), oauth::RevocationList::kMinRegionSize);
+    }
+    oauth::RevocationList open() { return oauth::RevocationList(memory.data(), {}); }
+    std::vector<uint64_t> memory;
+};
+
+// A JWT is revoked by what its signature covers: its twin with S replaced by
+// n - S verifies as well, and is refused with it, whether or not either was
+// seen before. A whole text's digest, as earlier builds listed, still counts.
+void every_form_of_a_revoked_token_is_refused(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    Revocations memory;
+    oauth::RevocationList revocations = memory.open();
+    GatePolicy policy = gate.policy(*registry);
+    policy.revocations = &revocations;
+    JwtVerifier verifier(policy, gate.region.open());
+    std::string token = token_for(gate.keys[0], "app", "a");
+    std::string twin = fixture::high_s_twin(token);
+    std::string unseen_twin = fixture::high_s_twin(token_for(gate.keys[0], "app", "b"));
+    oauth::TokenGrant grant;
+    assert_true(verifier.verify(token, kNow, grant));
+    assert_true(verifier.verify(twin, kNow, grant));  // a good signature: both pass
+
+    assert_true(revocations.add(digest_jws(token).signed_part, kNow + 60, kNow));
+    for (const std::string &one : {token, twin}) {
+        assert_false(verifier.verify(one, kNow, grant));
+        assert_int_equal(verifier.failure(), JwtCheck::revoked);
+    }
+    assert_true(revocations.add(oauth::digest_token(unseen_twin), kNow + 60, kNow));
+    assert_false(verifier.verify(unseen_twin, kNow, grant));
     assert_int_equal(verifier.failure(), JwtCheck::revoked);
 }
 
@@ -258,6 +321,8 @@ int main() {
         cmocka_unit_test(scopes_are_cut_to_what_the_client_still_has),
         cmocka_unit_test(an_expired_token_is_refused_even_when_remembered),
         cmocka_unit_test(a_seen_token_is_taken_only_for_itself_and_never_once_revoked),
+        cmocka_unit_test(a_key_replaced_under_the_same_kid_does_not_inherit_verdicts),
+        cmocka_unit_test(every_form_of_a_revoked_token_is_refused),
         cmocka_unit_test(a_trusted_issuers_token_passes_without_the_registry),
         cmocka_unit_test(each_issuer_is_checked_with_its_own_keys),
         cmocka_unit_test(a_seen_token_still_answers_to_the_policy_at_hand),

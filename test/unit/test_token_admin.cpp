@@ -5,6 +5,7 @@
 
 #include "core/base64.hpp"
 #include "core/jose/gate.hpp"
+#include "core/jose/jws.hpp"
 #include "core/token.hpp"
 #include "core/token_admin.hpp"
 #include "fixtures.hpp"
@@ -204,16 +205,15 @@ void revocation_of_an_own_jwt_reaches_the_gate(void **) {
     assert_true(gate.verify(jwt, kNow, grant));  // now in the verdict and claims caches
     assert_true(gate.verify(jwt, kNow, grant));
 
+    oauth::Digest listed = oauth::jose::digest_jws(jwt).signed_part;
     assert_int_equal(revoke("auditor:auditor-secret"), 200);
-    assert_false(admin.revoked.contains(oauth::digest_token(jwt), kNow));
+    assert_false(admin.revoked.contains(listed, kNow));
     assert_true(gate.verify(jwt, kNow, grant));
 
     assert_int_equal(revoke("app:app-secret"), 200);
     // remembered past exp (kNow + 60) by the most leeway a location may grant
-    assert_true(
-        admin.revoked.contains(oauth::digest_token(jwt), kNow + 60 + oauth::jose::kMaxLeeway - 1));
-    assert_false(
-        admin.revoked.contains(oauth::digest_token(jwt), kNow + 60 + oauth::jose::kMaxLeeway));
+    assert_true(admin.revoked.contains(listed, kNow + 60 + oauth::jose::kMaxLeeway - 1));
+    assert_false(admin.revoked.contains(listed, kNow + 60 + oauth::jose::kMaxLeeway));
     assert_false(gate.verify(jwt, kNow, grant));
     assert_int_equal(int(gate.failure()), int(oauth::jose::JwtCheck::revoked));
     // a fresh verifier, as another worker's, with the verdict cache alone
@@ -225,6 +225,34 @@ void revocation_of_an_own_jwt_reaches_the_gate(void **) {
             .body,
         "{\"active\":false}");
     assert_int_equal(revoke("app:app-secret"), 200);  // again: still 200
+}
+
+// The twin of a revoked JWT (S replaced by n - S: it verifies too) is the
+// same token: refused by the gate, inactive at introspection.
+void a_revoked_jwts_twin_stays_revoked(void **) {
+    Admin admin;
+    OwnJwt own(admin);
+    std::string twin = fixture::high_s_twin(own.token);
+    oauth::jose::JwtVerifier gate = own.verifier();
+    oauth::jose::JwtVerifier endpoint = own.verifier();
+    oauth::TokenAdminConfig config{{"test"}, own.issuer, &endpoint, &admin.revoked};
+    auto introspect = [&](const std::string &token) {
+        return oauth::handle_introspection_request(
+                   admin.request("auditor:auditor-secret", "token=" + token), *admin.registry,
+                   admin.store, config, kNow)
+            .body;
+    };
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(twin, kNow, grant));
+    assert_text(introspect(twin).substr(0, 14), "{\"active\":true");
+    assert_int_equal(
+        oauth::handle_revocation_request(admin.request("app:app-secret", "token=" + own.token),
+                                         *admin.registry, admin.store, config, kNow)
+            .status,
+        200);
+    assert_false(gate.verify(twin, kNow, grant));
+    assert_int_equal(int(gate.failure()), int(oauth::jose::JwtCheck::revoked));
+    assert_text(introspect(twin), "{\"active\":false}");
 }
 
 // With a fleet: what the other nodes must hear of goes to the outbox, and
@@ -254,7 +282,7 @@ void revocations_for_the_fleet_go_to_the_outbox(void **) {
     assert_int_equal(revoke("app:app-secret", jwt), 200);
     assert_true(outbox.front(out, sequence));
     assert_true(out.kind == oauth::fleet::Kind::jwt);
-    assert_memory_equal(out.digest.data(), oauth::digest_token(jwt).data(), 32);
+    assert_memory_equal(out.digest.data(), oauth::jose::digest_jws(jwt).signed_part.data(), 32);
     assert_text(out.client, "app");
     assert_int_equal(out.expires_at, kNow + 60 + oauth::jose::kMaxLeeway);
     assert_int_equal(out.revoked_at, kNow);
@@ -344,6 +372,7 @@ int main() {
         cmocka_unit_test(revocation_refuses_unauthenticated_callers),
         cmocka_unit_test(introspection_answers_for_own_jwts),
         cmocka_unit_test(revocation_of_an_own_jwt_reaches_the_gate),
+        cmocka_unit_test(a_revoked_jwts_twin_stays_revoked),
         cmocka_unit_test(revocations_for_the_fleet_go_to_the_outbox),
         cmocka_unit_test(a_revocation_past_the_client_share_is_503),
     };

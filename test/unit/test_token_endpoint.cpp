@@ -322,9 +322,9 @@ void issues_a_jwt_that_verifies_and_stores_nothing(void **) {
     std::vector<oauth::jose::Key> keys = {key};
     oauth::jose::VerifierPolicy policy{"https://as.test", &keys, 0, {}};
     oauth::jose::VerifiedToken claims;
-    assert_int_equal(
-        oauth::jose::verify_access_token(result.field("access_token"), policy, kNow, false, claims),
-        oauth::jose::JwtCheck::ok);
+    assert_int_equal(oauth::jose::verify_access_token(result.field("access_token"), policy, kNow,
+                                                      std::nullopt, claims),
+                     oauth::jose::JwtCheck::ok);
     assert_text(claims.client_id, "app");
     assert_text(claims.scope, "a b");
     assert_text(claims.audience[0], "https://as.test");
@@ -406,9 +406,9 @@ void a_jwt_carries_the_chosen_audience(void **) {
         Result r{oauth::handle_token_request(exchange.request, *a.registry, store, config, kNow)};
         assert_int_equal(r.response.status, 200);
         oauth::jose::VerifiedToken claims;
-        assert_int_equal(
-            oauth::jose::verify_access_token(r.field("access_token"), policy, kNow, false, claims),
-            oauth::jose::JwtCheck::ok);
+        assert_int_equal(oauth::jose::verify_access_token(r.field("access_token"), policy, kNow,
+                                                          std::nullopt, claims),
+                         oauth::jose::JwtCheck::ok);
         std::string joined;
         for (const std::string &one : claims.audience) {
             joined += (joined.empty() ? "" : " ") + one;

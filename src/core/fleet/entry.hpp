@@ -23,7 +23,8 @@ namespace oauth::fleet {
 // `client` owns it (an opaque token is valid only where it was issued).
 enum class Kind { jwt, opaque };
 
-// A revocation as it travels: the token's digest, never the token.
+// A revocation as it travels: the token's digest, never the token (a JWT's is
+// of its signing input, jose::digest_jws, so that it covers the token's twins).
 struct Revocation {
     Kind kind = Kind::jwt;
     Digest digest{};

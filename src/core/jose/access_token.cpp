@@ -202,6 +202,17 @@ JwtCheck read_parties(json_t *claims, VerifiedToken &out) {
     return JwtCheck::ok;
 }
 
+// One element of an scp array: one scope. Empty, or holding a space or a
+// control character, it would become none, or several once the array is
+// space-joined (["read admin"] would grant admin).
+std::optional<std::string_view> scope_element(json_t *value) {
+    std::optional<std::string_view> one = text_claim(value);
+    if (!one || one->empty() || one->find(' ') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    return one;
+}
+
 // RFC 9068 §2.2.3: "scope", a space-separated string; other issuers (Entra ID,
 // RFC 8693 §4.2 style) write "scp", a string or an array of strings.
 JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
@@ -220,20 +231,28 @@ JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
         return JwtCheck::scope;
     }
     for (size_t i = 0; i < json_array_size(scope); ++i) {
-        const char *one = json_string_value(json_array_get(scope, i));
-        if (one == nullptr || *one == '\0') {
+        std::optional<std::string_view> one = scope_element(json_array_get(scope, i));
+        if (!one) {
             return JwtCheck::scope;
         }
         if (!out.scope.empty()) {
             out.scope.push_back(' ');
         }
-        out.scope += one;
+        out.scope += *one;
     }
     return JwtCheck::ok;
 }
 
+// The signature is checked unless this very key verified it before.
+JwtCheck check_signature_unless_known(const Jws &jws, const Key &key,
+                                      const std::optional<KeyFingerprint> &verified_with,
+                                      VerifiedToken &out) {
+    out.key = key_fingerprint(key);
+    return verified_with == out.key ? JwtCheck::ok : check_signature(jws, key);
+}
+
 JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t now,
-                bool signature_known_good, VerifiedToken &out) {
+                const std::optional<KeyFingerprint> &verified_with, VerifiedToken &out) {
     Jws jws;
     VerifierPolicy policy;
     const Key *key = nullptr;
@@ -243,7 +262,7 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
         (check = check_typ(jws.header.get())) != JwtCheck::ok ||
         (check = check_no_crit(jws.header.get())) != JwtCheck::ok ||
         (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key)) != JwtCheck::ok ||
-        (!signature_known_good && (check = check_signature(jws, *key)) != JwtCheck::ok) ||
+        (check = check_signature_unless_known(jws, *key, verified_with, out)) != JwtCheck::ok ||
         (check = check_issuer(jws.claims.get(), policy.issuer, out)) != JwtCheck::ok ||
         (check = read_lifetime(jws.claims.get(), out)) != JwtCheck::ok ||
         (check = check_lifetime(out.lifetime, now, policy.leeway)) != JwtCheck::ok ||
@@ -320,7 +339,7 @@ std::string_view describe(JwtCheck check) noexcept {
         case JwtCheck::claims:
             return "sub, client_id or aud missing or malformed";
         case JwtCheck::scope:
-            return "a malformed scope";
+            return "a malformed scope, or an scp element that is not one scope";
         case JwtCheck::client:
             return "the client is no longer registered";
         case JwtCheck::revoked:
@@ -330,9 +349,10 @@ std::string_view describe(JwtCheck check) noexcept {
 }
 
 JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &policy, uint32_t now,
-                             bool signature_known_good, VerifiedToken &out) noexcept {
+                             std::optional<KeyFingerprint> verified_with,
+                             VerifiedToken &out) noexcept {
     try {
-        return verify(token, policy, now, signature_known_good, out);
+        return verify(token, policy, now, verified_with, out);
     } catch (...) {
         return JwtCheck::shape;  // out of memory: refuse, never let through
     }

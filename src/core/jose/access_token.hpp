@@ -41,7 +41,7 @@ enum class JwtCheck {
     nbf,        // RFC 7519 §4.1.5
     iat,        // RFC 7519 §4.1.6: not issued in the future
     claims,     // sub, client_id or aud missing or of the wrong type (RFC 9068 §2.2)
-    scope,      // scope, or scp, malformed (RFC 9068 §2.2.3)
+    scope,      // scope, or scp, malformed (RFC 9068 §2.2.3), or an scp element not one scope
     client,     // an own token whose client is no longer registered (gate.hpp)
     revoked,    // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
 };
@@ -80,13 +80,17 @@ struct VerifiedToken {
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
     Lifetime lifetime;
+    KeyFingerprint key{};  // of the key whose signature it bears
 };
 
-// Every check in order. `signature_known_good`: this very token's signature
-// was verified before (the caller keeps that under the token's digest), so
-// only the signature is skipped, never a header or claim check.
+// Every check in order. `verified_with`: the key this very token's signature
+// was verified with before (the caller keeps that under the token's digest).
+// When the key the token's kid selects now is that one, only the signature
+// is skipped, never a header or claim check; a key since replaced under the
+// same kid checks the signature again.
 JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &policy, uint32_t now,
-                             bool signature_known_good, VerifiedToken &out) noexcept;
+                             std::optional<KeyFingerprint> verified_with,
+                             VerifiedToken &out) noexcept;
 
 // Whether a bearer token has the shape of a JWS at all: two dots. Opaque
 // tokens of this module are base64url without any.

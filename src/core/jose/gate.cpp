@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/jose/jws.hpp"
 #include "core/scope.hpp"
 
 namespace oauth::jose {
@@ -45,12 +46,13 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
 // whole token text: a byte-identical token is the same token, as strong as
 // equal digests. Only tokens whose signature verified get here, so a forged
 // token cannot aim at an entry; one that shares a hash merely misses. The
-// entry keeps the token's digest for the revocation list. Bounded: emptied
+// entry keeps the token's digests for the revocation list. Bounded: emptied
 // when full. A worker's configuration never changes (a reload starts new
-// workers), so the keys an entry was verified with stay where they are.
+// workers, with none of this), so the keys an entry was verified with stay
+// where they are, unchanged: the pointer to them names them well enough.
 struct SeenToken {
     std::string token;
-    Digest digest;
+    JwsDigests digests;
     const std::vector<Key> *keys;
     VerifiedToken claims;
 };
@@ -66,14 +68,22 @@ const SeenToken *find_seen(std::string_view token, size_t key) noexcept {
     return seen != seen_tokens.end() && seen->second.token == token ? &seen->second : nullptr;
 }
 
-const VerifiedToken &remember_seen(std::string_view token, size_t key, const Digest &digest,
+const VerifiedToken &remember_seen(std::string_view token, size_t key, const JwsDigests &digests,
                                    const std::vector<Key> *keys, VerifiedToken &&claims) {
     if (seen_tokens.size() >= kSeenTokens) {
         seen_tokens.clear();
     }
     SeenToken &seen = seen_tokens[key];
-    seen = SeenToken{std::string(token), digest, keys, std::move(claims)};
+    seen = SeenToken{std::string(token), digests, keys, std::move(claims)};
     return seen.claims;
+}
+
+// A JWT is revoked by what its signature covers (jws.hpp), so every form of
+// its signature stays refused. Its whole text's digest counts too: earlier
+// builds listed that, and their state files and fleet peers still carry it.
+bool is_revoked(const RevocationList &revocations, const JwsDigests &digests, uint32_t now) {
+    return revocations.contains(digests.signed_part, now) ||
+           revocations.contains(digests.text, now);
 }
 
 }  // namespace
@@ -138,9 +148,9 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
     seen_claims_ = nullptr;
     size_t key = seen_key(token);
     const SeenToken *seen = find_seen(token, key);
-    Digest digest = seen != nullptr ? seen->digest : digest_token(token);
+    JwsDigests digests = seen != nullptr ? seen->digests : digest_jws(token);
     // First, so that neither cache below can vouch for a revoked token.
-    if (policy_.revocations != nullptr && policy_.revocations->contains(digest, now)) {
+    if (policy_.revocations != nullptr && is_revoked(*policy_.revocations, digests, now)) {
         failure_ = JwtCheck::revoked;
         return false;
     }
@@ -150,19 +160,19 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
         return failure_ == JwtCheck::ok && grant(seen->keys, seen->claims, out);
     }
     parsed_ = VerifiedToken();
-    bool known = cache_.known_good(digest, now);
+    std::optional<KeyFingerprint> verified_with = cache_.verified_with(digests.text, now);
     VerifierPolicy policy;
     policy.leeway = policy_.leeway;
     policy.keys_of = [this](std::string_view issuer) { return keys_of(issuer); };
-    failure_ = verify_access_token(token, policy, now, known, parsed_);
+    failure_ = verify_access_token(token, policy, now, verified_with, parsed_);
     const std::vector<Key> *keys = keys_of(parsed_.issuer);
     if (failure_ != JwtCheck::ok || !grant(keys, parsed_, out)) {
         return false;
     }
-    if (!known) {
-        cache_.remember(digest, parsed_.expires_at, now);
+    if (verified_with != parsed_.key) {
+        cache_.remember(digests.text, parsed_.key, parsed_.expires_at, now);
     }
-    seen_claims_ = &remember_seen(token, key, digest, keys, std::move(parsed_));
+    seen_claims_ = &remember_seen(token, key, digests, keys, std::move(parsed_));
     return true;
 }
 

@@ -162,6 +162,14 @@ bool verify_bytes(const Key &key, std::string_view signing_input,
     }
 }
 
+JwsDigests digest_jws(std::string_view token) noexcept {
+    size_t last_dot = token.rfind('.');
+    JwsDigests digests;
+    digest_text_and_prefix(token, last_dot == std::string_view::npos ? 0 : last_dot,
+                           digests.signed_part, digests.text);
+    return digests;
+}
+
 bool sign_compact(const Key &key, std::string_view header_json, std::string_view payload_json,
                   std::string &jws) {
     jws = encode_base64url(header_json);

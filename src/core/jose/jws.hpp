@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/jose/key.hpp"
+#include "core/token.hpp"
 
 namespace oauth::jose {
 
@@ -19,5 +20,20 @@ bool sign_compact(const Key &key, std::string_view header_json, std::string_view
 bool sign_bytes(const Key &key, std::string_view signing_input, std::string &signature);
 bool verify_bytes(const Key &key, std::string_view signing_input,
                   std::string_view signature) noexcept;
+
+// The two digests of a compact JWS, from one pass of SHA-256.
+struct JwsDigests {
+    // Of the signing input (header.payload): what the signature covers, the
+    // same for every form of a signature that verifies (an ES256 signature's
+    // S and n - S both do). A JWT is revoked by this digest, so that no
+    // re-encoded twin of a revoked token passes.
+    Digest signed_part;
+    // Of the whole text: vouches for one signature (the verdict cache), and
+    // is what earlier builds revoked a JWT by.
+    Digest text;
+};
+
+// `token` need not be a valid JWS: without a dot, its signing input is empty.
+JwsDigests digest_jws(std::string_view token) noexcept;
 
 }  // namespace oauth::jose

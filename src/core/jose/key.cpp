@@ -7,6 +7,8 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
+
 #include "core/base64.hpp"
 #include "core/json.hpp"
 #include "core/token.hpp"
@@ -287,7 +289,9 @@ bool load_private_key(std::string_view pem, std::string_view kid, Key &key, std:
     return true;
 }
 
-std::string thumbprint(const Key &key) {
+namespace {
+
+oauth::Digest thumbprint_digest(const Key &key) {
     std::string canonical = "{";
     for (const auto &[name, value] : public_members(key).members) {
         if (canonical.size() > 1) {
@@ -298,9 +302,25 @@ std::string thumbprint(const Key &key) {
         append_json_string(canonical, value);
     }
     canonical.push_back('}');
-    Digest digest = digest_token(canonical);
+    return digest_token(canonical);
+}
+
+}  // namespace
+
+std::string thumbprint(const Key &key) {
+    Digest digest = thumbprint_digest(key);
     return encode_base64url(
         std::string_view(reinterpret_cast<const char *>(digest.data()), digest.size()));
+}
+
+const KeyFingerprint &key_fingerprint(const Key &key) {
+    if (!key.fingerprint) {
+        Digest digest = thumbprint_digest(key);
+        KeyFingerprint fingerprint;
+        std::copy_n(digest.begin(), fingerprint.size(), fingerprint.begin());
+        key.fingerprint = fingerprint;
+    }
+    return *key.fingerprint;
 }
 
 std::string public_jwk(const Key &key) {

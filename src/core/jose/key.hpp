@@ -2,6 +2,8 @@
 // signing algorithm, loaded from PEM or from a JWK Set, published as JWKs.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +17,11 @@ namespace oauth::jose {
 // The only algorithms there are: no "none", no HMAC (RFC 8725 §3.1).
 enum class Alg { es256, rs256, eddsa };
 
+// Names a public key whatever its kid: the first half of its RFC 7638
+// thumbprint's SHA-256. 128 bits, so that no key can be made to share
+// another's.
+using KeyFingerprint = std::array<uint8_t, 16>;
+
 std::string_view alg_name(Alg alg) noexcept;
 
 struct Key {
@@ -26,6 +33,8 @@ struct Key {
     // fifth of an ES256 signature. Never set for EdDSA.
     mutable std::shared_ptr<EVP_PKEY_CTX> sign_ctx;
     mutable std::shared_ptr<EVP_PKEY_CTX> verify_ctx;
+    // key_fingerprint()'s, worked out on first use and kept.
+    mutable std::optional<KeyFingerprint> fingerprint;
 };
 
 // A PEM private key: EC P-256 for ES256, RSA of kMinRsaBits or more for
@@ -36,6 +45,9 @@ bool load_private_key(std::string_view pem, std::string_view kid, Key &key, std:
 
 // RFC 7638: the SHA-256 of the required members, base64url.
 std::string thumbprint(const Key &key);
+
+// The key's fingerprint (see KeyFingerprint).
+const KeyFingerprint &key_fingerprint(const Key &key);
 
 // The public JWK: kty, kid, alg, use "sig" and the public parameters only.
 std::string public_jwk(const Key &key);

@@ -7,8 +7,8 @@ namespace oauth::jose {
 namespace {
 
 constexpr uint64_t kMagic = 0x5443445657414f41;  // "AOAWVDCT"
-constexpr uint32_t kVersion = 1;
-constexpr size_t kWays = 4;  // entries a digest may live in
+constexpr uint32_t kVersion = 2;                 // 2: each verdict names its key
+constexpr size_t kWays = 4;                      // entries a digest may live in
 
 }  // namespace
 
@@ -21,6 +21,7 @@ struct VerdictCache::Header {
 
 struct VerdictCache::Entry {
     Digest digest;
+    KeyFingerprint key;
     uint32_t expires_at;  // 0: free
 };
 
@@ -54,18 +55,20 @@ VerdictCache::Entry *VerdictCache::bucket(const Digest &digest) const noexcept {
     return entries + (index % header_->bucket_count) * kWays;
 }
 
-bool VerdictCache::known_good(const Digest &digest, uint32_t now) const noexcept {
+std::optional<KeyFingerprint> VerdictCache::verified_with(const Digest &digest,
+                                                          uint32_t now) const noexcept {
     Locked locked(lock_);
     const Entry *entries = bucket(digest);
     for (size_t i = 0; i < kWays; ++i) {
         if (entries[i].expires_at > now && entries[i].digest == digest) {
-            return true;
+            return entries[i].key;
         }
     }
-    return false;
+    return std::nullopt;
 }
 
-void VerdictCache::remember(const Digest &digest, uint32_t expires_at, uint32_t now) noexcept {
+void VerdictCache::remember(const Digest &digest, const KeyFingerprint &key, uint32_t expires_at,
+                            uint32_t now) noexcept {
     Locked locked(lock_);
     Entry *entries = bucket(digest);
     Entry *slot = &entries[0];
@@ -80,6 +83,7 @@ void VerdictCache::remember(const Digest &digest, uint32_t expires_at, uint32_t 
         }
     }
     slot->digest = digest;
+    slot->key = key;
     slot->expires_at = expires_at;
 }
 
