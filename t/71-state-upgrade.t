@@ -10,6 +10,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
 use OAuthTest qw(need_module sha256_hash random_secret);
+use OAuthTokens qw(count_passing wait_until);
 
 need_module();
 plan skip_all => 'a binary upgrade needs nginx as a daemon' if $ENV{OAUTH_VALGRIND};
@@ -42,19 +43,7 @@ sub issue {
     return @tokens;
 }
 
-sub passing {
-    my $check = $t->agent(keep_alive => 1);
-    return scalar grep {
-        $check->request('GET', $t->url('/api'), {headers => {Authorization => "Bearer $_"}})->{status} == 200
-    } @_;
-}
-
-sub wait_until {
-    my ($what, $cond) = @_;
-    my $deadline = time + 10;
-    sleep 0.05 until $cond->() || time > $deadline;
-    ok $cond->(), $what;
-}
+sub passing { count_passing($t, '/api', @_) }
 
 my $pidfile = $t->prefix . '/logs/nginx.pid';
 sub pid_in { open my $fh, '<', $_[0] or return 0; my $p = <$fh> // 0; chomp $p; return $p }

@@ -13,6 +13,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 use OAuthTest qw(need_module sha256_hash random_secret);
+use OAuthTokens qw(count_passing wait_until);
 
 need_module();
 plan skip_all => 'the workers run as another user only when nginx is started as root' if $> != 0;
@@ -83,19 +84,7 @@ sub issue {
     return @tokens;
 }
 
-sub passing {
-    my $check = $t->agent(keep_alive => 1);
-    return scalar grep {
-        $check->request('GET', $t->url('/api'), {headers => {Authorization => "Bearer $_"}})->{status} == 200
-    } @_;
-}
-
-sub wait_until {
-    my ($what, $cond) = @_;
-    my $deadline = time + 10;
-    sleep 0.05 until $cond->() || time > $deadline;
-    ok $cond->(), $what;
-}
+sub passing { count_passing($t, '/api', @_) }
 
 # Starts nginx; the error log it wrote meanwhile.
 sub start_logged {

@@ -19,7 +19,7 @@ use Time::HiRes qw(time);
 use OAuthTest qw(basic_credentials sha256_hash);
 
 our @EXPORT_OK = qw(issue_tokens passes_in_each_worker pass_in_each_worker_ok pipeline
-    tokens_http new_tokens_server);
+    tokens_http new_tokens_server count_passing wait_until);
 
 # The http snippet of the tests that keep many tokens, with a zone of SIZE:
 # /token, and /api/ok, which needs the scope read and answers X-Worker: $pid.
@@ -138,6 +138,24 @@ sub pass_in_each_worker_ok {
     my %passed = passes_in_each_worker($t, $tokens, '/api/ok');
     is_deeply [sort keys %passed], [$t->worker_pids], 'both workers answered' or diag explain \%passed;
     is_deeply [values %passed], [($count) x keys %passed], $name;
+}
+
+# How many of the tokens $t's location $path lets through, on one kept-alive
+# connection.
+sub count_passing {
+    my ($t, $path, @tokens) = @_;
+    my $check = $t->agent(keep_alive => 1);
+    return scalar grep {
+        $check->request('GET', $t->url($path), {headers => {Authorization => "Bearer $_"}})->{status} == 200
+    } @tokens;
+}
+
+# Polls $cond for up to 10 s and reports whether it came true, as test $what.
+sub wait_until {
+    my ($what, $cond) = @_;
+    my $deadline = time + 10;
+    Time::HiRes::sleep(0.05) until $cond->() || time > $deadline;
+    ok $cond->(), $what;
 }
 
 1;
