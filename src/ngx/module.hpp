@@ -274,14 +274,31 @@ std::optional<oauth::metrics::FleetGauges> fleetGaugesOf(ngx_http_request_t *r,
 ngx_int_t formEndpointHandler(ngx_http_request_t *r);  // form_endpoints.cpp
 ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
-// The check of JWTs at a protected location (access.cpp): the server's own
-// and those of trusted issuers; none when there are neither.
+// What the JWT checks of the module differ in: the gate's at a protected
+// location, and the introspection and revocation endpoints'.
+struct JwtSources {
+    const oauth::Registry *registry;                         // own tokens answer to it
+    const std::vector<oauth::jose::TrustedIssuer> *trusted;  // nullptr: own tokens only
+    uint32_t leeway;                                         // clock skew tolerated, seconds
+};
+
+// The check of JWTs over a zone (access.cpp), the one place a verifier is
+// wired: the server's own (when it signs them) and those of trusted
+// issuers, refused once in the zone's revocation list; none when there are
+// neither. Not copied: the verifier points at the policy it holds.
 class Jwts {
   public:
+    Jwts(const ServerConf *scf, ngx_shm_zone_t *zone, const JwtSources &sources);
+    // A protected location's: none where oauth_require_scope is not set.
     Jwts(ngx_http_request_t *r, const LocationConf *lcf);
+    Jwts(const Jwts &) = delete;
+    Jwts &operator=(const Jwts &) = delete;
+
     oauth::jose::JwtVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
 
   private:
+    void wire(const ServerConf *scf, ngx_shm_zone_t *zone, const JwtSources &sources);
+
     std::optional<oauth::RevocationList> revocations_;
     oauth::jose::GatePolicy policy_;
     std::optional<oauth::jose::JwtVerifier> verifier_;

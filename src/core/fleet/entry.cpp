@@ -5,6 +5,7 @@
 
 #include "core/base64.hpp"
 #include "core/jose/jws.hpp"
+#include "core/tokens/zone_tables.hpp"
 
 namespace oauth::fleet {
 
@@ -183,24 +184,28 @@ Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationL
     // that took it has answered 200, and checked the client's share there.
     RevocationCharge charge{
         revocation.client.empty() ? 0 : RevocationList::client_tag(revocation.client), 0};
+    ZoneTables tables(store, revocations);
     uint32_t retry_after = 0;
     if (revocation.kind == Kind::jwt) {
-        return revocations.add(revocation.digest, revocation.expires_at, now, charge,
-                               retry_after) == RevocationAdded::added
+        return tables.list({revocation.digest, revocation.expires_at}, charge, now, retry_after) ==
+                       RevocationAdded::added
                    ? Applied::listed
                    : Applied::full;
     }
     // RFC 7009 §2.1: a client revokes only its own tokens, wherever it asked.
-    TokenGrant grant;
-    if (!store.find(revocation.digest, now, grant) || grant.client() != revocation.client ||
-        !store.revoke(revocation.digest, revocation.client)) {
-        return Applied::not_held;
-    }
     // Revoked here whatever the list says; full, a state file could bring it back.
-    return revocations.add(revocation.digest, grant.expires_at, now, charge, retry_after) ==
-                   RevocationAdded::added
-               ? Applied::revoked
-               : Applied::full;
+    switch (tables.revoke_opaque(revocation.digest, revocation.client, charge,
+                                 WhenUnlisted::token_goes, now, retry_after)) {
+        case OpaqueRevoked::revoked:
+            return Applied::revoked;
+        case OpaqueRevoked::not_held:
+        case OpaqueRevoked::foreign:
+            return Applied::not_held;
+        case OpaqueRevoked::client_at_share:  // never: charged to no share
+        case OpaqueRevoked::full:             // revoked, unlisted
+            break;
+    }
+    return Applied::full;
 }
 
 std::string StreamId::text() const {

@@ -13,8 +13,11 @@
 
 #include "core/jose/key.hpp"
 #include "core/token.hpp"
-#include "core/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
+
+namespace oauth {
+class TokenStore;
+}
 
 namespace oauth::fleet {
 
