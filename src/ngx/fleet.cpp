@@ -75,14 +75,11 @@ uint64_t wallMs() {
 }
 
 StreamId positionOf(ngx_shm_zone_t *shm) {
-    FleetPosition &p = stateOf(shm).fleet_position;
-    return {p.ms.load(std::memory_order_acquire), p.seq.load(std::memory_order_acquire)};
+    return stateOf(shm).fleet_position.load();
 }
 
 void setPosition(ngx_shm_zone_t *shm, StreamId id) {
-    FleetPosition &p = stateOf(shm).fleet_position;
-    p.seq.store(id.seq, std::memory_order_release);
-    p.ms.store(id.ms, std::memory_order_release);
+    stateOf(shm).fleet_position.store(id);
 }
 
 // ---- replies -----------------------------------------------------------------

@@ -17,6 +17,7 @@
 
 #include "core/bearer.hpp"
 #include "core/fleet/outbox.hpp"
+#include "core/fleet/stream_id.hpp"
 #include "core/fleet/start_read.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
@@ -134,13 +135,6 @@ struct RequestContext {
     ngx_str_t audience;  // space-separated
 };
 
-// The last stream entry of the fleet applied to the zone, "ms-seq"; 0-0: none.
-// Kept in the state file (state.cpp).
-struct FleetPosition {
-    std::atomic<uint64_t> ms;
-    std::atomic<uint64_t> seq;
-};
-
 // What the processes of a zone share about its fleet link (fleet.cpp).
 struct FleetShared {
     oauth::LeaseWord reader;                  // the worker that reads and publishes
@@ -165,7 +159,9 @@ struct ZoneState {
     std::atomic<uint64_t> writes;
     // The change log's position up to which FILE and FILE.journal hold the zone.
     std::atomic<uint64_t> journaled;
-    FleetPosition fleet_position;
+    // The last stream entry of the fleet applied to the zone; 0-0: none.
+    // Kept in the state file (state.cpp).
+    oauth::fleet::SharedStreamId fleet_position;
     uint64_t instance;  // drawn when the zone was created
     bool snapshot_is_ours;
     FileMark snapshot;

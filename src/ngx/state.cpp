@@ -393,11 +393,6 @@ ngx_msec_t cpuMsec() {
            ngx_msec_t(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
 }
 
-oauth::StreamPosition fleetPositionOf(const ZoneState &state) {
-    return oauth::StreamPosition{state.fleet_position.ms.load(std::memory_order_relaxed),
-                                 state.fleet_position.seq.load(std::memory_order_relaxed)};
-}
-
 // The journal's whole images; a torn or damaged rest (a crash cut the last
 // write short) is cut off, in the file that was read, so that what is
 // appended next follows whole ones.
@@ -494,7 +489,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
         oauth::RevocationList revocations(regions->revocations, oauth::StoreLock{});
         uint32_t now = uint32_t(ngx_time());
         oauth::RestoreCounts counts;
-        oauth::StreamPosition position = journal.stream_position();
+        oauth::fleet::StreamId position = journal.stream_position();
         if (file) {
             counts = oauth::apply_state_file(*file, store, revocations, now);
             position = std::max(position, file->stream_position());
@@ -503,8 +498,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
             oauth::apply_state_records(image, store, revocations, now, true, 0,
                                        image.record_count(), counts);
         }
-        state.fleet_position.ms.store(position.ms, std::memory_order_relaxed);
-        state.fleet_position.seq.store(position.seq, std::memory_order_relaxed);
+        state.fleet_position.store(position);
         state.snapshot = markOf(dir.get(), nameOf(zone));
         state.journal = markOf(dir.get(), nameOf(zone, ".journal"));
         ngx_time_update();
@@ -578,7 +572,7 @@ struct Writer {
     std::unique_ptr<Compaction> compaction;
     std::unique_ptr<Merge> merge;
     ngx_msec_t drained_at = 0;
-    oauth::StreamPosition written_position;  // the fleet's, as last written
+    oauth::fleet::StreamId written_position;  // the fleet's, as last written
     bool holds_lease = false;
 };
 
@@ -683,13 +677,13 @@ Drain drain(Writer &w) {
         return Drain::lapped;  // state= given by a reload to a zone made without it
     }
     uint64_t from = state.journaled.load(std::memory_order_relaxed);
-    oauth::StreamPosition position = fleetPositionOf(state);
+    oauth::fleet::StreamId position = state.fleet_position.load();
     std::vector<oauth::ZoneChange> changes;
     std::optional<uint64_t> to = log.read(from, changes);
     if (!to) {
         return Drain::lapped;
     }
-    if (changes.empty() && !(w.written_position != position)) {
+    if (changes.empty() && w.written_position == position) {
         return Drain::nothing;
     }
     oauth::StateFileWriter image(view(w.zone.name), newStamp(state), position);
@@ -713,7 +707,7 @@ Drain drain(Writer &w) {
             ++records;
         }
     }
-    if (records == 0 && !(w.written_position != position)) {
+    if (records == 0 && w.written_position == position) {
         state.journaled.store(*to, std::memory_order_relaxed);  // all gone already
         return Drain::nothing;
     }
@@ -787,7 +781,7 @@ void startCompaction(Writer &w, bool lapped, bool requested) {
         state.journaled.store(changesOf(w.shm).position(), std::memory_order_relaxed);
     }
     compaction->journal_start = markOf(w.dir.get(), w.journal);
-    oauth::StreamPosition position = fleetPositionOf(state);
+    oauth::fleet::StreamId position = state.fleet_position.load();
     compaction->image =
         std::make_unique<oauth::StateFileWriter>(view(w.zone.name), newStamp(state), position);
     compaction->copied_at = uint32_t(ngx_time());
@@ -1076,7 +1070,7 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
             return NGX_ERROR;
         }
         w->workers = workersUid(cycle);
-        w->written_position = fleetPositionOf(stateOf(w->shm));
+        w->written_position = stateOf(w->shm).fleet_position.load();
         w->timer.handler = onTimer;
         w->timer.data = w;
         w->timer.log = cycle->log;

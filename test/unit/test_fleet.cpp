@@ -15,6 +15,7 @@
 #include "core/fleet/horizon.hpp"
 #include "core/fleet/outbox.hpp"
 #include "core/fleet/start_read.hpp"
+#include "core/fleet/stream_id.hpp"
 #include "core/jose/key.hpp"
 #include "fixtures.hpp"
 
@@ -264,6 +265,19 @@ void stream_ids(void **) {
     assert_true((StreamId{1, 9} < StreamId{2, 0}));
     assert_true((StreamId{2, 0} < StreamId{2, 1}));
     assert_false((StreamId{2, 1} < StreamId{2, 1}));
+    assert_true((StreamId{2, 1} == StreamId{2, 1}));
+    assert_true((StreamId{2, 1} != StreamId{2, 0}));
+}
+
+// The zone's shared position: zero until moved, then what was stored, whole.
+void a_shared_position_holds_one_id(void **) {
+    SharedStreamId shared;
+    assert_true(shared.load().none());
+    shared.store({1700000000123, 7});
+    assert_true((shared.load() == StreamId{1700000000123, 7}));
+    shared.store({});
+    assert_true(shared.load().none());
+    static_assert(sizeof(SharedStreamId) == 2 * sizeof(uint64_t), "a zone's layout");
 }
 
 void continuity(void **) {
@@ -370,6 +384,7 @@ int main() {
         cmocka_unit_test(an_opaque_entry_revokes_only_its_clients_token),
         cmocka_unit_test(entries_count_against_their_clients_share),
         cmocka_unit_test(stream_ids),
+        cmocka_unit_test(a_shared_position_holds_one_id),
         cmocka_unit_test(continuity),
         cmocka_unit_test(the_outbox_keeps_order_and_bounds),
         cmocka_unit_test(the_horizon_covers_every_token_life),

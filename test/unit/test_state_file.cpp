@@ -60,7 +60,7 @@ void add_revocation_to_writer(void *context, const Digest &digest, uint32_t expi
 }
 
 std::string snapshot(const TokenStore &store, const RevocationList &revoked,
-                     std::string_view zone = "tokens", StreamPosition position = {}) {
+                     std::string_view zone = "tokens", fleet::StreamId position = {}) {
     StateFileWriter writer(zone, StateStamp{7, 1234, 99, kNow}, position);
     store.visit_live(kNow, add_to_writer, &writer);
     revoked.visit_live(kNow, add_revocation_to_writer, &writer);

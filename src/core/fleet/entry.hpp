@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/fleet/stream_id.hpp"
 #include "core/jose/key.hpp"
 #include "core/token.hpp"
 #include "core/token_store.hpp"
@@ -63,19 +64,6 @@ enum class Applied {
 // node's own, or the stream re-read) changes nothing the second time.
 Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationList &revocations,
                     uint32_t now) noexcept;
-
-// A Redis stream entry id, "MS-SEQ"; 0-0 names no entry.
-struct StreamId {
-    uint64_t ms = 0;
-    uint64_t seq = 0;
-
-    bool operator<(const StreamId &other) const {
-        return ms != other.ms ? ms < other.ms : seq < other.seq;
-    }
-    bool none() const { return ms == 0 && seq == 0; }
-    std::string text() const;
-    static std::optional<StreamId> parse(std::string_view text) noexcept;
-};
 
 // What the stream says of a node's position when the link comes up.
 struct StreamInfo {
