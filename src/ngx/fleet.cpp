@@ -32,15 +32,18 @@
 #include "core/fleet/entry.hpp"
 #include "core/fleet/horizon.hpp"
 #include "core/fleet/start_read.hpp"
+#include "core/fleet/stream.hpp"
 #include "core/jose/gate.hpp"
 
 namespace oauth_ngx {
 
 namespace {
 
+using oauth::fleet::BatchCounts;
 using oauth::fleet::Continuity;
 using oauth::fleet::FieldView;
 using oauth::fleet::Rejection;
+using oauth::fleet::StreamEntry;
 using oauth::fleet::StreamId;
 using oauth::fleet::StreamInfo;
 
@@ -66,7 +69,7 @@ ZoneState &stateOf(ngx_shm_zone_t *shm) {
 }
 
 std::string streamOf(const FleetConf &conf, const ngx_str_t &zone) {
-    return conf.prefix + ":" + std::string(view(zone));
+    return oauth::fleet::stream_name(conf.prefix, view(zone));
 }
 
 uint64_t wallMs() {
@@ -91,13 +94,6 @@ bool isString(const redisReply *r) {
 std::string_view text(const redisReply *r) {
     return {r->str, r->len};
 }
-
-// One entry of a stream, its fields viewed in the reply.
-struct StreamEntry {
-    StreamId id;
-    std::vector<FieldView> fields;
-    bool well_formed = true;
-};
 
 // XREAD's reply: nil (nothing new), or [[stream, [[id, [field, value, ...]], ...]]].
 // False when it is not that shape: what answered is not a Redis we understand.
@@ -181,78 +177,58 @@ bool parseInfo(const redisReply *reply, StreamInfo &info) {
 
 // ---- applying ------------------------------------------------------------------
 
-struct Applied {
-    size_t entries = 0;
-    size_t rejected = 0;
-    Rejection last = Rejection::none;
-    StreamId last_rejected;
+struct FullList {
+    ngx_shm_zone_t *shm;
+    const std::string &stream;
 };
 
-// Verifies and applies each entry, and moves the zone's position past it.
-void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string &stream,
-                  const std::vector<StreamEntry> &entries, Applied &counts) {
-    oauth::TokenStore store = storeOf(shm);
-    oauth::RevocationList revocations = revocationsOf(shm);
-    uint32_t now = uint32_t(ngx_time());
-    // What is applied is noted in the zone's change log: the state file's
-    // writer keeps it, with the position, within a second.
-    for (const StreamEntry &entry : entries) {
-        oauth::fleet::Revocation revocation;
-        Rejection why = entry.well_formed ? oauth::fleet::verify_entry(entry.fields, stream,
-                                                                       conf.accepted, revocation)
-                                          : Rejection::malformed;
-        if (why != Rejection::none) {
-            ++counts.rejected;
-            counts.last = why;
-            counts.last_rejected = entry.id;
-        } else {
-            oauth::fleet::Applied applied =
-                oauth::fleet::apply_entry(revocation, store, revocations, now);
-            if (applied == oauth::fleet::Applied::full) {
-                ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                              "oauth_fleet_redis: stream \"%s\": the revocation list of zone "
-                              "\"%V\" is full; a revocation of the fleet by client \"%*s\" "
-                              "is not listed (a JWT stays valid here, an opaque token is revoked "
-                              "but a state file could bring it back)",
-                              stream.c_str(), &shm->shm.name, revocation.client.size(),
-                              revocation.client.data());
-            }
-            ++counts.entries;
-        }
-        setPosition(shm, entry.id);
-    }
+void logFullList(void *context, const oauth::fleet::Revocation &revocation) {
+    auto *full = static_cast<FullList *>(context);
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "oauth_fleet_redis: stream \"%s\": the revocation list of zone "
+                  "\"%V\" is full; a revocation of the fleet by client \"%*s\" "
+                  "is not listed (a JWT stays valid here, an opaque token is revoked "
+                  "but a state file could bring it back)",
+                  full->stream.c_str(), &full->shm->shm.name, revocation.client.size(),
+                  revocation.client.data());
 }
 
-// What a continuity check found, said once; true when the stream lost what
-// this node had read.
-bool noteContinuity(ngx_shm_zone_t *shm, const std::string &stream, const StreamInfo &info) {
-    StreamId position = positionOf(shm);
-    switch (oauth::fleet::check_continuity(position, info)) {
-        case Continuity::continues:
-            return false;
-        case Continuity::trimmed:
-            // Also what a node sees when Redis lost its data and another node
-            // refilled the stream first: only this node may hold some of its
-            // revocations, so they go out again (a duplicate changes nothing).
+// Verifies and applies each entry, and moves the zone's position past it.
+// What is applied is noted in the zone's change log: the state file's writer
+// keeps it, with the position, within a second.
+void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string &stream,
+                  const std::vector<StreamEntry> &entries, BatchCounts &counts) {
+    oauth::TokenStore store = storeOf(shm);
+    oauth::RevocationList revocations = revocationsOf(shm);
+    FullList full{shm, stream};
+    oauth::fleet::BatchTarget target{store, revocations, stateOf(shm).fleet_position, logFullList,
+                                     &full};
+    oauth::fleet::apply_batch(entries, stream, conf.accepted, uint32_t(ngx_time()), target, counts);
+}
+
+// Does what the continuity check found, and says it once.
+void noteContinuity(ngx_shm_zone_t *shm, const std::string &stream, const StreamInfo &info) {
+    switch (oauth::fleet::check_continuity(positionOf(shm), info)) {
+        case Continuity::read_on:
+            return;
+        case Continuity::republish:
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "oauth_fleet_redis: stream \"%s\" was trimmed past this node's "
                           "position; what Redis still holds is read again, and this node's "
                           "live revocations are published again",
                           stream.c_str());
-            stateOf(shm).fleet.republish.store(1, std::memory_order_release);
-            return false;
-        case Continuity::lost:
+            break;
+        case Continuity::reset_and_republish:
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "oauth_fleet_redis: stream \"%s\" lost what this node read (%s); its "
+                          "live revocations are published again",
+                          stream.c_str(),
+                          info.exists ? "its last id is older than this node's position"
+                                      : "the stream is missing");
+            setPosition(shm, StreamId{});
             break;
     }
-    ngx_log_error(
-        NGX_LOG_WARN, ngx_cycle->log, 0,
-        "oauth_fleet_redis: stream \"%s\" lost what this node read (%s); its live "
-        "revocations are published again",
-        stream.c_str(),
-        info.exists ? "its last id is older than this node's position" : "the stream is missing");
-    setPosition(shm, StreamId{});
     stateOf(shm).fleet.republish.store(1, std::memory_order_release);
-    return true;
 }
 
 // ---- the directive ------------------------------------------------------------
@@ -660,7 +636,7 @@ std::string refusal(const std::string &command, const StartExchange &exchange,
 // The whole read, or why it stopped.
 std::optional<std::string> readAtStart(StartExchange &exchange, ngx_shm_zone_t *shm,
                                        const FleetConf &conf, const std::string &stream,
-                                       Applied &counts) {
+                                       BatchCounts &counts) {
     std::vector<std::vector<std::string>> handshake;
     if (!conf.password.empty()) {
         handshake.push_back({"AUTH", conf.password});
@@ -703,15 +679,14 @@ void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone) {
         return;
     }
     FleetConf &conf = *mcf->fleet;
-    // Revocations a state file brought back may never have left the outbox
-    // of the node's previous life (Redis away when it stopped): they go out
-    // again once the link is up. Redis takes them twice at worst.
+    // Restored revocations go out once the link is up: Redis takes them
+    // twice at worst.
     size_t restored = 0;
     revocationsOf(shm).visit_live(
         uint32_t(ngx_time()),
         [](void *count, const oauth::Digest &, uint32_t) { ++*static_cast<size_t *>(count); },
         &restored);
-    if (restored != 0) {
+    if (oauth::fleet::republish_restored(restored)) {
         stateOf(shm).fleet.republish.store(1, std::memory_order_release);
     }
     if (!conf.start_deadline) {
@@ -721,7 +696,7 @@ void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone) {
         std::string stream = streamOf(conf, zone.name);
         StartExchange exchange(*conf.start_deadline);
         std::optional<std::string> problem;
-        Applied counts;
+        BatchCounts counts;
         if (!exchange.connect(conf)) {
             problem = exchange.problem();
         } else {
@@ -741,7 +716,7 @@ void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone) {
             ngx_log_error(
                 NGX_LOG_NOTICE, shm->shm.log, 0,
                 "oauth_fleet_redis: stream \"%s\": %uz entries applied at start, up to %s",
-                stream.c_str(), counts.entries, positionOf(shm).text().c_str());
+                stream.c_str(), counts.applied, positionOf(shm).text().c_str());
         }
         if (counts.rejected != 0) {
             ngx_log_error(NGX_LOG_WARN, shm->shm.log, 0,
@@ -852,13 +827,14 @@ class ZoneLink final : public RedisLink::Owner {
         }
         std::optional<oauth::fleet::Outbox> outbox = outboxOf(shm_);
         uint64_t dropped = outbox ? outbox->dropped() : 0;
-        uint64_t published = state().dropped_published.load(std::memory_order_relaxed);
-        if (dropped != published) {
+        uint64_t refused = oauth::fleet::refused_since_republish(
+            dropped, state().dropped_published.load(std::memory_order_relaxed));
+        if (refused != 0) {
             ngx_log_error(NGX_LOG_WARN, tick_.log, 0,
                           "oauth_fleet_redis: %uL revocations did not fit in the outbox of zone "
                           "\"%V\"; its revocation list is published again (an opaque token "
                           "of another node among them is not)",
-                          dropped - published, &shm_->shm.name);
+                          refused, &shm_->shm.name);
             state().dropped_published.store(dropped, std::memory_order_relaxed);
             state().republish.store(1, std::memory_order_release);
         }
@@ -987,7 +963,7 @@ class ZoneLink final : public RedisLink::Owner {
             return;
         }
         self->heard();
-        Applied counts;
+        BatchCounts counts;
         applyEntries(self->shm_, self->conf_, self->stream_, entries, counts);
         if (counts.rejected != 0) {
             self->rejected_ += counts.rejected;

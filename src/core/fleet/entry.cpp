@@ -195,17 +195,4 @@ Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationL
                : Applied::full;
 }
 
-Continuity check_continuity(StreamId position, const StreamInfo &stream) noexcept {
-    if (position.none()) {
-        return Continuity::continues;
-    }
-    if (!stream.exists || stream.last_generated_id < position) {
-        return Continuity::lost;
-    }
-    if (!stream.first_entry.none() && position < stream.first_entry) {
-        return Continuity::trimmed;
-    }
-    return Continuity::continues;
-}
-
 }  // namespace oauth::fleet
