@@ -57,8 +57,6 @@ constexpr size_t kReadCount = 100;
 constexpr size_t kStartReadCount = 1000;
 constexpr uint32_t kRepublishSlots = 1024;  // a signature each: some ms per turn
 
-const oauth::LeasePolicy kLeasePolicy{3, isAlive};
-
 MainConf *mainConfOf(ngx_cycle_t *cycle) {
     return static_cast<MainConf *>(
         ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oauth_module));
@@ -803,8 +801,7 @@ class ZoneLink final : public RedisLink::Owner {
     }
 
     void tick() {
-        bool held = oauth::hold_lease(state().reader, uint32_t(ngx_pid), uint32_t(ngx_time()),
-                                      kLeasePolicy);
+        bool held = holdZoneLease(state().reader);
         if (held != holds_) {
             ngx_log_error(NGX_LOG_INFO, tick_.log, 0,
                           held ? "oauth_fleet_redis: this worker reads stream \"%s\""
@@ -868,7 +865,7 @@ class ZoneLink final : public RedisLink::Owner {
             closeLinks();
             holds_ = false;
         }
-        oauth::release_lease(state().reader, uint32_t(ngx_pid));
+        releaseZoneLease(state().reader);
     }
 
     // ---- the link's state, logged once per change for the whole node ----

@@ -244,8 +244,15 @@ ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
 void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
 ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
 void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
+
+// ---- a zone's leases (lease.cpp) ----------------------------------------------
+
 // Whether a lease holder's pid still names a live process, not a zombie.
 bool isAlive(uint32_t pid);
+// Takes or renews the lease for this worker: true when it holds it on return.
+bool holdZoneLease(oauth::LeaseWord &lease);
+// Gives the lease up if this worker holds it, so that a successor need not wait.
+void releaseZoneLease(oauth::LeaseWord &lease);
 
 // ---- the fleet (fleet.cpp) ---------------------------------------------------
 

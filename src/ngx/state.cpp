@@ -17,14 +17,12 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -71,31 +69,6 @@ std::string nameOf(const Zone &zone, const char *suffix = "") {
 ZoneState &stateOf(ngx_shm_zone_t *shm) {
     return *static_cast<ZoneRegions *>(shm->data)->state;
 }
-
-}  // namespace
-
-// A process killed with its parent stays a zombie until someone reaps it.
-bool isAlive(uint32_t pid) {
-    if (kill(pid_t(pid), 0) != 0 && ngx_errno != EPERM) {
-        return false;
-    }
-    char path[32];
-    ngx_sprintf(reinterpret_cast<u_char *>(path), "/proc/%uD/stat%Z", pid);
-    std::FILE *f = std::fopen(path, "r");
-    if (f == nullptr) {
-        return true;  // no /proc: kill() is all there is to go by
-    }
-    char line[256];
-    size_t n = std::fread(line, 1, sizeof line - 1, f);
-    std::fclose(f);
-    line[n] = '\0';
-    const char *state = std::strrchr(line, ')');
-    return state == nullptr || state[1] != ' ' || state[2] != 'Z';
-}
-
-namespace {
-
-const oauth::LeasePolicy kLeasePolicy{3, isAlive};
 
 uint64_t randomWord() {
     uint64_t word = 0;
@@ -966,8 +939,7 @@ void tick(Writer &w) {
 
 bool holdsLease(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    bool held =
-        oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()), kLeasePolicy);
+    bool held = holdZoneLease(state.writer);
     if (held != w.holds_lease) {
         w.holds_lease = held;
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
@@ -1093,8 +1065,7 @@ void stopStateWriters(ngx_cycle_t *) {
         ZoneState &state = stateOf(w.shm);
         w.compaction.reset();
         ngx_time_update();
-        if (!oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()),
-                               kLeasePolicy)) {
+        if (!holdZoneLease(state.writer)) {
             continue;
         }
         try {
@@ -1114,7 +1085,7 @@ void stopStateWriters(ngx_cycle_t *) {
         } catch (const std::bad_alloc &) {
             w.compaction.reset();
         }
-        oauth::release_lease(state.writer, uint32_t(ngx_pid));
+        releaseZoneLease(state.writer);
     }
 }
 
