@@ -38,10 +38,6 @@ ZoneState &stateOf(ngx_shm_zone_t *shm) {
     return *static_cast<ZoneRegions *>(shm->data)->state;
 }
 
-void setPosition(ngx_shm_zone_t *shm, StreamId id) {
-    stateOf(shm).fleet_position.store(id);
-}
-
 bool isString(const redisReply *r) {
     return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
@@ -50,6 +46,7 @@ std::string_view text(const redisReply *r) {
     return {r->str, r->len};
 }
 
+// Where a revocation the full list could not take is told: the log.
 struct FullList {
     ngx_shm_zone_t *shm;
     const std::string &stream;
@@ -172,8 +169,6 @@ bool parseInfo(const redisReply *reply, StreamInfo &info) {
 
 // What is applied is noted in the zone's change log: the state file's writer
 // keeps it, with the position, within a second.
-// What is applied is noted in the zone's change log: the state file's writer
-// keeps it, with the position, within a second.
 void applyEntries(ngx_shm_zone_t *shm, const FleetConf &conf, const std::string &stream,
                   const std::vector<StreamEntry> &entries, BatchCounts &counts) {
     oauth::TokenStore store = storeOf(shm);
@@ -202,7 +197,7 @@ void noteContinuity(ngx_shm_zone_t *shm, const std::string &stream, const Stream
                           stream.c_str(),
                           info.exists ? "its last id is older than this node's position"
                                       : "the stream is missing");
-            setPosition(shm, StreamId{});
+            stateOf(shm).fleet_position.store(StreamId{});  // read from the start
             break;
     }
     stateOf(shm).fleet.republish.store(1, std::memory_order_release);
