@@ -17,14 +17,12 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -71,31 +69,6 @@ std::string nameOf(const Zone &zone, const char *suffix = "") {
 ZoneState &stateOf(ngx_shm_zone_t *shm) {
     return *static_cast<ZoneRegions *>(shm->data)->state;
 }
-
-}  // namespace
-
-// A process killed with its parent stays a zombie until someone reaps it.
-bool isAlive(uint32_t pid) {
-    if (kill(pid_t(pid), 0) != 0 && ngx_errno != EPERM) {
-        return false;
-    }
-    char path[32];
-    ngx_sprintf(reinterpret_cast<u_char *>(path), "/proc/%uD/stat%Z", pid);
-    std::FILE *f = std::fopen(path, "r");
-    if (f == nullptr) {
-        return true;  // no /proc: kill() is all there is to go by
-    }
-    char line[256];
-    size_t n = std::fread(line, 1, sizeof line - 1, f);
-    std::fclose(f);
-    line[n] = '\0';
-    const char *state = std::strrchr(line, ')');
-    return state == nullptr || state[1] != ' ' || state[2] != 'Z';
-}
-
-namespace {
-
-const oauth::LeasePolicy kLeasePolicy{3, isAlive};
 
 uint64_t randomWord() {
     uint64_t word = 0;
@@ -393,11 +366,6 @@ ngx_msec_t cpuMsec() {
            ngx_msec_t(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
 }
 
-oauth::StreamPosition fleetPositionOf(const ZoneState &state) {
-    return oauth::StreamPosition{state.fleet_position.ms.load(std::memory_order_relaxed),
-                                 state.fleet_position.seq.load(std::memory_order_relaxed)};
-}
-
 // The journal's whole images; a torn or damaged rest (a crash cut the last
 // write short) is cut off, in the file that was read, so that what is
 // appended next follows whole ones.
@@ -494,7 +462,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
         oauth::RevocationList revocations(regions->revocations, oauth::StoreLock{});
         uint32_t now = uint32_t(ngx_time());
         oauth::RestoreCounts counts;
-        oauth::StreamPosition position = journal.stream_position();
+        oauth::fleet::StreamId position = journal.stream_position();
         if (file) {
             counts = oauth::apply_state_file(*file, store, revocations, now);
             position = std::max(position, file->stream_position());
@@ -503,8 +471,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
             oauth::apply_state_records(image, store, revocations, now, true, 0,
                                        image.record_count(), counts);
         }
-        state.fleet_position.ms.store(position.ms, std::memory_order_relaxed);
-        state.fleet_position.seq.store(position.seq, std::memory_order_relaxed);
+        state.fleet_position.store(position);
         state.snapshot = markOf(dir.get(), nameOf(zone));
         state.journal = markOf(dir.get(), nameOf(zone, ".journal"));
         ngx_time_update();
@@ -578,7 +545,7 @@ struct Writer {
     std::unique_ptr<Compaction> compaction;
     std::unique_ptr<Merge> merge;
     ngx_msec_t drained_at = 0;
-    oauth::StreamPosition written_position;  // the fleet's, as last written
+    oauth::fleet::StreamId written_position;  // the fleet's, as last written
     bool holds_lease = false;
 };
 
@@ -683,13 +650,13 @@ Drain drain(Writer &w) {
         return Drain::lapped;  // state= given by a reload to a zone made without it
     }
     uint64_t from = state.journaled.load(std::memory_order_relaxed);
-    oauth::StreamPosition position = fleetPositionOf(state);
+    oauth::fleet::StreamId position = state.fleet_position.load();
     std::vector<oauth::ZoneChange> changes;
     std::optional<uint64_t> to = log.read(from, changes);
     if (!to) {
         return Drain::lapped;
     }
-    if (changes.empty() && !(w.written_position != position)) {
+    if (changes.empty() && w.written_position == position) {
         return Drain::nothing;
     }
     oauth::StateFileWriter image(view(w.zone.name), newStamp(state), position);
@@ -713,7 +680,7 @@ Drain drain(Writer &w) {
             ++records;
         }
     }
-    if (records == 0 && !(w.written_position != position)) {
+    if (records == 0 && w.written_position == position) {
         state.journaled.store(*to, std::memory_order_relaxed);  // all gone already
         return Drain::nothing;
     }
@@ -787,7 +754,7 @@ void startCompaction(Writer &w, bool lapped, bool requested) {
         state.journaled.store(changesOf(w.shm).position(), std::memory_order_relaxed);
     }
     compaction->journal_start = markOf(w.dir.get(), w.journal);
-    oauth::StreamPosition position = fleetPositionOf(state);
+    oauth::fleet::StreamId position = state.fleet_position.load();
     compaction->image =
         std::make_unique<oauth::StateFileWriter>(view(w.zone.name), newStamp(state), position);
     compaction->copied_at = uint32_t(ngx_time());
@@ -972,8 +939,7 @@ void tick(Writer &w) {
 
 bool holdsLease(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    bool held =
-        oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()), kLeasePolicy);
+    bool held = holdZoneLease(state.writer);
     if (held != w.holds_lease) {
         w.holds_lease = held;
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
@@ -1076,7 +1042,7 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
             return NGX_ERROR;
         }
         w->workers = workersUid(cycle);
-        w->written_position = fleetPositionOf(stateOf(w->shm));
+        w->written_position = stateOf(w->shm).fleet_position.load();
         w->timer.handler = onTimer;
         w->timer.data = w;
         w->timer.log = cycle->log;
@@ -1099,8 +1065,7 @@ void stopStateWriters(ngx_cycle_t *) {
         ZoneState &state = stateOf(w.shm);
         w.compaction.reset();
         ngx_time_update();
-        if (!oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()),
-                               kLeasePolicy)) {
+        if (!holdZoneLease(state.writer)) {
             continue;
         }
         try {
@@ -1120,7 +1085,7 @@ void stopStateWriters(ngx_cycle_t *) {
         } catch (const std::bad_alloc &) {
             w.compaction.reset();
         }
-        oauth::release_lease(state.writer, uint32_t(ngx_pid));
+        releaseZoneLease(state.writer);
     }
 }
 

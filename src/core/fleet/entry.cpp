@@ -50,14 +50,6 @@ bool parse_u32(std::string_view text, uint32_t &out) {
     return ec == std::errc() && end == text.data() + text.size();
 }
 
-bool parse_u64(std::string_view text, uint64_t &out) {
-    if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) {
-        return false;
-    }
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
-}
-
 bool printable(std::string_view text) {
     for (char c : text) {
         if (c < 0x20 || c == 0x7f) {
@@ -206,33 +198,6 @@ Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationL
             break;
     }
     return Applied::full;
-}
-
-std::string StreamId::text() const {
-    return std::to_string(ms) + "-" + std::to_string(seq);
-}
-
-std::optional<StreamId> StreamId::parse(std::string_view text) noexcept {
-    size_t dash = text.find('-');
-    StreamId id;
-    if (dash == std::string_view::npos || !parse_u64(text.substr(0, dash), id.ms) ||
-        !parse_u64(text.substr(dash + 1), id.seq)) {
-        return std::nullopt;
-    }
-    return id;
-}
-
-Continuity check_continuity(StreamId position, const StreamInfo &stream) noexcept {
-    if (position.none()) {
-        return Continuity::continues;
-    }
-    if (!stream.exists || stream.last_generated_id < position) {
-        return Continuity::lost;
-    }
-    if (!stream.first_entry.none() && position < stream.first_entry) {
-        return Continuity::trimmed;
-    }
-    return Continuity::continues;
 }
 
 }  // namespace oauth::fleet

@@ -149,7 +149,7 @@ struct StateFileWriter::Hash {
 };
 
 StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp,
-                                 const StreamPosition &position)
+                                 const fleet::StreamId &position)
     : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp), position_(position) {}
 
 StateFileWriter::~StateFileWriter() {
@@ -324,7 +324,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         file.stamp_ = *peek_stamp(bytes);
         // Versions 1 and 2 held no stream position: their reserved bytes, zero, read as 0-0.
         file.position_ =
-            StreamPosition{get_u64(bytes, kPositionAt), get_u64(bytes, kPositionAt + 8)};
+            fleet::StreamId{get_u64(bytes, kPositionAt), get_u64(bytes, kPositionAt + 8)};
         // Each grant record takes its lengths or more: a count past that is a
         // lie. Version 1 had no audience: its tokens come back without one.
         size_t lengths = version == 1 ? 4 : 6;
@@ -413,8 +413,8 @@ size_t StateJournal::record_count() const {
     return count;
 }
 
-StreamPosition StateJournal::stream_position() const {
-    StreamPosition furthest;
+fleet::StreamId StateJournal::stream_position() const {
+    fleet::StreamId furthest;
     for (const StateFile &image : images) {
         furthest = std::max(furthest, image.stream_position());
     }
