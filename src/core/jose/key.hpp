@@ -1,5 +1,6 @@
-// JOSE keys (RFC 7517, RFC 7518 §3, RFC 8037): each bound to exactly one
-// signing algorithm, loaded from PEM or from a JWK Set, published as JWKs.
+// JOSE keys (RFC 7517, RFC 7518 §3, RFC 8037): own keys, loaded from PEM and
+// published as JWKs, each bound to one signing algorithm; a trusted issuer's,
+// from its JWK Set, each bound to the algorithms of its type and curve.
 #pragma once
 
 #include <array>
