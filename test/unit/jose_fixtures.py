@@ -50,6 +50,15 @@ def thumbprint(jwk):
     return b64(hashlib.sha256(canonical.encode()).digest())
 
 
+def ec_jwk(key):
+    """RFC 7518 §6.2.1.2: x and y the full size of the curve, which PyJWT 2.6
+    does not pad to (a P-521 coordinate is nearly always a byte short)."""
+    numbers = key.public_key().public_numbers()
+    size = (key.curve.key_size + 7) // 8
+    return {"kty": "EC", "crv": {256: "P-256", 384: "P-384", 521: "P-521"}[key.curve.key_size],
+            "x": b64(numbers.x.to_bytes(size, "big")), "y": b64(numbers.y.to_bytes(size, "big"))}
+
+
 keys = {
     "es": (ec.generate_private_key(ec.SECP256R1()), "ES256", ECAlgorithm(ECAlgorithm.SHA256)),
     "rs": (rsa.generate_private_key(65537, 2048), "RS256", RSAAlgorithm(RSAAlgorithm.SHA256)),
@@ -59,6 +68,8 @@ jwks = []
 for kid, (key, alg, algorithm) in keys.items():
     write(kid + ".pem", pem(key))
     jwk = json.loads(algorithm.to_jwk(key.public_key()))
+    if kid == "es":
+        jwk.update(ec_jwk(key))  # PyJWT leaves out a coordinate's leading zero bytes
     write(kid + ".thumbprint", thumbprint(jwk))
     jwk.update(kid=kid, alg=alg, use="sig")
     jwks.append(jwk)
@@ -174,15 +185,6 @@ assert len(base64.urlsafe_b64decode(signature + "==")) == 64
 # A key of each type and curve, signing each of the ten algorithms. The RSA
 # key's JWK has no alg, as Entra publishes some: it takes RS* and PS*.
 from jwt.algorithms import RSAPSSAlgorithm  # noqa: E402
-
-def ec_jwk(key):
-    """RFC 7518 §6.2.1.2: x and y the full size of the curve, which PyJWT 2.6
-    does not pad to (a P-521 coordinate is nearly always a byte short)."""
-    numbers = key.public_key().public_numbers()
-    size = (key.curve.key_size + 7) // 8
-    return {"kty": "EC", "crv": {256: "P-256", 384: "P-384", 521: "P-521"}[key.curve.key_size],
-            "x": b64(numbers.x.to_bytes(size, "big")), "y": b64(numbers.y.to_bytes(size, "big"))}
-
 
 rsa_any = rsa.generate_private_key(65537, 2048)
 rsa_rs256 = rsa.generate_private_key(65537, 2048)
