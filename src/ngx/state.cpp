@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/tokens/journal.hpp"
 #include "core/tokens/state_file.hpp"
 
 namespace oauth_ngx {
@@ -645,8 +646,6 @@ bool writeAll(int fd, const char *data, size_t size, off_t at) {
 
 // ---- the journal ----------------------------------------------------------
 
-enum class Drain { nothing, appended, lapped, failed };
-
 // One image at FILE.journal's end, whole or not at all.
 bool appendToJournal(Writer &w, const std::string &image) {
     ZoneState &state = stateOf(w.shm);
@@ -673,65 +672,26 @@ bool appendToJournal(Writer &w, const std::string &image) {
     return ok;
 }
 
-// What changed since the last write, from the change log into the journal:
-// the tokens stored as they are now (gone ones are revoked or expired), the
-// revocations listed.
-Drain drain(Writer &w) {
+// What changed since the last write, from the change log into the journal
+// (oauth::drain_changes).
+oauth::JournalTurn drain(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    oauth::ChangeLog log = changesOf(w.shm);
-    if (log.capacity() == 0) {
-        return Drain::lapped;  // state= given by a reload to a zone made without it
-    }
-    uint64_t from = state.journaled.load(std::memory_order_relaxed);
     oauth::StreamPosition position = fleetPositionOf(state);
-    std::vector<oauth::ZoneChange> changes;
-    std::optional<uint64_t> to = log.read(from, changes);
-    if (!to) {
-        return Drain::lapped;
+    oauth::JournalDrain drained =
+        oauth::drain_changes(changesOf(w.shm), state.journaled.load(std::memory_order_relaxed),
+                             storeOf(w.shm), uint32_t(ngx_time()), view(w.zone.name), position,
+                             w.written_position, [&state] { return newStamp(state); });
+    if (drained.turn == oauth::JournalTurn::lapped) {
+        return drained.turn;
     }
-    if (changes.empty() && !(w.written_position != position)) {
-        return Drain::nothing;
+    if (drained.turn == oauth::JournalTurn::appended && !appendToJournal(w, drained.image)) {
+        return oauth::JournalTurn::failed;
     }
-    oauth::StateFileWriter image(view(w.zone.name), newStamp(state), position);
-    oauth::TokenStore store = storeOf(w.shm);
-    uint32_t now = uint32_t(ngx_time());
-    oauth::TokenGrant grant;
-    size_t records = 0;
-    // Each look-up misses the cache: those of the changes a few ahead are
-    // under way meanwhile.
-    constexpr size_t kAhead = 8;
-    for (size_t i = 0; i < changes.size(); ++i) {
-        const oauth::ZoneChange &change = changes[i];
-        if (i + kAhead < changes.size()) {
-            store.prefetch(changes[i + kAhead].digest);
-        }
-        if (change.revoked_until != 0) {
-            image.add_revocation(change.digest, change.revoked_until);
-            ++records;
-        } else if (store.find(change.digest, now, grant)) {
-            image.add_token(change.digest, grant);
-            ++records;
-        }
+    state.journaled.store(drained.journaled, std::memory_order_relaxed);
+    if (drained.turn == oauth::JournalTurn::appended) {
+        w.written_position = position;
     }
-    if (records == 0 && !(w.written_position != position)) {
-        state.journaled.store(*to, std::memory_order_relaxed);  // all gone already
-        return Drain::nothing;
-    }
-    image.finish();
-    image.seal_some(SIZE_MAX);
-    if (!appendToJournal(w, image.image())) {
-        return Drain::failed;
-    }
-    state.journaled.store(*to, std::memory_order_relaxed);
-    w.written_position = position;
-    return Drain::appended;
-}
-
-// Past this, and past half the snapshot, a new snapshot replaces the journal.
-constexpr uint64_t kJournalLimit = uint64_t{16} << 20;
-
-bool journalTooLong(const ZoneState &state) {
-    return state.journal.size > std::max(kJournalLimit, state.snapshot.size / 2);
+    return drained.turn;
 }
 
 // After a snapshot: the journal's images from before it began are in it now;
@@ -945,9 +905,8 @@ void mergeSlice(Writer &w) {
 // ---- the writer's turn -------------------------------------------------------
 
 // Every second: what changed goes to the journal, which also answers a new
-// master's request. A new snapshot replaces the journal when it has grown long, when
-// the change log lapped, or when this zone has not written the snapshot
-// there yet (its first change after a start, a merge).
+// master's request; then a new snapshot may replace the journal
+// (oauth::starts_snapshot).
 void tick(Writer &w) {
     ZoneState &state = stateOf(w.shm);
     if (ngx_current_msec - w.drained_at < kWriteInterval) {
@@ -955,18 +914,20 @@ void tick(Writer &w) {
     }
     w.drained_at = ngx_current_msec;
     bool requested = exists(w.dir.get(), w.request);
-    Drain drained = drain(w);
-    if (requested && (drained == Drain::nothing || drained == Drain::appended)) {
+    oauth::JournalTurn drained = drain(w);
+    if (requested && oauth::journal_holds_all_changes(drained)) {
         unlinkat(w.dir.get(), w.request.c_str(), 0);
         requested = false;
     }
-    bool restart = drained == Drain::lapped && changesOf(w.shm).capacity() != 0;
-    if (w.compaction != nullptr && !restart) {
-        return;
-    }
-    if (drained == Drain::lapped || (drained == Drain::appended && !state.snapshot_is_ours) ||
-        journalTooLong(state)) {
-        startCompaction(w, drained == Drain::lapped, requested);
+    oauth::CompactionFacts facts;
+    facts.turn = drained;
+    facts.log_kept = changesOf(w.shm).capacity() != 0;
+    facts.snapshot_under_way = w.compaction != nullptr;
+    facts.snapshot_is_ours = state.snapshot_is_ours;
+    facts.journal_size = state.journal.size;
+    facts.snapshot_size = state.snapshot.size;
+    if (oauth::starts_snapshot(facts)) {
+        startCompaction(w, drained == oauth::JournalTurn::lapped, requested);
     }
 }
 
@@ -1107,14 +1068,14 @@ void stopStateWriters(ngx_cycle_t *) {
             while (w.merge != nullptr) {
                 mergeSlice(w);
             }
-            Drain drained = drain(w);
-            if (drained == Drain::lapped) {
+            oauth::JournalTurn drained = drain(w);
+            if (drained == oauth::JournalTurn::lapped) {
                 startCompaction(w, true, false);
                 while (w.compaction != nullptr) {
                     compactionStep(w);
                 }
             }
-            if (drained != Drain::failed) {
+            if (drained != oauth::JournalTurn::failed) {
                 unlinkat(w.dir.get(), w.request.c_str(), 0);
             }
         } catch (const std::bad_alloc &) {
