@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/token_store.hpp"
+#include "core/store_lock.hpp"
 
 namespace oauth {
 

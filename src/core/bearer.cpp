@@ -53,17 +53,6 @@ bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, T
            (registry == nullptr || follow_registry(*registry, grant));
 }
 
-bool holds_every_scope(std::string_view list, std::string_view granted) noexcept {
-    while (!granted.empty()) {
-        size_t space = granted.find(' ');
-        if (!has_scope(list, granted.substr(0, space))) {
-            return false;
-        }
-        granted = space == std::string_view::npos ? std::string_view() : granted.substr(space + 1);
-    }
-    return true;
-}
-
 bool has_no_space_or_control(std::string_view text) {
     for (unsigned char c : text) {
         if (c <= 0x20 || c == 0x7f) {
@@ -132,18 +121,28 @@ bool AudienceRequirement::accepts(std::string_view granted) const noexcept {
     return false;
 }
 
-bool follow_registry(const Registry &registry, TokenGrant &grant) {
-    const Client *client = registry.find(grant.client());
+bool follow_registry(const Registry &registry, std::string_view client_id, std::string_view scope,
+                     TokenGrant &grant) {
+    const Client *client = registry.find(client_id);
     if (client == nullptr) {
         return false;
     }
-    if (holds_every_scope(client->scope, grant.scopes())) {
-        return true;  // the usual case, on every request: nothing to copy
+    std::string kept;
+    if (!keeps_every_scope(scope, client->scope)) {  // usually it does: no string to build
+        kept = scopes_still_granted(scope, client->scope);
+        scope = kept;
     }
-    std::string kept = scopes_still_granted(grant.scopes(), client->scope);
-    std::memcpy(grant.scope, kept.data(), kept.size());  // a subset: never longer
-    grant.scope_length = kept.size();
+    // Both fit: the id is a registered one, the scopes a subset of its list.
+    // memmove: either may be the grant's own.
+    std::memmove(grant.client_id, client->id.data(), client->id.size());
+    grant.client_id_length = client->id.size();
+    std::memmove(grant.scope, scope.data(), scope.size());
+    grant.scope_length = scope.size();
     return true;
+}
+
+bool follow_registry(const Registry &registry, TokenGrant &grant) {
+    return follow_registry(registry, grant.client(), grant.scopes(), grant);
 }
 
 BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,

@@ -4,10 +4,10 @@
 #include <optional>
 #include <string>
 
-#include "core/jose/jws.hpp"
 #include "core/json.hpp"
 #include "core/scope.hpp"
 #include "core/token.hpp"
+#include "core/tokens/zone_tables.hpp"
 
 namespace oauth {
 
@@ -111,65 +111,60 @@ HttpResponse unrecorded_revocation(const Client &caller, RevocationAdded why,
     return response;
 }
 
-// Lists `digest` until `until`, charged to the caller's share of the list;
-// the refusal to answer when the list cannot take it.
-std::optional<HttpResponse> record_revocation(const Digest &digest, uint32_t until,
-                                              const Client &caller, const TokenAdminConfig &config,
-                                              uint32_t now) {
-    RevocationCharge charge{RevocationList::client_tag(caller.id),
-                            config.revocations->default_share()};
-    uint32_t retry_after = 0;
-    RevocationAdded added = config.revocations->add(digest, until, now, charge, retry_after);
-    if (added != RevocationAdded::added) {
-        return unrecorded_revocation(caller, added, retry_after);
-    }
-    return std::nullopt;
+// What the caller's revocations are charged to: its share of the list.
+RevocationCharge charge_of(const Client &caller, const RevocationList &revocations) {
+    return {RevocationList::client_tag(caller.id), revocations.default_share()};
 }
 
 // RFC 7009 §2.1: a client revokes only its own tokens. A JWT lives in no
-// store, so its revocation is only the list's entry, until it expires; a
-// foreign, forged or expired one changes nothing.
+// store, so its revocation is only the list's entry; a foreign, forged or
+// expired one changes nothing.
 std::optional<HttpResponse> revoke_jwt(const std::string &token, const Client &caller,
-                                       const TokenAdminConfig &config, uint32_t now) {
+                                       ZoneTables &tables, const TokenAdminConfig &config,
+                                       uint32_t now) {
     TokenGrant grant;
-    if (config.revocations != nullptr && config.jwt->verify(token, now, grant) &&
-        grant.client() == caller.id) {
-        Digest digest = jose::digest_jws(token).signed_part;  // what every twin shares
-        uint32_t until = grant.expires_at + jose::kMaxLeeway;
-        if (std::optional<HttpResponse> refused =
-                record_revocation(digest, until, caller, config, now)) {
-            return refused;
-        }
-        if (config.fleet != nullptr) {
-            config.fleet->push({fleet::Kind::jwt, digest, caller.id, until, now});
-        }
+    if (!config.jwt->verify(token, now, grant) || grant.client() != caller.id) {
+        return std::nullopt;
+    }
+    RevocationEntry entry = ZoneTables::jwt_revocation(token, grant.expires_at);
+    uint32_t retry_after = 0;
+    RevocationAdded added =
+        tables.list(entry, charge_of(caller, tables.revocations()), now, retry_after);
+    if (added != RevocationAdded::added) {
+        return unrecorded_revocation(caller, added, retry_after);
+    }
+    if (config.fleet != nullptr) {
+        config.fleet->push({fleet::Kind::jwt, entry.digest, caller.id, entry.until, now});
     }
     return std::nullopt;
 }
 
-// An opaque token lives in the store: revoked there, and listed so that no
-// older copy of the zone (a state file) brings it back. Listed first: should
-// the list refuse it, the token stays live and the client is told to retry,
-// rather than told it is revoked when a restart could bring it back. One
-// this node does not hold may be another node's: the fleet hears of it, and
-// the node holding it decides.
+// Should the list refuse the revocation, the token stays live and the
+// client is told to retry, rather than told it is revoked when a restart
+// could bring it back. One this node does not hold may be another node's:
+// the fleet hears of it, and the node holding it decides.
 std::optional<HttpResponse> revoke_opaque(const std::string &token, const Client &caller,
-                                          TokenStore &store, const TokenAdminConfig &config,
+                                          ZoneTables &tables, const TokenAdminConfig &config,
                                           uint32_t now) {
     Digest digest = digest_token(token);
-    TokenGrant grant;
-    bool live = store.find(digest, now, grant);
-    if (live && grant.client() == caller.id && config.revocations != nullptr) {
-        if (std::optional<HttpResponse> refused =
-                record_revocation(digest, grant.expires_at, caller, config, now)) {
-            return refused;
-        }
+    uint32_t retry_after = 0;
+    switch (tables.revoke_opaque(digest, caller.id, charge_of(caller, tables.revocations()),
+                                 WhenUnlisted::token_stays, now, retry_after)) {
+        case OpaqueRevoked::revoked:
+        case OpaqueRevoked::foreign:
+            return std::nullopt;
+        case OpaqueRevoked::not_held:
+            if (config.fleet != nullptr) {
+                config.fleet->push(
+                    {fleet::Kind::opaque, digest, caller.id, now + config.fleet_ttl, now});
+            }
+            return std::nullopt;
+        case OpaqueRevoked::client_at_share:
+            return unrecorded_revocation(caller, RevocationAdded::client_at_share, retry_after);
+        case OpaqueRevoked::full:
+            break;
     }
-    store.revoke(digest, caller.id);
-    if (!live && config.fleet != nullptr) {
-        config.fleet->push({fleet::Kind::opaque, digest, caller.id, now + config.fleet_ttl, now});
-    }
-    return std::nullopt;
+    return unrecorded_revocation(caller, RevocationAdded::full, retry_after);
 }
 
 HttpResponse revoke(ClientRequest &client_request, const Registry &registry, TokenStore &store,
@@ -178,10 +173,11 @@ HttpResponse revoke(ClientRequest &client_request, const Registry &registry, Tok
     if (caller.refusal) {
         return std::move(*caller.refusal);
     }
+    ZoneTables tables(store, *config.revocations);
     std::optional<HttpResponse> refused =
         config.jwt != nullptr && jose::looks_like_jwt(*caller.token)
-            ? revoke_jwt(*caller.token, *caller.client, config, now)
-            : revoke_opaque(*caller.token, *caller.client, store, config, now);
+            ? revoke_jwt(*caller.token, *caller.client, tables, config, now)
+            : revoke_opaque(*caller.token, *caller.client, tables, config, now);
     if (refused) {
         return std::move(*refused);
     }
@@ -208,6 +204,9 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
 HttpResponse handle_revocation_request(const FormRequest &request, const Registry &registry,
                                        TokenStore &store, const TokenAdminConfig &config,
                                        uint32_t now) noexcept {
+    if (config.revocations == nullptr) {
+        return server_error_response();  // a revocation must be listed somewhere
+    }
     try {
         ClientRequest client_request(request, config.auth, now);
         HttpResponse response = revoke(client_request, registry, store, config, now);

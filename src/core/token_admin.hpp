@@ -22,7 +22,9 @@ struct TokenAdminConfig {
     // Set: introspection answers for the server's own JWTs, and revocation
     // lists them (they live in no store).
     jose::JwtVerifier *jwt = nullptr;
-    RevocationList *revocations = nullptr;  // where revocations are recorded; nullptr: nowhere
+    // Where revocations are recorded: required by revocation, which answers
+    // 500 without it.
+    RevocationList *revocations = nullptr;
     // Set: revocations are also queued for the fleet's other nodes.
     fleet::Outbox *fleet = nullptr;
     uint32_t fleet_ttl = 0;  // the longest token lifetime of the fleet, for opaque tokens

@@ -34,36 +34,11 @@
 
 #include "core/registry.hpp"
 #include "core/resource.hpp"
+#include "core/store_lock.hpp"
 #include "core/token.hpp"
 #include "core/tokens/change_log.hpp"
 
 namespace oauth {
-
-struct StoreLock {
-    void *context = nullptr;
-    void (*lock)(void *context) = nullptr;
-    void (*unlock)(void *context) = nullptr;
-};
-
-// Holds a StoreLock for a scope: what every table of a zone takes to write.
-class Locked {
-  public:
-    explicit Locked(const StoreLock &lock) noexcept : lock_(lock) {
-        if (lock_.lock) {
-            lock_.lock(lock_.context);
-        }
-    }
-    ~Locked() {
-        if (lock_.unlock) {
-            lock_.unlock(lock_.context);
-        }
-    }
-    Locked(const Locked &) = delete;
-    Locked &operator=(const Locked &) = delete;
-
-  private:
-    const StoreLock &lock_;
-};
 
 // What a live token was issued for, copied out of the region.
 struct TokenGrant {

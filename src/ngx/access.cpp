@@ -6,24 +6,36 @@ namespace oauth_ngx {
 
 // ---- protected locations -------------------------------------------------------
 
+Jwts::Jwts(const ServerConf *scf, ngx_shm_zone_t *zone, const JwtSources &sources) {
+    wire(scf, zone, sources);
+}
+
+// The gate takes trusted issuers' tokens as well as the server's own, with
+// oauth_jwt_leeway for the skew of their clocks.
 Jwts::Jwts(ngx_http_request_t *r, const LocationConf *lcf) {
-    auto *scf = static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module));
+    if (lcf->require_scope != nullptr) {
+        wire(static_cast<ServerConf *>(ngx_http_get_module_srv_conf(r, ngx_http_oauth_module)),
+             lcf->require_scope->zone, {lcf->clients, lcf->trusted, uint32_t(lcf->jwt_leeway)});
+    }
+}
+
+void Jwts::wire(const ServerConf *scf, ngx_shm_zone_t *zone, const JwtSources &sources) {
     bool own = scf->signing_keys != nullptr && scf->issuer.len != 0;
-    if (lcf->require_scope == nullptr || (!own && lcf->trusted == nullptr)) {
+    if (!own && sources.trusted == nullptr) {
         return;
     }
-    policy_.leeway = uint32_t(lcf->jwt_leeway);
-    policy_.trusted = lcf->trusted;
+    policy_.leeway = sources.leeway;
+    policy_.trusted = sources.trusted;
     if (own) {
         policy_.own_issuer = view(scf->issuer);
         policy_.own_keys = &scf->signing_keys->keys;
-        policy_.registry = lcf->clients;
+        policy_.registry = sources.registry;
     }
-    ngx_shm_zone_t *zone = lcf->require_scope->zone;
-    auto *regions = static_cast<ZoneRegions *>(zone->data);
     revocations_.emplace(revocationsOf(zone));
     policy_.revocations = &*revocations_;
-    verifier_.emplace(policy_, oauth::jose::VerdictCache(regions->verdicts, zoneLock(zone)));
+    verifier_.emplace(policy_,
+                      oauth::jose::VerdictCache(static_cast<ZoneRegions *>(zone->data)->verdicts,
+                                                zoneLock(zone)));
 }
 
 // A protected location of a server that signs JWTs takes them too; they

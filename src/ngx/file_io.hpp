@@ -1,7 +1,7 @@
 // A small file of the configuration read whole: the client registry, a
 // signing key, the fleet's password file. Each caller says what went wrong
 // in its directive's words. (The state files have their own reads, through
-// their directory's descriptor: state.cpp.)
+// their directory's descriptor: state_dir.hpp.)
 #pragma once
 
 #include "ngx/ngx.hpp"

@@ -56,15 +56,18 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
     oauth::ClientAuthConfig auth{view(lcf->realm),
                                  lcf->auth_failure_limit != 0 ? &throttle : nullptr};
     oauth::RevocationList revocations = revocationsOf(endpoint->zone);
-    oauth::jose::GatePolicy own;
-    std::optional<oauth::jose::JwtVerifier> jwt;
-    if (endpoint->kind != Endpoint::token && scf->signing_keys != nullptr && scf->issuer.len != 0) {
-        own = {view(scf->issuer), &scf->signing_keys->keys, lcf->clients, nullptr, 0, &revocations};
-        jwt.emplace(own, oauth::jose::VerdictCache(
-                             static_cast<ZoneRegions *>(endpoint->zone->data)->verdicts,
-                             zoneLock(endpoint->zone)));
+    // Introspection and revocation take the server's own JWTs only: the
+    // server that issued a token answers for it (RFC 7662, RFC 7009), and a
+    // trusted issuer's is that issuer's. No leeway: oauth_jwt_leeway is the
+    // skew a protected location tolerates; here an own token is active
+    // exactly until its exp, and one past it needs no revocation (its list
+    // entry outlives any leeway, jose::kMaxLeeway).
+    std::optional<Jwts> jwts;
+    if (endpoint->kind != Endpoint::token) {
+        jwts.emplace(scf, endpoint->zone, JwtSources{lcf->clients, nullptr, 0});
     }
-    oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwt ? &*jwt : nullptr, &revocations};
+    oauth::TokenAdminConfig admin{auth, view(scf->issuer), jwts ? jwts->verifier() : nullptr,
+                                  &revocations};
     auto *mcf = static_cast<MainConf *>(ngx_http_get_module_main_conf(r, ngx_http_oauth_module));
     std::optional<oauth::fleet::Outbox> outbox;
     if (mcf->fleet != nullptr && (outbox = outboxOf(endpoint->zone))) {

@@ -71,6 +71,18 @@ bool addSigningKey(ngx_conf_t *cf, ServerConf *scf, const ngx_str_t &path, std::
     return true;
 }
 
+// A key left out is named, so that a token it signs is understood; an
+// encryption key is expected in a set and gets a notice, anything else a
+// warning.
+void logSkippedKeys(ngx_conf_t *cf, const ngx_str_t &path,
+                    const std::vector<oauth::jose::SkippedKey> &skipped) {
+    for (const oauth::jose::SkippedKey &key : skipped) {
+        ngx_conf_log_error(key.alarming ? NGX_LOG_WARN : NGX_LOG_NOTICE, cf, 0,
+                           "oauth_trust_issuer: \"%V\": key %uz (kid \"%s\") skipped: %s", &path,
+                           key.position, key.kid.c_str(), key.why.c_str());
+    }
+}
+
 bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer,
                       const ngx_str_t &path) {
     std::string json;
@@ -78,8 +90,13 @@ bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer
         return false;
     }
     oauth::jose::TrustedIssuer trusted{std::string(view(issuer)), {}};
+    std::vector<oauth::jose::SkippedKey> skipped;
     std::string error;
-    if (!oauth::jose::parse_jwk_set(json, trusted.keys, error)) {
+    bool parsed = oauth::jose::parse_jwk_set(json, trusted.keys, skipped, error);
+    // A set may hold a private key by mistake: its text is not kept.
+    OPENSSL_cleanse(json.data(), json.size());
+    logSkippedKeys(cf, path, skipped);
+    if (!parsed) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: \"%V\": %s", &path,
                            error.c_str());
         return false;

@@ -2,8 +2,11 @@
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
 // response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
-// jwks.cpp (signing keys and the JWK Set), fleet.cpp (the fleet's stream)
-// over redis_link.cpp (the hiredis adapter).
+// jwks.cpp (signing keys and the JWK Set), state.cpp (state files),
+// lease.cpp (a zone's leases), and the fleet's stream: fleet_directive.cpp,
+// fleet_start.cpp (the master's read), fleet_link.cpp (the workers' link),
+// fleet_variable.cpp, sharing fleet.cpp (fleet.hpp), over redis_link.cpp
+// (the hiredis adapter).
 #pragma once
 
 #include "ngx/ngx.hpp"
@@ -17,6 +20,7 @@
 
 #include "core/bearer.hpp"
 #include "core/fleet/outbox.hpp"
+#include "core/fleet/stream_id.hpp"
 #include "core/fleet/start_read.hpp"
 #include "core/http.hpp"
 #include "core/jose/gate.hpp"
@@ -134,14 +138,7 @@ struct RequestContext {
     ngx_str_t audience;  // space-separated
 };
 
-// The last stream entry of the fleet applied to the zone, "ms-seq"; 0-0: none.
-// Kept in the state file (state.cpp).
-struct FleetPosition {
-    std::atomic<uint64_t> ms;
-    std::atomic<uint64_t> seq;
-};
-
-// What the processes of a zone share about its fleet link (fleet.cpp).
+// What the processes of a zone share about its fleet link (fleet_link.cpp).
 struct FleetShared {
     oauth::LeaseWord reader;                  // the worker that reads and publishes
     std::atomic<uint64_t> heard_ms;           // wall clock of the last reply to the reader
@@ -165,7 +162,9 @@ struct ZoneState {
     std::atomic<uint64_t> writes;
     // The change log's position up to which FILE and FILE.journal hold the zone.
     std::atomic<uint64_t> journaled;
-    FleetPosition fleet_position;
+    // The last stream entry of the fleet applied to the zone; 0-0: none.
+    // Kept in the state file (state.cpp).
+    oauth::fleet::SharedStreamId fleet_position;
     uint64_t instance;  // drawn when the zone was created
     bool snapshot_is_ours;
     FileMark snapshot;
@@ -248,11 +247,19 @@ ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone);
 void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone);
 ngx_int_t startStateWriters(ngx_cycle_t *cycle);  // init_process
 void stopStateWriters(ngx_cycle_t *cycle);        // exit_process
+
+// ---- a zone's leases (lease.cpp) ----------------------------------------------
+
 // Whether a lease holder's pid still names a live process, not a zombie.
 bool isAlive(uint32_t pid);
+// Takes or renews the lease for this worker: true when it holds it on return.
+bool holdZoneLease(oauth::LeaseWord &lease);
+// Gives the lease up if this worker holds it, so that a successor need not wait.
+void releaseZoneLease(oauth::LeaseWord &lease);
 
-// ---- the fleet (fleet.cpp) ---------------------------------------------------
+// ---- the fleet (fleet_*.cpp) -------------------------------------------------
 
+// fleet_directive.cpp
 char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 // After the whole http{} is read: the keys that sign and check entries.
 ngx_int_t checkFleet(ngx_conf_t *cf);
@@ -260,10 +267,11 @@ ngx_int_t checkFleet(ngx_conf_t *cf);
 // word on a token endpoint of a fleet node.
 void noteFleetEndpoint(ngx_conf_t *cf, const EndpointConf &endpoint,
                        const oauth::Registry &clients);
-// A zone new to the master: what the stream holds past its position.
+// A zone new to the master: what the stream holds past its position (fleet_start.cpp).
 void readFleetAtStart(ngx_shm_zone_t *shm, const Zone &zone);
-ngx_int_t startFleet(ngx_cycle_t *cycle);  // init_process
-void stopFleet(ngx_cycle_t *cycle);        // exit_process
+ngx_int_t startFleet(ngx_cycle_t *cycle);  // init_process (fleet_link.cpp)
+void stopFleet(ngx_cycle_t *cycle);        // exit_process (fleet_link.cpp)
+// fleet_variable.cpp
 ngx_int_t fleetSyncedVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t);
 // The fleet's gauges of a zone, for the metrics; nullopt without a fleet.
 std::optional<oauth::metrics::FleetGauges> fleetGaugesOf(ngx_http_request_t *r,
@@ -274,14 +282,31 @@ std::optional<oauth::metrics::FleetGauges> fleetGaugesOf(ngx_http_request_t *r,
 ngx_int_t formEndpointHandler(ngx_http_request_t *r);  // form_endpoints.cpp
 ngx_int_t metadataHandler(ngx_http_request_t *r);      // form_endpoints.cpp
 ngx_int_t registerAccessHandler(ngx_conf_t *cf);       // access.cpp
-// The check of JWTs at a protected location (access.cpp): the server's own
-// and those of trusted issuers; none when there are neither.
+// What the JWT checks of the module differ in: the gate's at a protected
+// location, and the introspection and revocation endpoints'.
+struct JwtSources {
+    const oauth::Registry *registry;                         // own tokens answer to it
+    const std::vector<oauth::jose::TrustedIssuer> *trusted;  // nullptr: own tokens only
+    uint32_t leeway;                                         // clock skew tolerated, seconds
+};
+
+// The check of JWTs over a zone (access.cpp), the one place a verifier is
+// wired: the server's own (when it signs them) and those of trusted
+// issuers, refused once in the zone's revocation list; none when there are
+// neither. Not copied: the verifier points at the policy it holds.
 class Jwts {
   public:
+    Jwts(const ServerConf *scf, ngx_shm_zone_t *zone, const JwtSources &sources);
+    // A protected location's: none where oauth_require_scope is not set.
     Jwts(ngx_http_request_t *r, const LocationConf *lcf);
+    Jwts(const Jwts &) = delete;
+    Jwts &operator=(const Jwts &) = delete;
+
     oauth::jose::JwtVerifier *verifier() { return verifier_ ? &*verifier_ : nullptr; }
 
   private:
+    void wire(const ServerConf *scf, ngx_shm_zone_t *zone, const JwtSources &sources);
+
     std::optional<oauth::RevocationList> revocations_;
     oauth::jose::GatePolicy policy_;
     std::optional<oauth::jose::JwtVerifier> verifier_;

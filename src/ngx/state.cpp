@@ -19,12 +19,10 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -48,31 +46,6 @@ constexpr size_t kSliceBytes = 1 << 20;
 constexpr uint32_t kSliceSlots = 16384;
 // Records of another zone's snapshot merged per turn.
 constexpr size_t kSliceRecords = 16384;
-
-}  // namespace
-
-// A process killed with its parent stays a zombie until someone reaps it.
-bool isAlive(uint32_t pid) {
-    if (kill(pid_t(pid), 0) != 0 && ngx_errno != EPERM) {
-        return false;
-    }
-    char path[32];
-    ngx_sprintf(reinterpret_cast<u_char *>(path), "/proc/%uD/stat%Z", pid);
-    std::FILE *f = std::fopen(path, "r");
-    if (f == nullptr) {
-        return true;  // no /proc: kill() is all there is to go by
-    }
-    char line[256];
-    size_t n = std::fread(line, 1, sizeof line - 1, f);
-    std::fclose(f);
-    line[n] = '\0';
-    const char *state = std::strrchr(line, ')');
-    return state == nullptr || state[1] != ' ' || state[2] != 'Z';
-}
-
-namespace {
-
-const oauth::LeasePolicy kLeasePolicy{3, isAlive};
 
 // ---- nginx -t: where the file goes ---------------------------------------
 
@@ -176,7 +149,7 @@ struct Writer {
     std::unique_ptr<Compaction> compaction;
     std::unique_ptr<Merge> merge;
     ngx_msec_t drained_at = 0;
-    oauth::StreamPosition written_position;  // the fleet's, as last written
+    oauth::fleet::StreamId written_position;  // the fleet's, as last written
     bool holds_lease = false;
 };
 
@@ -260,7 +233,7 @@ bool appendToJournal(Writer &w, const std::string &image) {
 // (oauth::drain_changes).
 oauth::JournalTurn drain(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    oauth::StreamPosition position = fleetPositionOf(state);
+    oauth::fleet::StreamId position = state.fleet_position.load();
     oauth::JournalDrain drained =
         oauth::drain_changes(changesOf(w.shm), state.journaled.load(std::memory_order_relaxed),
                              storeOf(w.shm), uint32_t(ngx_time()), view(w.zone.name), position,
@@ -331,7 +304,7 @@ void startCompaction(Writer &w, bool lapped, bool requested) {
         state.journaled.store(changesOf(w.shm).position(), std::memory_order_relaxed);
     }
     compaction->journal_start = markOf(w.dir.get(), w.journal);
-    oauth::StreamPosition position = fleetPositionOf(state);
+    oauth::fleet::StreamId position = state.fleet_position.load();
     compaction->image =
         std::make_unique<oauth::StateFileWriter>(view(w.zone.name), newStamp(state), position);
     compaction->copied_at = uint32_t(ngx_time());
@@ -517,8 +490,7 @@ void tick(Writer &w) {
 
 bool holdsLease(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    bool held =
-        oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()), kLeasePolicy);
+    bool held = holdZoneLease(state.writer);
     if (held != w.holds_lease) {
         w.holds_lease = held;
         ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
@@ -621,7 +593,7 @@ ngx_int_t startStateWriters(ngx_cycle_t *cycle) {
             return NGX_ERROR;
         }
         w->workers = workersUid(cycle);
-        w->written_position = fleetPositionOf(stateOf(w->shm));
+        w->written_position = stateOf(w->shm).fleet_position.load();
         w->timer.handler = onTimer;
         w->timer.data = w;
         w->timer.log = cycle->log;
@@ -644,8 +616,7 @@ void stopStateWriters(ngx_cycle_t *) {
         ZoneState &state = stateOf(w.shm);
         w.compaction.reset();
         ngx_time_update();
-        if (!oauth::hold_lease(state.writer, uint32_t(ngx_pid), uint32_t(ngx_time()),
-                               kLeasePolicy)) {
+        if (!holdZoneLease(state.writer)) {
             continue;
         }
         try {
@@ -665,7 +636,7 @@ void stopStateWriters(ngx_cycle_t *) {
         } catch (const std::bad_alloc &) {
             w.compaction.reset();
         }
-        oauth::release_lease(state.writer, uint32_t(ngx_pid));
+        releaseZoneLease(state.writer);
     }
 }
 

@@ -183,11 +183,6 @@ bool writeAll(int fd, const char *data, size_t size, off_t at) {
     return true;
 }
 
-oauth::StreamPosition fleetPositionOf(const ZoneState &state) {
-    return oauth::StreamPosition{state.fleet_position.ms.load(std::memory_order_relaxed),
-                                 state.fleet_position.seq.load(std::memory_order_relaxed)};
-}
-
 // A revocation the list had no room for is lost: its token (an opaque one the
 // file also held is dropped all the same) could pass again until it expires.
 void logRefusedRevocations(ngx_log_t *log, const Zone &zone, const oauth::RestoreCounts &counts) {

@@ -28,9 +28,6 @@ std::string nameOf(const Zone &zone, const char *suffix = "");
 
 ZoneState &stateOf(ngx_shm_zone_t *shm);
 
-// The fleet's stream position the zone holds.
-oauth::StreamPosition fleetPositionOf(const ZoneState &state);
-
 // A descriptor closed with its owner.
 class Descriptor {
   public:

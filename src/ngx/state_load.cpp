@@ -193,7 +193,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
         oauth::RevocationList revocations(regions->revocations, oauth::StoreLock{});
         uint32_t now = uint32_t(ngx_time());
         oauth::RestoreCounts counts;
-        oauth::StreamPosition position = journal.stream_position();
+        oauth::fleet::StreamId position = journal.stream_position();
         if (file) {
             counts = oauth::apply_state_file(*file, store, revocations, now);
             position = std::max(position, file->stream_position());
@@ -202,8 +202,7 @@ void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
             oauth::apply_state_records(image, store, revocations, now, true, 0,
                                        image.record_count(), counts);
         }
-        state.fleet_position.ms.store(position.ms, std::memory_order_relaxed);
-        state.fleet_position.seq.store(position.seq, std::memory_order_relaxed);
+        state.fleet_position.store(position);
         state.snapshot = markOf(dir.get(), nameOf(zone));
         state.journal = markOf(dir.get(), nameOf(zone, ".journal"));
         ngx_time_update();

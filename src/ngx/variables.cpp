@@ -1,5 +1,5 @@
 // $oauth_client_id, $oauth_scope, $oauth_token_expires, $oauth_issuer,
-// $oauth_audience; $oauth_fleet_synced (fleet.cpp).
+// $oauth_audience; $oauth_fleet_synced (fleet_variable.cpp).
 #include "ngx/module.hpp"
 
 namespace oauth_ngx {

@@ -7,8 +7,8 @@
 #include <new>
 
 #include "core/auth_throttle.hpp"
-#include "core/scope.hpp"
 #include "core/jose/verdict_cache.hpp"
+#include "core/tokens/zone_tables.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -199,38 +199,22 @@ const ZoneRegions *readableRegions(const ngx_shm_zone_t *old) {
 }
 
 struct TokenCopy {
-    oauth::TokenStore *to;
-    oauth::RevocationList *revocations;
+    oauth::ZoneTables *to;
     uint32_t now;
     size_t kept;
     size_t dropped;
     size_t revocations_dropped;
 };
 
-// Every scope of a space-joined list.
-uint64_t maskOfAll(std::string_view scopes) {
-    size_t count = scopes.empty() ? 0 : 1;
-    for (char c : scopes) {
-        count += c == ' ';
-    }
-    return count >= oauth::kMaxScopes ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
-}
-
 void copyToken(void *context, const oauth::Digest &digest, const oauth::TokenGrant &grant) {
     auto *copy = static_cast<TokenCopy *>(context);
-    uint32_t retry_after = 0;
-    oauth::InsertResult result = copy->to->insert(
-        digest, grant.client(), grant.scopes(), maskOfAll(grant.scopes()), grant.issued_at,
-        grant.expires_at, copy->now, retry_after, oauth::TokenStore::kNoClientCap,
-        oauth::Audience{grant.audiences(), maskOfAll(grant.audiences())});
-    ++(result == oauth::InsertResult::ok ? copy->kept : copy->dropped);
+    ++(copy->to->restore_token(digest, grant, copy->now) ? copy->kept : copy->dropped);
 }
 
-// Charged to nobody, as a state file's entries are: each was within its
-// client's share when it was made.
 void copyRevocation(void *context, const oauth::Digest &digest, uint32_t expires_at) {
     auto *copy = static_cast<TokenCopy *>(context);
-    copy->revocations_dropped += !copy->revocations->add(digest, expires_at, copy->now);
+    copy->revocations_dropped += copy->to->restore_revocation({digest, expires_at}, copy->now) ==
+                                 oauth::RevocationRestored::refused;
 }
 
 // False when there was no old zone of that name.
@@ -247,9 +231,10 @@ bool copyOldTokens(ngx_shm_zone_t *zone) {
                       &zone->shm.name);
         return true;
     }
-    oauth::TokenStore to = storeOf(zone);
+    oauth::TokenStore store = storeOf(zone);
     oauth::RevocationList revocations = revocationsOf(zone);
-    TokenCopy copy{&to, &revocations, static_cast<uint32_t>(ngx_time()), 0, 0, 0};
+    oauth::ZoneTables to(store, revocations);
+    TokenCopy copy{&to, static_cast<uint32_t>(ngx_time()), 0, 0, 0};
     // No lock on the old zone: a worker may have died holding it. The
     // revocations first: a revoked JWT lives in no store, and only the list
     // keeps it refused.

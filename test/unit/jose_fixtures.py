@@ -169,3 +169,75 @@ for name, value in tokens.items():
 # PyJWT makes the raw R‖S of RFC 7518 §3.4, so the DER forgery above differs
 # from a valid token in its encoding only.
 assert len(base64.urlsafe_b64decode(signature + "==")) == 64
+
+# ---- a trusted issuer's JWK Set as published --------------------------------
+# A key of each type and curve, signing each of the ten algorithms. The RSA
+# key's JWK has no alg, as Entra publishes some: it takes RS* and PS*.
+from jwt.algorithms import RSAPSSAlgorithm  # noqa: E402
+
+def ec_jwk(key):
+    """RFC 7518 §6.2.1.2: x and y the full size of the curve, which PyJWT 2.6
+    does not pad to (a P-521 coordinate is nearly always a byte short)."""
+    numbers = key.public_key().public_numbers()
+    size = (key.curve.key_size + 7) // 8
+    return {"kty": "EC", "crv": {256: "P-256", 384: "P-384", 521: "P-521"}[key.curve.key_size],
+            "x": b64(numbers.x.to_bytes(size, "big")), "y": b64(numbers.y.to_bytes(size, "big"))}
+
+
+rsa_any = rsa.generate_private_key(65537, 2048)
+rsa_rs256 = rsa.generate_private_key(65537, 2048)
+ec_keys = {"p256": (ec.generate_private_key(ec.SECP256R1()), "ES256"),
+           "p384": (ec.generate_private_key(ec.SECP384R1()), "ES384"),
+           "p521": (ec.generate_private_key(ec.SECP521R1()), "ES512")}
+trusted = []
+jwk = json.loads(RSAAlgorithm.to_jwk(rsa_any.public_key()))
+jwk.update(kid="rsa-any", use="sig")
+trusted.append(jwk)
+jwk = json.loads(RSAAlgorithm.to_jwk(rsa_rs256.public_key()))
+jwk.update(kid="rsa-rs256", use="sig", alg="RS256")
+trusted.append(jwk)
+for kid, (key, alg) in ec_keys.items():
+    jwk = ec_jwk(key)
+    jwk.update(kid=kid, alg=alg)
+    trusted.append(jwk)
+jwk = json.loads(OKPAlgorithm.to_jwk(keys["ed"][0].public_key()))
+jwk.update(kid="ed", alg="EdDSA", use="sig")
+trusted.append(jwk)
+write("trusted-jwks.json", json.dumps({"keys": trusted}))
+
+
+def trusted_token(key, alg, kid):
+    return jwt.encode(CLAIMS, key, algorithm=alg, headers={"typ": "at+jwt", "kid": kid})
+
+
+for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]:
+    write("trusted-" + alg + ".jwt", trusted_token(rsa_any, alg, "rsa-any"))
+for kid, (key, alg) in ec_keys.items():
+    write("trusted-" + alg + ".jwt", trusted_token(key, alg, kid))
+write("trusted-EdDSA.jwt", trusted_token(keys["ed"][0], "EdDSA", "ed"))
+# RFC 8725 §3.1: an alg off its key's type or curve, each signed as its alg
+# asks with a key of the right kind, the header naming the wrong one.
+write("trusted-es384-on-p256.jwt", trusted_token(ec_keys["p384"][0], "ES384", "p256"))
+write("trusted-es256-on-p384.jwt", trusted_token(ec_keys["p256"][0], "ES256", "p384"))
+write("trusted-ps256-on-ec.jwt", trusted_token(rsa_any, "PS256", "p256"))
+write("trusted-ps256-on-rs256-key.jwt", trusted_token(rsa_rs256, "PS256", "rsa-rs256"))
+write("trusted-es256-on-rsa.jwt", trusted_token(ec_keys["p256"][0], "ES256", "rsa-any"))
+rsa_any_public = public_pem(rsa_any)
+write("trusted-hs256-on-rsa.jwt",
+      by_hand({"alg": "HS256", "typ": "at+jwt", "kid": "rsa-any"}, CLAIMS,
+              lambda m: hmac.new(rsa_any_public, m, hashlib.sha256).digest()))
+
+# Keycloak's realm set: an RS256 signing key and an RSA-OAEP encryption key,
+# each with the certificate members Keycloak adds.
+kc_sig = json.loads(RSAAlgorithm.to_jwk(rsa_any.public_key()))
+del kc_sig["key_ops"]  # PyJWT's; Keycloak publishes none
+kc_sig.update(kid="kc-sig", use="sig", alg="RS256", x5c=["MIIC"], x5t="dGh1bWI",
+              **{"x5t#S256": "dGh1bWIy"})
+kc_enc = json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(65537, 2048).public_key()))
+del kc_enc["key_ops"]
+kc_enc.update(kid="kc-enc", use="enc", alg="RSA-OAEP", x5c=["MIIC"], x5t="dGh1bWI",
+              **{"x5t#S256": "dGh1bWIy"})
+write("keycloak-jwks.json", json.dumps({"keys": [kc_enc, kc_sig]}))
+write("p384-jwk.json", json.dumps(ec_jwk(ec_keys["p384"][0])))
+write("rsa1024-jwk.json",
+      json.dumps(json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(65537, 1024).public_key()))))

@@ -181,6 +181,27 @@ void opaque_tokens_follow_the_registry(void **) {
     assert_text(gate.grant.scopes(), "a c");
 }
 
+// The one rule, for a JWT's claims as for a stored grant: the client must
+// be listed, and the grant keeps, once each and in the token's order, the
+// scopes its client still has.
+void claims_follow_the_registry_as_a_stored_grant_does(void **) {
+    auto registry = fixture::standard_registry();  // app: a b c
+    oauth::TokenGrant grant;
+    assert_true(oauth::follow_registry(*registry, "app", "c x a", grant));
+    assert_text(grant.client(), "app");
+    assert_text(grant.scopes(), "c a");
+    assert_true(oauth::follow_registry(*registry, "app", "b a b", grant));
+    assert_text(grant.scopes(), "b a");
+    assert_true(oauth::follow_registry(*registry, "app", "", grant));
+    assert_text(grant.scopes(), "");
+    assert_false(oauth::follow_registry(*registry, "gone", "a", grant));
+
+    // From the grant's own text: what the stored-grant form does.
+    assert_true(oauth::follow_registry(*registry, "app", "a b", grant));
+    assert_true(oauth::follow_registry(*registry, grant));
+    assert_text(grant.scopes(), "a b");
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_bearer_case_insensitively),
@@ -191,6 +212,7 @@ int main() {
         cmocka_unit_test(answers_each_rfc6750_error),
         cmocka_unit_test(the_audience_must_hold_one_required),
         cmocka_unit_test(opaque_tokens_follow_the_registry),
+        cmocka_unit_test(claims_follow_the_registry_as_a_stored_grant_does),
         cmocka_unit_test(the_realm_is_escaped_in_the_challenge),
         cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
     };

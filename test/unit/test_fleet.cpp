@@ -1,7 +1,9 @@
 // core/fleet: stream entries signed and verified with real keys (made here
 // with OpenSSL), forged and garbled ones refused, entries applied to a real
-// token store and revocation list, the outbox over plain memory, how long the
-// stream keeps entries, and the bounds of the read at start.
+// token store and revocation list, batches of them applied and the position
+// moved, what the link does after its continuity check and when the list is
+// published again, the outbox over plain memory, how long the stream keeps
+// entries, and the bounds of the read at start.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -15,6 +17,8 @@
 #include "core/fleet/horizon.hpp"
 #include "core/fleet/outbox.hpp"
 #include "core/fleet/start_read.hpp"
+#include "core/fleet/stream.hpp"
+#include "core/fleet/stream_id.hpp"
 #include "core/jose/key.hpp"
 #include "fixtures.hpp"
 
@@ -264,21 +268,117 @@ void stream_ids(void **) {
     assert_true((StreamId{1, 9} < StreamId{2, 0}));
     assert_true((StreamId{2, 0} < StreamId{2, 1}));
     assert_false((StreamId{2, 1} < StreamId{2, 1}));
+    assert_true((StreamId{2, 1} == StreamId{2, 1}));
+    assert_true((StreamId{2, 1} != StreamId{2, 0}));
 }
 
+// The zone's shared position: zero until moved, then what was stored, whole.
+void a_shared_position_holds_one_id(void **) {
+    SharedStreamId shared;
+    assert_true(shared.load().none());
+    shared.store({1700000000123, 7});
+    assert_true((shared.load() == StreamId{1700000000123, 7}));
+    shared.store({});
+    assert_true(shared.load().none());
+    static_assert(sizeof(SharedStreamId) == 2 * sizeof(uint64_t), "a zone's layout");
+}
+
+// What the link does once it knows the stream: read on, publish this node's
+// revocations again, or also read the stream again from its start.
 void continuity(void **) {
     StreamId none;
     StreamId at{100, 0};
-    assert_int_equal(int(check_continuity(none, StreamInfo{})), int(Continuity::continues));
-    assert_int_equal(int(check_continuity(at, StreamInfo{})), int(Continuity::lost));
+    assert_int_equal(int(check_continuity(none, StreamInfo{})), int(Continuity::read_on));
+    assert_int_equal(int(check_continuity(at, StreamInfo{})), int(Continuity::reset_and_republish));
     assert_int_equal(int(check_continuity(at, StreamInfo{true, {}, {99, 5}})),
-                     int(Continuity::lost));
+                     int(Continuity::reset_and_republish));
     assert_int_equal(int(check_continuity(at, StreamInfo{true, {}, {100, 0}})),
-                     int(Continuity::continues));
+                     int(Continuity::read_on));
     assert_int_equal(int(check_continuity(at, StreamInfo{true, {50, 0}, {200, 0}})),
-                     int(Continuity::continues));
+                     int(Continuity::read_on));
     assert_int_equal(int(check_continuity(at, StreamInfo{true, {150, 0}, {200, 0}})),
-                     int(Continuity::trimmed));
+                     int(Continuity::republish));
+}
+
+void a_zone_has_its_own_stream(void **) {
+    assert_text(stream_name("oauth", "tokens"), "oauth:tokens");
+    assert_text(stream_name("fleet:eu", "z"), "fleet:eu:z");
+}
+
+// The whole revocation list goes out again when a state file restored some,
+// or when the outbox refused some since it last went out.
+void when_the_list_is_published_again(void **) {
+    assert_false(republish_restored(0));
+    assert_true(republish_restored(1));
+    assert_int_equal(refused_since_republish(0, 0), 0);
+    assert_int_equal(refused_since_republish(7, 7), 0);
+    assert_int_equal(refused_since_republish(9, 7), 2);
+}
+
+StreamEntry entry_of(StreamId id, const std::vector<Field> &fields) {
+    return StreamEntry{id, views(fields), true};
+}
+
+void note_full(void *context, const Revocation &) {
+    ++*static_cast<size_t *>(context);
+}
+
+// A batch applies what verifies, counts what does not, and moves the
+// position past every entry, rejected ones too.
+void a_batch_applies_and_moves_the_position(void **) {
+    Zone zone;
+    SharedStreamId position;
+    size_t full = 0;
+    BatchTarget target{zone.store, zone.revocations, position, note_full, &full};
+    std::vector<Field> first = signed_fields(sample(Kind::jwt, "first"), keys()[0]);
+    std::vector<Field> forged = signed_fields(sample(Kind::jwt, "forged"), keys()[1]);
+    field(forged, "client") = "other";
+    std::vector<Field> second = signed_fields(sample(Kind::jwt, "second"), keys()[2]);
+    std::vector<Field> elsewhere =
+        signed_fields(sample(Kind::jwt, "elsewhere"), keys()[0], "oauth:other");
+    std::vector<StreamEntry> entries = {entry_of({10, 0}, first), entry_of({10, 1}, forged),
+                                        StreamEntry{{11, 0}, {}, false}, entry_of({12, 0}, second),
+                                        entry_of({13, 0}, elsewhere)};
+    BatchCounts counts;
+    apply_batch(entries, kStream, keys(), kNow, target, counts);
+    assert_int_equal(counts.applied, 2);
+    assert_int_equal(counts.rejected, 3);
+    assert_int_equal(int(counts.last), int(Rejection::bad_signature));
+    assert_true((counts.last_rejected == StreamId{13, 0}));
+    assert_true((position.load() == StreamId{13, 0}));
+    assert_true(zone.revocations.contains(oauth::digest_token("first"), kNow));
+    assert_true(zone.revocations.contains(oauth::digest_token("second"), kNow));
+    assert_false(zone.revocations.contains(oauth::digest_token("forged"), kNow));
+    assert_false(zone.revocations.contains(oauth::digest_token("elsewhere"), kNow));
+    assert_int_equal(full, 0);
+
+    BatchCounts none;
+    apply_batch({}, kStream, keys(), kNow, target, none);  // nothing new: the position stays
+    assert_true((position.load() == StreamId{13, 0}));
+    assert_int_equal(none.applied + none.rejected, 0);
+}
+
+// A revocation the full list cannot take is told to the caller, and still
+// moves the position: reading it again would not make room.
+void a_full_list_is_told(void **) {
+    Zone zone;
+    SharedStreamId position;
+    size_t full = 0;
+    BatchTarget target{zone.store, zone.revocations, position, note_full, &full};
+    std::vector<std::vector<Field>> signed_entries;
+    std::vector<StreamEntry> entries;
+    for (uint32_t i = 0; i <= zone.revocations.slot_count(); ++i) {
+        signed_entries.push_back(
+            signed_fields(sample(Kind::jwt, "jwt-" + std::to_string(i)), keys()[0]));
+    }
+    for (uint32_t i = 0; i < signed_entries.size(); ++i) {
+        entries.push_back(entry_of({20, i}, signed_entries[i]));
+    }
+    BatchCounts counts;
+    apply_batch(entries, kStream, keys(), kNow, target, counts);
+    assert_true(full > 0);
+    assert_int_equal(counts.applied, entries.size());
+    assert_true((position.load() == entries.back().id));
 }
 
 void the_outbox_keeps_order_and_bounds(void **) {
@@ -370,7 +470,12 @@ int main() {
         cmocka_unit_test(an_opaque_entry_revokes_only_its_clients_token),
         cmocka_unit_test(entries_count_against_their_clients_share),
         cmocka_unit_test(stream_ids),
+        cmocka_unit_test(a_shared_position_holds_one_id),
         cmocka_unit_test(continuity),
+        cmocka_unit_test(a_zone_has_its_own_stream),
+        cmocka_unit_test(when_the_list_is_published_again),
+        cmocka_unit_test(a_batch_applies_and_moves_the_position),
+        cmocka_unit_test(a_full_list_is_told),
         cmocka_unit_test(the_outbox_keeps_order_and_bounds),
         cmocka_unit_test(the_horizon_covers_every_token_life),
         cmocka_unit_test(the_start_read_has_one_deadline),

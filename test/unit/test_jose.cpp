@@ -30,14 +30,24 @@ std::string fixture(const std::string &name) {
 }
 
 std::vector<Key> published;  // the fixtures' JWK Set
+std::vector<Key> trusted;    // a key of each type and curve, one without alg
+
+bool parse_set(const std::string &json, std::vector<Key> &keys,
+               std::vector<SkippedKey> *skipped = nullptr) {
+    std::vector<SkippedKey> ignored;
+    std::string error;
+    return parse_jwk_set(json, keys, skipped != nullptr ? *skipped : ignored, error);
+}
 
 int make_fixtures(void **) {
     std::string command = std::string("/usr/bin/python3 test/unit/jose_fixtures.py ") + kDir;
     if (std::system(command.c_str()) != 0) {
         return -1;
     }
-    std::string error;
-    return parse_jwk_set(fixture("jwks.json"), published, error) ? 0 : -1;
+    return parse_set(fixture("jwks.json"), published) &&
+                   parse_set(fixture("trusted-jwks.json"), trusted)
+               ? 0
+               : -1;
 }
 
 Key private_key(const std::string &name, std::string_view kid = "") {
@@ -107,8 +117,7 @@ void the_public_jwk_has_no_private_parameter(void **) {
 void a_rendered_jwk_set_parses_back_to_the_same_keys(void **) {
     std::vector<Key> keys = {private_key("es.pem"), private_key("rs.pem"), private_key("ed.pem")};
     std::vector<Key> back;
-    std::string error;
-    assert_true(parse_jwk_set(render_jwk_set(keys), back, error));
+    assert_true(parse_set(render_jwk_set(keys), back));
     assert_int_equal(back.size(), 3);
     for (size_t i = 0; i < 3; ++i) {
         assert_text(back[i].kid, keys[i].kid);
@@ -125,32 +134,123 @@ void a_jwk_set_made_by_pyjwt_parses_with_its_kids(void **) {
     assert_text(thumbprint(published[2]), fixture("ed.thumbprint"));
 }
 
-void bad_jwk_sets_are_refused_with_the_reason(void **) {
+void what_is_no_jwk_set_is_refused_with_the_reason(void **) {
     std::vector<Key> keys;
+    std::vector<SkippedKey> skipped;
     std::string error;
-    assert_false(parse_jwk_set("{", keys, error));
-    assert_false(parse_jwk_set(R"({"keys":[]})", keys, error));
-    assert_false(parse_jwk_set(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})", keys, error));
-    assert_non_null(strstr(error.c_str(), "oct"));
-    std::string es = public_jwk(private_key("es.pem"));
-    // alg of another key type
-    std::string wrong_alg = es;
-    wrong_alg.replace(wrong_alg.find("ES256"), 5, "RS256");
-    assert_false(parse_jwk_set("{\"keys\":[" + wrong_alg + "]}", keys, error));
-    assert_non_null(strstr(error.c_str(), "alg"));
-    // a private member
-    std::string with_d = es;
-    with_d.insert(1, "\"d\":\"AAAA\",");
-    assert_false(parse_jwk_set("{\"keys\":[" + with_d + "]}", keys, error));
-    assert_non_null(strstr(error.c_str(), "private"));
-    // the same kid twice
-    assert_false(parse_jwk_set("{\"keys\":[" + es + "," + es + "]}", keys, error));
-    assert_non_null(strstr(error.c_str(), "duplicate kid"));
-    // a point off the curve
+    assert_false(parse_jwk_set("{", keys, skipped, error));
+    assert_non_null(strstr(error.c_str(), "not JSON"));
+    assert_false(parse_jwk_set(R"({"keys":[]})", keys, skipped, error));
+    assert_non_null(strstr(error.c_str(), "keys"));
+    assert_false(parse_jwk_set(R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})", keys, skipped, error));
+    assert_non_null(strstr(error.c_str(), "no key to verify signatures with"));
+}
+
+// Keycloak's realm set holds an RSA-OAEP key for encryption next to its
+// signing key: skipped, without alarm, and the set serves.
+void a_keycloak_realm_set_skips_its_encryption_key(void **) {
+    std::vector<Key> keys;
+    std::vector<SkippedKey> skipped;
+    assert_true(parse_set(fixture("keycloak-jwks.json"), keys, &skipped));
+    assert_int_equal(keys.size(), 1);
+    assert_text(keys[0].kid, "kc-sig");
+    assert_int_equal(skipped.size(), 1);
+    assert_int_equal(skipped[0].position, 1);
+    assert_text(skipped[0].kid, "kc-enc");
+    assert_non_null(strstr(skipped[0].why.c_str(), "not a signing key"));
+    assert_false(skipped[0].alarming);
+}
+
+// One JWK, inside a set whose other key is good; what was skipped and why.
+SkippedKey skip_of(const std::string &jwk) {
+    std::vector<Key> keys;
+    std::vector<SkippedKey> skipped;
+    std::string good = public_jwk(private_key("ed.pem", "good"));
+    assert_true(parse_set("{\"keys\":[" + good + "," + jwk + "]}", keys, &skipped));
+    assert_int_equal(keys.size(), 1);
+    assert_int_equal(skipped.size(), 1);
+    assert_int_equal(skipped[0].position, 2);
+    return skipped[0];
+}
+
+std::string with_member(std::string jwk, const std::string &member) {
+    return jwk.insert(1, member + ",");
+}
+
+std::string replaced(std::string text, const std::string &from, const std::string &to) {
+    return text.replace(text.find(from), from.size(), to);
+}
+
+void what_cannot_verify_is_skipped_with_why(void **) {
+    std::string es = public_jwk(private_key("es.pem", "k"));
+    std::string rs = public_jwk(private_key("rs.pem", "r"));
+    struct Case {
+        std::string jwk;
+        const char *why;
+        bool alarming;
+    } cases[] = {
+        {replaced(es, "\"use\":\"sig\"", "\"use\":\"enc\""), "use \"enc\"", false},
+        {with_member(replaced(es, ",\"use\":\"sig\"", ""), "\"key_ops\":[\"deriveKey\"]"),
+         "key_ops without", false},
+        {replaced(replaced(rs, "RS256", "RSA-OAEP-256"), ",\"use\":\"sig\"", ""), "encryption",
+         false},
+        {replaced(es, "ES256", "HS256"), "unsupported alg \"HS256\"", true},
+        {replaced(es, "ES256", "ES384"), "does not fit", true},
+        {replaced(rs, "RS256", "ES256"), "does not fit", true},
+        {replaced(es, "\"kty\":\"EC\"", "\"kty\":\"XY\""), "unsupported kty \"XY\"", true},
+        {replaced(es, "P-256", "P-192"), "unsupported crv \"P-192\"", true},
+        {replaced(es, "\"x\":\"", "\"x\":\"*"), "base64url", true},
+        {replaced(es, "\"x\":\"", "\"x\":\"AAAA"), "32 bytes", true},
+        {with_member(es, "\"d\":\"AAAA\""), "private parameter \"d\"", true},
+        {with_member(rs, "\"p\":\"AAAA\""), "private parameter \"p\"", true},
+        {R"({"kty":"oct","kid":"o","k":"c2VjcmV0"})", "private parameter \"k\"", true},
+        {fixture("rsa1024-jwk.json"), "weak RSA key of 1024 bits", true},
+        {replaced(rs, "\"e\":\"AQAB\"", "\"e\":\"AQ\""), "RSA public key check", true},
+        {R"({"kty":"OKP","crv":"X25519","x":"AAAA"})", "unsupported crv \"X25519\"", true},
+        {R"("a string")", "not a JSON object", true},
+    };
+    for (const Case &c : cases) {
+        SkippedKey skipped = skip_of(c.jwk);
+        if (strstr(skipped.why.c_str(), c.why) == nullptr || skipped.alarming != c.alarming) {
+            fail_msg("%s: skipped for \"%s\", not \"%s\"", c.jwk.c_str(), skipped.why.c_str(),
+                     c.why);
+        }
+    }
+    // A point off the curve.
+    size_t y = es.find("\"y\":\"") + 5;
     std::string off_curve = es;
-    size_t y = off_curve.find("\"y\":\"") + 5;
     off_curve[y] = off_curve[y] == 'A' ? 'B' : 'A';
-    assert_false(parse_jwk_set("{\"keys\":[" + off_curve + "]}", keys, error));
+    assert_non_null(strstr(skip_of(off_curve).why.c_str(), "not on P-256"));
+}
+
+// RFC 7517 §4.5: a kid names one key; the first one listed keeps it.
+void a_duplicate_kid_keeps_the_first_key(void **) {
+    std::string first = public_jwk(private_key("es.pem", "same"));
+    std::string second = public_jwk(private_key("rs.pem", "same"));
+    std::vector<Key> keys;
+    std::vector<SkippedKey> skipped;
+    assert_true(parse_set("{\"keys\":[" + first + "," + second + "]}", keys, &skipped));
+    assert_int_equal(keys.size(), 1);
+    assert_true(keys[0].alg == Alg::es256);
+    assert_int_equal(skipped.size(), 1);
+    assert_text(skipped[0].kid, "same");
+    assert_non_null(strstr(skipped[0].why.c_str(), "kid"));
+    assert_true(skipped[0].alarming);
+}
+
+// A JWK's alg binds its key to that one; without, to those of its type and
+// curve (RFC 8725 §3.1).
+void a_jwk_binds_its_key_to_the_algorithms_of_its_type_and_curve(void **) {
+    const AlgSet rsa = alg_bit(Alg::rs256) | alg_bit(Alg::rs384) | alg_bit(Alg::rs512) |
+                       alg_bit(Alg::ps256) | alg_bit(Alg::ps384) | alg_bit(Alg::ps512);
+    assert_int_equal(find_key(trusted, "rsa-any")->accepts, rsa);
+    assert_int_equal(find_key(trusted, "rsa-rs256")->accepts, alg_bit(Alg::rs256));
+    assert_int_equal(find_key(trusted, "p384")->accepts, alg_bit(Alg::es384));
+    std::vector<Key> keys;
+    std::string p384 = fixture("p384-jwk.json");  // no alg
+    assert_true(parse_set("{\"keys\":[" + p384 + "]}", keys));
+    assert_int_equal(keys[0].accepts, alg_bit(Alg::es384));
+    assert_text(thumbprint(keys[0]), thumbprint(*find_key(trusted, "p384")));
 }
 
 // ---- signatures -------------------------------------------------------------------
@@ -193,6 +293,48 @@ void tokens_of_each_algorithm_made_by_pyjwt_verify(void **) {
         assert_int_equal(out.audience.size(), 1);
         assert_text(out.audience[0], "https://api.test");
     }
+}
+
+JwtCheck verify_trusted(const std::string &name) {
+    VerifierPolicy policy{kIssuer, &trusted, 0, {}};
+    VerifiedToken out;
+    return verify_access_token(fixture(name + ".jwt"), policy, kNow, std::nullopt, out);
+}
+
+void a_trusted_issuers_tokens_of_all_ten_algorithms_verify(void **) {
+    for (const char *alg : {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                            "ES512", "EdDSA"}) {
+        if (verify_trusted(std::string("trusted-") + alg) != JwtCheck::ok) {
+            fail_msg("a %s token made by PyJWT is refused", alg);
+        }
+    }
+}
+
+void an_alg_off_its_keys_type_or_curve_is_refused(void **) {
+    for (const char *name :
+         {"trusted-es384-on-p256", "trusted-es256-on-p384", "trusted-ps256-on-ec",
+          "trusted-ps256-on-rs256-key", "trusted-es256-on-rsa", "trusted-hs256-on-rsa"}) {
+        if (verify_trusted(name) != JwtCheck::alg) {
+            fail_msg("%s is not refused for its alg", name);
+        }
+    }
+}
+
+// ES384 and ES512 signatures are the raw R‖S of 96 and 132 bytes (RFC 7518
+// §3.4); their DER, or a P-256-sized one, does not verify.
+void ecdsa_signatures_are_sized_for_their_curve(void **) {
+    std::string token = fixture("trusted-ES512.jwt");
+    size_t dot = token.rfind('.');
+    std::string signature = *oauth::decode_base64url(token.substr(dot + 1));
+    assert_int_equal(signature.size(), 132);
+    assert_non_null(find_key(trusted, "p521"));
+    const Key &p521 = *find_key(trusted, "p521");
+    assert_true(verify_bytes(p521, Alg::es512, token.substr(0, dot), signature));
+    assert_false(verify_bytes(p521, Alg::es512, token.substr(0, dot), signature.substr(0, 128)));
+    assert_false(verify_bytes(p521, Alg::es256, token.substr(0, dot), signature));
+    token = fixture("trusted-ES384.jwt");
+    dot = token.rfind('.');
+    assert_int_equal(oauth::decode_base64url(token.substr(dot + 1))->size(), 96);
 }
 
 void three_base64url_parts(void **) {
@@ -380,10 +522,17 @@ int main() {
         cmocka_unit_test(the_public_jwk_has_no_private_parameter),
         cmocka_unit_test(a_rendered_jwk_set_parses_back_to_the_same_keys),
         cmocka_unit_test(a_jwk_set_made_by_pyjwt_parses_with_its_kids),
-        cmocka_unit_test(bad_jwk_sets_are_refused_with_the_reason),
+        cmocka_unit_test(what_is_no_jwk_set_is_refused_with_the_reason),
+        cmocka_unit_test(a_keycloak_realm_set_skips_its_encryption_key),
+        cmocka_unit_test(what_cannot_verify_is_skipped_with_why),
+        cmocka_unit_test(a_duplicate_kid_keeps_the_first_key),
+        cmocka_unit_test(a_jwk_binds_its_key_to_the_algorithms_of_its_type_and_curve),
         cmocka_unit_test(es256_signatures_are_raw_64_bytes),
         cmocka_unit_test(what_we_sign_verifies_and_a_changed_byte_does_not),
         cmocka_unit_test(tokens_of_each_algorithm_made_by_pyjwt_verify),
+        cmocka_unit_test(a_trusted_issuers_tokens_of_all_ten_algorithms_verify),
+        cmocka_unit_test(an_alg_off_its_keys_type_or_curve_is_refused),
+        cmocka_unit_test(ecdsa_signatures_are_sized_for_their_curve),
         cmocka_unit_test(three_base64url_parts),
         cmocka_unit_test(typ_must_be_at_jwt),
         cmocka_unit_test(an_unknown_crit_extension_is_refused),

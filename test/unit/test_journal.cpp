@@ -45,8 +45,8 @@ struct Zone {
                                       retry_after, TokenStore::kDefaultClientCap, {}),
                          InsertResult::ok);
     }
-    JournalDrain drain(uint64_t journaled, StreamPosition position = {},
-                       StreamPosition written = {}, uint32_t now = kNow) {
+    JournalDrain drain(uint64_t journaled, fleet::StreamId position = {},
+                       fleet::StreamId written = {}, uint32_t now = kNow) {
         return drain_changes(log, journaled, store, now, "tokens", position, written, [this] {
             ++stamps;
             return StateStamp{7, 1234, uint64_t(stamps), kNow};
@@ -90,7 +90,7 @@ void a_drain_of_no_change_writes_nothing(void **) {
     Zone zone;
     zone.issue(1);
     uint64_t at = zone.log.position();
-    JournalDrain drained = zone.drain(at, StreamPosition{5, 1}, StreamPosition{5, 1});
+    JournalDrain drained = zone.drain(at, fleet::StreamId{5, 1}, fleet::StreamId{5, 1});
     assert_int_equal(int(drained.turn), int(JournalTurn::nothing));
     assert_int_equal(drained.journaled, at);
     assert_true(drained.image.empty());
@@ -111,7 +111,7 @@ void changes_all_gone_write_nothing_and_are_passed(void **) {
 // The fleet's stream moved on: the journal says so, even with no record.
 void a_moved_stream_position_is_written_alone(void **) {
     Zone zone;
-    JournalDrain drained = zone.drain(0, StreamPosition{1700, 3}, StreamPosition{1700, 2});
+    JournalDrain drained = zone.drain(0, fleet::StreamId{1700, 3}, fleet::StreamId{1700, 2});
     assert_int_equal(int(drained.turn), int(JournalTurn::appended));
     StateFile image = parsed(drained.image);
     assert_int_equal(image.record_count(), 0);

@@ -228,7 +228,10 @@ void introspection_and_revocation_say_what_they_answered(void **) {
     static std::unique_ptr<oauth::Registry> registry = fixture::standard_registry();
     fixture::Store memory;
     oauth::TokenStore store = memory.open();
-    oauth::TokenAdminConfig config{{"test"}, ""};
+    std::vector<uint64_t> revoked(2048);
+    assert_true(oauth::RevocationList::format(revoked.data(), revoked.size() * sizeof(uint64_t)));
+    oauth::RevocationList revocations(revoked.data(), {});
+    oauth::TokenAdminConfig config{{"test"}, "", nullptr, &revocations};
     Form inactive("token=nope", "auditor:auditor-secret");
     HttpResponse r =
         oauth::handle_introspection_request(inactive.request, *registry, store, config, kNow);

@@ -1,13 +1,11 @@
 // The state file's format, read back and refused when damaged; its journal;
-// the change log; the revocation list; the writer's lease; the store's walk
-// over live tokens.
+// the change log; the revocation list; the store's walk over live tokens.
 #include "unit.hpp"
 
 #include <cstring>
 #include <map>
 #include <vector>
 
-#include "core/lease/lease.hpp"
 #include "core/token_store.hpp"
 #include "core/tokens/journal.hpp"
 #include "core/tokens/revocation_list.hpp"
@@ -61,7 +59,7 @@ void add_revocation_to_writer(void *context, const Digest &digest, uint32_t expi
 }
 
 std::string snapshot(const TokenStore &store, const RevocationList &revoked,
-                     std::string_view zone = "tokens", StreamPosition position = {}) {
+                     std::string_view zone = "tokens", fleet::StreamId position = {}) {
     StateFileWriter writer(zone, StateStamp{7, 1234, 99, kNow}, position);
     store.visit_live(kNow, add_to_writer, &writer);
     revoked.visit_live(kNow, add_revocation_to_writer, &writer);
@@ -621,31 +619,6 @@ void a_restore_is_not_held_to_a_client_cap(void **) {
     assert_int_equal(counts.refused, 0);
 }
 
-bool nobody_alive(uint32_t) {
-    return false;
-}
-bool everybody_alive(uint32_t) {
-    return true;
-}
-
-void the_lease_has_one_holder_until_it_goes(void **) {
-    LeaseWord lease;
-    LeasePolicy alive{3, everybody_alive};
-    assert_true(hold_lease(lease, 100, kNow, alive));
-    assert_false(hold_lease(lease, 200, kNow, alive));
-    assert_true(hold_lease(lease, 100, kNow + 2, alive));  // renewed
-    assert_false(hold_lease(lease, 200, kNow + 4, alive));
-    assert_true(hold_lease(lease, 200, kNow + 5, alive));  // stale: taken over
-    assert_false(hold_lease(lease, 100, kNow + 5, alive));
-
-    LeasePolicy dead{3, nobody_alive};
-    assert_true(hold_lease(lease, 300, kNow + 5, dead));  // its holder died
-    release_lease(lease, 200);                            // not the holder: no effect
-    assert_false(hold_lease(lease, 400, kNow + 5, alive));
-    release_lease(lease, 300);
-    assert_true(hold_lease(lease, 400, kNow + 5, alive));
-}
-
 // Only a regular file of the workers' user, writable by it alone, is read or
 // written: a link the workers' user left there would lead the master, as
 // root, to another file.
@@ -695,7 +668,6 @@ int main() {
         cmocka_unit_test(a_merge_in_ranges_does_what_a_whole_merge_does),
         cmocka_unit_test(the_revocation_list_is_bounded_and_reuses_expired_entries),
         cmocka_unit_test(region_of_another_layout_is_not_a_revocation_list),
-        cmocka_unit_test(the_lease_has_one_holder_until_it_goes),
         cmocka_unit_test(the_fleet_stream_position_round_trips),
         cmocka_unit_test(the_change_log_holds_each_change_until_it_laps),
         cmocka_unit_test(a_snapshot_and_its_journal_restore_the_zone),

@@ -5,6 +5,7 @@
 
 #include "core/base64.hpp"
 #include "core/jose/jws.hpp"
+#include "core/tokens/zone_tables.hpp"
 
 namespace oauth::fleet {
 
@@ -43,14 +44,6 @@ std::string signing_input(std::string_view stream,
 
 bool parse_u32(std::string_view text, uint32_t &out) {
     if (text.empty() || text.size() > 10 || (text.size() > 1 && text[0] == '0')) {
-        return false;
-    }
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
-}
-
-bool parse_u64(std::string_view text, uint64_t &out) {
-    if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) {
         return false;
     }
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -183,51 +176,28 @@ Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationL
     // that took it has answered 200, and checked the client's share there.
     RevocationCharge charge{
         revocation.client.empty() ? 0 : RevocationList::client_tag(revocation.client), 0};
+    ZoneTables tables(store, revocations);
     uint32_t retry_after = 0;
     if (revocation.kind == Kind::jwt) {
-        return revocations.add(revocation.digest, revocation.expires_at, now, charge,
-                               retry_after) == RevocationAdded::added
+        return tables.list({revocation.digest, revocation.expires_at}, charge, now, retry_after) ==
+                       RevocationAdded::added
                    ? Applied::listed
                    : Applied::full;
     }
     // RFC 7009 §2.1: a client revokes only its own tokens, wherever it asked.
-    TokenGrant grant;
-    if (!store.find(revocation.digest, now, grant) || grant.client() != revocation.client ||
-        !store.revoke(revocation.digest, revocation.client)) {
-        return Applied::not_held;
-    }
     // Revoked here whatever the list says; full, a state file could bring it back.
-    return revocations.add(revocation.digest, grant.expires_at, now, charge, retry_after) ==
-                   RevocationAdded::added
-               ? Applied::revoked
-               : Applied::full;
-}
-
-std::string StreamId::text() const {
-    return std::to_string(ms) + "-" + std::to_string(seq);
-}
-
-std::optional<StreamId> StreamId::parse(std::string_view text) noexcept {
-    size_t dash = text.find('-');
-    StreamId id;
-    if (dash == std::string_view::npos || !parse_u64(text.substr(0, dash), id.ms) ||
-        !parse_u64(text.substr(dash + 1), id.seq)) {
-        return std::nullopt;
+    switch (tables.revoke_opaque(revocation.digest, revocation.client, charge,
+                                 WhenUnlisted::token_goes, now, retry_after)) {
+        case OpaqueRevoked::revoked:
+            return Applied::revoked;
+        case OpaqueRevoked::not_held:
+        case OpaqueRevoked::foreign:
+            return Applied::not_held;
+        case OpaqueRevoked::client_at_share:  // never: charged to no share
+        case OpaqueRevoked::full:             // revoked, unlisted
+            break;
     }
-    return id;
-}
-
-Continuity check_continuity(StreamId position, const StreamInfo &stream) noexcept {
-    if (position.none()) {
-        return Continuity::continues;
-    }
-    if (!stream.exists || stream.last_generated_id < position) {
-        return Continuity::lost;
-    }
-    if (!stream.first_entry.none() && position < stream.first_entry) {
-        return Continuity::trimmed;
-    }
-    return Continuity::continues;
+    return Applied::full;
 }
 
 }  // namespace oauth::fleet

@@ -13,8 +13,11 @@
 
 #include "core/jose/key.hpp"
 #include "core/token.hpp"
-#include "core/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
+
+namespace oauth {
+class TokenStore;
+}
 
 namespace oauth::fleet {
 
@@ -63,33 +66,5 @@ enum class Applied {
 // node's own, or the stream re-read) changes nothing the second time.
 Applied apply_entry(const Revocation &revocation, TokenStore &store, RevocationList &revocations,
                     uint32_t now) noexcept;
-
-// A Redis stream entry id, "MS-SEQ"; 0-0 names no entry.
-struct StreamId {
-    uint64_t ms = 0;
-    uint64_t seq = 0;
-
-    bool operator<(const StreamId &other) const {
-        return ms != other.ms ? ms < other.ms : seq < other.seq;
-    }
-    bool none() const { return ms == 0 && seq == 0; }
-    std::string text() const;
-    static std::optional<StreamId> parse(std::string_view text) noexcept;
-};
-
-// What the stream says of a node's position when the link comes up.
-struct StreamInfo {
-    bool exists = false;
-    StreamId first_entry;        // none: the stream is empty
-    StreamId last_generated_id;  // the last id Redis handed out for it, trimmed or not
-};
-
-enum class Continuity {
-    continues,  // read on from the position
-    trimmed,    // entries after the position may be gone, or Redis lost them and another
-                // node refilled the stream: what is left is read from it
-    lost        // the stream holds less than the node read: Redis lost its data
-};
-Continuity check_continuity(StreamId position, const StreamInfo &stream) noexcept;
 
 }  // namespace oauth::fleet

@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "core/fleet/entry.hpp"
-#include "core/token_store.hpp"
+#include "core/store_lock.hpp"
 
 namespace oauth::fleet {
 

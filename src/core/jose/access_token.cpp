@@ -75,9 +75,11 @@ JwtCheck check_no_crit(json_t *header) {
     return json_object_get(header, "crit") == nullptr ? JwtCheck::ok : JwtCheck::crit;
 }
 
-// RFC 8725 §3.1: the header's alg must be exactly the one the key is for, so
-// none, HMAC with a public key as secret, or a key of another type never verify.
-JwtCheck check_alg_bound_to_key(json_t *header, const std::vector<Key> &keys, const Key *&key) {
+// RFC 8725 §3.1: the header's alg must be one the key is for (its JWK's alg,
+// or one of its type and curve), so none, HMAC with a public key as secret,
+// or a key of another type or curve never verify.
+JwtCheck check_alg_bound_to_key(json_t *header, const std::vector<Key> &keys, const Key *&key,
+                                Alg &alg) {
     json_t *kid_member = json_object_get(header, "kid");
     if (kid_member != nullptr && !json_is_string(kid_member)) {
         return JwtCheck::kid;
@@ -87,13 +89,19 @@ JwtCheck check_alg_bound_to_key(json_t *header, const std::vector<Key> &keys, co
     if (key == nullptr) {
         return JwtCheck::kid;
     }
-    std::optional<std::string_view> alg = string_member(header, "alg");
-    return alg && *alg == alg_name(key->alg) ? JwtCheck::ok : JwtCheck::alg;
+    std::optional<std::string_view> name = string_member(header, "alg");
+    std::optional<Alg> named = name ? alg_from_name(*name) : std::nullopt;
+    if (!named || (key->accepts & alg_bit(*named)) == 0) {
+        return JwtCheck::alg;
+    }
+    alg = *named;
+    return JwtCheck::ok;
 }
 
 // RFC 7515 §5.2.
-JwtCheck check_signature(const Jws &jws, const Key &key) {
-    return verify_bytes(key, jws.signing_input, jws.signature) ? JwtCheck::ok : JwtCheck::signature;
+JwtCheck check_signature(const Jws &jws, const Key &key, Alg alg) {
+    return verify_bytes(key, alg, jws.signing_input, jws.signature) ? JwtCheck::ok
+                                                                    : JwtCheck::signature;
 }
 
 // RFC 8725 §3.8: with keys_of, the token's iss chooses whose keys check it
@@ -244,11 +252,11 @@ JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
 }
 
 // The signature is checked unless this very key verified it before.
-JwtCheck check_signature_unless_known(const Jws &jws, const Key &key,
+JwtCheck check_signature_unless_known(const Jws &jws, const Key &key, Alg alg,
                                       const std::optional<KeyFingerprint> &verified_with,
                                       VerifiedToken &out) {
     out.key = key_fingerprint(key);
-    return verified_with == out.key ? JwtCheck::ok : check_signature(jws, key);
+    return verified_with == out.key ? JwtCheck::ok : check_signature(jws, key, alg);
 }
 
 JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t now,
@@ -256,13 +264,16 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
     Jws jws;
     VerifierPolicy policy;
     const Key *key = nullptr;
+    Alg alg = Alg::es256;
     JwtCheck check;
     if ((check = check_compact_shape(token, jws)) != JwtCheck::ok ||
         (check = choose_issuer(jws.claims.get(), given, policy)) != JwtCheck::ok ||
         (check = check_typ(jws.header.get())) != JwtCheck::ok ||
         (check = check_no_crit(jws.header.get())) != JwtCheck::ok ||
-        (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key)) != JwtCheck::ok ||
-        (check = check_signature_unless_known(jws, *key, verified_with, out)) != JwtCheck::ok ||
+        (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key, alg)) !=
+            JwtCheck::ok ||
+        (check = check_signature_unless_known(jws, *key, alg, verified_with, out)) !=
+            JwtCheck::ok ||
         (check = check_issuer(jws.claims.get(), policy.issuer, out)) != JwtCheck::ok ||
         (check = read_lifetime(jws.claims.get(), out)) != JwtCheck::ok ||
         (check = check_lifetime(out.lifetime, now, policy.leeway)) != JwtCheck::ok ||

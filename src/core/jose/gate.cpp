@@ -30,14 +30,18 @@ bool fill_audience(TokenGrant &grant, const VerifiedToken &claims) {
     return true;
 }
 
+void fill_lifetime(TokenGrant &grant, const VerifiedToken &claims) {
+    grant.issued_at = claims.issued_at;
+    grant.expires_at = claims.expires_at;
+}
+
 void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
           const VerifiedToken &claims) {
     grant.client_id_length = client_id.size();
     std::memcpy(grant.client_id, client_id.data(), client_id.size());
     grant.scope_length = scope.size();
     std::memcpy(grant.scope, scope.data(), scope.size());
-    grant.issued_at = claims.issued_at;
-    grant.expires_at = claims.expires_at;
+    fill_lifetime(grant, claims);
 }
 
 // Per worker: the tokens that passed, with their claims, so that a token seen
@@ -111,19 +115,13 @@ bool JwtVerifier::grant(const std::vector<Key> *keys, const VerifiedToken &claim
     return keys == policy_.own_keys ? grant_own(claims, out) : grant_trusted(claims, out);
 }
 
+// SPEC "Own tokens answer to the registry", as an opaque token does.
 bool JwtVerifier::grant_own(const VerifiedToken &claims, TokenGrant &grant) {
-    const Client *client = policy_.registry->find(claims.client_id);
-    if (client == nullptr) {
+    if (!follow_registry(*policy_.registry, claims.client_id, claims.scope, grant)) {
         failure_ = JwtCheck::client;
         return false;
     }
-    // Both fit: the id is a registered one, the scopes a subset of its list.
-    // Usually the client still has them all: no string to build.
-    if (keeps_every_scope(claims.scope, client->scope)) {
-        fill(grant, client->id, claims.scope, claims);
-    } else {
-        fill(grant, client->id, scopes_still_granted(claims.scope, client->scope), claims);
-    }
+    fill_lifetime(grant, claims);
     return true;
 }
 

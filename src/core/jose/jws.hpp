@@ -16,8 +16,12 @@ bool sign_compact(const Key &key, std::string_view header_json, std::string_view
                   std::string &jws);
 
 // The signature over `signing_input` (the first two parts and their dot), as
-// RFC 7518 §3 encodes it: ES256 as the raw 64-byte R‖S of §3.4, not DER.
+// RFC 7518 §3 encodes it: ES* as the raw R‖S of §3.4 (64, 96 or 132 bytes),
+// not DER. Made with the key's alg.
 bool sign_bytes(const Key &key, std::string_view signing_input, std::string &signature);
+// Checked with `alg`, false unless the key accepts it; without, the key's alg.
+bool verify_bytes(const Key &key, Alg alg, std::string_view signing_input,
+                  std::string_view signature) noexcept;
 bool verify_bytes(const Key &key, std::string_view signing_input,
                   std::string_view signature) noexcept;
 

@@ -1,5 +1,6 @@
-// JOSE keys (RFC 7517, RFC 7518 §3, RFC 8037): each bound to exactly one
-// signing algorithm, loaded from PEM or from a JWK Set, published as JWKs.
+// JOSE keys (RFC 7517, RFC 7518 §3, RFC 8037): own keys, loaded from PEM and
+// published as JWKs, each bound to one signing algorithm; a trusted issuer's,
+// from its JWK Set, each bound to the algorithms of its type and curve.
 #pragma once
 
 #include <array>
@@ -14,8 +15,16 @@
 
 namespace oauth::jose {
 
-// The only algorithms there are: no "none", no HMAC (RFC 8725 §3.1).
-enum class Alg { es256, rs256, eddsa };
+// The only algorithms there are: no "none", no HMAC (RFC 8725 §3.1). Own
+// keys sign with ES256, RS256 or EdDSA; a trusted issuer's keys verify any.
+enum class Alg { es256, es384, es512, rs256, rs384, rs512, ps256, ps384, ps512, eddsa };
+constexpr size_t kAlgCount = 10;
+
+// A set of Alg, one bit each.
+using AlgSet = uint16_t;
+constexpr AlgSet alg_bit(Alg alg) noexcept {
+    return AlgSet(1u << unsigned(alg));
+}
 
 // Names a public key whatever its kid: the first half of its RFC 7638
 // thumbprint's SHA-256. 128 bits, so that no key can be made to share
@@ -23,16 +32,23 @@ enum class Alg { es256, rs256, eddsa };
 using KeyFingerprint = std::array<uint8_t, 16>;
 
 std::string_view alg_name(Alg alg) noexcept;
+// The Alg a JWS header's "alg" names; none for HMAC, "none" or the unknown.
+std::optional<Alg> alg_from_name(std::string_view name) noexcept;
 
 struct Key {
+    // The algorithm the key signs with, and the one its JWK names.
     Alg alg = Alg::es256;
+    // What a token's header may name to be checked with this key (RFC 8725
+    // §3.1): `alg` alone, unless the key came from a JWK without "alg", which
+    // takes every algorithm of its type and curve.
+    AlgSet accepts = alg_bit(Alg::es256);
     std::string kid;
     std::shared_ptr<EVP_PKEY> pkey;
-    // ES256 and RS256: jws.cpp's contexts for the key's algorithm, set up on
-    // first use and kept, since setting one up (EVP_DigestSignInit) costs a
-    // fifth of an ES256 signature. Never set for EdDSA.
+    // All but EdDSA: jws.cpp's contexts, set up on first use and kept, since
+    // setting one up (EVP_DigestSignInit) costs a fifth of an ES256
+    // signature. The verifying ones are one per algorithm, by Alg.
     mutable std::shared_ptr<EVP_PKEY_CTX> sign_ctx;
-    mutable std::shared_ptr<EVP_PKEY_CTX> verify_ctx;
+    mutable std::array<std::shared_ptr<EVP_PKEY_CTX>, kAlgCount> verify_ctx;
     // key_fingerprint()'s, worked out on first use and kept.
     mutable std::optional<KeyFingerprint> fingerprint;
 };
@@ -55,10 +71,25 @@ std::string public_jwk(const Key &key);
 // {"keys":[…]} of the public JWKs, in the order given.
 std::string render_jwk_set(const std::vector<Key> &keys);
 
-// A JWK Set of public keys (RFC 7517 §5). Each key must be one of the three
-// kinds above; `alg`, when present, must be that key's; a member "d" (a
-// private key) is refused. False, with `error`, on the first problem.
-bool parse_jwk_set(std::string_view json, std::vector<Key> &keys, std::string &error);
+// A key of a JWK Set left out, and why.
+struct SkippedKey {
+    size_t position;  // in the set, from 1
+    std::string kid;  // the JWK's, for a log line: printable, cut at 64 bytes
+    std::string why;
+    // Not what a verifier expects to see (malformed, unknown, a published
+    // private key): worth a warning, where an encryption key is not.
+    bool alarming = false;
+};
+
+// A trusted issuer's JWK Set as published (RFC 7517 §5): the keys that verify
+// signatures go into `keys`; every other one into `skipped`, with why:
+// encryption keys (use "enc", a key-management alg, key_ops without
+// "verify"), unknown kty, crv or alg, malformed ones (bad base64url, wrong
+// size, off the curve, RSA under kMinRsaBits), one whose "alg" does not fit
+// its type and curve, one with private parameters, and a kid already taken.
+// False, with `error`, when the text is no JWK Set or no key is left.
+bool parse_jwk_set(std::string_view json, std::vector<Key> &keys, std::vector<SkippedKey> &skipped,
+                   std::string &error);
 
 // The key named `kid`; with no kid, the only key there is.
 const Key *find_key(const std::vector<Key> &keys, std::optional<std::string_view> kid) noexcept;

@@ -12,7 +12,7 @@
 
 #include "core/jose/key.hpp"
 #include "core/token.hpp"
-#include "core/token_store.hpp"
+#include "core/store_lock.hpp"
 
 namespace oauth::jose {
 

@@ -24,7 +24,7 @@
 
 #include "core/http.hpp"
 #include "core/registry.hpp"
-#include "core/token_store.hpp"
+#include "core/store_lock.hpp"
 
 namespace oauth::metrics {
 

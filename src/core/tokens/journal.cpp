@@ -37,8 +37,8 @@ size_t addChanges(StateFileWriter &image, const std::vector<ZoneChange> &changes
 }  // namespace
 
 JournalDrain drain_changes(const ChangeLog &log, uint64_t journaled, const TokenStore &store,
-                           uint32_t now, std::string_view zone_name, const StreamPosition &position,
-                           const StreamPosition &written,
+                           uint32_t now, std::string_view zone_name,
+                           const fleet::StreamId &position, const fleet::StreamId &written,
                            const std::function<StateStamp()> &stamp) {
     JournalDrain drained;
     drained.journaled = journaled;

@@ -41,8 +41,9 @@ struct JournalDrain {
 // keeps none (a reload gave state= to a zone made without it). `stamp` is
 // drawn only for an image: each write has its own. May throw bad_alloc.
 JournalDrain drain_changes(const ChangeLog &log, uint64_t journaled, const TokenStore &store,
-                           uint32_t now, std::string_view zone_name, const StreamPosition &position,
-                           const StreamPosition &written, const std::function<StateStamp()> &stamp);
+                           uint32_t now, std::string_view zone_name,
+                           const fleet::StreamId &position, const fleet::StreamId &written,
+                           const std::function<StateStamp()> &stamp);
 
 // Whether a request to write what changed (a new master's FILE.request) is
 // answered by this turn: the journal holds all that changed.

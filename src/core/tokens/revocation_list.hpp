@@ -24,7 +24,7 @@
 #include <string_view>
 
 #include "core/token.hpp"
-#include "core/token_store.hpp"
+#include "core/store_lock.hpp"
 #include "core/tokens/change_log.hpp"
 
 namespace oauth {

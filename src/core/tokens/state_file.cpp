@@ -15,6 +15,7 @@
 #include "core/registry.hpp"
 #include "core/resource.hpp"
 #include "core/scope.hpp"
+#include "core/tokens/zone_tables.hpp"
 
 namespace oauth {
 namespace {
@@ -141,26 +142,6 @@ bool is_granted_audience(std::string_view audiences) {
     return true;
 }
 
-uint64_t all_scopes(std::string_view scopes) {
-    if (scopes.empty()) {
-        return 0;
-    }
-    size_t count = 1;
-    for (char c : scopes) {
-        count += c == ' ';
-    }
-    return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
-}
-
-// No client cap: each token was within its client's when it was issued.
-bool insert_token(TokenStore &store, const StateToken &token, uint32_t now) {
-    uint32_t retry_after = 0;
-    return store.insert(token.digest, token.client_id, token.scopes, all_scopes(token.scopes),
-                        token.issued_at, token.expires_at, now, retry_after,
-                        TokenStore::kNoClientCap,
-                        Audience{token.audiences, all_scopes(token.audiences)}) == InsertResult::ok;
-}
-
 }  // namespace
 
 struct StateFileWriter::Hash {
@@ -168,7 +149,7 @@ struct StateFileWriter::Hash {
 };
 
 StateFileWriter::StateFileWriter(std::string_view zone_name, const StateStamp &stamp,
-                                 const StreamPosition &position)
+                                 const fleet::StreamId &position)
     : zone_name_(zone_name.substr(0, kMaxZoneName)), stamp_(stamp), position_(position) {}
 
 StateFileWriter::~StateFileWriter() {
@@ -343,7 +324,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         file.stamp_ = *peek_stamp(bytes);
         // Versions 1 and 2 held no stream position: their reserved bytes, zero, read as 0-0.
         file.position_ =
-            StreamPosition{get_u64(bytes, kPositionAt), get_u64(bytes, kPositionAt + 8)};
+            fleet::StreamId{get_u64(bytes, kPositionAt), get_u64(bytes, kPositionAt + 8)};
         // Each grant record takes its lengths or more: a count past that is a
         // lie. Version 1 had no audience: its tokens come back without one.
         size_t lengths = version == 1 ? 4 : 6;
@@ -432,8 +413,8 @@ size_t StateJournal::record_count() const {
     return count;
 }
 
-StreamPosition StateJournal::stream_position() const {
-    StreamPosition furthest;
+fleet::StreamId StateJournal::stream_position() const {
+    fleet::StreamId furthest;
     for (const StateFile &image : images) {
         furthest = std::max(furthest, image.stream_position());
     }
@@ -500,20 +481,21 @@ bool is_workers_state_file(const StateFileFacts &file, uint32_t workers_uid, std
 size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationList &revocations,
                            uint32_t now, bool into_live, size_t first, size_t count,
                            RestoreCounts &counts) noexcept {
+    ZoneTables tables(store, revocations);
     TokenGrant grant;
     size_t start = std::min(first, file.record_count());
     size_t end = start + std::min(count, file.record_count() - start);
     for (size_t i = start; i < end && i < file.revocation_count(); ++i) {
         StateRevocation revoked = file.revocation(i);
-        if (revoked.expires_at <= now || revocations.contains(revoked.digest, now)) {
-            continue;
-        }
-        // The node's own history, charged to nobody: each was within its
-        // client's share when listed, and the file does not say whose it is.
-        ++(revocations.add(revoked.digest, revoked.expires_at, now) ? counts.revocations
-                                                                    : counts.revocations_refused);
-        if (store.find(revoked.digest, now, grant)) {
-            store.revoke(revoked.digest, grant.client());
+        switch (tables.restore_revocation({revoked.digest, revoked.expires_at}, now)) {
+            case RevocationRestored::restored:
+                ++counts.revocations;
+                break;
+            case RevocationRestored::refused:
+                ++counts.revocations_refused;
+                break;
+            case RevocationRestored::skipped:
+                break;
         }
     }
     // Each token's look-ups miss the cache: those of the tokens a few ahead
@@ -521,9 +503,7 @@ size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationL
     constexpr size_t kAhead = 8;
     for (size_t i = std::max(start, file.revocation_count()); i < end; ++i) {
         if (i + kAhead < end) {
-            Digest ahead = file.token_digest(i + kAhead - file.revocation_count());
-            revocations.prefetch(ahead);
-            store.prefetch(ahead);
+            tables.prefetch(file.token_digest(i + kAhead - file.revocation_count()));
         }
         StateToken token = file.token(i - file.revocation_count());
         if (token.expires_at <= now) {
@@ -532,7 +512,8 @@ size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationL
             ++counts.revoked;
         } else if (into_live && store.find(token.digest, now, grant)) {
             ++counts.present;
-        } else if (insert_token(store, token, now)) {
+        } else if (tables.restore_token(token.digest, token.client_id, token.scopes,
+                                        token.audiences, token.issued_at, token.expires_at, now)) {
             ++counts.tokens;
         } else {
             ++counts.refused;

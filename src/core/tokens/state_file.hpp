@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/fleet/stream_id.hpp"
 #include "core/token.hpp"
 #include "core/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
@@ -48,16 +49,6 @@ struct StateStamp {
     uint64_t writer_pid = 0;
     uint64_t write_id = 0;  // different for every write
     uint64_t written_at = 0;
-};
-
-// The last entry of the fleet's Redis stream applied to the zone ("ms-seq").
-struct StreamPosition {
-    uint64_t ms = 0;
-    uint64_t seq = 0;
-    bool operator<(const StreamPosition &o) const {
-        return ms < o.ms || (ms == o.ms && seq < o.seq);
-    }
-    bool operator!=(const StreamPosition &o) const { return ms != o.ms || seq != o.seq; }
 };
 
 struct StateToken {
@@ -79,7 +70,7 @@ struct StateRevocation {
 class StateFileWriter {
   public:
     StateFileWriter(std::string_view zone_name, const StateStamp &stamp,
-                    const StreamPosition &position);  // may throw bad_alloc
+                    const fleet::StreamId &position);  // may throw bad_alloc
     ~StateFileWriter();
     StateFileWriter(const StateFileWriter &) = delete;
     StateFileWriter &operator=(const StateFileWriter &) = delete;
@@ -103,7 +94,7 @@ class StateFileWriter {
     uint32_t grant_of(const TokenGrant &grant);  // its index, added if new
     std::string zone_name_;
     StateStamp stamp_;
-    StreamPosition position_;
+    fleet::StreamId position_;
     std::string grants_;
     std::string tokens_;
     std::string revocations_;
@@ -132,7 +123,7 @@ class StateFile {
     static std::optional<StateStamp> peek_stamp(std::string_view head) noexcept;
 
     const StateStamp &stamp() const { return stamp_; }
-    const StreamPosition &stream_position() const { return position_; }
+    const fleet::StreamId &stream_position() const { return position_; }
     size_t token_count() const { return token_count_; }
     size_t revocation_count() const { return revocation_count_; }
     size_t record_count() const { return revocation_count_ + token_count_; }
@@ -148,7 +139,7 @@ class StateFile {
     };
     std::string_view bytes_;
     StateStamp stamp_;
-    StreamPosition position_;
+    fleet::StreamId position_;
     std::vector<GrantText> grants_;
     size_t tokens_offset_ = 0;
     size_t token_count_ = 0;
@@ -162,7 +153,7 @@ struct StateJournal {
     size_t whole_bytes = 0;  // the bytes those images take; the rest is ignored
     std::string problem;     // why the rest is ignored; empty when there is none
     size_t record_count() const;
-    StreamPosition stream_position() const;  // the furthest any image holds
+    fleet::StreamId stream_position() const;  // the furthest any image holds
 };
 
 StateJournal parse_journal(std::string_view bytes, std::string_view zone_name) noexcept;
