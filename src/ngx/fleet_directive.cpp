@@ -2,9 +2,9 @@
 // database and the key prefix as written; the tokens' lifetimes that the
 // stream keeps; the signing keys that sign and check its entries.
 #include "ngx/fleet.hpp"
+#include "ngx/file_io.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <new>
 #include <string>
 #include <vector>
@@ -49,22 +49,22 @@ char *parseAddress(ngx_conf_t *cf, const ngx_str_t &address, FleetConf &fleet) {
     return NGX_CONF_OK;
 }
 
+// A password file holds less than 1k, its newline included.
+constexpr size_t kPasswordFileMax = 1023;
+
 char *readPassword(ngx_conf_t *cf, ngx_str_t path, FleetConf &fleet) {
     if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    std::string file(view(path));
-    std::FILE *f = std::fopen(file.c_str(), "rb");
-    if (f == nullptr) {
+    std::string bytes;
+    FileRead read = readWholeFile(path, bytes, kPasswordFileMax);
+    if (read == FileRead::cannot_open) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            "oauth_fleet_redis: cannot read password_file \"%V\"", &path);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    char chunk[1024];
-    size_t n = std::fread(chunk, 1, sizeof chunk, f);
-    bool failed = std::ferror(f) != 0 || !std::feof(f);
-    std::fclose(f);
-    std::string_view password(chunk, n);
+    bool failed = read != FileRead::ok;
+    std::string_view password(bytes);
     while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
         password.remove_suffix(1);
     }

@@ -1,11 +1,11 @@
 // Signing keys (oauth_signing_key), the JWK Set they publish (oauth_jwks),
 // and the checks that a token endpoint issuing JWTs has what it needs.
 #include "ngx/module.hpp"
+#include "ngx/file_io.hpp"
 
 #include <openssl/crypto.h>
-#include <sys/stat.h>
 
-#include <cstdio>
+#include <cstdint>
 #include <new>
 
 #include "core/metadata.hpp"
@@ -18,24 +18,11 @@ namespace {
 // `secret`: warn when others may read it.
 bool readConfFile(ngx_conf_t *cf, const char *directive, const ngx_str_t &path, bool secret,
                   std::string &text) {
-    std::string file(view(path));
-    std::FILE *f = std::fopen(file.c_str(), "rb");
-    if (f == nullptr) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "%s: cannot open \"%V\"", directive,
-                           &path);
-        return false;
-    }
-    char chunk[4096];
-    for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), f)) > 0;) {
-        text.append(chunk, n);
-    }
-    bool failed = std::ferror(f) != 0;
-    struct stat st;
-    bool shared = fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
-    std::fclose(f);
-    if (failed) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "%s: cannot read \"%V\"", directive,
-                           &path);
+    bool shared = false;
+    FileRead read = readWholeFile(path, text, SIZE_MAX, &shared);
+    if (read != FileRead::ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "%s: cannot %s \"%V\"", directive,
+                           read == FileRead::cannot_open ? "open" : "read", &path);
         return false;
     }
     if (secret && shared) {

@@ -1,8 +1,8 @@
 // ngx_http_oauth_module: directives, configuration and the module itself.
 // Every OAuth rule lives in src/core.
 #include "ngx/module.hpp"
+#include "ngx/file_io.hpp"
 
-#include <cstdio>
 #include <memory>
 #include <new>
 #include <string>
@@ -103,23 +103,11 @@ void deleteRegistry(void *registry) {
 }
 
 std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &path) {
-    std::string file(view(path));
-    std::FILE *f = std::fopen(file.c_str(), "rb");
-    if (f == nullptr) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_clients: cannot open \"%V\"",
-                           &path);
-        return nullptr;
-    }
     std::string json;
-    char chunk[8192];
-    for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), f)) > 0;) {
-        json.append(chunk, n);
-    }
-    bool readFailed = std::ferror(f) != 0;
-    std::fclose(f);
-    if (readFailed) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_clients: cannot read \"%V\"",
-                           &path);
+    FileRead read = readWholeFile(path, json);
+    if (read != FileRead::ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "oauth_clients: cannot %s \"%V\"",
+                           read == FileRead::cannot_open ? "open" : "read", &path);
         return nullptr;
     }
     oauth::RegistryError error;

@@ -1,8 +1,9 @@
 // State files (oauth_token_zone ... state=FILE): the zone's live tokens and
-// revocations, read when the zone is created (a start, or the new master of
-// a binary upgrade; never a reload, which keeps the zone), and written by one
-// worker of the zone, the holder of its writer lease. The format is
-// core/tokens/state_file.hpp's.
+// revocations, read when the zone is created (state_load.cpp), and written
+// by one worker of the zone, the holder of its writer lease (here). The
+// format is core/tokens/state_file.hpp's; the journal's rules are
+// core/tokens/journal.hpp's; every file is opened through the directory's
+// descriptor (state_dir.hpp).
 //
 // Two files keep a zone: FILE, a snapshot of all of it, and FILE.journal,
 // what changed since. Each second the writer appends to the journal what the
@@ -14,12 +15,11 @@
 // this zone's. What another zone writes there (the other generation of a
 // binary upgrade, the zone a resize replaced) is merged into this one.
 #include "ngx/module.hpp"
+#include "ngx/state_dir.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/file.h>
-#include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/tokens/journal.hpp"
 #include "core/tokens/state_file.hpp"
 
 namespace oauth_ngx {
@@ -45,38 +46,6 @@ constexpr size_t kSliceBytes = 1 << 20;
 constexpr uint32_t kSliceSlots = 16384;
 // Records of another zone's snapshot merged per turn.
 constexpr size_t kSliceRecords = 16384;
-// How long the new master of a binary upgrade waits for the old generation's
-// writer to answer its request to write what changed.
-constexpr ngx_msec_t kRequestWait = 2000;
-constexpr ngx_msec_t kRequestPoll = 10;
-constexpr uint64_t kMaxFileSize = uint64_t{4} << 30;
-
-// For messages: every operation names a file in its directory (nameOf).
-std::string pathOf(const Zone &zone, const char *suffix = "") {
-    return std::string(view(zone.state_file)) + suffix;
-}
-
-// The path up to and with the last slash.
-std::string directoryPrefixOf(const Zone &zone) {
-    std::string path = pathOf(zone);
-    return path.substr(0, path.rfind('/') + 1);
-}
-
-std::string nameOf(const Zone &zone, const char *suffix = "") {
-    return pathOf(zone, suffix).substr(directoryPrefixOf(zone).size());
-}
-
-ZoneState &stateOf(ngx_shm_zone_t *shm) {
-    return *static_cast<ZoneRegions *>(shm->data)->state;
-}
-
-uint64_t randomWord() {
-    uint64_t word = 0;
-    if (getrandom(&word, sizeof word, 0) != sizeof word) {
-        word = uint64_t(ngx_time()) << 32 ^ uint64_t(ngx_pid) << 8 ^ ngx_random();
-    }
-    return word == 0 ? 1 : word;
-}
 
 // ---- nginx -t: where the file goes ---------------------------------------
 
@@ -127,371 +96,6 @@ ngx_int_t checkStateDirectory(ngx_shm_zone_t *shm, const Zone &zone) {
         return NGX_ERROR;
     }
     return NGX_OK;
-}
-
-namespace {
-
-// ---- the directory ----------------------------------------------------------
-
-// A descriptor closed with its owner.
-class Descriptor {
-  public:
-    explicit Descriptor(int fd = -1) : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ != -1) {
-            close(fd_);
-        }
-    }
-    Descriptor(const Descriptor &) = delete;
-    Descriptor &operator=(const Descriptor &) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
-// The directory of a zone's state files, opened once. Each file is then
-// opened, created, renamed and removed by its name in it, and never through
-// a link there: the workers' user may write the directory, so it may have put
-// a link to any file at any of those names, and the master reads them as
-// root. The path up to the directory is the configuration's, and followed.
-int openDirectory(const Zone &zone) {
-    return open(directoryPrefixOf(zone).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-// Whose the state files are: the workers'. nginx takes on `user` only when
-// started as root; else its workers are whoever started it.
-uid_t workersUid(ngx_cycle_t *cycle) {
-    auto *ccf = reinterpret_cast<ngx_core_conf_t *>(ngx_get_conf(cycle->conf_ctx, ngx_core_module));
-    return ccf->user == ngx_uid_t(NGX_CONF_UNSET_UINT) ? geteuid() : ccf->user;
-}
-
-oauth::StateFileFacts factsOf(const struct stat &st) {
-    using Kind = oauth::StateFileFacts::Kind;
-    Kind kind = S_ISREG(st.st_mode)   ? Kind::regular
-                : S_ISLNK(st.st_mode) ? Kind::symlink
-                                      : Kind::other;
-    return oauth::StateFileFacts{kind, uint32_t(st.st_uid), uint32_t(st.st_mode & 07777)};
-}
-
-bool exists(int dir, const std::string &name) {
-    struct stat st;
-    return fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-enum class Read { ok, missing, failed, refused };
-
-// `name`, opened with `flags` into `fd` if it is the workers' state file
-// (oauth::is_workers_state_file), else refused with `problem` saying why.
-// A fifo there is not waited on.
-Read openStateFile(int dir, const std::string &name, int flags, uid_t workers, int &fd,
-                   std::string &problem) {
-    fd = openat(dir, name.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    ngx_err_t err = ngx_errno;
-    if (fd == -1 && err == ENOENT) {
-        return Read::missing;
-    }
-    // What could not be opened may still say why: a link, another's file.
-    struct stat st;
-    bool seen =
-        fd != -1 ? fstat(fd, &st) == 0 : fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    bool refused = seen && !oauth::is_workers_state_file(factsOf(st), workers, problem);
-    if (fd != -1 && seen && !refused) {
-        return Read::ok;
-    }
-    if (fd != -1) {
-        close(fd);
-        fd = -1;
-    }
-    if (refused) {
-        return Read::refused;
-    }
-    problem = "cannot be opened";
-    ngx_set_errno(err);
-    return Read::failed;
-}
-
-// A new, empty file at `name`, in place of whatever was there: a temporary
-// left by a write cut short, or what `problem` then says was not the
-// workers' state file.
-int createFresh(int dir, const std::string &name, uid_t workers, std::string &problem) {
-    struct stat st;
-    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        oauth::is_workers_state_file(factsOf(st), workers, problem);
-        unlinkat(dir, name.c_str(), 0);
-    }
-    return openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-}
-
-void logRemoved(ngx_log_t *log, const Zone &zone, const std::string &path,
-                const std::string &problem) {
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "oauth_token_zone \"%V\": \"%s\" is not a state file the workers wrote, and "
-                  "is removed: %s",
-                  &zone.name, path.c_str(), problem.c_str());
-}
-
-// ---- reading -------------------------------------------------------------
-
-// The open file from byte `from` on, or `limit` bytes of it.
-Read readOpen(int fd, std::string &bytes, std::string &problem, uint64_t limit = kMaxFileSize,
-              uint64_t from = 0) {
-    struct stat st;
-    Read result = Read::ok;
-    if (fstat(fd, &st) != 0 || uint64_t(st.st_size) > kMaxFileSize) {
-        problem = "larger than 4 GiB";
-        result = Read::failed;
-    } else {
-        uint64_t size = uint64_t(st.st_size) > from ? uint64_t(st.st_size) - from : 0;
-        bytes.resize(size_t(std::min(size, limit)));
-        size_t done = 0;
-        while (done < bytes.size()) {
-            ssize_t n = pread(fd, &bytes[done], bytes.size() - done, off_t(from + done));
-            if (n <= 0) {
-                break;
-            }
-            done += size_t(n);
-        }
-        bytes.resize(done);  // a file that shrank reads as truncated
-    }
-    return result;
-}
-
-Read readFile(int dir, const std::string &name, uid_t workers, std::string &bytes,
-              std::string &problem, uint64_t limit = kMaxFileSize, uint64_t from = 0) {
-    int fd;
-    Read opened = openStateFile(dir, name, O_RDONLY, workers, fd, problem);
-    if (opened != Read::ok) {
-        return opened;
-    }
-    Read read = readOpen(fd, bytes, problem, limit, from);
-    close(fd);
-    return read;
-}
-
-// What is at `name` now (not what a link there leads to); all zero when
-// there is none.
-FileMark markOf(int dir, const std::string &name) {
-    struct stat st;
-    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        return FileMark{};
-    }
-    return FileMark{uint64_t(st.st_ino), uint64_t(st.st_size),
-                    int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-
-FileMark markOf(int fd) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        return FileMark{};
-    }
-    return FileMark{uint64_t(st.st_ino), uint64_t(st.st_size),
-                    int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-
-bool sameMark(const FileMark &a, const FileMark &b) {
-    return a.inode == b.inode && a.size == b.size && a.modified_ns == b.modified_ns;
-}
-
-// A damaged snapshot is kept for whoever wants to look at it, out of the way
-// of the next one; its journal, which only makes sense on top of it, too.
-void setAside(ngx_shm_zone_t *shm, const Zone &zone, int dir, const std::string &reason) {
-    std::string bad = pathOf(zone, ".bad");
-    bool moved = renameat(dir, nameOf(zone).c_str(), dir, nameOf(zone, ".bad").c_str()) == 0;
-    ngx_err_t err = moved ? 0 : ngx_errno;
-    bool journal = renameat(dir, nameOf(zone, ".journal").c_str(), dir,
-                            nameOf(zone, ".journal.bad").c_str()) == 0;
-    ngx_log_error(NGX_LOG_ERR, shm->shm.log, err,
-                  "oauth_token_zone \"%V\": state file \"%V\" is not loaded: %s; %s \"%s\"%s, and "
-                  "the zone starts empty",
-                  &zone.name, &zone.state_file, reason.c_str(),
-                  moved ? "it is set aside as" : "it could not be set aside as", bad.c_str(),
-                  journal ? ", its journal beside it" : "");
-}
-
-// The new master of a binary upgrade (started with inherited sockets): the
-// old generation's writer is alive, and what it wrote may be up to a second
-// old. It is asked to write what changed since through FILE.request, which
-// it removes once that is in place; the file is the workers', as they
-// remove it from a directory that may be sticky.
-void awaitFreshSnapshot(ngx_shm_zone_t *shm, const Zone &zone, int dir, uid_t workers) {
-    if (!ngx_inherited) {
-        return;
-    }
-    std::string head;
-    std::string problem;
-    // No file yet: the old generation started less than a second ago.
-    if (readFile(dir, nameOf(zone), workers, head, problem, oauth::kStateHeaderSize) == Read::ok) {
-        std::optional<oauth::StateStamp> stamp = oauth::StateFile::peek_stamp(head);
-        if (!stamp || stamp->writer_pid == 0 || stamp->writer_pid == uint64_t(ngx_pid) ||
-            stamp->writer_pid > UINT32_MAX || !isAlive(uint32_t(stamp->writer_pid))) {
-            return;
-        }
-    }
-    std::string request = nameOf(zone, ".request");
-    problem.clear();
-    int fd = createFresh(dir, request, workers, problem);
-    if (!problem.empty()) {
-        logRemoved(shm->shm.log, zone, pathOf(zone, ".request"), problem);
-    }
-    if (fd == -1) {
-        return;
-    }
-    bool handed = geteuid() != 0 || fchown(fd, workers, gid_t(-1)) == 0;
-    close(fd);
-    if (!handed) {
-        unlinkat(dir, request.c_str(), 0);
-        return;
-    }
-    ngx_msec_t waited = 0;
-    while (exists(dir, request) && waited < kRequestWait) {
-        ngx_msleep(kRequestPoll);
-        waited += kRequestPoll;
-    }
-    if (unlinkat(dir, request.c_str(), 0) == 0) {
-        ngx_log_error(NGX_LOG_WARN, shm->shm.log, 0,
-                      "oauth_token_zone \"%V\": the old generation's writer of state file "
-                      "\"%V\" did not answer in %M ms; what it wrote last, if anything, is loaded",
-                      &zone.name, &zone.state_file, kRequestWait);
-    }
-}
-
-// This process's CPU time: what a load costs, however busy the machine.
-ngx_msec_t cpuMsec() {
-    struct rusage usage;
-    if (getrusage(RUSAGE_SELF, &usage) != 0) {
-        return 0;
-    }
-    return ngx_msec_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 +
-           ngx_msec_t(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
-}
-
-// The journal's whole images; a torn or damaged rest (a crash cut the last
-// write short) is cut off, in the file that was read, so that what is
-// appended next follows whole ones.
-oauth::StateJournal readJournal(ngx_shm_zone_t *shm, const Zone &zone, int dir, uid_t workers,
-                                std::string &bytes) {
-    std::string path = pathOf(zone, ".journal");
-    std::string problem;
-    int fd;
-    Read read = openStateFile(dir, nameOf(zone, ".journal"), O_RDWR, workers, fd, problem);
-    Descriptor journal_file(fd);
-    if (read == Read::ok) {
-        read = readOpen(fd, bytes, problem);
-    }
-    if (read == Read::failed || read == Read::refused) {
-        ngx_err_t err = read == Read::failed ? ngx_errno : 0;
-        std::string bad = pathOf(zone, ".journal.bad");
-        renameat(dir, nameOf(zone, ".journal").c_str(), dir, nameOf(zone, ".journal.bad").c_str());
-        ngx_log_error(NGX_LOG_ERR, shm->shm.log, err,
-                      "oauth_token_zone \"%V\": the journal \"%s\" is not loaded: %s; it is set "
-                      "aside as \"%s\"",
-                      &zone.name, path.c_str(), problem.c_str(), bad.c_str());
-        bytes.clear();
-    }
-    oauth::StateJournal journal = oauth::parse_journal(bytes, view(zone.name));
-    if (!journal.problem.empty()) {
-        bool cut = ftruncate(fd, off_t(journal.whole_bytes)) == 0;
-        ngx_log_error(NGX_LOG_WARN, shm->shm.log, cut ? 0 : ngx_errno,
-                      "oauth_token_zone \"%V\": the journal \"%s\" is read up to byte %uz, and %s "
-                      "there: %s",
-                      &zone.name, path.c_str(), journal.whole_bytes,
-                      cut ? "cut" : "could not be cut", journal.problem.c_str());
-    }
-    return journal;
-}
-
-// A revocation the list had no room for is lost: its token (an opaque one the
-// file also held is dropped all the same) could pass again until it expires.
-void logRefusedRevocations(ngx_log_t *log, const Zone &zone, const oauth::RestoreCounts &counts) {
-    if (counts.revocations_refused != 0) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "oauth_token_zone \"%V\": %uz revocations of state file \"%V\" did not "
-                      "fit in the revocation list and are lost; a JWT they revoked is valid "
-                      "again until it expires",
-                      &zone.name, counts.revocations_refused, &zone.state_file);
-    }
-}
-
-}  // namespace
-
-void loadStateFile(ngx_shm_zone_t *shm, const Zone &zone) {
-    ZoneState &state = stateOf(shm);
-    state.instance = randomWord();
-    // A reload keeps its zone (or ops' resize copies it); nginx -t loads nothing.
-    if (zone.state_file.len == 0 || !ngx_is_init_cycle(ngx_cycle) || ngx_test_config) {
-        return;
-    }
-    Descriptor dir(openDirectory(zone));
-    if (dir.get() == -1) {
-        ngx_log_error(NGX_LOG_ERR, shm->shm.log, ngx_errno,
-                      "oauth_token_zone \"%V\": the directory of state file \"%V\" cannot be "
-                      "opened, and the zone starts empty",
-                      &zone.name, &zone.state_file);
-        return;
-    }
-    uid_t workers = workersUid(zone.cycle);
-    try {
-        awaitFreshSnapshot(shm, zone, dir.get(), workers);
-        ngx_time_update();
-        ngx_msec_t started = ngx_current_msec;
-        ngx_msec_t cpu_started = cpuMsec();
-        std::string bytes;
-        std::string problem;
-        Read read = readFile(dir.get(), nameOf(zone), workers, bytes, problem);
-        std::optional<oauth::StateFile> file;
-        if (read == Read::ok) {
-            file = oauth::StateFile::parse(bytes, view(zone.name), problem);
-        }
-        if (read != Read::missing && !file) {
-            setAside(shm, zone, dir.get(), problem);
-            return;
-        }
-        std::string journal_bytes;
-        oauth::StateJournal journal = readJournal(shm, zone, dir.get(), workers, journal_bytes);
-        if (!file && journal.images.empty()) {
-            ngx_log_error(NGX_LOG_INFO, shm->shm.log, 0,
-                          "oauth_token_zone \"%V\": no state file \"%V\" yet", &zone.name,
-                          &zone.state_file);
-            return;
-        }
-        // The zone is the new master's alone until its workers start: no lock,
-        // and nothing noted in the change log, as all of it is on disk.
-        auto *regions = static_cast<ZoneRegions *>(shm->data);
-        oauth::TokenStore store(regions->tokens, oauth::StoreLock{});
-        oauth::RevocationList revocations(regions->revocations, oauth::StoreLock{});
-        uint32_t now = uint32_t(ngx_time());
-        oauth::RestoreCounts counts;
-        oauth::fleet::StreamId position = journal.stream_position();
-        if (file) {
-            counts = oauth::apply_state_file(*file, store, revocations, now);
-            position = std::max(position, file->stream_position());
-        }
-        for (const oauth::StateFile &image : journal.images) {
-            oauth::apply_state_records(image, store, revocations, now, true, 0,
-                                       image.record_count(), counts);
-        }
-        state.fleet_position.store(position);
-        state.snapshot = markOf(dir.get(), nameOf(zone));
-        state.journal = markOf(dir.get(), nameOf(zone, ".journal"));
-        ngx_time_update();
-        // Tokens held once the journal is applied: a journal may revoke some
-        // the snapshot held.
-        ngx_uint_t level = counts.refused != 0 ? NGX_LOG_WARN : NGX_LOG_NOTICE;
-        ngx_log_error(level, shm->shm.log, 0,
-                      "oauth_token_zone \"%V\": %uz tokens and %uz revocations loaded from \"%V\" "
-                      "and %uz records of its journal in %M ms, %M ms of CPU (%uz expired, %uz "
-                      "revoked, %uz did not fit)",
-                      &zone.name, store.live_tokens(), counts.revocations, &zone.state_file,
-                      journal.record_count(), ngx_current_msec - started, cpuMsec() - cpu_started,
-                      counts.expired, counts.revoked, counts.refused);
-        logRefusedRevocations(shm->shm.log, zone, counts);
-    } catch (const std::bad_alloc &) {
-        ngx_log_error(NGX_LOG_ERR, shm->shm.log, 0,
-                      "oauth_token_zone \"%V\": out of memory reading state file \"%V\"; the "
-                      "zone starts empty",
-                      &zone.name, &zone.state_file);
-    }
 }
 
 namespace {
@@ -597,22 +201,7 @@ int openLocked(Writer &w, const std::string &name, int flags) {
     return fd;
 }
 
-bool writeAll(int fd, const char *data, size_t size, off_t at) {
-    while (size > 0) {
-        ssize_t n = pwrite(fd, data, size, at);
-        if (n <= 0) {
-            return false;
-        }
-        data += n;
-        size -= size_t(n);
-        at += n;
-    }
-    return true;
-}
-
 // ---- the journal ----------------------------------------------------------
-
-enum class Drain { nothing, appended, lapped, failed };
 
 // One image at FILE.journal's end, whole or not at all.
 bool appendToJournal(Writer &w, const std::string &image) {
@@ -640,65 +229,26 @@ bool appendToJournal(Writer &w, const std::string &image) {
     return ok;
 }
 
-// What changed since the last write, from the change log into the journal:
-// the tokens stored as they are now (gone ones are revoked or expired), the
-// revocations listed.
-Drain drain(Writer &w) {
+// What changed since the last write, from the change log into the journal
+// (oauth::drain_changes).
+oauth::JournalTurn drain(Writer &w) {
     ZoneState &state = stateOf(w.shm);
-    oauth::ChangeLog log = changesOf(w.shm);
-    if (log.capacity() == 0) {
-        return Drain::lapped;  // state= given by a reload to a zone made without it
-    }
-    uint64_t from = state.journaled.load(std::memory_order_relaxed);
     oauth::fleet::StreamId position = state.fleet_position.load();
-    std::vector<oauth::ZoneChange> changes;
-    std::optional<uint64_t> to = log.read(from, changes);
-    if (!to) {
-        return Drain::lapped;
+    oauth::JournalDrain drained =
+        oauth::drain_changes(changesOf(w.shm), state.journaled.load(std::memory_order_relaxed),
+                             storeOf(w.shm), uint32_t(ngx_time()), view(w.zone.name), position,
+                             w.written_position, [&state] { return newStamp(state); });
+    if (drained.turn == oauth::JournalTurn::lapped) {
+        return drained.turn;
     }
-    if (changes.empty() && w.written_position == position) {
-        return Drain::nothing;
+    if (drained.turn == oauth::JournalTurn::appended && !appendToJournal(w, drained.image)) {
+        return oauth::JournalTurn::failed;
     }
-    oauth::StateFileWriter image(view(w.zone.name), newStamp(state), position);
-    oauth::TokenStore store = storeOf(w.shm);
-    uint32_t now = uint32_t(ngx_time());
-    oauth::TokenGrant grant;
-    size_t records = 0;
-    // Each look-up misses the cache: those of the changes a few ahead are
-    // under way meanwhile.
-    constexpr size_t kAhead = 8;
-    for (size_t i = 0; i < changes.size(); ++i) {
-        const oauth::ZoneChange &change = changes[i];
-        if (i + kAhead < changes.size()) {
-            store.prefetch(changes[i + kAhead].digest);
-        }
-        if (change.revoked_until != 0) {
-            image.add_revocation(change.digest, change.revoked_until);
-            ++records;
-        } else if (store.find(change.digest, now, grant)) {
-            image.add_token(change.digest, grant);
-            ++records;
-        }
+    state.journaled.store(drained.journaled, std::memory_order_relaxed);
+    if (drained.turn == oauth::JournalTurn::appended) {
+        w.written_position = position;
     }
-    if (records == 0 && w.written_position == position) {
-        state.journaled.store(*to, std::memory_order_relaxed);  // all gone already
-        return Drain::nothing;
-    }
-    image.finish();
-    image.seal_some(SIZE_MAX);
-    if (!appendToJournal(w, image.image())) {
-        return Drain::failed;
-    }
-    state.journaled.store(*to, std::memory_order_relaxed);
-    w.written_position = position;
-    return Drain::appended;
-}
-
-// Past this, and past half the snapshot, a new snapshot replaces the journal.
-constexpr uint64_t kJournalLimit = uint64_t{16} << 20;
-
-bool journalTooLong(const ZoneState &state) {
-    return state.journal.size > std::max(kJournalLimit, state.snapshot.size / 2);
+    return drained.turn;
 }
 
 // After a snapshot: the journal's images from before it began are in it now;
@@ -912,9 +462,8 @@ void mergeSlice(Writer &w) {
 // ---- the writer's turn -------------------------------------------------------
 
 // Every second: what changed goes to the journal, which also answers a new
-// master's request. A new snapshot replaces the journal when it has grown long, when
-// the change log lapped, or when this zone has not written the snapshot
-// there yet (its first change after a start, a merge).
+// master's request; then a new snapshot may replace the journal
+// (oauth::starts_snapshot).
 void tick(Writer &w) {
     ZoneState &state = stateOf(w.shm);
     if (ngx_current_msec - w.drained_at < kWriteInterval) {
@@ -922,18 +471,20 @@ void tick(Writer &w) {
     }
     w.drained_at = ngx_current_msec;
     bool requested = exists(w.dir.get(), w.request);
-    Drain drained = drain(w);
-    if (requested && (drained == Drain::nothing || drained == Drain::appended)) {
+    oauth::JournalTurn drained = drain(w);
+    if (requested && oauth::journal_holds_all_changes(drained)) {
         unlinkat(w.dir.get(), w.request.c_str(), 0);
         requested = false;
     }
-    bool restart = drained == Drain::lapped && changesOf(w.shm).capacity() != 0;
-    if (w.compaction != nullptr && !restart) {
-        return;
-    }
-    if (drained == Drain::lapped || (drained == Drain::appended && !state.snapshot_is_ours) ||
-        journalTooLong(state)) {
-        startCompaction(w, drained == Drain::lapped, requested);
+    oauth::CompactionFacts facts;
+    facts.turn = drained;
+    facts.log_kept = changesOf(w.shm).capacity() != 0;
+    facts.snapshot_under_way = w.compaction != nullptr;
+    facts.snapshot_is_ours = state.snapshot_is_ours;
+    facts.journal_size = state.journal.size;
+    facts.snapshot_size = state.snapshot.size;
+    if (oauth::starts_snapshot(facts)) {
+        startCompaction(w, drained == oauth::JournalTurn::lapped, requested);
     }
 }
 
@@ -1072,14 +623,14 @@ void stopStateWriters(ngx_cycle_t *) {
             while (w.merge != nullptr) {
                 mergeSlice(w);
             }
-            Drain drained = drain(w);
-            if (drained == Drain::lapped) {
+            oauth::JournalTurn drained = drain(w);
+            if (drained == oauth::JournalTurn::lapped) {
                 startCompaction(w, true, false);
                 while (w.compaction != nullptr) {
                     compactionStep(w);
                 }
             }
-            if (drained != Drain::failed) {
+            if (drained != oauth::JournalTurn::failed) {
                 unlinkat(w.dir.get(), w.request.c_str(), 0);
             }
         } catch (const std::bad_alloc &) {

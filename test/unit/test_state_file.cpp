@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/token_store.hpp"
+#include "core/tokens/journal.hpp"
 #include "core/tokens/revocation_list.hpp"
 #include "core/tokens/state_file.hpp"
 #include "fixtures.hpp"
@@ -526,20 +527,12 @@ struct Journaled {
     }
 
     void append() {
-        std::vector<ZoneChange> changes;
-        journaled = *logged.log.read(journaled, changes);
-        StateFileWriter image("tokens", StateStamp{7, 1234, 100 + image_ends.size(), kNow}, {});
-        TokenGrant grant;
-        for (const ZoneChange &change : changes) {
-            if (change.revoked_until != 0) {
-                image.add_revocation(change.digest, change.revoked_until);
-            } else if (store.find(change.digest, kNow, grant)) {
-                image.add_token(change.digest, grant);
-            }
-        }
-        image.finish();
-        image.seal_some(SIZE_MAX);
-        journal += image.image();
+        StateStamp stamp{7, 1234, 100 + image_ends.size(), kNow};
+        JournalDrain drained = drain_changes(logged.log, journaled, store, kNow, "tokens", {}, {},
+                                             [&stamp] { return stamp; });
+        assert_int_equal(int(drained.turn), int(JournalTurn::appended));
+        journaled = drained.journaled;
+        journal += drained.image;
         image_ends.push_back(journal.size());
     }
 };
