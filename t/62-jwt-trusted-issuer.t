@@ -18,13 +18,7 @@ my $idp = "$FindBin::Bin/interop/idp_jwt.py";
 
 my $t = OAuthTest->new;
 my $p = $t->prefix;
-sub run {
-    my (@argv) = @_;
-    my ($rc, $out) = OAuthTest::run_command(\@argv, "$p/logs/run.out", 30);
-    die "@argv failed: $out" if $rc != 0;
-    chomp $out;
-    return $out;
-}
+sub run { $t->output_of(@_) }
 $t->genpkey('idp-es.pem', 'ES256');
 $t->genpkey('idp-rs.pem', 'RS256');
 $t->genpkey('idp-new.pem', 'ES256');

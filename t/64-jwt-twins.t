@@ -30,13 +30,7 @@ my @clients = (
 );
 my $t = OAuthTest->new(clients => {clients => \@clients});
 my $p = $t->prefix;
-sub run {
-    my (@argv) = @_;
-    my ($rc, $out) = OAuthTest::run_command(\@argv, "$p/logs/run.out", 30);
-    die "@argv failed: $out" if $rc != 0;
-    chomp $out;
-    return $out;
-}
+sub run { $t->output_of(@_) }
 
 $t->genpkey('es.pem', 'ES256');
 $t->genpkey('es-replacement.pem', 'ES256');

@@ -20,13 +20,7 @@ my $idp = "$FindBin::Bin/interop/idp_jwks.py";
 
 my $t = OAuthTest->new;
 my $p = $t->prefix;
-sub run {
-    my (@argv) = @_;
-    my ($rc, $out) = OAuthTest::run_command(\@argv, "$p/logs/run.out", 30);
-    die "@argv failed: $out" if $rc != 0;
-    chomp $out;
-    return $out;
-}
+sub run { $t->output_of(@_) }
 run($python, $idp, 'keys', $p);
 mkdir "$p/html";
 $t->write_file('html/index.html', "ok\n");

@@ -309,6 +309,16 @@ sub run_command {
     return ($rc, slurp($out_path));
 }
 
+# The output of a command the test needs to succeed (within 30 s), its
+# trailing newline removed; dies with the output otherwise.
+sub output_of {
+    my ($self, @argv) = @_;
+    my ($rc, $out) = run_command(\@argv, "$self->{prefix}/logs/run.out", 30);
+    die "@argv failed: $out" if $rc != 0;
+    chomp $out;
+    return $out;
+}
+
 # `nginx -t` on a whole config text (%%PORT%% / %%PREFIX%% substituted).
 sub nginx_t {
     my ($self, $text, $name) = @_;
