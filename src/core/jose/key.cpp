@@ -82,6 +82,15 @@ const Curve *curve_named(std::string_view crv) {
     return nullptr;
 }
 
+// RFC 7518 §3.3: a key of 2048 bits or more; why not, for a weaker one.
+std::optional<std::string> weak_rsa_key(EVP_PKEY *pkey) {
+    int bits = EVP_PKEY_get_bits(pkey);
+    if (bits >= kMinRsaBits) {
+        return std::nullopt;
+    }
+    return "a weak RSA key of " + std::to_string(bits) + " bits (2048 or more are needed)";
+}
+
 // The algorithm an own key signs with, or why it signs none (RFC 7518 §3.3,
 // §3.4; RFC 8037 §3.1): ES256, RS256 and EdDSA only.
 std::optional<Alg> alg_of(EVP_PKEY *pkey, std::string &error) {
@@ -92,11 +101,11 @@ std::optional<Alg> alg_of(EVP_PKEY *pkey, std::string &error) {
         }
         error = "an EC key of another curve than P-256";
     } else if (EVP_PKEY_is_a(pkey, "RSA")) {
-        if (EVP_PKEY_get_bits(pkey) >= kMinRsaBits) {
+        std::optional<std::string> weak = weak_rsa_key(pkey);
+        if (!weak) {
             return Alg::rs256;
         }
-        error = "a weak RSA key of " + std::to_string(EVP_PKEY_get_bits(pkey)) +
-                " bits (2048 or more are needed)";
+        error = *weak;
     } else if (EVP_PKEY_is_a(pkey, "ED25519")) {
         return Alg::eddsa;
     } else {
@@ -325,9 +334,8 @@ std::optional<Refusal> read_rsa_key(json_t *jwk, Key &key) {
         return Refusal{"malformed: n and e must be base64url of a modulus and an exponent"};
     }
     key.pkey = own(pkey);
-    if (EVP_PKEY_get_bits(pkey) < kMinRsaBits) {
-        return Refusal{"a weak RSA key of " + std::to_string(EVP_PKEY_get_bits(pkey)) +
-                       " bits (2048 or more are needed)"};
+    if (std::optional<std::string> weak = weak_rsa_key(pkey)) {
+        return Refusal{*weak};
     }
     // SP 800-56B's public check: an odd exponent from 65537 up, a modulus of
     // no small factor; an exponent of 1 would sign anything.
