@@ -236,6 +236,14 @@ fails_ok('a leeway longer than a revocation is remembered',
     conf_with("$iss\n    oauth_signing_key es.pem;\n    oauth_jwt_leeway 6m;"),
     qr/"oauth_jwt_leeway" directive is longer than 5m/, at($line + 1));
 
+subtest 'a public key readable by other users: the key error alone, no permissions warning' => sub {
+    chmod 0644, "$p/es.pub.pem";
+    my ($rc, $out) = $t->test_config(http => conf_with("$iss\n    oauth_signing_key es.pub.pem;"));
+    isnt $rc, 0, 'nginx -t fails';
+    like $out, qr/a public key, where a private key is needed/, 'says it is a public key';
+    unlike $out, qr/readable by other users/, 'no warning about who may read a public key';
+};
+
 subtest 'a key file readable by other users passes with a warning' => sub {
     chmod 0644, "$p/es.pem";
     my ($rc, $out) = $t->test_config(http => conf_with("$iss\n    oauth_signing_key es.pem;"));

@@ -15,21 +15,14 @@ namespace oauth_ngx {
 namespace {
 
 // The whole file, or false with the error logged against the directive.
-// `secret`: warn when others may read it.
-bool readConfFile(ngx_conf_t *cf, const char *directive, const ngx_str_t &path, bool secret,
-                  std::string &text) {
-    bool shared = false;
-    FileRead read = readWholeFile(path, text, SIZE_MAX, &shared);
+// `shared`, when given: whether users other than its owner may read it.
+bool readConfFile(ngx_conf_t *cf, const char *directive, const ngx_str_t &path, std::string &text,
+                  bool *shared = nullptr) {
+    FileRead read = readWholeFile(path, text, SIZE_MAX, shared);
     if (read != FileRead::ok) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno, "%s: cannot %s \"%V\"", directive,
                            read == FileRead::cannot_open ? "open" : "read", &path);
         return false;
-    }
-    if (secret && shared) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "%s: \"%V\" is readable by other users; "
-                           "a private key should be readable by its owner only (chmod 600)",
-                           directive, &path);
     }
     return true;
 }
@@ -44,7 +37,8 @@ SigningKeys *keysOf(ngx_conf_t *cf, ServerConf *scf) {
 
 bool addSigningKey(ngx_conf_t *cf, ServerConf *scf, const ngx_str_t &path, std::string_view kid) {
     std::string pem;
-    if (!readConfFile(cf, "oauth_signing_key", path, true, pem)) {
+    bool shared = false;
+    if (!readConfFile(cf, "oauth_signing_key", path, pem, &shared)) {
         return false;
     }
     oauth::jose::Key key;
@@ -55,6 +49,14 @@ bool addSigningKey(ngx_conf_t *cf, ServerConf *scf, const ngx_str_t &path, std::
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_signing_key: \"%V\" holds %s", &path,
                            error.c_str());
         return false;
+    }
+    // Only once the file is known to hold a private key: a public key's
+    // permissions are no concern, and its error is the one to act on.
+    if (shared) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "oauth_signing_key: \"%V\" is readable by other users; "
+                           "a private key should be readable by its owner only (chmod 600)",
+                           &path);
     }
     SigningKeys *keys = keysOf(cf, scf);
     if (keys == nullptr) {
@@ -86,7 +88,7 @@ void logSkippedKeys(ngx_conf_t *cf, const ngx_str_t &path,
 bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer,
                       const ngx_str_t &path) {
     std::string json;
-    if (!readConfFile(cf, "oauth_trust_issuer", path, false, json)) {
+    if (!readConfFile(cf, "oauth_trust_issuer", path, json)) {
         return false;
     }
     oauth::jose::TrustedIssuer trusted{std::string(view(issuer)), {}};
