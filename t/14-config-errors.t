@@ -40,6 +40,17 @@ subtest 'a valid configuration passes' => sub {
     like $out, qr/test is successful/;
 };
 
+subtest 'nginx -t -q: a valid configuration prints nothing' => sub {
+    $t->write_clients(clients_text($good));
+    my $path = $t->write_file('nginx.conf', $t->conf_text(http => $http));
+    my ($rc, $out) = $t->run_nginx('-t', '-q', '-p', $t->prefix . '/', '-c', $path);
+    is $rc, 0, 'nginx -t -q exit 0';
+    is $out, '', 'no output, not even the zone capacity notice';
+    ($rc, $out) = $t->run_nginx('-t', '-p', $t->prefix . '/', '-c', $path);
+    like $out, qr/\[notice\].*oauth_token_zone "tokens" \(1m\) holds about \d+ tokens/,
+        'without -q, nginx -t states the capacity';
+};
+
 sub fails_ok {
     my ($name, %o) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;

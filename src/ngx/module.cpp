@@ -68,14 +68,18 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
-    ngx_conf_log_error(
-        NGX_LOG_NOTICE, cf, 0,
-        "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
-        "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
-        "its audiences; its revocation list holds %uz revocations, %uD per client",
-        &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
-        oauth::TokenStore::kTextBytesPerEntry, zoneRevocationCapacity(size),
-        oauth::RevocationList::share_of(zoneRevocationCapacity(size)));
+    // `nginx -t -q` asks for problems only, as nginx drops its own "test is
+    // successful" then: the capacity is no problem.
+    if (!(ngx_test_config && ngx_quiet_mode)) {
+        ngx_conf_log_error(
+            NGX_LOG_NOTICE, cf, 0,
+            "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
+            "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
+            "its audiences; its revocation list holds %uz revocations, %uD per client",
+            &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
+            oauth::TokenStore::kTextBytesPerEntry, zoneRevocationCapacity(size),
+            oauth::RevocationList::share_of(zoneRevocationCapacity(size)));
+    }
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
