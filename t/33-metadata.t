@@ -236,6 +236,9 @@ subtest 'nginx -t: an issuer that is not an http(s) URL, or has a query or fragm
             like $out, qr/\[emerg\].*oauth_issuer/, "'$bad' at $where level: the message names oauth_issuer";
         }
     }
+    my ($rc, $out) = $t->nginx_t(conf_with(q{oauth_issuer "ftp://auth.example.com";}, 0));
+    like $out, qr/must be an https URL \(http is accepted for testing\)/,
+        'a scheme that is neither: the message says http is accepted too, as it is';
 };
 
 subtest 'nginx -t: good issuers pass' => sub {

@@ -47,7 +47,7 @@ std::optional<std::string> check_issuer(std::string_view issuer) {
     bool https = issuer.rfind("https://", 0) == 0;
     bool http = issuer.rfind("http://", 0) == 0;
     if (!https && !http) {
-        return "the issuer must be an https URL";
+        return "the issuer must be an https URL (http is accepted for testing)";
     }
     if (issuer.find_first_of("?#") != std::string_view::npos) {
         return "the issuer must have no query or fragment (RFC 8414 §2)";
