@@ -1,7 +1,13 @@
 // oauth-client-entry: a new client for the registry file. Prints the JSON entry
-// (with the hash of a fresh secret) on standard output and the secret, once, on
-// standard error.
+// (with the hash of a fresh secret) on standard output, or adds it to a
+// registry file with --add, and the secret, once, on standard error.
 #include <jansson.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include <charconv>
 #include <cstdio>
@@ -25,7 +31,7 @@ constexpr int kUsageError = 2;
 constexpr const char *kUsage =
     "usage: oauth-client-entry [--scope \"A B\"] [--default-scope \"A\"] [--ttl SECONDS]\n"
     "                          [--resource URI]... [--pbkdf2[=ITERATIONS]] [--introspection]\n"
-    "                          CLIENT_ID\n";
+    "                          [--add FILE] CLIENT_ID\n";
 
 constexpr const char *kHelp =
     "\n"
@@ -41,6 +47,9 @@ constexpr const char *kHelp =
     "  --pbkdf2[=ITERATIONS]    store a PBKDF2-HMAC-SHA256 hash (default 100000\n"
     "                           iterations) instead of SHA-256\n"
     "  --introspection          let the client call the introspection endpoint\n"
+    "  --add FILE               add the entry to the registry FILE instead of printing\n"
+    "                           it: refuses a CLIENT_ID FILE already has, creates FILE\n"
+    "                           (mode 0600) if it does not exist\n"
     "  --help                   this text\n";
 
 struct JsonDeleter {
@@ -56,6 +65,7 @@ struct Options {
     std::vector<std::string> resources;
     std::optional<uint32_t> pbkdf2_iterations;
     bool introspection = false;
+    std::optional<std::string> registry_file;  // --add
     bool help = false;
 };
 
@@ -140,6 +150,8 @@ class CommandLine {
             options.ttl = parse_ttl(value(name, attached));
         } else if (name == "--resource") {
             options.resources.push_back(value(name, attached));
+        } else if (name == "--add") {
+            options.registry_file = value(name, attached);
         } else {
             throw UsageError{"unknown option " + std::string(name)};
         }
@@ -233,6 +245,128 @@ void check_entry(const json_t *entry) {
     }
 }
 
+// ---- --add FILE ----------------------------------------------------------------
+
+// What went wrong with the registry file: exit status 1.
+std::runtime_error file_error(const std::string &path, const std::string &what) {
+    return std::runtime_error(path + ": " + what);
+}
+
+// The file's text; nullopt when there is no such file.
+std::optional<std::string> read_text(const std::string &path) {
+    std::unique_ptr<FILE, decltype(&fclose)> file(std::fopen(path.c_str(), "rb"), fclose);
+    if (!file) {
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        throw file_error(path, std::strerror(errno));
+    }
+    std::string text;
+    char chunk[65536];
+    size_t got;
+    while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) {
+        text.append(chunk, got);
+    }
+    if (std::ferror(file.get())) {
+        throw file_error(path, std::string("cannot read it: ") + std::strerror(errno));
+    }
+    return text;
+}
+
+// The registry with the entry appended, rendered. The file must pass nginx's
+// own rules first, so that a broken one is named rather than rewritten; an
+// empty file (as `install -m 600 /dev/null FILE` makes) holds no client yet.
+std::string registry_with(const std::string &path, const std::string &text, json_t *entry) {
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+        JsonPtr registry(json_pack("{s:[O]}", "clients", entry));
+        return dump(registry.get(), JSON_INDENT(2));
+    }
+    oauth::RegistryError error;
+    std::vector<std::string> warnings;
+    std::unique_ptr<oauth::Registry> known = oauth::Registry::parse(text, error, warnings);
+    if (!known) {
+        throw file_error(path + (error.line != 0 ? ":" + std::to_string(error.line) : ""),
+                         error.message + " (left unchanged)");
+    }
+    const char *client_id = json_string_value(json_object_get(entry, "client_id"));
+    if (known->find(client_id) != nullptr) {
+        throw UsageError{path + " already has client_id \"" + client_id + "\""};
+    }
+    json_error_t parse_error;
+    JsonPtr registry(json_loadb(text.data(), text.size(), 0, &parse_error));
+    if (!registry || json_array_append(json_object_get(registry.get(), "clients"), entry) != 0) {
+        throw file_error(path, "cannot add the entry");
+    }
+    return dump(registry.get(), JSON_INDENT(2));
+}
+
+bool write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        ssize_t n = write(fd, text.data(), text.size());
+        if (n < 0 && errno != EINTR) {
+            return false;
+        }
+        text.remove_prefix(n < 0 ? 0 : size_t(n));
+    }
+    return true;
+}
+
+// The mode, and as root the owner, of the file replaced.
+bool keep_mode_and_owner(int fd, const struct stat &old) {
+    return fchmod(fd, old.st_mode & 07777) == 0 &&
+           (geteuid() != 0 || fchown(fd, old.st_uid, old.st_gid) == 0);
+}
+
+// A file of `text` beside `path`, renamed over it: a reader (nginx reloading)
+// sees the old registry or the new one, never half of it. A new file is 0600
+// (mkstemp's mode), as it holds the secrets' hashes.
+void replace_file(const std::string &path, const std::string &text) {
+    struct stat old {};
+    bool exists = stat(path.c_str(), &old) == 0;
+    std::string temp = path + ".XXXXXX";
+    int fd = mkstemp(temp.data());
+    if (fd < 0) {
+        throw file_error(path,
+                         std::string("cannot create a file beside it: ") + std::strerror(errno));
+    }
+    const char *failed = nullptr;
+    if (!write_all(fd, text + "\n")) {
+        failed = "write";
+    } else if (exists && !keep_mode_and_owner(fd, old)) {
+        failed = "set the mode and owner of";
+    } else if (fsync(fd) != 0) {
+        failed = "sync";
+    }
+    int error = errno;
+    if (close(fd) != 0 && failed == nullptr) {
+        failed = "close";
+        error = errno;
+    }
+    if (failed == nullptr && rename(temp.c_str(), path.c_str()) != 0) {
+        failed = "rename";
+        error = errno;
+    }
+    if (failed != nullptr) {
+        unlink(temp.c_str());
+        throw file_error(path, std::string("cannot ") + failed + " " + temp + ": " +
+                                   std::strerror(error) + " (left unchanged)");
+    }
+}
+
+// Where the registry really is: the target of a link, so that the link stays.
+std::string resolved(const std::string &path) {
+    char target[PATH_MAX];
+    return realpath(path.c_str(), target) != nullptr ? std::string(target) : path;
+}
+
+void add_to_registry(const std::string &path, json_t *entry) {
+    std::string file = resolved(path);
+    std::optional<std::string> text = read_text(file);
+    replace_file(file, registry_with(file, text.value_or(""), entry));
+}
+
+// ---- main ------------------------------------------------------------------------
+
 int run(int argc, char **argv) {
     Options options = CommandLine(argc, argv).parse();
     if (options.help) {
@@ -242,9 +376,15 @@ int run(int argc, char **argv) {
     std::string secret = oauth::generate_secret();
     JsonPtr entry = make_entry(options, secret);
     check_entry(entry.get());
-    std::printf("%s\n", dump(entry.get(), JSON_INDENT(2)).c_str());
-    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-        throw std::runtime_error("cannot write the entry to standard output");
+    if (options.registry_file) {
+        add_to_registry(*options.registry_file, entry.get());
+        std::fprintf(stderr, "added client \"%s\" to %s: nginx -t && nginx -s reload\n",
+                     options.client_id->c_str(), options.registry_file->c_str());
+    } else {
+        std::printf("%s\n", dump(entry.get(), JSON_INDENT(2)).c_str());
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            throw std::runtime_error("cannot write the entry to standard output");
+        }
     }
     std::fprintf(stderr,
                  "client_secret: %s\n"
