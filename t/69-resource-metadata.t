@@ -105,6 +105,10 @@ subtest '401 challenges name the document (RFC 9728 §5.1)' => sub {
     $r = get_as_host('/api/', 'api.test:8443');
     like $r->{headers}{'www-authenticate'}, qr{resource_metadata="http://api\.test:8443$wk"$},
         'the URL on the host the client asked for';
+    $r = get_as_host('/api/', 'a"b');
+    is $r->{headers}{'www-authenticate'}, 'Bearer realm="oauth"',
+        'a Host no URI can hold: no resource_metadata' or diag show($r);
+    is get_as_host($wk, 'a"b')->{status}, 400, 'and the document refuses it';
     $r = get($port2, '/api/');
     like $r->{headers}{'www-authenticate'}, qr{resource_metadata="http://127\.0\.0\.1:$port2/meta"$},
         'the path of the server\'s own oauth_resource_metadata';

@@ -12,9 +12,9 @@ namespace oauth_ngx {
 
 namespace {
 
-// The scheme and host the client asked for: the resource it names (RFC 9728
-// §3.3 has it match the URL the client started from).
-std::string originOf(ngx_http_request_t *r) {
+// The resource the client asked for: the scheme and Host of its request,
+// else of the server's name; nullopt for a Host no URI can hold.
+std::optional<std::string> resourceOf(ngx_http_request_t *r) {
     bool https = false;
 #if (NGX_HTTP_SSL)
     https = r->connection->ssl != nullptr;
@@ -25,7 +25,7 @@ std::string originOf(ngx_http_request_t *r) {
             ngx_http_get_module_srv_conf(r, ngx_http_core_module));
         host = view(cscf->server_name);
     }
-    return (https ? "https://" : "http://") + std::string(host);
+    return oauth::resource_of_request(https, host);
 }
 
 // oauth_issuer, then each trusted issuer, once.
@@ -53,9 +53,12 @@ ngx_int_t resourceMetadataHandler(ngx_http_request_t *r) {
     auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
     const ResourceMetadataConf &conf = *lcf->resource_metadata;
     try {
-        std::string origin = conf.resource.len == 0 ? originOf(r) : std::string();
+        std::optional<std::string> requested;
+        if (conf.resource.len == 0 && !(requested = resourceOf(r))) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
         oauth::ResourceMetadataConfig document{
-            conf.resource.len == 0 ? std::string_view(origin) : view(conf.resource),
+            conf.resource.len == 0 ? std::string_view(*requested) : view(conf.resource),
             authorizationServersOf(r, lcf),
             std::vector<std::string_view>(conf.scopes.begin(), conf.scopes.end())};
         return sendResponse(
@@ -140,7 +143,8 @@ std::string resourceMetadataUrl(ngx_http_request_t *r) {
     if (scf->resource_metadata_path.len == 0) {
         return {};
     }
-    return originOf(r) + std::string(view(scf->resource_metadata_path));
+    std::optional<std::string> resource = resourceOf(r);
+    return resource ? *resource + std::string(view(scf->resource_metadata_path)) : std::string();
 }
 
 }  // namespace oauth_ngx

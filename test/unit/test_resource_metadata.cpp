@@ -35,6 +35,18 @@ void checks_the_resource_identifier(void **) {
     assert_true(oauth::check_resource_identifier("https://a b").has_value());
 }
 
+void takes_the_scheme_and_host_of_the_request(void **) {
+    assert_text(*oauth::resource_of_request(true, "api.example"), "https://api.example");
+    assert_text(*oauth::resource_of_request(false, "127.0.0.1:8080"), "http://127.0.0.1:8080");
+    assert_text(*oauth::resource_of_request(true, "[::1]:8443"), "https://[::1]:8443");
+    assert_false(oauth::resource_of_request(true, "").has_value());
+    assert_false(oauth::resource_of_request(true, "a\"b").has_value());
+    assert_false(oauth::resource_of_request(true, "a\x01b").has_value());
+    assert_false(oauth::resource_of_request(true, "evil.example/x").has_value());
+    assert_false(oauth::resource_of_request(true, "user@api.example").has_value());
+    assert_false(oauth::resource_of_request(true, "a b").has_value());
+}
+
 // RFC 9728 §5.1: on 401 only; a 403 already had its token accepted.
 void a_401_challenge_names_the_metadata(void **) {
     oauth::BearerVerdict verdict;
@@ -61,6 +73,7 @@ int main() {
         cmocka_unit_test(renders_the_document),
         cmocka_unit_test(leaves_out_scopes_not_given),
         cmocka_unit_test(checks_the_resource_identifier),
+        cmocka_unit_test(takes_the_scheme_and_host_of_the_request),
         cmocka_unit_test(a_401_challenge_names_the_metadata),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -24,6 +24,15 @@ std::optional<std::string> check_resource_identifier(std::string_view resource) 
     return std::nullopt;
 }
 
+std::optional<std::string> resource_of_request(bool https, std::string_view host) {
+    std::string resource = (https ? "https://" : "http://") + std::string(host);
+    if (host.find_first_of("/?#@") != std::string_view::npos ||
+        check_resource_identifier(resource)) {
+        return std::nullopt;
+    }
+    return resource;
+}
+
 std::string render_resource_metadata(const ResourceMetadataConfig &config) {
     JsonObject doc;
     doc.member("resource", config.resource);

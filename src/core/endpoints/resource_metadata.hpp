@@ -19,6 +19,13 @@ struct ResourceMetadataConfig {
 // host and no fragment. nullopt when valid, else what is wrong.
 std::optional<std::string> check_resource_identifier(std::string_view resource);
 
+// The resource a request names when oauth_resource_metadata has no
+// resource=: its scheme and Host (RFC 9728 §3.3 has the document's resource
+// match the URL the client started from). nullopt when they make no valid
+// identifier (a Host of characters a URI cannot hold): the document is then
+// refused, and a challenge names none.
+std::optional<std::string> resource_of_request(bool https, std::string_view host);
+
 // RFC 9728 §2: resource, authorization_servers, scopes_supported, and
 // bearer_methods_supported ["header"], the one method the gate reads.
 std::string render_resource_metadata(const ResourceMetadataConfig &config);
