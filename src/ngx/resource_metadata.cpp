@@ -4,7 +4,7 @@
 #include "ngx/module.hpp"
 
 #include "core/endpoints/resource_metadata.hpp"
-#include "core/metadata.hpp"
+#include "core/endpoints/metadata.hpp"
 
 #include <algorithm>
 

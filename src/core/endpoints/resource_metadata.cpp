@@ -1,6 +1,6 @@
 #include "core/endpoints/resource_metadata.hpp"
 
-#include "core/json.hpp"
+#include "core/http/json.hpp"
 #include "core/resource.hpp"
 
 namespace oauth {

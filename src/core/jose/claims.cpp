@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "core/json.hpp"
+#include "core/http/json.hpp"
 #include "core/scope.hpp"
 
 namespace oauth::jose {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/jose/access_token.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 
 namespace oauth::jose {
 
