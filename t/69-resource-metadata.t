@@ -152,7 +152,13 @@ subtest 'nginx -t: bad oauth_resource_metadata fails with the file and line' => 
         isnt $rc, 0, "$args: nginx -t fails";
         like $out, qr/\[emerg\].*$bad{$args}.*nginx\.conf:\d+/, "$args: says so, with the line" or diag $out;
     }
-    my ($rc, $out) = $t->test_config(http => $http =~ s/(listen 127\.0\.0\.1:%%PORT%%;)/$1 oauth_resource_metadata;/r);
+    my ($rc, $out) = $t->test_config(http => $http =~ s/(listen 127\.0\.0\.1:%%PORT%%;)/$1 oauth_require_scope read;/r);
+    like $out, qr/\[emerg\].*oauth_resource_metadata in a location that oauth_require_scope protects: no client could read it; add "oauth_require_scope off;" there, in .*nginx\.conf:\d+/,
+        'a protected document: nginx -t says so' or diag $out;
+    ($rc, $out) = $t->test_config(http => $http =~ s/(listen 127\.0\.0\.1:%%PORT%%;)/$1 oauth_require_scope read;/r
+        =~ s/(oauth_resource_metadata scopes=read write;)/$1 oauth_require_scope off;/r);
+    is $rc, 0, 'with oauth_require_scope off there, it passes' or diag $out;
+    ($rc, $out) = $t->test_config(http => $http =~ s/(listen 127\.0\.0\.1:%%PORT%%;)/$1 oauth_resource_metadata;/r);
     like $out, qr/\[emerg\].*"oauth_resource_metadata" directive is not allowed here/, 'a location directive';
     ($rc, $out) = $t->test_config(http => $http =~ s/(location = \/token \{ oauth_token_endpoint;)/$1 oauth_resource_metadata;/r);
     like $out, qr/\[emerg\].*"oauth_resource_metadata" directive is duplicate, or the location holds another oauth endpoint/,

@@ -619,7 +619,8 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     }
 
     if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK || checkAudienceGate(cf, conf) != NGX_CONF_OK ||
-        checkClaimGate(cf, conf) != NGX_CONF_OK) {
+        checkClaimGate(cf, conf) != NGX_CONF_OK ||
+        checkResourceMetadataOpen(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {

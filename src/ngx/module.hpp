@@ -119,6 +119,7 @@ struct ScopeCheckConf {
 struct ResourceMetadataConf {
     ngx_str_t resource;  // empty: the scheme and host of the request
     std::vector<std::string> scopes;
+    ConfPlace place;
 };
 
 struct LocationConf {
@@ -356,6 +357,9 @@ ngx_int_t keepClaims(ngx_http_request_t *r, RequestContext *ctx, const oauth::To
 // ---- RFC 9728 (resource_metadata.cpp) ----------------------------------------------
 
 char *setResourceMetadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// The document is for clients without a token yet: a location that would
+// also demand one fails nginx -t.
+char *checkResourceMetadataOpen(ngx_conf_t *cf, const LocationConf *conf);
 // The absolute URL of the server's oauth_resource_metadata; empty: none.
 std::string resourceMetadataUrl(ngx_http_request_t *r);
 

@@ -125,6 +125,7 @@ char *setResourceMetadata(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     } catch (const std::bad_alloc &) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+    metadata->place = confPlace(cf);
     lcf->resource_metadata = metadata;
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(
         ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
@@ -136,6 +137,17 @@ char *setResourceMetadata(ngx_conf_t *cf, ngx_command_t *, void *conf) {
         scf->resource_metadata_path = clcf->name;
     }
     return NGX_CONF_OK;
+}
+
+char *checkResourceMetadataOpen(ngx_conf_t *cf, const LocationConf *conf) {
+    if (conf->resource_metadata == nullptr || conf->require_scope == nullptr) {
+        return NGX_CONF_OK;
+    }
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "oauth_resource_metadata in a location that oauth_require_scope protects: "
+                  "no client could read it; add \"oauth_require_scope off;\" there, in %V:%ui",
+                  &conf->resource_metadata->place.file, conf->resource_metadata->place.line);
+    return static_cast<char *>(NGX_CONF_ERROR);
 }
 
 std::string resourceMetadataUrl(ngx_http_request_t *r) {
