@@ -26,7 +26,7 @@ UNIT_BINS  := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%)
 MODULE     := $(BUILD)/ngx_http_oauth_module.so
 CLI        := $(BUILD)/oauth-client-entry
 
-BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev libhiredis-dev g++ make
+BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev libhiredis-dev libcurl4-openssl-dev g++ make
 # python3-jwt: PyJWT makes the JOSE fixtures (test/unit/jose_fixtures.py) and
 # checks our tokens against our JWKS (t/5*-jwt-*.t).
 TEST_PKGS  := libcmocka-dev perl gdb python3-jwt python3-cryptography redis-server
