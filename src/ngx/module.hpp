@@ -72,9 +72,13 @@ struct FleetConf {
     ConfPlace place;
 };
 
+struct JwksSources;
+
 struct MainConf {
-    ngx_array_t zones;  // of Zone
-    FleetConf *fleet;   // nullptr: no oauth_fleet_redis
+    ngx_array_t zones;              // of Zone
+    FleetConf *fleet;               // nullptr: no oauth_fleet_redis
+    JwksSources *jwks_sources;      // keys from a URL (jwks_source.hpp); nullptr: none
+    ngx_str_t trusted_certificate;  // oauth_trusted_certificate; empty: the system's
 };
 
 enum class Endpoint { token, introspection, revocation };
@@ -318,7 +322,9 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
 const oauth::Registry *registryOf(const LocationConf *lcf);            // access.cpp
 char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
-ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
+// After the whole http{} is read: the zone of keys from a URL (jwks.cpp).
+ngx_int_t checkJwksSources(ngx_conf_t *cf);
+ngx_int_t addVariables(ngx_conf_t *cf);  // variables.cpp
 
 // ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
 

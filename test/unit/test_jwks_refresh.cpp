@@ -24,15 +24,19 @@ void one_worker_fetches_at_a_time(void **) {
 void a_success_schedules_the_refresh(void **) {
     FetchRecord record;
     assert_true(take_fetch(record, 100, kNow, true));
-    fetch_succeeded(record, kNow, 3600, std::nullopt);
+    fetch_succeeded(record, kNow, 3600, std::nullopt, true);
     assert_int_equal(record.version, 1);
     assert_int_equal(record.fetched_at, kNow);
     assert_int_equal(record.next_fetch_at, kNow + 3600);
     assert_false(take_fetch(record, 200, kNow + 3599, true));
     assert_true(take_fetch(record, 200, kNow + 3600, true));
-    fetch_succeeded(record, kNow + 3600, 3600, 600u);  // max-age sooner
+    fetch_succeeded(record, kNow + 3600, 3600, 600u, true);  // max-age sooner
     assert_int_equal(record.version, 2);
     assert_int_equal(record.next_fetch_at, kNow + 4200);
+    assert_true(take_fetch(record, 200, kNow + 4200, true));
+    fetch_succeeded(record, kNow + 4200, 3600, std::nullopt, false);  // the same set again
+    assert_int_equal(record.version, 2);  // nothing for the workers to parse
+    assert_int_equal(record.next_fetch_at, kNow + 7800);
 }
 
 void max_age_counts_within_bounds(void **) {
@@ -70,7 +74,7 @@ void failures_back_off_and_log_once(void **) {
     assert_int_equal(retry_delay(20, 120), 120);  // never later than refresh=
     // The last good keys stay: a failure leaves the version alone.
     assert_int_equal(record.version, 0);
-    fetch_succeeded(record, kNow + 20, 3600, std::nullopt);
+    fetch_succeeded(record, kNow + 20, 3600, std::nullopt, true);
     assert_int_equal(record.failures, 0);
     assert_true(take_fetch(record, 100, kNow + 3620, true));
     assert_true(fetch_failed(record, kNow + 3620, 3600));  // a new streak
@@ -79,11 +83,11 @@ void failures_back_off_and_log_once(void **) {
 
 void unknown_kids_refetch_once_per_interval(void **) {
     FetchRecord record;
-    fetch_succeeded(record, kNow, 3600, std::nullopt);
+    fetch_succeeded(record, kNow, 3600, std::nullopt, true);
     assert_true(demand_fetch(record, kNow + 10));
     assert_int_equal(record.next_fetch_at, kNow + 10);
     assert_true(take_fetch(record, 100, kNow + 10, true));
-    fetch_succeeded(record, kNow + 11, 3600, std::nullopt);
+    fetch_succeeded(record, kNow + 11, 3600, std::nullopt, true);
     assert_false(demand_fetch(record, kNow + 12));
     assert_false(demand_fetch(record, kNow + 10 + kDemandInterval - 1));
     assert_false(take_fetch(record, 100, kNow + 10 + kDemandInterval - 1, true));
@@ -113,6 +117,11 @@ void discovery_urls_and_documents(void **) {
     assert_text(error, "the discovery document's issuer is not the trusted issuer");
     assert_false(read_discovery(R"({"issuer":"https://idp.example","jwks_uri":"file:///etc/x"})",
                                 "https://idp.example", uri, error));
+    assert_false(read_discovery(R"({"issuer":"https://idp.example","jwks_uri":"http://k/j"})",
+                                "https://idp.example", uri, error));
+    assert_text(error, "the discovery document's jwks_uri is not https");
+    assert_true(read_discovery(R"({"issuer":"http://127.0.0.1:9","jwks_uri":"http://k/j"})",
+                               "http://127.0.0.1:9", uri, error));
     assert_false(read_discovery("<html>", "https://idp.example", uri, error));
     assert_false(
         read_discovery(R"({"issuer":"https://idp.example"})", "https://idp.example", uri, error));

@@ -20,8 +20,8 @@ bool take_fetch(FetchRecord &record, uint32_t self, uint32_t now, bool holder_al
 }
 
 void fetch_succeeded(FetchRecord &record, uint32_t now, uint32_t refresh,
-                     std::optional<uint32_t> max_age) noexcept {
-    ++record.version;
+                     std::optional<uint32_t> max_age, bool changed) noexcept {
+    record.version += changed ? 1 : 0;
     record.fetched_at = now;
     record.next_fetch_at = now + refresh_delay(refresh, max_age);
     record.failures = 0;
@@ -164,6 +164,10 @@ bool read_discovery(std::string_view json, std::string_view issuer, std::string 
         return false;
     }
     jwks_uri.assign(json_string_value(uri), json_string_length(uri));
+    if (issuer.substr(0, 8) == "https://" && jwks_uri.substr(0, 8) != "https://") {
+        error = "the discovery document's jwks_uri is not https";
+        return false;
+    }
     return true;
 }
 

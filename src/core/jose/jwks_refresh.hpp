@@ -23,7 +23,7 @@ constexpr uint32_t kFetchLease = 15;        // longer than a whole exchange may 
 
 // What the workers share about one issuer's fetched keys.
 struct FetchRecord {
-    uint64_t version = 0;  // of the last good set; 0: none yet
+    uint64_t version = 0;  // of the last good set, moved when it changes; 0: none yet
     uint32_t fetched_at = 0;
     uint32_t next_fetch_at = 0;  // 0: at once
     uint32_t lease_holder = 0;   // the pid that fetches now; 0: nobody
@@ -37,9 +37,10 @@ struct FetchRecord {
 // `holder_alive` says whether another holder's pid still runs.
 bool take_fetch(FetchRecord &record, uint32_t self, uint32_t now, bool holder_alive) noexcept;
 
-// A good set was stored: when to fetch again, from refresh= and max-age.
+// A good set was stored: when to fetch again, from refresh= and max-age. A
+// set `changed` from the last gets a new version, which the workers parse.
 void fetch_succeeded(FetchRecord &record, uint32_t now, uint32_t refresh,
-                     std::optional<uint32_t> max_age) noexcept;
+                     std::optional<uint32_t> max_age, bool changed) noexcept;
 
 // A fetch failed: retry with back-off. True when this failure starts a
 // streak, which is the one to log.
@@ -66,7 +67,8 @@ std::string openid_configuration_url(std::string_view issuer);
 std::string oauth_metadata_url(std::string_view issuer);
 
 // A discovery document of `issuer`: its "issuer" must be exactly `issuer`
-// and its "jwks_uri" an absolute http(s) URL. False, with `error`, otherwise.
+// and its "jwks_uri" an absolute http(s) URL, https when the issuer is.
+// False, with `error`, otherwise.
 bool read_discovery(std::string_view json, std::string_view issuer, std::string &jwks_uri,
                     std::string &error);
 
