@@ -87,7 +87,7 @@ sub stop_idp {
     kill 'KILL', $pid;
     waitpid $pid, 0;
 }
-END { stop_idp($_) for keys %idp }
+END { local $?; stop_idp($_) for keys %idp }
 
 for my $name (qw(main html huge hang down rogue)) {
     $idp{$name}{port} = OAuthTest::free_port();
@@ -107,7 +107,7 @@ sub location {
         . "alias %%PREFIX%%/html/; }\n";
 }
 my $http = "oauth_token_zone tokens:1m;\noauth_trusted_certificate ca.pem;\n"
-    . "server {\n    listen 127.0.0.1:%%PORT%%;\n"
+    . "server {\n    listen 127.0.0.1:%%PORT%%;\n    location = /metrics { oauth_metrics; }\n"
     . location('uri', issuer('main') . ' jwks_uri=' . issuer('main') . '/jwks')
     . location('disc', issuer('main') . ' discovery')
     . join('', map { location($_, issuer($_) . ' jwks_uri=' . issuer($_) . '/jwks') }
@@ -214,6 +214,16 @@ subtest 'an IdP down, hung, answering HTML or a huge body: the last good keys se
         my $i = issuer($name);
         like $log, qr/\[warn\].*"\Q$i\E": cannot fetch its keys from \S+: .*$why{$name}.*the last good keys stay in service/,
             "$name: the reason is logged";
+    }
+    my $metrics = $t->request('GET', '/metrics')->{content};
+    for my $name (qw(html huge hang down)) {
+        my $labels = sprintf 'issuer="%s",source="%s/jwks"', issuer($name), issuer($name);
+        like $metrics, qr/^oauth_trusted_key_fetches_total\{\Q$labels\E,result="failed"\} [1-9]/m,
+            "$name: the failure is counted";
+        like $metrics, qr/^oauth_trusted_key_fetches_total\{\Q$labels\E,result="ok"\} 1$/m,
+            "$name: the one good fetch too";
+        my ($at) = $metrics =~ /^oauth_trusted_keys_last_success_timestamp_seconds\{\Q$labels\E\} (\d+)$/m;
+        cmp_ok $at // 0, '>', time - 120, "$name: the keys' last success";
     }
 };
 

@@ -489,7 +489,8 @@ bool demandFetchedKeys(size_t source) {
     lockJwksZone(*fetcher->conf);
     SharedSource *shared = ownRecord(source - 1);
     bool demanded = shared != nullptr && oauth::jose::demand_fetch(shared->record, now());
-    bool under_way = shared != nullptr && shared->record.lease_holder != 0;
+    bool under_way =
+        shared != nullptr && shared->record.lease_holder != 0 && now() < shared->record.lease_until;
     unlockJwksZone(*fetcher->conf);
     if (demanded) {
         if (fetcher->tick.timer_set) {

@@ -2,7 +2,8 @@
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
 // response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
-// jwks.cpp (signing keys and the JWK Set), state.cpp (state files),
+// jwks.cpp (signing keys and the JWK Set), jwks_fetch.cpp and jwks_zone.cpp
+// (keys from a URL, jwks_source.hpp), state.cpp (state files),
 // lease.cpp (a zone's leases), and the fleet's stream: fleet_directive.cpp,
 // fleet_start.cpp (the master's read), fleet_link.cpp (the workers' link),
 // fleet_variable.cpp, sharing fleet.cpp (fleet.hpp), over redis_link.cpp
