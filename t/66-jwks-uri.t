@@ -215,7 +215,8 @@ subtest 'an IdP down, hung, answering HTML or a huge body: the last good keys se
         like $log, qr/\[warn\].*"\Q$i\E": cannot fetch its keys from \S+: .*$why{$name}.*the last good keys stay in service/,
             "$name: the reason is logged";
     }
-    my $metrics = $t->request('GET', '/metrics')->{content};
+    my $metrics = $t->request("GET", "/metrics")->{content};
+    diag $metrics if $ENV{SHOW_METRICS};
     for my $name (qw(html huge hang down)) {
         my $labels = sprintf 'issuer="%s",source="%s/jwks"', issuer($name), issuer($name);
         like $metrics, qr/^oauth_trusted_key_fetches_total\{\Q$labels\E,result="failed"\} [1-9]/m,

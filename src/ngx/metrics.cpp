@@ -68,8 +68,8 @@ std::vector<oauth::metrics::TrustedKeysGauges> trustedKeysGauges(const MainConf 
     const JwksSources &sources = *mcf.jwks_sources;
     for (size_t i = 0; i < sources.list.size(); ++i) {
         const JwksSource &source = sources.list[i];
-        oauth::metrics::TrustedKeysGauges one{source.issuer,
-                                              source.discovery ? "discovery" : source.url};
+        oauth::metrics::TrustedKeysGauges one{
+            source.issuer, source.discovery ? std::string_view("discovery") : source.url};
         lockJwksZone(sources);
         if (const SharedSource *shared = sharedSource(sources, i)) {
             one.fetches_ok = shared->fetches_ok;
