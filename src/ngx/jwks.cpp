@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <new>
 
-#include "core/metadata.hpp"
+#include "core/endpoints/metadata.hpp"
 
 namespace oauth_ngx {
 

@@ -6,10 +6,11 @@
 #include <memory>
 #include <optional>
 
-#include "core/base64.hpp"
+#include "core/http/base64.hpp"
 #include "core/jose/jws.hpp"
-#include "core/json.hpp"
-#include "core/token.hpp"
+#include "core/http/json.hpp"
+#include "core/tokens/token.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth::jose {
 
@@ -173,10 +174,8 @@ std::optional<std::string_view> text_claim(json_t *value) {
         return std::nullopt;
     }
     std::string_view text(json_string_value(value), json_string_length(value));
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7f) {
-            return std::nullopt;
-        }
+    if (has_control_character(text)) {
+        return std::nullopt;
     }
     return text;
 }

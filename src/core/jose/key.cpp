@@ -9,9 +9,10 @@
 
 #include <algorithm>
 
-#include "core/base64.hpp"
-#include "core/json.hpp"
-#include "core/token.hpp"
+#include "core/http/base64.hpp"
+#include "core/http/json.hpp"
+#include "core/tokens/token.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth::jose {
 
@@ -422,14 +423,7 @@ std::optional<Refusal> import_jwk(json_t *jwk, Key &key) {
 
 // The kid fit for a log line: printable ASCII, at most 64 bytes of it.
 std::string loggable_kid(json_t *jwk) {
-    constexpr size_t kMaxLoggedKid = 64;
-    std::string kid(string_member(jwk, "kid").value_or("").substr(0, kMaxLoggedKid));
-    for (char &c : kid) {
-        if (c < 0x20 || c > 0x7e) {
-            c = '?';
-        }
-    }
-    return kid;
+    return log_safe(string_member(jwk, "kid").value_or(""));
 }
 
 // Takes `pkey` into `key`, with the one alg its type signs; false, with
