@@ -44,6 +44,7 @@ struct Transfer {
 // What one worker keeps of one source: the keys of the version it parsed,
 // and its transfer, when it fetches.
 struct WorkerSource {
+    std::string key;  // of its shared record (sourceKey), made once
     uint64_t version = 0;
     std::vector<oauth::jose::Key> keys;
     Transfer *transfer = nullptr;
@@ -249,7 +250,7 @@ void endTransfer(Transfer *transfer) {
 // reloaded since finds another source's there, or none.
 SharedSource *ownRecord(size_t index) {
     SharedSource *shared = sharedSource(*fetcher->conf, index);
-    std::string key = sourceKey(fetcher->conf->list[index]);
+    const std::string &key = fetcher->sources[index].key;
     bool ours = shared != nullptr && shared->key_length == key.size() &&
                 std::memcmp(shared->key, key.data(), key.size()) == 0;
     return ours ? shared : nullptr;
@@ -276,7 +277,9 @@ void storeKeys(const Transfer &transfer, const std::vector<oauth::jose::SkippedK
     }
     bool changed = shared->text_length != transfer.body.size() ||
                    std::memcmp(shared->text, transfer.body.data(), transfer.body.size()) != 0;
-    bool recovered = shared->record.failures != 0;
+    uint32_t failures = shared->record.failures;
+    char last_failure[sizeof shared->last_error];
+    std::memcpy(last_failure, shared->last_error, sizeof last_failure);
     std::memcpy(shared->text, transfer.body.data(), transfer.body.size());
     shared->text_length = uint32_t(transfer.body.size());
     oauth::jose::fetch_succeeded(shared->record, now(), source.refresh, max_age, changed);
@@ -284,14 +287,17 @@ void storeKeys(const Transfer &transfer, const std::vector<oauth::jose::SkippedK
     shared->last_error[0] = '\0';
     uint64_t version = shared->record.version;
     unlockJwksZone(*fetcher->conf);
+    if (failures != 0) {
+        ngx_log_error(NGX_LOG_NOTICE, fetcher->log, 0,
+                      "oauth_trust_issuer \"%s\": keys fetched again after %uD failed fetches, "
+                      "the last: %s",
+                      source.issuer.c_str(), failures, last_failure);
+    }
     if (changed) {
         logSkipped(source, skipped);
         ngx_log_error(NGX_LOG_NOTICE, fetcher->log, 0,
                       "oauth_trust_issuer \"%s\": keys fetched (version %uL)",
                       source.issuer.c_str(), version);
-    } else if (recovered) {
-        ngx_log_error(NGX_LOG_NOTICE, fetcher->log, 0,
-                      "oauth_trust_issuer \"%s\": keys fetched again", source.issuer.c_str());
     }
 }
 
@@ -443,40 +449,63 @@ void initEvent(ngx_event_t &ev, ngx_event_handler_pt handler, ngx_log_t *log) {
 
 // ---- what requests use ------------------------------------------------------------
 
+namespace {
+
+// The worker's keys of source `index` at the shared set's version. The text
+// is copied out under the lock, into memory allocated outside it: nothing
+// that may throw runs while the other workers wait for the lock.
+void syncWorkerCopy(size_t index) {
+    WorkerSource &mine = fetcher->sources[index];
+    lockJwksZone(*fetcher->conf);
+    const SharedSource *shared = ownRecord(index);
+    uint64_t version = shared != nullptr ? shared->record.version : mine.version;
+    size_t length = shared != nullptr ? shared->text_length : 0;
+    unlockJwksZone(*fetcher->conf);
+    if (version == mine.version) {
+        return;
+    }
+    std::string text(length, '\0');
+    lockJwksZone(*fetcher->conf);
+    bool same = shared == ownRecord(index) && shared->record.version == version &&
+                shared->text_length == length;
+    if (same) {
+        std::memcpy(text.data(), shared->text, length);
+    }
+    unlockJwksZone(*fetcher->conf);
+    std::vector<oauth::jose::Key> keys;
+    std::vector<oauth::jose::SkippedKey> skipped;
+    std::string error;
+    if (same && oauth::jose::parse_jwk_set(text, keys, skipped, error)) {
+        mine.keys = std::move(keys);
+        mine.version = version;
+    }
+}
+
+}  // namespace
+
 // A worker's keys of a source follow the shared set's version; a location's
 // copy follows the worker's. A token seen before with other keys must be
-// checked afresh, so the worker forgets the tokens it saw.
-void syncFetchedKeys(std::vector<oauth::jose::TrustedIssuer> &trusted) {
+// checked afresh, so the worker forgets the tokens it saw. Out of memory,
+// the keys stay as they were.
+void syncFetchedKeys(std::vector<oauth::jose::TrustedIssuer> &trusted) noexcept {
     if (fetcher == nullptr) {
         return;
     }
-    for (oauth::jose::TrustedIssuer &issuer : trusted) {
-        if (issuer.source == 0) {
-            continue;
-        }
-        WorkerSource &mine = fetcher->sources[issuer.source - 1];
-        lockJwksZone(*fetcher->conf);
-        SharedSource *shared = ownRecord(issuer.source - 1);
-        uint64_t version = shared != nullptr ? shared->record.version : 0;
-        std::string text;
-        if (version != mine.version) {
-            text.assign(shared->text, shared->text_length);
-        }
-        unlockJwksZone(*fetcher->conf);
-        if (version != mine.version) {
-            std::vector<oauth::jose::Key> keys;
-            std::vector<oauth::jose::SkippedKey> skipped;
-            std::string error;
-            if (oauth::jose::parse_jwk_set(text, keys, skipped, error)) {
-                mine.keys = std::move(keys);
+    try {
+        for (oauth::jose::TrustedIssuer &issuer : trusted) {
+            if (issuer.source == 0) {
+                continue;
             }
-            mine.version = version;
+            syncWorkerCopy(issuer.source - 1);
+            const WorkerSource &mine = fetcher->sources[issuer.source - 1];
+            if (issuer.version != mine.version) {
+                issuer.keys = mine.keys;
+                issuer.version = mine.version;
+                oauth::jose::forget_seen_tokens();
+            }
         }
-        if (issuer.version != mine.version) {
-            issuer.keys = mine.keys;
-            issuer.version = mine.version;
-            oauth::jose::forget_seen_tokens();
-        }
+    } catch (const std::bad_alloc &) {
+        ngx_log_error(NGX_LOG_ERR, fetcher->log, 0, "oauth_trust_issuer: out of memory");
     }
 }
 
@@ -533,6 +562,9 @@ ngx_int_t startJwksFetching(ngx_cycle_t *cycle) {
     fetcher->multi = curl_multi_init();
     try {
         fetcher->sources.resize(fetcher->conf->list.size());
+        for (size_t i = 0; i < fetcher->sources.size(); ++i) {
+            fetcher->sources[i].key = sourceKey(fetcher->conf->list[i]);
+        }
     } catch (const std::bad_alloc &) {
         return NGX_ERROR;
     }

@@ -62,7 +62,7 @@ std::string sourceKey(const JwksSource &source);
 ngx_int_t startJwksFetching(ngx_cycle_t *cycle);  // init_process
 void stopJwksFetching(ngx_cycle_t *cycle);        // exit_process
 // Brings the keys of a location's issuers from URLs up to the shared version.
-void syncFetchedKeys(std::vector<oauth::jose::TrustedIssuer> &trusted);
+void syncFetchedKeys(std::vector<oauth::jose::TrustedIssuer> &trusted) noexcept;
 // An unknown kid of source `source` (from 1): true when a refetch is coming,
 // worth waiting for (one per oauth::jose::kDemandInterval).
 bool demandFetchedKeys(size_t source);
