@@ -26,7 +26,7 @@ UNIT_BINS  := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%)
 MODULE     := $(BUILD)/ngx_http_oauth_module.so
 CLI        := $(BUILD)/oauth-client-entry
 
-BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev libhiredis-dev g++ make
+BUILD_PKGS := nginx nginx-dev libssl-dev libjansson-dev libhiredis-dev libcurl4-openssl-dev g++ make
 # python3-jwt: PyJWT makes the JOSE fixtures (test/unit/jose_fixtures.py) and
 # checks our tokens against our JWKS (t/5*-jwt-*.t).
 TEST_PKGS  := libcmocka-dev perl gdb python3-jwt python3-cryptography redis-server
@@ -50,7 +50,8 @@ $(BUILD)/.packages-test:
 
 # Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
 # (it needs requests, which it only suggests) and, from package-lock.json,
-# openid-client with the resource server's oauth4webapi and jose. NodeSource's
+# openid-client with the resource server's oauth4webapi and jose, and oidc-provider
+# (t/67, a real issuer whose keys are fetched from a URL). NodeSource's
 # nodejs ships npm and conflicts with Debian's npm package, so npm is asked for
 # only when there is no npm command.
 $(BUILD)/.packages-interop: package.json package-lock.json

@@ -1,8 +1,96 @@
 // Protected locations: the access-phase bearer check (RFC 6750), of opaque
 // tokens in the zone, of the server's own JWTs and of trusted issuers'.
 #include "ngx/module.hpp"
+#include "ngx/jwks_source.hpp"
 
 namespace oauth_ngx {
+
+// ---- waiting for an issuer's keys ------------------------------------------------
+
+namespace {
+
+constexpr ngx_msec_t kKeyPoll = 50;
+constexpr ngx_msec_t kLongestKeyWait = 2000;
+
+// A request whose token names a kid its issuer's fetched set lacks waits, at
+// most once, for the refetch that may bring it: the worker serves others
+// meanwhile, and looks at the shared version every kKeyPoll.
+struct KeyWait {
+    size_t source;
+    uint64_t version;  // the keys the token was refused with
+    ngx_msec_t until;
+    bool over;
+};
+
+void markKeyWait(void *) {}
+
+// Found among the request pool's cleanups: no field of the request context,
+// which the $oauth_* variables read, is spent on it.
+KeyWait *keyWaitOf(ngx_http_request_t *r) {
+    for (ngx_pool_cleanup_t *c = r->pool->cleanup; c != nullptr; c = c->next) {
+        if (c->handler == markKeyWait) {
+            return static_cast<KeyWait *>(c->data);
+        }
+    }
+    return nullptr;
+}
+
+// As limit_req delays a request: the connection's write timer, cleared by
+// nginx whatever ends the request.
+void resumeAfterKeyWait(ngx_http_request_t *r) {
+    ngx_event_t *wev = r->connection->write;
+    if (wev->delayed) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+        return;
+    }
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+ngx_int_t pollAgain(ngx_http_request_t *r) {
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = resumeAfterKeyWait;
+    r->connection->write->delayed = 1;
+    ngx_add_timer(r->connection->write, kKeyPoll);
+    return NGX_AGAIN;
+}
+
+// NGX_AGAIN when the request is to wait for keys now; NGX_DECLINED to go on.
+ngx_int_t waitForKeys(ngx_http_request_t *r, const oauth::jose::TrustedIssuer *awaited) {
+    if (awaited == nullptr || keyWaitOf(r) != nullptr || !demandFetchedKeys(awaited->source)) {
+        return NGX_DECLINED;
+    }
+    ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(r->pool, sizeof(KeyWait));
+    if (cleanup == nullptr) {
+        return NGX_DECLINED;
+    }
+    cleanup->handler = markKeyWait;
+    *static_cast<KeyWait *>(cleanup->data) =
+        KeyWait{awaited->source, awaited->version, ngx_current_msec + kLongestKeyWait, false};
+    return pollAgain(r);
+}
+
+// Back from a poll: NGX_AGAIN while the keys have not moved and time is left.
+ngx_int_t keepWaiting(ngx_http_request_t *r) {
+    KeyWait *wait = keyWaitOf(r);
+    if (wait == nullptr || wait->over) {
+        return NGX_DECLINED;
+    }
+    if (fetchedKeysVersion(wait->source) == wait->version && ngx_current_msec < wait->until) {
+        return pollAgain(r);
+    }
+    wait->over = true;
+    return NGX_DECLINED;
+}
+
+}  // namespace
 
 // ---- protected locations -------------------------------------------------------
 
@@ -106,6 +194,12 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     if (check == nullptr) {
         return NGX_DECLINED;
     }
+    if (keepWaiting(r) == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+    if (lcf->trusted != nullptr) {
+        syncFetchedKeys(*lcf->trusted);
+    }
     oauth::BearerRequest request{countAuthorizationHeaders(r),
                                  headerValue(r->headers_in.authorization)};
     oauth::TokenStore store = storeOf(check->zone);
@@ -116,6 +210,10 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
                             grant, jwts.verifier(), {registryOf(lcf), lcf->require_audience});
     if (verdict.status == 0 && lcf->require_claims != nullptr) {
         verdict = checkRequiredClaims(r, lcf, grant, jwts.verifier());
+    }
+    if (verdict.status == NGX_HTTP_UNAUTHORIZED && jwts.verifier() != nullptr &&
+        waitForKeys(r, jwts.verifier()->awaiting_keys()) == NGX_AGAIN) {
+        return NGX_AGAIN;
     }
     countBearerCheck(r, check->zone, verdict);
     if (verdict.status == 0) {

@@ -2,9 +2,11 @@
 // and the checks that a token endpoint issuing JWTs has what it needs.
 #include "ngx/module.hpp"
 #include "ngx/file_io.hpp"
+#include "ngx/jwks_source.hpp"
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <new>
 
@@ -85,13 +87,11 @@ void logSkippedKeys(ngx_conf_t *cf, const ngx_str_t &path,
     }
 }
 
-bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer,
-                      const ngx_str_t &path) {
+bool readTrustedKeys(ngx_conf_t *cf, const ngx_str_t &path, oauth::jose::TrustedIssuer &trusted) {
     std::string json;
     if (!readConfFile(cf, "oauth_trust_issuer", path, json)) {
         return false;
     }
-    oauth::jose::TrustedIssuer trusted{std::string(view(issuer)), {}};
     std::vector<oauth::jose::SkippedKey> skipped;
     std::string error;
     bool parsed = oauth::jose::parse_jwk_set(json, trusted.keys, skipped, error);
@@ -103,6 +103,37 @@ bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer
                            error.c_str());
         return false;
     }
+    return true;
+}
+
+// Keys from a URL: the source every location naming the same issuer and URL
+// shares, and so the shared record and the fetch.
+bool addJwksSource(ngx_conf_t *cf, JwksSource &&source, oauth::jose::TrustedIssuer &trusted) {
+    if (sourceKey(source).size() > sizeof(SharedSource::key)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: the URL is too long");
+        return false;
+    }
+    auto *mcf =
+        static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
+    if (mcf->jwks_sources == nullptr) {
+        mcf->jwks_sources = newInConfPool<JwksSources>(cf);
+        if (mcf->jwks_sources == nullptr) {
+            return false;
+        }
+    }
+    std::vector<JwksSource> &list = mcf->jwks_sources->list;
+    std::string key = sourceKey(source);
+    auto known = std::find_if(list.begin(), list.end(),
+                              [&key](const JwksSource &one) { return sourceKey(one) == key; });
+    if (known == list.end()) {
+        list.push_back(std::move(source));
+        known = list.end() - 1;
+    }
+    trusted.source = size_t(known - list.begin()) + 1;
+    return true;
+}
+
+bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, oauth::jose::TrustedIssuer &&trusted) {
     if (lcf->trusted == NGX_CONF_UNSET_PTR) {
         auto *list = new std::vector<oauth::jose::TrustedIssuer>();
         ngx_pool_cleanup_t *cleanup = ngx_pool_cleanup_add(cf->pool, 0);
@@ -118,8 +149,8 @@ bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer
     }
     for (const oauth::jose::TrustedIssuer &known : *lcf->trusted) {
         if (known.issuer == trusted.issuer) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: duplicate issuer \"%V\"",
-                               &issuer);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: duplicate issuer \"%s\"",
+                               trusted.issuer.c_str());
             return false;
         }
     }
@@ -170,8 +201,139 @@ char *setSigningKey(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     }
 }
 
-// "oauth_trust_issuer ISSUER jwks=FILE": the JWK Set is read now, and again
-// on every reload, so that a bad one fails nginx -t with its name.
+namespace {
+
+// What oauth_trust_issuer says of where the keys are, and how often to
+// fetch them again when they come from a URL.
+struct KeysPlace {
+    ngx_str_t file{};  // jwks=FILE
+    ngx_str_t url{};   // jwks_uri=URL
+    bool discovery = false;
+    ngx_str_t refresh{};  // refresh=TIME; empty: not written
+};
+
+bool hasPrefix(const ngx_str_t &value, std::string_view prefix) {
+    return view(value).substr(0, prefix.size()) == prefix && value.len > prefix.size();
+}
+
+ngx_str_t after(const ngx_str_t &value, size_t prefix) {
+    return ngx_str_t{value.len - prefix, value.data + prefix};
+}
+
+bool isWebUrl(std::string_view text) {
+    return (text.substr(0, 8) == "https://" && text.size() > 8) ||
+           (text.substr(0, 7) == "http://" && text.size() > 7);
+}
+
+// The parameters after ISSUER: one of jwks=, jwks_uri= and discovery, and
+// refresh= with the last two.
+bool readKeysPlace(ngx_conf_t *cf, KeysPlace &place) {
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    size_t places = 0;
+    for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
+        if (hasPrefix(value[i], "jwks=")) {
+            place.file = after(value[i], 5);
+            ++places;
+        } else if (hasPrefix(value[i], "jwks_uri=")) {
+            place.url = after(value[i], 9);
+            ++places;
+        } else if (view(value[i]) == "discovery") {
+            place.discovery = true;
+            ++places;
+        } else if (hasPrefix(value[i], "refresh=")) {
+            place.refresh = after(value[i], 8);
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
+            return false;
+        }
+    }
+    if (places != 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oauth_trust_issuer: one of jwks=FILE, jwks_uri=URL or discovery is "
+                           "expected");
+        return false;
+    }
+    if (place.file.len != 0 && isWebUrl(view(place.file))) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oauth_trust_issuer: jwks= takes a file; for keys from a URL, "
+                           "write jwks_uri=%V",
+                           &place.file);
+        return false;
+    }
+    if (place.file.len != 0 && place.refresh.len != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oauth_trust_issuer: refresh= is for jwks_uri= and discovery; a "
+                           "jwks= file is read again on reload");
+        return false;
+    }
+    return true;
+}
+
+// https, or http with a warning: keys taken over plain http can be anyone's.
+bool checkKeysUrl(ngx_conf_t *cf, std::string_view url, const char *what) {
+    ngx_str_t text{url.size(), reinterpret_cast<u_char *>(const_cast<char *>(url.data()))};
+    if (!isWebUrl(url)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oauth_trust_issuer: %s \"%V\" is not an https URL", what, &text);
+        return false;
+    }
+    if (url.substr(0, 5) == "http:") {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "oauth_trust_issuer: %s \"%V\" is plain http: whoever is on the way "
+                           "can make the keys; use https outside tests",
+                           what, &text);
+    }
+    return true;
+}
+
+bool readUrlSource(ngx_conf_t *cf, const KeysPlace &place, oauth::jose::TrustedIssuer &trusted) {
+    JwksSource source;
+    source.issuer = trusted.issuer;
+    source.discovery = place.discovery;
+    source.url = place.discovery ? trusted.issuer : std::string(view(place.url));
+    if (!checkKeysUrl(cf, source.url, place.discovery ? "the issuer" : "jwks_uri")) {
+        return false;
+    }
+    if (place.refresh.len != 0) {
+        ngx_str_t text = place.refresh;
+        time_t refresh = ngx_parse_time(&text, 1);
+        if (refresh == NGX_ERROR || refresh < time_t(oauth::jose::kShortestRefresh) ||
+            refresh > 7 * 24 * 3600) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "oauth_trust_issuer: refresh=%V: a time from 1m to 7d is expected",
+                               &place.refresh);
+            return false;
+        }
+        source.refresh = uint32_t(refresh);
+    }
+    return addJwksSource(cf, std::move(source), trusted);
+}
+
+char *trustIssuer(ngx_conf_t *cf, LocationConf *lcf) {
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    KeysPlace place;
+    if (!readKeysPlace(cf, place)) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    oauth::jose::TrustedIssuer trusted{std::string(view(value[1])), {}};
+    if (place.file.len != 0) {
+        if (ngx_conf_full_name(cf->cycle, &place.file, 0) != NGX_OK ||
+            !readTrustedKeys(cf, place.file, trusted)) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    } else if (!readUrlSource(cf, place, trusted)) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    return addTrustedIssuer(cf, lcf, std::move(trusted)) ? NGX_CONF_OK
+                                                         : static_cast<char *>(NGX_CONF_ERROR);
+}
+
+}  // namespace
+
+// "oauth_trust_issuer ISSUER jwks=FILE | jwks_uri=URL | discovery
+// [refresh=TIME]": a file is read now, and again on every reload, so that a
+// bad one fails nginx -t with its name; a URL is only checked for its form:
+// nothing at nginx -t or start waits on an IdP (jwks_fetch.cpp fetches).
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
     ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -186,22 +348,39 @@ char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                            problem->c_str());
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    if (value[2].len <= 5 || ngx_strncmp(value[2].data, "jwks=", 5) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\": jwks=FILE is expected",
-                           &value[2]);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-    ngx_str_t path{value[2].len - 5, value[2].data + 5};
-    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
     try {
-        return addTrustedIssuer(cf, lcf, value[1], path) ? NGX_CONF_OK
-                                                         : static_cast<char *>(NGX_CONF_ERROR);
+        return trustIssuer(cf, lcf);
     } catch (const std::bad_alloc &) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: out of memory");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+}
+
+// The IdPs' certificates must chain to oauth_trusted_certificate, which must
+// be readable now; the zone that shares the fetched keys is sized for the
+// sources.
+ngx_int_t checkJwksSources(ngx_conf_t *cf) {
+    auto *mcf =
+        static_cast<MainConf *>(ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth_module));
+    if (mcf->jwks_sources == nullptr || mcf->jwks_sources->list.empty()) {
+        return NGX_OK;
+    }
+    ngx_str_t path = mcf->trusted_certificate;
+    if (path.len == 0) {
+        path = ngx_string("/etc/ssl/certs/ca-certificates.crt");
+    } else if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    std::string pem;
+    if (!readConfFile(cf, "oauth_trusted_certificate", path, false, pem)) {
+        return NGX_ERROR;
+    }
+    try {
+        mcf->jwks_sources->ca_file = std::string(view(path));
+    } catch (const std::bad_alloc &) {
+        return NGX_ERROR;
+    }
+    return addJwksZone(cf, *mcf->jwks_sources);
 }
 
 char *setJwks(ngx_conf_t *cf, ngx_command_t *, void *conf) {

@@ -1,6 +1,7 @@
 // Metrics: counting each endpoint's answers in its zone, and the oauth_metrics
 // location that shows every zone in Prometheus' text format.
 #include "ngx/module.hpp"
+#include "ngx/jwks_source.hpp"
 
 #include <new>
 #include <string>
@@ -58,6 +59,29 @@ void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 
 // ---- the oauth_metrics location ------------------------------------------------
 
+// What the zone of keys from a URL says of each source, read under its lock.
+std::vector<oauth::metrics::TrustedKeysGauges> trustedKeysGauges(const MainConf &mcf) {
+    std::vector<oauth::metrics::TrustedKeysGauges> gauges;
+    if (mcf.jwks_sources == nullptr) {
+        return gauges;
+    }
+    const JwksSources &sources = *mcf.jwks_sources;
+    for (size_t i = 0; i < sources.list.size(); ++i) {
+        const JwksSource &source = sources.list[i];
+        oauth::metrics::TrustedKeysGauges one{
+            source.issuer, source.discovery ? std::string_view("discovery") : source.url};
+        lockJwksZone(sources);
+        if (const SharedSource *shared = sharedSource(sources, i)) {
+            one.fetches_ok = shared->fetches_ok;
+            one.fetches_failed = shared->fetches_failed;
+            one.last_success_seconds = shared->record.fetched_at;
+        }
+        unlockJwksZone(sources);
+        gauges.push_back(one);
+    }
+    return gauges;
+}
+
 std::string renderZones(ngx_http_request_t *r) {
     auto *mcf = static_cast<MainConf *>(ngx_http_get_module_main_conf(r, ngx_http_oauth_module));
     std::vector<oauth::metrics::ZoneMetrics> zones;
@@ -68,7 +92,8 @@ std::string renderZones(ngx_http_request_t *r) {
                          store.live_tokens(), store.capacity(),
                          oauth::metrics::client_tokens_of(store), fleetGaugesOf(r, zone[i].shm)});
     }
-    return oauth::metrics::render_exposition(zones);
+    return oauth::metrics::render_exposition(zones) +
+           oauth::metrics::render_trusted_keys(trustedKeysGauges(*mcf));
 }
 
 ngx_int_t sendExposition(ngx_http_request_t *r, const std::string &text) {

@@ -1,6 +1,7 @@
 // ngx_http_oauth_module: directives, configuration and the module itself.
 // Every OAuth rule lives in src/core.
 #include "ngx/module.hpp"
+#include "ngx/jwks_source.hpp"
 #include "ngx/file_io.hpp"
 
 #include <memory>
@@ -487,8 +488,11 @@ ngx_command_t commands[] = {
     {ngx_string("oauth_jwks"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setJwks,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_trust_issuer"),
-     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE2, setTrustIssuer,
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE23, setTrustIssuer,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_trusted_certificate"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, trusted_certificate),
+     nullptr},
     {ngx_string("oauth_jwt_leeway"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, jwt_leeway),
@@ -640,15 +644,22 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
 }
 
 ngx_int_t postConfiguration(ngx_conf_t *cf) {
-    return registerAccessHandler(cf) == NGX_OK ? checkFleet(cf) : NGX_ERROR;
+    if (registerAccessHandler(cf) != NGX_OK || checkJwksSources(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    return checkFleet(cf);
 }
 
 ngx_int_t startProcess(ngx_cycle_t *cycle) {
-    return startStateWriters(cycle) == NGX_OK ? startFleet(cycle) : NGX_ERROR;
+    if (startStateWriters(cycle) != NGX_OK || startFleet(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+    return startJwksFetching(cycle);
 }
 
 // The fleet first: its link goes before the last snapshot is written.
 void exitProcess(ngx_cycle_t *cycle) {
+    stopJwksFetching(cycle);
     stopFleet(cycle);
     stopStateWriters(cycle);
 }

@@ -2,7 +2,8 @@
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
 // response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
-// jwks.cpp (signing keys and the JWK Set), claims.cpp (oauth_require_claim,
+// jwks.cpp (signing keys and the JWK Set), jwks_fetch.cpp and jwks_zone.cpp
+// (keys from a URL, jwks_source.hpp), claims.cpp (oauth_require_claim,
 // oauth_claim_set), resource_metadata.cpp (RFC 9728), state.cpp (state files),
 // lease.cpp (a zone's leases), and the fleet's stream: fleet_directive.cpp,
 // fleet_start.cpp (the master's read), fleet_link.cpp (the workers' link),
@@ -74,9 +75,13 @@ struct FleetConf {
     ConfPlace place;
 };
 
+struct JwksSources;
+
 struct MainConf {
-    ngx_array_t zones;  // of Zone
-    FleetConf *fleet;   // nullptr: no oauth_fleet_redis
+    ngx_array_t zones;              // of Zone
+    FleetConf *fleet;               // nullptr: no oauth_fleet_redis
+    JwksSources *jwks_sources;      // keys from a URL (jwks_source.hpp); nullptr: none
+    ngx_str_t trusted_certificate;  // oauth_trusted_certificate; empty: the system's
     // How many oauth_claim_set: with one, a checked token's claims are kept.
     ngx_uint_t claim_variables;
 };
@@ -337,6 +342,8 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
 const oauth::Registry *registryOf(const LocationConf *lcf);            // access.cpp
 char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
+// After the whole http{} is read: the zone of keys from a URL (jwks.cpp).
+ngx_int_t checkJwksSources(ngx_conf_t *cf);
 ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
 // The request's RequestContext, its grant looked up on first use (variables.cpp).
 RequestContext *grantOf(ngx_http_request_t *r);

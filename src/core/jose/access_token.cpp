@@ -359,6 +359,8 @@ std::string_view describe(JwtCheck check) noexcept {
             return "the client is no longer registered";
         case JwtCheck::revoked:
             return "revoked";
+        case JwtCheck::no_keys:
+            return "the issuer's keys are not available yet";
     }
     return "invalid";
 }

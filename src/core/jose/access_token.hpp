@@ -47,6 +47,7 @@ enum class JwtCheck {
     scope,      // scope, or scp, malformed (RFC 9068 §2.2.3), or an scp element not one scope
     client,     // an own token whose client is no longer registered (gate.hpp)
     revoked,    // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
+    no_keys,    // a trusted issuer whose keys, from a URL, are not fetched yet (gate.hpp)
 };
 
 // The words the info log uses for a failed check.

@@ -54,7 +54,8 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
 // entry keeps the token's digests for the revocation list. Bounded: emptied
 // when full. A worker's configuration never changes (a reload starts new
 // workers, with none of this), so the keys an entry was verified with stay
-// where they are, unchanged: the pointer to them names them well enough.
+// where they are, unchanged, but for keys from a URL, whose change empties
+// this (forget_seen_tokens): the pointer to them names them well enough.
 struct SeenToken {
     std::string token;
     JwsDigests digests;
@@ -93,18 +94,39 @@ bool is_revoked(const RevocationList &revocations, const JwsDigests &digests, ui
 
 }  // namespace
 
+void forget_seen_tokens() noexcept {
+    seen_tokens.clear();
+}
+
+const TrustedIssuer *JwtVerifier::trusted_of(std::string_view issuer) const noexcept {
+    for (size_t i = 0; policy_.trusted != nullptr && i < policy_.trusted->size(); ++i) {
+        if ((*policy_.trusted)[i].issuer == issuer) {
+            return &(*policy_.trusted)[i];
+        }
+    }
+    return nullptr;
+}
+
+// A kid missing from a set fetched from a URL may be a key the IdP added
+// since; with no set fetched yet, the keys are what is missing.
+void JwtVerifier::note_missing_key() {
+    if (failure_ != JwtCheck::kid || chosen_ == nullptr || chosen_->source == 0) {
+        return;
+    }
+    awaiting_keys_ = chosen_;
+    if (chosen_->keys.empty()) {
+        failure_ = JwtCheck::no_keys;
+    }
+}
+
 // The keys that check tokens of `issuer` here: the server's own, or a
 // trusted issuer's; nullptr for any other issuer.
 const std::vector<Key> *JwtVerifier::keys_of(std::string_view issuer) const noexcept {
     if (policy_.own_keys != nullptr && issuer == policy_.own_issuer) {
         return policy_.own_keys;
     }
-    for (size_t i = 0; policy_.trusted != nullptr && i < policy_.trusted->size(); ++i) {
-        if ((*policy_.trusted)[i].issuer == issuer) {
-            return &(*policy_.trusted)[i].keys;
-        }
-    }
-    return nullptr;
+    const TrustedIssuer *trusted = trusted_of(issuer);
+    return trusted != nullptr ? &trusted->keys : nullptr;
 }
 
 bool JwtVerifier::grant(const std::vector<Key> *keys, const VerifiedToken &claims,
@@ -145,6 +167,8 @@ bool JwtVerifier::grant_trusted(const VerifiedToken &claims, TokenGrant &grant) 
 
 bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
     seen_claims_ = nullptr;
+    chosen_ = nullptr;
+    awaiting_keys_ = nullptr;
     size_t key = seen_key(token);
     const SeenToken *seen = find_seen(token, key);
     JwsDigests digests = seen != nullptr ? seen->digests : digest_jws(token);
@@ -162,8 +186,14 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
     std::optional<KeyFingerprint> verified_with = cache_.verified_with(digests.text, now);
     VerifierPolicy policy;
     policy.leeway = policy_.leeway;
-    policy.keys_of = [this](std::string_view issuer) { return keys_of(issuer); };
+    policy.keys_of = [this](std::string_view issuer) {
+        const std::vector<Key> *keys = keys_of(issuer);
+        const TrustedIssuer *trusted = trusted_of(issuer);
+        chosen_ = trusted != nullptr && keys == &trusted->keys ? trusted : nullptr;
+        return keys;
+    };
     failure_ = verify_access_token(token, policy, now, verified_with, parsed_);
+    note_missing_key();
     const std::vector<Key> *keys = keys_of(parsed_.issuer);
     if (failure_ != JwtCheck::ok || !grant(keys, parsed_, out)) {
         return false;

@@ -25,7 +25,16 @@ constexpr uint32_t kMaxLeeway = 300;
 struct TrustedIssuer {
     std::string issuer;
     std::vector<Key> keys;
+    // Keys from a URL: the glue's number for where they come from, from 1,
+    // and the version of the fetched set `keys` holds (none yet: empty).
+    // 0: keys from a file, fixed.
+    size_t source = 0;
+    uint64_t version = 0;
 };
+
+// Forgets the tokens this worker saw pass: the keys of an issuer changed, so
+// a token is to be checked with the keys it has now.
+void forget_seen_tokens() noexcept;
 
 struct GatePolicy {
     // The server's own tokens: its issuer and signing keys, and the registry.
@@ -56,6 +65,9 @@ class JwtVerifier final : public TokenVerifier {
 
     // Why the last verify() failed; JwtCheck::ok after a success.
     JwtCheck failure() const noexcept { return failure_; }
+    // The trusted issuer with keys from a URL whose set lacked the kid of the
+    // token the last verify() refused: a refetch may bring it. Else nullptr.
+    const TrustedIssuer *awaiting_keys() const noexcept { return awaiting_keys_; }
     // The claims of the last token checked: valid until the next verify() of
     // any verifier in this thread, which may empty the worker's cache.
     const VerifiedToken &claims() const noexcept {
@@ -68,10 +80,14 @@ class JwtVerifier final : public TokenVerifier {
     bool grant_own(const VerifiedToken &claims, TokenGrant &grant);
     bool grant_trusted(const VerifiedToken &claims, TokenGrant &grant);
     const std::vector<Key> *keys_of(std::string_view issuer) const noexcept;
+    const TrustedIssuer *trusted_of(std::string_view issuer) const noexcept;
+    void note_missing_key();
 
     const GatePolicy &policy_;
     VerdictCache cache_;
     JwtCheck failure_ = JwtCheck::ok;
+    const TrustedIssuer *chosen_ = nullptr;  // the trusted issuer of the token's iss
+    const TrustedIssuer *awaiting_keys_ = nullptr;
     VerifiedToken parsed_;  // a token parsed by this verify()
     // The worker's copy of the claims of a token that passed: held there, not copied here.
     const VerifiedToken *seen_claims_ = nullptr;

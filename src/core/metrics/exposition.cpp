@@ -148,6 +148,40 @@ void append_label_value(std::string &out, std::string_view value) {
     }
 }
 
+std::string render_trusted_keys(const std::vector<TrustedKeysGauges> &issuers) {
+    std::string out;
+    if (issuers.empty()) {
+        return out;
+    }
+    auto sample = [&out](std::string_view name, const TrustedKeysGauges &issuer) -> std::string & {
+        out.append(name).append("{issuer=\"");
+        append_label_value(out, issuer.issuer);
+        out.append("\",source=\"");
+        append_label_value(out, issuer.source);
+        out.push_back('"');
+        return out;
+    };
+    constexpr std::string_view fetches = "oauth_trusted_key_fetches_total";
+    append_family(out, fetches, "counter",
+                  "Fetches of a trusted issuer's JWK Set by result: ok (a usable set), or failed "
+                  "(the last good keys stay in service).");
+    for (const TrustedKeysGauges &issuer : issuers) {
+        sample(fetches, issuer).append(",result=\"ok\"} ");
+        out.append(std::to_string(issuer.fetches_ok)).push_back('\n');
+        sample(fetches, issuer).append(",result=\"failed\"} ");
+        out.append(std::to_string(issuer.fetches_failed)).push_back('\n');
+    }
+    constexpr std::string_view success = "oauth_trusted_keys_last_success_timestamp_seconds";
+    append_family(out, success, "gauge",
+                  "When a trusted issuer's JWK Set was last fetched and found usable (Unix "
+                  "time; 0: never).");
+    for (const TrustedKeysGauges &issuer : issuers) {
+        sample(success, issuer).append("} ");
+        out.append(std::to_string(issuer.last_success_seconds)).push_back('\n');
+    }
+    return out;
+}
+
 std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
     std::string out;
     append_token_requests(out, zones);

@@ -37,6 +37,20 @@ struct ZoneMetrics {
 // under it (the format wants a family's samples together).
 std::string render_exposition(const std::vector<ZoneMetrics> &zones);
 
+// A trusted issuer whose keys come from a URL (oauth_trust_issuer jwks_uri=
+// or discovery): its fetches, as every worker shares them.
+struct TrustedKeysGauges {
+    std::string_view issuer;
+    std::string_view source;  // the jwks_uri, or "discovery"
+    uint64_t fetches_ok = 0;
+    uint64_t fetches_failed = 0;
+    uint64_t last_success_seconds = 0;  // Unix time; 0: never
+};
+
+// The families of keys from a URL; nothing when there are none. Bounded by
+// the configuration: one set of samples per oauth_trust_issuer source.
+std::string render_trusted_keys(const std::vector<TrustedKeysGauges> &issuers);
+
 // `value` as a label value: backslash, double quote and line feed escaped.
 void append_label_value(std::string &out, std::string_view value);
 

@@ -323,6 +323,50 @@ void a_seen_token_still_answers_to_the_policy_at_hand(void **) {
     assert_int_equal(later.failure(), JwtCheck::exp);
 }
 
+Key key_named(const char *kid) {
+    Key key = fresh_key();
+    key.kid = kid;
+    return key;
+}
+
+// Keys from a URL (TrustedIssuer::source): an unknown kid, or no keys yet,
+// names the issuer a refetch may help; a set replaced in place makes the
+// tokens seen with the old one be checked afresh.
+void keys_from_a_url_say_what_is_awaited_and_follow_a_rotation(void **) {
+    Gate gate;
+    gate.trusted.push_back({"https://idp.test", {}, 1, 0});
+    gate.trusted.push_back({"https://file.test", {key_named("f")}});
+    auto registry = fixture::standard_registry();
+    Key k1 = key_named("k1");
+    Key k2 = key_named("k2");
+    std::string token1 = token_of(k1, "https://idp.test", "svc", "x");
+    oauth::TokenGrant grant;
+    GatePolicy policy = gate.policy(*registry);
+    JwtVerifier verifier(policy, gate.region.open());
+    assert_false(verifier.verify(token1, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::no_keys);
+    assert_ptr_equal(verifier.awaiting_keys(), &gate.trusted[0]);
+
+    gate.trusted[0].keys = {k1};
+    gate.trusted[0].version = 1;
+    assert_true(verifier.verify(token1, kNow, grant));
+    assert_null(verifier.awaiting_keys());
+    assert_false(verifier.verify(token_of(k2, "https://idp.test", "svc", "x"), kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::kid);
+    assert_ptr_equal(verifier.awaiting_keys(), &gate.trusted[0]);
+    // a file's set is what it is: nothing to await
+    assert_false(verifier.verify(token_of(k2, "https://file.test", "svc", "x"), kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::kid);
+    assert_null(verifier.awaiting_keys());
+
+    gate.trusted[0].keys = {k2};  // rotated: k1 is gone
+    gate.trusted[0].version = 2;
+    forget_seen_tokens();
+    assert_false(verifier.verify(token1, kNow, grant));
+    assert_int_equal(verifier.failure(), JwtCheck::kid);
+    assert_true(verifier.verify(token_of(k2, "https://idp.test", "svc", "x"), kNow, grant));
+}
+
 }  // namespace
 
 int main() {
@@ -342,6 +386,7 @@ int main() {
         cmocka_unit_test(a_trusted_issuers_token_passes_without_the_registry),
         cmocka_unit_test(each_issuer_is_checked_with_its_own_keys),
         cmocka_unit_test(a_seen_token_still_answers_to_the_policy_at_hand),
+        cmocka_unit_test(keys_from_a_url_say_what_is_awaited_and_follow_a_rotation),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -365,6 +365,32 @@ void renders_each_clients_tokens_and_cap_but_no_cap_it_lacks(void **) {
     assert_int_equal(text.find("oauth_client_tokens{zone=\"t\\\"wo\""), std::string::npos);
 }
 
+void renders_the_fetches_of_keys_from_a_url(void **) {
+    assert_text(oauth::metrics::render_trusted_keys({}), "");
+    std::string text = oauth::metrics::render_trusted_keys(
+        {{"https://idp.example", "https://idp.example/jwks", 3, 1, 1700000000},
+         {"https://b\"", "discovery", 0, 2, 0}});
+    assert_text(text,
+                "# HELP oauth_trusted_key_fetches_total Fetches of a trusted issuer's JWK Set by "
+                "result: ok (a usable set), or failed (the last good keys stay in service).\n"
+                "# TYPE oauth_trusted_key_fetches_total counter\n"
+                "oauth_trusted_key_fetches_total{issuer=\"https://idp.example\","
+                "source=\"https://idp.example/jwks\",result=\"ok\"} 3\n"
+                "oauth_trusted_key_fetches_total{issuer=\"https://idp.example\","
+                "source=\"https://idp.example/jwks\",result=\"failed\"} 1\n"
+                "oauth_trusted_key_fetches_total{issuer=\"https://b\\\"\",source=\"discovery\","
+                "result=\"ok\"} 0\n"
+                "oauth_trusted_key_fetches_total{issuer=\"https://b\\\"\",source=\"discovery\","
+                "result=\"failed\"} 2\n"
+                "# HELP oauth_trusted_keys_last_success_timestamp_seconds When a trusted issuer's "
+                "JWK Set was last fetched and found usable (Unix time; 0: never).\n"
+                "# TYPE oauth_trusted_keys_last_success_timestamp_seconds gauge\n"
+                "oauth_trusted_keys_last_success_timestamp_seconds{issuer=\"https://idp.example\","
+                "source=\"https://idp.example/jwks\"} 1700000000\n"
+                "oauth_trusted_keys_last_success_timestamp_seconds{issuer=\"https://b\\\"\","
+                "source=\"discovery\"} 0\n");
+}
+
 }  // namespace
 
 int main() {
@@ -384,6 +410,7 @@ int main() {
         cmocka_unit_test(renders_each_family_once_with_help_and_type),
         cmocka_unit_test(reads_each_client_holding_tokens_by_id),
         cmocka_unit_test(renders_each_clients_tokens_and_cap_but_no_cap_it_lacks),
+        cmocka_unit_test(renders_the_fetches_of_keys_from_a_url),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""An IdP that publishes its keys at a URL, played with the Python standard
+library and PyJWT, for t/66-jwks-uri.t. It serves DIR's files as they are at
+each request, so the test rotates keys, or makes the IdP misbehave, by
+writing them:
+
+  DIR/openid-configuration  the discovery document (absent: 404)
+  DIR/jwks.json             the JWK Set
+  DIR/mode                  "ok" (absent too), "html", "huge" or "hang"
+  DIR/cache-control         the Cache-Control of the JWK Set, if any
+  DIR/hits                  one line per request, its path: appended
+
+usage: idp_https.py serve DIR PORT [CERT KEY]   https with CERT, else http
+       idp_https.py key DIR NAME                an RSA key, DIR/NAME.pem
+       idp_https.py jwks DIR NAME...            the JWK Set of those keys
+       idp_https.py token DIR NAME ISSUER [FORGERY [KID]]
+           a token of NAME's key (kid NAME, or KID); FORGERY: none,
+           hs256 (the public key as HMAC secret), other-key (KID's name,
+           another key's signature)"""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import ssl
+import sys
+import time
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+
+def read(directory, name, default=None):
+    try:
+        with open(os.path.join(directory, name), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return default
+
+
+def serve(directory, port, cert=None, key=None):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def answer(self, status, body, content_type="application/json", extra=()):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in extra:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            with open(os.path.join(directory, "hits"), "a") as f:
+                f.write(self.path + "\n")
+            mode = (read(directory, "mode", b"ok") or b"ok").decode().strip()
+            if mode == "hang":
+                time.sleep(3600)
+            if mode == "html":
+                return self.answer(200, b"<html><body>Service Unavailable</body></html>",
+                                   "text/html")
+            if mode == "huge":
+                return self.answer(200, b'{"keys":[' + b" " * (4 << 20) + b"]}")
+            if self.path == "/.well-known/openid-configuration":
+                body = read(directory, "openid-configuration")
+                return self.answer(200, body) if body else self.answer(404, b"{}")
+            if self.path == "/jwks":
+                control = read(directory, "cache-control")
+                extra = [("Cache-Control", control.decode().strip())] if control else []
+                return self.answer(200, read(directory, "jwks.json", b"{}"), extra=extra)
+            self.answer(404, b"{}")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
+
+
+def load(directory, name):
+    with open(os.path.join(directory, name + ".pem"), "rb") as f:
+        return serialization.load_pem_private_key(f.read(), None)
+
+
+def public_pem(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(directory, name, issuer, forgery=None, kid=None):
+    now = int(time.time())
+    claims = {"iss": issuer, "sub": "svc", "client_id": "svc", "aud": "https://api.example",
+              "scope": "read", "iat": now, "exp": now + 600, "jti": os.urandom(8).hex()}
+    header = {"typ": "at+jwt", "kid": kid or name}
+    key = load(directory, name)
+    if forgery == "none":
+        head = b64(json.dumps(dict(header, alg="none")).encode())
+        return head + "." + b64(json.dumps(claims).encode()) + "."
+    if forgery == "hs256":
+        head = b64(json.dumps(dict(header, alg="HS256")).encode())
+        signing_input = head + "." + b64(json.dumps(claims).encode())
+        mac = hmac.new(public_pem(key), signing_input.encode(), hashlib.sha256).digest()
+        return signing_input + "." + b64(mac)
+    return jwt.encode(claims, key, algorithm="RS256", headers=header)
+
+
+def main(argv):
+    command, directory = argv[1], argv[2]
+    if command == "serve":
+        serve(directory, int(argv[3]), *argv[4:6])
+    elif command == "key":
+        key = rsa.generate_private_key(65537, 2048)
+        with open(os.path.join(directory, argv[3] + ".pem"), "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    elif command == "jwks":
+        keys = []
+        for name in argv[3:]:
+            jwk = json.loads(RSAAlgorithm.to_jwk(load(directory, name).public_key()))
+            jwk.pop("key_ops", None)
+            keys.append(dict(jwk, kid=name, use="sig", alg="RS256"))
+        print(json.dumps({"keys": keys}))
+    elif command == "token":
+        print(token(directory, argv[3], argv[4], *argv[5:7]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
