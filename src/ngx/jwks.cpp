@@ -372,7 +372,7 @@ ngx_int_t checkJwksSources(ngx_conf_t *cf) {
         return NGX_ERROR;
     }
     std::string pem;
-    if (!readConfFile(cf, "oauth_trusted_certificate", path, false, pem)) {
+    if (!readConfFile(cf, "oauth_trusted_certificate", path, pem)) {
         return NGX_ERROR;
     }
     try {
