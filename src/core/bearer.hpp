@@ -85,6 +85,8 @@ struct BearerVerdict {
 class TokenVerifier {
   public:
     virtual bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept = 0;
+    // Why the last verify() refused its token: an error_description (RFC 6750 §3).
+    virtual std::string refusal() const = 0;
 
   protected:
     ~TokenVerifier() = default;
@@ -99,7 +101,8 @@ bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, ui
                        const Registry *registry = nullptr) noexcept;
 
 // RFC 6750 §3. On success `grant` holds what the token was issued for, as
-// the registry still allows it. A token whose audience holds none of
+// the registry still allows it. A refused JWT's error_description is `jwt`'s
+// refusal(), which names the failed check. A token whose audience holds none of
 // `policy.audience` is invalid_token (RFC 6750 §3.1, RFC 8707 §2).
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,

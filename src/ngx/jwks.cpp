@@ -83,13 +83,39 @@ void logSkippedKeys(ngx_conf_t *cf, const ngx_str_t &path,
     }
 }
 
+// The parameters after jwks=FILE: the profile of the issuer's tokens.
+bool readProfile(ngx_conf_t *cf, oauth::jose::TokenProfile &profile) {
+    ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
+    oauth::jose::ProfileOptions options;
+    for (ngx_uint_t i = 3; i < cf->args->nelts; ++i) {
+        std::string error;
+        switch (options.apply(view(value[i]), error)) {
+            case oauth::jose::ProfileOption::applied:
+                continue;
+            case oauth::jose::ProfileOption::unknown:
+                error = "typ=, client_claim= or scope_claims= is expected";
+                break;
+            case oauth::jose::ProfileOption::invalid:
+                break;
+        }
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: invalid parameter \"%V\": %s",
+                           &value[i], error.c_str());
+        return false;
+    }
+    profile = options.profile();
+    return true;
+}
+
 bool addTrustedIssuer(ngx_conf_t *cf, LocationConf *lcf, const ngx_str_t &issuer,
                       const ngx_str_t &path) {
+    oauth::jose::TrustedIssuer trusted{std::string(view(issuer)), {}, {}};
+    if (!readProfile(cf, trusted.profile)) {
+        return false;
+    }
     std::string json;
     if (!readConfFile(cf, "oauth_trust_issuer", path, false, json)) {
         return false;
     }
-    oauth::jose::TrustedIssuer trusted{std::string(view(issuer)), {}};
     std::vector<oauth::jose::SkippedKey> skipped;
     std::string error;
     bool parsed = oauth::jose::parse_jwk_set(json, trusted.keys, skipped, error);
@@ -168,8 +194,9 @@ char *setSigningKey(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     }
 }
 
-// "oauth_trust_issuer ISSUER jwks=FILE": the JWK Set is read now, and again
-// on every reload, so that a bad one fails nginx -t with its name.
+// "oauth_trust_issuer ISSUER jwks=FILE [typ=...] [client_claim=...]
+// [scope_claims=...]": the JWK Set is read now, and again on every reload, so
+// that a bad one fails nginx -t with its name.
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *lcf = static_cast<LocationConf *>(conf);
     ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);

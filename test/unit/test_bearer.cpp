@@ -150,7 +150,7 @@ void the_audience_must_hold_one_required(void **) {
     assert_int_equal(verdict.status, 401);  // RFC 6750 §3.1: not meant for this resource
     assert_text(verdict.challenge,
                 "Bearer realm=\"api\", error=\"invalid_token\", "
-                "error_description=\"the access token is not meant for this resource\"");
+                "error_description=\"its aud does not name this resource\"");
     assert_text(verdict.log_reason, "its audience is none of oauth_require_audience");
     // A prefix or a part of a space-joined audience is no match.
     assert_true(oauth::AudienceRequirement::compile({"https://b.tes"}, required, error));

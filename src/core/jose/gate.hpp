@@ -21,10 +21,12 @@ namespace oauth::jose {
 // revocation list this long past its exp, so no leeway lets it back in.
 constexpr uint32_t kMaxLeeway = 300;
 
-// An issuer whose tokens are accepted, with the keys of its JWK Set.
+// An issuer whose tokens are accepted, with the keys of its JWK Set and the
+// profile of its tokens.
 struct TrustedIssuer {
     std::string issuer;
     std::vector<Key> keys;
+    TokenProfile profile = TokenProfile();
 };
 
 struct GatePolicy {
@@ -56,6 +58,8 @@ class JwtVerifier final : public TokenVerifier {
 
     // Why the last verify() failed; JwtCheck::ok after a success.
     JwtCheck failure() const noexcept { return failure_; }
+    // failure() in words a user can act on (describe_refusal).
+    std::string refusal() const override;
     // The claims of the last token checked: valid until the next verify() of
     // any verifier in this thread, which may empty the worker's cache.
     const VerifiedToken &claims() const noexcept {
@@ -68,6 +72,7 @@ class JwtVerifier final : public TokenVerifier {
     bool grant_own(const VerifiedToken &claims, TokenGrant &grant);
     bool grant_trusted(const VerifiedToken &claims, TokenGrant &grant);
     const std::vector<Key> *keys_of(std::string_view issuer) const noexcept;
+    const TrustedIssuer *trusted_issuer(std::string_view issuer) const noexcept;
 
     const GatePolicy &policy_;
     VerdictCache cache_;
