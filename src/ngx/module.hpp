@@ -317,11 +317,12 @@ class Jwts {
 ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
                         oauth::jose::JwtVerifier *jwt);  // access.cpp
 // The registry a location's opaque tokens answer to; nullptr: none in scope.
-const oauth::Registry *registryOf(const LocationConf *lcf);                 // access.cpp
-char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);                  // access.cpp
-void warnUntypedWithoutAudience(ngx_conf_t *cf, const LocationConf *conf);  // access.cpp
-char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);       // jwks.cpp
-ngx_int_t addVariables(ngx_conf_t *cf);                                     // variables.cpp
+const oauth::Registry *registryOf(const LocationConf *lcf);            // access.cpp
+char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
+char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
+ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
+// access.cpp
+void warnUntypedWithoutAudience(ngx_conf_t *cf, const LocationConf *conf);
 
 // ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
 
