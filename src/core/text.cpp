@@ -37,6 +37,17 @@ std::string control_name(unsigned char c) {
 
 }  // namespace
 
+std::string printable_excerpt(std::string_view text, size_t limit) {
+    std::string out;
+    for (unsigned char c : text.substr(0, limit)) {
+        out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? char(c) : '?');
+    }
+    if (text.size() > limit) {
+        out += "...";
+    }
+    return out;
+}
+
 std::string quoted_string(std::string_view content) {
     std::string quoted;
     quoted.reserve(content.size() + 2);

@@ -21,6 +21,12 @@ std::string quoted_string(std::string_view content);
 // split the header. nullopt when it is fine, else what is wrong.
 std::optional<std::string> check_realm(std::string_view realm);
 
+// `text` from a peer (a token's typ or kid), fit for a log line and an
+// error_description (RFC 6750 §3 allows neither quote nor backslash): each
+// byte outside %x20-7E, each quote and backslash, becomes '?'; cut to
+// `limit` bytes, "..." marking the cut.
+std::string printable_excerpt(std::string_view text, size_t limit);
+
 // Strips HTTP optional whitespace (SP / HTAB) from both ends.
 std::string_view trim_ows(std::string_view s) noexcept;
 

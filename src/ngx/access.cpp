@@ -113,9 +113,8 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
 void logJwtRefusal(ngx_http_request_t *r, const oauth::jose::JwtVerifier &jwt) {
     constexpr size_t kShown = 200;
     const oauth::jose::VerifiedToken &token = jwt.claims();
-    std::string line = jwt.refusal() + " (iss " +
-                       oauth::jose::printable_excerpt(token.issuer, kShown) + ", kid " +
-                       oauth::jose::printable_excerpt(token.kid, kShown) + ")";
+    std::string line = jwt.refusal() + " (iss " + oauth::printable_excerpt(token.issuer, kShown) +
+                       ", kid " + oauth::printable_excerpt(token.kid, kShown) + ")";
     ngx_str_t text{line.size(), reinterpret_cast<u_char *>(line.data())};
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: JWT access token refused: %V",
                   &text);

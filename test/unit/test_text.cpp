@@ -40,12 +40,21 @@ void a_realm_is_any_byte_but_a_control_character(void **) {
     }
 }
 
+// What a token's header may carry reaches a log line or an error_description
+// printable, without quote or backslash, and cut.
+void an_excerpt_is_printable_and_cut(void **) {
+    assert_text(oauth::printable_excerpt("kid-1", 10), "kid-1");
+    assert_text(oauth::printable_excerpt("a\"b\\c\nd\x7f\xc3\xa9", 20), "a?b?c?d???");
+    assert_text(oauth::printable_excerpt("abcdef", 3), "abc...");
+}
+
 }  // namespace
 
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quotes_and_escapes_with_quoted_pairs),
         cmocka_unit_test(a_realm_is_any_byte_but_a_control_character),
+        cmocka_unit_test(an_excerpt_is_printable_and_cut),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

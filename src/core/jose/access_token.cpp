@@ -10,6 +10,7 @@
 #include "core/jose/jws.hpp"
 #include "core/json.hpp"
 #include "core/scope.hpp"
+#include "core/text.hpp"
 #include "core/token.hpp"
 
 namespace oauth::jose {

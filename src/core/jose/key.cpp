@@ -11,6 +11,7 @@
 
 #include "core/base64.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "core/token.hpp"
 
 namespace oauth::jose {
@@ -423,13 +424,7 @@ std::optional<Refusal> import_jwk(json_t *jwk, Key &key) {
 // The kid fit for a log line: printable ASCII, at most 64 bytes of it.
 std::string loggable_kid(json_t *jwk) {
     constexpr size_t kMaxLoggedKid = 64;
-    std::string kid(string_member(jwk, "kid").value_or("").substr(0, kMaxLoggedKid));
-    for (char &c : kid) {
-        if (c < 0x20 || c > 0x7e) {
-            c = '?';
-        }
-    }
-    return kid;
+    return printable_excerpt(string_member(jwk, "kid").value_or(""), kMaxLoggedKid);
 }
 
 // Takes `pkey` into `key`, with the one alg its type signs; false, with

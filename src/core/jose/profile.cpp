@@ -120,15 +120,4 @@ ProfileOption ProfileOptions::apply(std::string_view option, std::string &error)
     return ProfileOption::applied;
 }
 
-std::string printable_excerpt(std::string_view text, size_t limit) {
-    std::string out;
-    for (unsigned char c : text.substr(0, limit)) {
-        out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? char(c) : '?');
-    }
-    if (text.size() > limit) {
-        out += "...";
-    }
-    return out;
-}
-
 }  // namespace oauth::jose

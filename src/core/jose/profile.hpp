@@ -53,9 +53,4 @@ class ProfileOptions {
     std::vector<std::string> given_;  // the names of the options applied
 };
 
-// `text`, from a token, fit for a log line and an error_description (RFC 6750
-// §3 allows neither quote nor backslash): every byte outside %x20-7E, and
-// each quote and backslash, becomes '?'; cut to `limit` bytes, "..." marking the cut.
-std::string printable_excerpt(std::string_view text, size_t limit);
-
 }  // namespace oauth::jose
