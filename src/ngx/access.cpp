@@ -2,6 +2,8 @@
 // tokens in the zone, of the server's own JWTs and of trusted issuers'.
 #include "ngx/module.hpp"
 
+#include "core/text.hpp"
+
 namespace oauth_ngx {
 
 // ---- protected locations -------------------------------------------------------
