@@ -21,7 +21,7 @@ CORE_SRCS  := $(shell find src/core -name '*.cpp' | LC_ALL=C sort)
 CORE_HDRS  := $(shell find src/core -name '*.hpp' | LC_ALL=C sort)
 CORE_OBJS  := $(CORE_SRCS:src/core/%.cpp=$(BUILD)/core/%.o)
 GLUE_FILES := $(wildcard src/ngx/*.cpp src/ngx/*.hpp)
-UNIT_SRCS  := $(wildcard test/unit/test_*.cpp)
+UNIT_SRCS  := $(shell find test/unit -name 'test_*.cpp' | LC_ALL=C sort)
 UNIT_BINS  := $(UNIT_SRCS:test/unit/%.cpp=$(BUILD)/unit/%)
 MODULE     := $(BUILD)/ngx_http_oauth_module.so
 CLI        := $(BUILD)/oauth-client-entry
@@ -103,7 +103,7 @@ $(CLI): src/cli/oauth_client_entry.cpp $(CORE_OBJS)
 
 $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packages-test
 	@mkdir -p $(@D)
-	$(CXX) $(CORE_FLAGS) $(CXXFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
+	$(CXX) $(CORE_FLAGS) -Itest/unit $(CXXFLAGS) -o $@ $< $(CORE_OBJS) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

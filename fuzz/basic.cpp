@@ -2,10 +2,10 @@
 // then parse_basic_credentials (RFC 7235 §2.1, RFC 7617, RFC 6749 §2.3.1).
 #include <string>
 
-#include "core/auth_header.hpp"
-#include "core/base64.hpp"
-#include "core/form.hpp"
-#include "core/text.hpp"
+#include "core/http/auth_header.hpp"
+#include "core/http/base64.hpp"
+#include "core/http/form.hpp"
+#include "core/http/text.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "core/bearer.hpp"
-#include "core/token.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token.hpp"
+#include "core/tokens/token_store.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 #include <set>
 #include <string>
 
-#include "core/form.hpp"
+#include "core/http/form.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 
 #include "core/registry.hpp"
 #include "core/scope.hpp"
-#include "core/text.hpp"
+#include "core/http/text.hpp"
 #include "fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
 #include "core/tokens/state_file.hpp"
 #include "fuzz.hpp"

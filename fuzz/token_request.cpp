@@ -9,8 +9,8 @@
 #include <jansson.h>
 
 #include "core/registry.hpp"
-#include "core/token_endpoint.hpp"
-#include "core/token_store.hpp"
+#include "core/endpoints/token_endpoint.hpp"
+#include "core/tokens/token_store.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/scope.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 #include "fuzz.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "core/token.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth {
 

@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/store_lock.hpp"
+#include "core/tokens/store_lock.hpp"
 
 namespace oauth {
 

@@ -2,11 +2,12 @@
 
 #include <cstring>
 
-#include "core/auth_header.hpp"
+#include "core/http/auth_header.hpp"
 #include "core/jose/access_token.hpp"
 #include "core/scope.hpp"
-#include "core/text.hpp"
-#include "core/token.hpp"
+#include "core/http/text.hpp"
+#include "core/tokens/registry_grant.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth {
 
@@ -53,15 +54,6 @@ bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, T
            (registry == nullptr || follow_registry(*registry, grant));
 }
 
-bool has_no_space_or_control(std::string_view text) {
-    for (unsigned char c : text) {
-        if (c <= 0x20 || c == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
 std::string challenge(std::string_view realm) {
     return "Bearer realm=" + quoted_string(realm);
 }
@@ -103,7 +95,7 @@ bool AudienceRequirement::compile(const std::vector<std::string_view> &audiences
                                   AudienceRequirement &out, std::string &error) {
     out = AudienceRequirement();
     for (std::string_view audience : audiences) {
-        if (audience.empty() || !has_no_space_or_control(audience)) {
+        if (audience.empty() || has_space_or_control(audience)) {
             error = "invalid audience: a value without space or control character is expected";
             return false;
         }
@@ -119,30 +111,6 @@ bool AudienceRequirement::accepts(std::string_view granted) const noexcept {
         }
     }
     return false;
-}
-
-bool follow_registry(const Registry &registry, std::string_view client_id, std::string_view scope,
-                     TokenGrant &grant) {
-    const Client *client = registry.find(client_id);
-    if (client == nullptr) {
-        return false;
-    }
-    std::string kept;
-    if (!keeps_every_scope(scope, client->scope)) {  // usually it does: no string to build
-        kept = scopes_still_granted(scope, client->scope);
-        scope = kept;
-    }
-    // Both fit: the id is a registered one, the scopes a subset of its list.
-    // memmove: either may be the grant's own.
-    std::memmove(grant.client_id, client->id.data(), client->id.size());
-    grant.client_id_length = client->id.size();
-    std::memmove(grant.scope, scope.data(), scope.size());
-    grant.scope_length = scope.size();
-    return true;
-}
-
-bool follow_registry(const Registry &registry, TokenGrant &grant) {
-    return follow_registry(registry, grant.client(), grant.scopes(), grant);
 }
 
 BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,

@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "core/registry.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
+#include "core/tokens/token_verifier.hpp"
 
 namespace oauth {
 
@@ -39,24 +40,10 @@ struct AudienceRequirement {
 
 // What a location asks of a token beyond being live.
 struct GrantPolicy {
-    // Opaque tokens answer to it (follow_registry); nullptr: no registry in scope.
+    // Opaque tokens answer to it (tokens/registry_grant.hpp); nullptr: no registry in scope.
     const Registry *registry = nullptr;
     const AudienceRequirement *audience = nullptr;  // nullptr: oauth_require_audience off
 };
-
-// SPEC "Own tokens answer to the registry": false for a token of a client the
-// registry no longer lists; else the grant keeps only the scopes its client
-// still has, so a scope removed on reload stops working on live tokens.
-// The one rule, for opaque tokens (the grant the store holds) and the
-// server's own JWTs (jose/gate.cpp) alike.
-bool follow_registry(const Registry &registry, TokenGrant &grant);
-
-// follow_registry() of a token whose client and scopes are not yet in
-// `grant` (a JWT's claims): true when the registry lists `client_id`, and
-// then `grant` holds that id and what `scope` keeps of its client's list.
-// Either may be a view of `grant`'s own.
-bool follow_registry(const Registry &registry, std::string_view client_id, std::string_view scope,
-                     TokenGrant &grant);
 
 enum class BearerStatus { ok, missing, malformed };
 
@@ -78,18 +65,6 @@ struct BearerVerdict {
     std::string_view result = "ok";
     // Why a live token was refused, for the info log (a string literal); never the token.
     std::string_view log_reason;
-};
-
-// Bearer tokens that carry their own proof (JWTs, core/jose/gate.hpp)
-// rather than sit in the store. True, with `grant` filled, when one is valid.
-class TokenVerifier {
-  public:
-    virtual bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept = 0;
-    // Why the last verify() refused its token: an error_description (RFC 6750 §3).
-    virtual std::string refusal() const = 0;
-
-  protected:
-    ~TokenVerifier() = default;
 };
 
 // The grant of the request's bearer token when it is well formed and live,

@@ -7,7 +7,7 @@
 
 #include "core/resource.hpp"
 #include "core/scope.hpp"
-#include "core/text.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth {
 

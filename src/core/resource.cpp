@@ -1,5 +1,7 @@
 #include "core/resource.hpp"
 
+#include "core/registry.hpp"
+
 #include "core/scope.hpp"
 
 namespace oauth {

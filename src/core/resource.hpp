@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/registry.hpp"
-
 namespace oauth {
+
+struct Client;  // core/registry.hpp
 
 // RFC 8707 §2: an absolute URI (RFC 3986 §4.3) without a fragment. Nothing
 // outside RFC 3986's characters either: no space, since an audience is kept

@@ -11,8 +11,8 @@
 #include <memory>
 #include <stdexcept>
 
-#include "core/base64.hpp"
-#include "core/token.hpp"
+#include "core/http/base64.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth {
 

@@ -2,7 +2,7 @@
 // tokens in the zone, of the server's own JWTs and of trusted issuers'.
 #include "ngx/module.hpp"
 
-#include "core/text.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth_ngx {
 
@@ -111,12 +111,12 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
 }
 
 // A refused JWT: the description its 401 carries, with the issuer and kid it
-// claims, as printable_excerpt shows them; never the token.
+// claims, as log_safe shows them; never the token.
 void logJwtRefusal(ngx_http_request_t *r, const oauth::jose::JwtVerifier &jwt) {
     constexpr size_t kShown = 200;
     const oauth::jose::VerifiedToken &token = jwt.claims();
-    std::string line = jwt.refusal() + " (iss " + oauth::printable_excerpt(token.issuer, kShown) +
-                       ", kid " + oauth::printable_excerpt(token.kid, kShown) + ")";
+    std::string line = jwt.refusal() + " (iss " + oauth::log_safe(token.issuer, kShown) + ", kid " +
+                       oauth::log_safe(token.kid, kShown) + ")";
     ngx_str_t text{line.size(), reinterpret_cast<u_char *>(line.data())};
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: JWT access token refused: %V",
                   &text);

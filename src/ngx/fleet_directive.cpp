@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/fleet/horizon.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth_ngx {
 
@@ -121,14 +122,13 @@ char *setFleetRedis(ngx_conf_t *cf, ngx_command_t *, void *conf) {
                 }
             } else if (startsWith(arg, "key=") && arg.len > 4) {
                 fleet->prefix.assign(view(arg).substr(4));
-                for (char c : fleet->prefix) {
-                    if (c <= ' ' || c == 0x7f) {
-                        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                           "invalid key \"%V\" in oauth_fleet_redis: no space "
-                                           "or control character",
-                                           &arg);
-                        return static_cast<char *>(NGX_CONF_ERROR);
-                    }
+                if (!oauth::is_vschar_string(fleet->prefix) ||
+                    oauth::has_space_or_control(fleet->prefix)) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "invalid key \"%V\" in oauth_fleet_redis: no space "
+                                       "or control character",
+                                       &arg);
+                    return static_cast<char *>(NGX_CONF_ERROR);
                 }
             } else {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

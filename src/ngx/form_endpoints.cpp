@@ -6,9 +6,9 @@
 #include <string>
 
 #include "core/auth_throttle.hpp"
-#include "core/metadata.hpp"
-#include "core/token_admin.hpp"
-#include "core/token_endpoint.hpp"
+#include "core/endpoints/metadata.hpp"
+#include "core/endpoints/token_admin.hpp"
+#include "core/endpoints/token_endpoint.hpp"
 
 namespace oauth_ngx {
 

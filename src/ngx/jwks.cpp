@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <new>
 
-#include "core/metadata.hpp"
+#include "core/endpoints/metadata.hpp"
 
 namespace oauth_ngx {
 

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "core/jose/verdict_cache.hpp"
-#include "core/metadata.hpp"
+#include "core/endpoints/metadata.hpp"
 #include "core/tokens/revocation_list.hpp"
-#include "core/text.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth_ngx {
 

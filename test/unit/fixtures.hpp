@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "core/base64.hpp"
+#include "core/http/base64.hpp"
 #include "core/registry.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/sha.h>

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/auth_throttle.hpp"
-#include "core/base64.hpp"
-#include "core/token_endpoint.hpp"
+#include "core/http/base64.hpp"
+#include "core/endpoints/token_endpoint.hpp"
 #include "fixtures.hpp"
 
 namespace {

@@ -4,7 +4,8 @@
 #include <cstring>
 
 #include "core/bearer.hpp"
-#include "core/token.hpp"
+#include "core/tokens/registry_grant.hpp"
+#include "core/tokens/token.hpp"
 #include "fixtures.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "core/base64.hpp"
+#include "core/http/base64.hpp"
 #include "core/secret.hpp"
 
 using namespace oauth;

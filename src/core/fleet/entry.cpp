@@ -3,9 +3,10 @@
 #include <array>
 #include <charconv>
 
-#include "core/base64.hpp"
+#include "core/http/base64.hpp"
 #include "core/jose/jws.hpp"
 #include "core/tokens/zone_tables.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth::fleet {
 
@@ -50,15 +51,6 @@ bool parse_u32(std::string_view text, uint32_t &out) {
     return ec == std::errc() && end == text.data() + text.size();
 }
 
-bool printable(std::string_view text) {
-    for (char c : text) {
-        if (c < 0x20 || c == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // Each field exactly once, nothing else.
 bool collect(const std::vector<FieldView> &fields,
              std::array<std::string_view, kFieldCount> &values) {
@@ -96,13 +88,13 @@ bool parse_revocation(const std::array<std::string_view, kFieldCount> &values, R
         return false;
     }
     std::copy(bytes->begin(), bytes->end(), out.digest.begin());
-    if (values[client].size() > kMaxClientIdLength || !printable(values[client]) ||
+    if (values[client].size() > kMaxClientIdLength || !is_vschar_string(values[client]) ||
         (out.kind == Kind::opaque && values[client].empty())) {
         return false;
     }
     out.client.assign(values[client]);
     return parse_u32(values[exp], out.expires_at) && parse_u32(values[at], out.revoked_at) &&
-           !values[kid].empty() && printable(values[kid]);
+           !values[kid].empty() && is_vschar_string(values[kid]);
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/jose/key.hpp"
-#include "core/token.hpp"
+#include "core/tokens/token.hpp"
 #include "core/tokens/revocation_list.hpp"
 
 namespace oauth {

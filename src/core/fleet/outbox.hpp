@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "core/fleet/entry.hpp"
-#include "core/store_lock.hpp"
+#include "core/tokens/store_lock.hpp"
 
 namespace oauth::fleet {
 

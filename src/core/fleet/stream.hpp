@@ -13,7 +13,7 @@
 #include "core/fleet/entry.hpp"
 #include "core/fleet/stream_id.hpp"
 #include "core/jose/key.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
 
 namespace oauth::fleet {

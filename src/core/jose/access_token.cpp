@@ -6,12 +6,12 @@
 #include <memory>
 #include <optional>
 
-#include "core/base64.hpp"
+#include "core/http/base64.hpp"
 #include "core/jose/jws.hpp"
-#include "core/json.hpp"
+#include "core/http/json.hpp"
+#include "core/http/text.hpp"
 #include "core/scope.hpp"
-#include "core/text.hpp"
-#include "core/token.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth::jose {
 
@@ -200,10 +200,8 @@ std::optional<std::string_view> text_claim(json_t *value) {
         return std::nullopt;
     }
     std::string_view text(json_string_value(value), json_string_length(value));
-    for (unsigned char c : text) {
-        if (c < 0x20 || c == 0x7f) {
-            return std::nullopt;
-        }
+    if (has_control_character(text)) {
+        return std::nullopt;
     }
     return text;
 }
@@ -445,8 +443,7 @@ std::string describe_typ(const VerifiedToken &token, const TokenProfile *trusted
     if (token.typ) {
         typ = *token.typ;
     }
-    std::string text =
-        typ ? "its typ " + printable_excerpt(*typ, kShownTypLength) : "it has no typ";
+    std::string text = typ ? "its typ " + log_safe(*typ, kShownTypLength) : "it has no typ";
     if (trusted == nullptr) {
         return text + (typ ? " is not at+jwt" : ", where at+jwt is required");
     }

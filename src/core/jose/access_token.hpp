@@ -86,7 +86,7 @@ struct VerifiedToken {
     Lifetime lifetime;
     KeyFingerprint key{};  // of the key whose signature it bears
     // The header as it came, for a refusal's description and log line: never
-    // trusted, only shown (printable_excerpt).
+    // trusted, only shown (log_safe).
     std::string kid;
     std::optional<std::string> typ;  // nullopt: none; empty: not a string
 };

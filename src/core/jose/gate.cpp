@@ -6,6 +6,7 @@
 
 #include "core/jose/jws.hpp"
 #include "core/scope.hpp"
+#include "core/tokens/registry_grant.hpp"
 
 namespace oauth::jose {
 

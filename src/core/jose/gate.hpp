@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "core/bearer.hpp"
 #include "core/jose/access_token.hpp"
 #include "core/jose/verdict_cache.hpp"
 #include "core/registry.hpp"
 #include "core/tokens/revocation_list.hpp"
+#include "core/tokens/token_verifier.hpp"
 
 namespace oauth::jose {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "core/jose/key.hpp"
-#include "core/token.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth::jose {
 

@@ -9,10 +9,10 @@
 
 #include <algorithm>
 
-#include "core/base64.hpp"
-#include "core/json.hpp"
-#include "core/text.hpp"
-#include "core/token.hpp"
+#include "core/http/base64.hpp"
+#include "core/http/json.hpp"
+#include "core/tokens/token.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth::jose {
 
@@ -423,8 +423,7 @@ std::optional<Refusal> import_jwk(json_t *jwk, Key &key) {
 
 // The kid fit for a log line: printable ASCII, at most 64 bytes of it.
 std::string loggable_kid(json_t *jwk) {
-    constexpr size_t kMaxLoggedKid = 64;
-    return printable_excerpt(string_member(jwk, "kid").value_or(""), kMaxLoggedKid);
+    return log_safe(string_member(jwk, "kid").value_or(""));
 }
 
 // Takes `pkey` into `key`, with the one alg its type signs; false, with

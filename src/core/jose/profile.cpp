@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/text.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth::jose {
 

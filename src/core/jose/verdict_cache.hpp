@@ -11,8 +11,8 @@
 #include <optional>
 
 #include "core/jose/key.hpp"
-#include "core/token.hpp"
-#include "core/store_lock.hpp"
+#include "core/tokens/token.hpp"
+#include "core/tokens/store_lock.hpp"
 
 namespace oauth::jose {
 

@@ -22,9 +22,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/http.hpp"
+#include "core/http/http.hpp"
 #include "core/registry.hpp"
-#include "core/store_lock.hpp"
+#include "core/tokens/store_lock.hpp"
 
 namespace oauth::metrics {
 

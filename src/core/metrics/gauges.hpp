@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 
 namespace oauth::metrics {
 

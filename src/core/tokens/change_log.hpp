@@ -15,7 +15,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/token.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/token_store.hpp"
+#include "core/tokens/token_store.hpp"
 #include "core/tokens/change_log.hpp"
 #include "core/tokens/state_file.hpp"
 

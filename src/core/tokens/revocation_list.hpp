@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/token.hpp"
-#include "core/store_lock.hpp"
+#include "core/tokens/token.hpp"
+#include "core/tokens/store_lock.hpp"
 #include "core/tokens/change_log.hpp"
 
 namespace oauth {

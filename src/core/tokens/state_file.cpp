@@ -16,6 +16,7 @@
 #include "core/resource.hpp"
 #include "core/scope.hpp"
 #include "core/tokens/zone_tables.hpp"
+#include "core/http/text.hpp"
 
 namespace oauth {
 namespace {
@@ -96,12 +97,7 @@ bool is_client_id(std::string_view id) {
     if (id.empty() || id.size() > kMaxClientIdLength) {
         return false;
     }
-    for (unsigned char c : id) {
-        if (c < 0x20 || c > 0x7e) {
-            return false;
-        }
-    }
-    return true;
+    return is_vschar_string(id);
 }
 
 bool is_granted_scope(std::string_view scopes) {
@@ -111,17 +107,6 @@ bool is_granted_scope(std::string_view scopes) {
     std::vector<std::string_view> tokens;
     return scopes.size() <= kMaxScopeListLength && split_scope(scopes, tokens) &&
            tokens.size() <= kMaxScopes;
-}
-
-// Zone names come from nginx.conf; a foreign one is quoted, made printable.
-std::string printable(std::string_view text) {
-    std::string out(text.substr(0, 64));
-    for (char &c : out) {
-        if (c < 0x20 || c > 0x7e || c == '"') {
-            c = '?';
-        }
-    }
-    return out;
 }
 
 // A token's audience: URIs as the registry's "resource" holds them, or the issuer.
@@ -315,7 +300,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         }
         std::string_view name = body.substr(0, name_length);
         if (name != zone_name) {
-            reason = "written for oauth_token_zone \"" + printable(name) + "\"";
+            reason = "written for oauth_token_zone \"" + log_safe(name) + "\"";
             return std::nullopt;
         }
 

@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "core/fleet/stream_id.hpp"
-#include "core/token.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token.hpp"
+#include "core/tokens/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
 
 namespace oauth {

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/token.hpp"
-#include "core/token_store.hpp"
+#include "core/tokens/token.hpp"
+#include "core/tokens/token_store.hpp"
 #include "core/tokens/revocation_list.hpp"
 
 namespace oauth {

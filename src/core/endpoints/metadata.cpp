@@ -1,0 +1,105 @@
+#include "core/endpoints/metadata.hpp"
+
+#include <unordered_set>
+#include <vector>
+
+#include "core/http/json.hpp"
+#include "core/resource.hpp"
+#include "core/scope.hpp"
+
+namespace oauth {
+
+namespace {
+
+// scheme://authority of the issuer.
+std::string_view origin_of(std::string_view issuer) {
+    size_t authority = issuer.find("://");
+    authority = authority == std::string_view::npos ? 0 : authority + 3;
+    return issuer.substr(0, issuer.find('/', authority));
+}
+
+// Every scope of the registry once, in the order it first appears. A hash set,
+// not a scan of the list so far: registries of 100 000 clients with scopes of
+// their own are real, and the document is rendered on every start and reload.
+std::vector<std::string_view> supported_scopes(const Registry *registry) {
+    std::vector<std::string_view> scopes;
+    if (registry == nullptr) {
+        return scopes;
+    }
+    std::unordered_set<std::string_view> seen;
+    for (const Client &client : registry->clients()) {
+        std::vector<std::string_view> tokens;
+        if (client.scope.empty() || !split_scope(client.scope, tokens)) {
+            continue;
+        }
+        for (std::string_view token : tokens) {
+            if (seen.insert(token).second) {
+                scopes.push_back(token);
+            }
+        }
+    }
+    return scopes;
+}
+
+}  // namespace
+
+std::optional<std::string> check_issuer(std::string_view issuer) {
+    bool https = issuer.rfind("https://", 0) == 0;
+    bool http = issuer.rfind("http://", 0) == 0;
+    if (!https && !http) {
+        return "the issuer must be an https URL";
+    }
+    if (issuer.find_first_of("?#") != std::string_view::npos) {
+        return "the issuer must have no query or fragment (RFC 8414 §2)";
+    }
+    // It may be a token's audience (RFC 8707), which is kept space-joined.
+    if (!is_resource_uri(issuer)) {
+        return "the issuer must be a URI of RFC 3986's characters, without space";
+    }
+    if (origin_of(issuer).size() <= (https ? 8u : 7u)) {
+        return "the issuer has no host";
+    }
+    return std::nullopt;
+}
+
+std::string render_metadata(const MetadataConfig &config, const Registry *registry) {
+    const std::vector<std::string_view> auth_methods = {"client_secret_basic",
+                                                        "client_secret_post"};
+    std::string origin(origin_of(config.issuer));
+    JsonObject doc;
+    doc.member("issuer", config.issuer);
+    if (!config.token_path.empty()) {
+        doc.member("token_endpoint", origin + std::string(config.token_path));
+    }
+    if (!config.introspection_path.empty()) {
+        doc.member("introspection_endpoint", origin + std::string(config.introspection_path));
+    }
+    if (!config.revocation_path.empty()) {
+        doc.member("revocation_endpoint", origin + std::string(config.revocation_path));
+    }
+    if (!config.jwks_path.empty()) {
+        doc.member("jwks_uri", origin + std::string(config.jwks_path));
+    }
+    doc.member("grant_types_supported", std::vector<std::string_view>{"client_credentials"});
+    doc.member("response_types_supported", std::vector<std::string_view>{});
+    doc.member("scopes_supported", supported_scopes(registry));
+    doc.member("token_endpoint_auth_methods_supported", auth_methods);
+    doc.member("introspection_endpoint_auth_methods_supported", auth_methods);
+    doc.member("revocation_endpoint_auth_methods_supported", auth_methods);
+    return std::move(doc).finish();
+}
+
+HttpResponse handle_metadata_request(std::string_view method, std::string_view document) {
+    HttpResponse response;
+    response.no_store = false;
+    if (method != "GET" && method != "HEAD") {
+        response.status = 405;
+        response.allow = "GET, HEAD";
+        response.body = render_error("invalid_request", "this document is read with GET");
+        return response;
+    }
+    response.body = std::string(document);
+    return response;
+}
+
+}  // namespace oauth

@@ -1,0 +1,158 @@
+#include "core/endpoints/token_endpoint.hpp"
+
+#include <string>
+#include <vector>
+
+#include "core/jose/access_token.hpp"
+#include "core/http/json.hpp"
+#include "core/resource.hpp"
+#include "core/scope.hpp"
+#include "core/tokens/token.hpp"
+
+namespace oauth {
+
+namespace {
+
+// RFC 6749 §3.3: an absent scope means the client's default.
+std::optional<uint64_t> granted_scope(const Client &client, const Form &form) {
+    const std::string *requested = form.get("scope");
+    if (requested == nullptr) {
+        return client.default_mask;
+    }
+    std::vector<std::string_view> tokens;
+    if (!split_scope(*requested, tokens)) {
+        return std::nullopt;
+    }
+    return scope_mask(client.scope, tokens);
+}
+
+// RFC 6749 §5.2 has no code for "not now": temporarily_unavailable is §4.1.2.1's,
+// as the README documents. A full zone is the server's trouble (503); a client
+// at its cap is its own (429, RFC 6585 §4).
+HttpResponse refusal_to_store(const Client &client, InsertResult result, uint32_t retry_after) {
+    HttpResponse response;
+    if (result == InsertResult::client_at_cap) {
+        response = error_response(429, "temporarily_unavailable",
+                                  "this client holds as many live tokens as it may; retry later");
+        response.log = HttpResponse::Log::warn;
+        response.log_throttled = true;
+        response.log_message = "client \"" + client.id + "\" holds its cap of live tokens";
+    } else if (result == InsertResult::dictionary_overflow) {
+        response = error_response(503, "temporarily_unavailable",
+                                  "the token store cannot take this client's new scopes yet");
+        response.log = HttpResponse::Log::error;
+        response.log_message =
+            "client \"" + client.id +
+            "\" was granted more than 64 distinct scopes or 1024 bytes of them, or 16 "
+            "audiences or 1024 bytes of them, since its oldest live token; its new ones wait "
+            "until those expire";
+    } else {
+        response =
+            error_response(503, "temporarily_unavailable", "the token store is full; retry later");
+        response.log = HttpResponse::Log::error;
+        response.log_message = "token zone is full of live tokens";
+        response.outcome.cause = HttpResponse::Outcome::Cause::zone_full;
+    }
+    response.retry_after = retry_after;
+    return response;
+}
+
+HttpResponse no_token(const char *why) {
+    HttpResponse response = error_response(500, "server_error", "no token could be made");
+    response.log = HttpResponse::Log::error;
+    response.log_message = why;
+    return response;
+}
+
+// RFC 9068 §2.2, aud as RFC 8707 §2 chose it. The zone keeps nothing: the
+// token carries its own proof.
+HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audience &audience,
+                       uint32_t ttl, const TokenEndpointConfig &config, uint32_t now) {
+    std::string uris = render_scope(audience.list, audience.mask);
+    std::vector<std::string_view> aud;
+    split_scope(uris, aud);
+    jose::AccessTokenClaims claims{config.issuer, client.id, aud, now, now + ttl, scope};
+    std::string token;
+    if (!jose::issue_access_token(*config.jwt_key, claims, token)) {
+        return no_token("the token could not be signed");
+    }
+    HttpResponse response;
+    response.body = render_token_response(token, ttl, scope);
+    response.outcome.result = "issued";
+    return response;
+}
+
+HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &audience,
+                         TokenStore &store, const TokenEndpointConfig &config, uint32_t now) {
+    uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
+    if (config.jwt_key != nullptr) {
+        return issue_jwt(client, render_scope(client.scope, scope), audience, ttl, config, now);
+    }
+    std::string token;
+    if (!generate_token(token)) {
+        return no_token("the random number generator failed");
+    }
+    uint32_t cap = client.max_tokens != 0 ? client.max_tokens : TokenStore::kDefaultClientCap;
+    uint32_t retry_after = 0;
+    InsertResult stored = store.insert(digest_token(token), client.id, client.scope, scope, now,
+                                       now + ttl, now, retry_after, cap, audience);
+    if (stored != InsertResult::ok) {
+        return refusal_to_store(client, stored, retry_after);
+    }
+    HttpResponse response;
+    response.body = render_token_response(token, ttl, render_scope(client.scope, scope));
+    response.outcome.result = "issued";
+    return response;
+}
+
+HttpResponse answer(ClientRequest &client_request, const Registry &registry, TokenStore &store,
+                    const TokenEndpointConfig &config, uint32_t now) {
+    if (std::optional<HttpResponse> refused = client_request.check_shape()) {
+        return std::move(*refused);
+    }
+    const std::string *grant_type = client_request.form().get("grant_type");
+    if (grant_type == nullptr) {
+        return error_response(400, "invalid_request", "the grant_type parameter is missing");
+    }
+    const Client *client = client_request.authenticate(registry);
+    if (client == nullptr) {
+        return client_request.refusal();
+    }
+    if (*grant_type != "client_credentials") {
+        return error_response(400, "unsupported_grant_type",
+                              "only the client_credentials grant is supported");
+    }
+    if (!client->client_credentials) {
+        return error_response(400, "unauthorized_client",
+                              "this client may not use the client_credentials grant");
+    }
+    std::optional<uint64_t> scope = granted_scope(*client, client_request.form());
+    if (!scope) {
+        return error_response(400, "invalid_scope",
+                              "the requested scope is malformed or exceeds the client's scope");
+    }
+    std::optional<Audience> audience =
+        choose_audience(*client, config.issuer, client_request.form().all("resource"));
+    if (!audience) {
+        return error_response(400, "invalid_target",
+                              "a requested resource is malformed or not one of this client's");
+    }
+    return issue_token(*client, *scope, *audience, store, config, now);
+}
+
+}  // namespace
+
+HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
+                                  TokenStore &store, const TokenEndpointConfig &config,
+                                  uint32_t now) noexcept {
+    try {
+        ClientRequest client_request(request, config.auth, now, "resource");
+        HttpResponse response = answer(client_request, registry, store, config, now);
+        response.outcome.client = client_request.named_client();
+        return response;
+    } catch (...) {
+        return server_error_response();
+    }
+}
+
+}  // namespace oauth
