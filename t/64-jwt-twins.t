@@ -114,7 +114,8 @@ sub refused_everywhere {
     my ($tok, $name) = @_;
     my ($seen, @answers) = $t->in_each_worker(sub { $t->bearer_get('/read/', $tok) });
     my @bad = grep { $_->{status} != 401
-        || ($_->{headers}{'www-authenticate'} // '') ne bearer_challenge('oauth', 'invalid_token') } @answers;
+        || ($_->{headers}{'www-authenticate'} // '') ne
+            bearer_challenge('oauth', 'invalid_token', undef, 'it has been revoked') } @answers;
     is scalar(@bad), 0, "$name: every worker refuses it with invalid_token" or diag show($bad[0]);
     is introspect($tok), '{"active":false}', "$name: introspection answers exactly {\"active\":false}";
 }
@@ -130,14 +131,14 @@ subtest 'an own ES256 JWT: once revoked, its twins are refused too' => sub {
     like introspect($twin), qr/^\{"active":true,/, '... and is active';
     my $offset = $t->error_log_size;
     $t->invalid_token_ok('/read/', $lax, 'a non-canonical base64url signature');
-    like $t->error_log_since($offset), qr/\[info\].*JWT access token refused: not a compact JWS/,
+    like $t->error_log_since($offset), qr/\[info\].*JWT access token refused: it is not a JWT: three base64url parts/,
         '... refused as malformed';
 
     revoke($jwt);
     refused_everywhere($jwt, 'the revoked token');
     refused_everywhere($twin, 'its n - S twin');
     refused_everywhere($lax, 'its non-canonical twin');
-    like $t->error_log, qr/\[info\].*JWT access token refused: revoked/, 'the twin is logged as revoked';
+    like $t->error_log, qr/\[info\].*JWT access token refused: it has been revoked/, 'the twin is logged as revoked';
 
     my $other = token();
     my $other_twin = high_s_twin($other);
@@ -161,7 +162,7 @@ subtest "a trusted issuer's scp element with a space is not two scopes" => sub {
     my $offset = $t->error_log_size;
     $t->invalid_token_ok('/admin/', $spaced, 'scp ["read admin"] at the admin location');
     $t->invalid_token_ok('/read/', $spaced, 'scp ["read admin"] at the read location');
-    like $t->error_log_since($offset), qr/\[info\].*JWT access token refused: .*scp element/,
+    like $t->error_log_since($offset), qr/\[info\].*JWT access token refused: its scopes are not .*array of single scopes \(in scope, scp\)/,
         'the info log says why';
     $t->invalid_token_ok('/read/', idp_token('idp-es.pem', scp => ["read\tadmin"]), 'a tab in an element');
 };
@@ -177,7 +178,7 @@ subtest 'a key replaced under the same kid: verdicts of the old key no longer co
     my $offset = $t->error_log_size;
     $t->invalid_token_ok('/read/', $own, 'the own token of the replaced key');
     $t->invalid_token_ok('/read/', $theirs, "the trusted issuer's token of the replaced key");
-    like $t->error_log_since($offset), qr/\[info\].*JWT access token refused: a bad signature/,
+    like $t->error_log_since($offset), qr/\[info\].*JWT access token refused: its signature does not verify with the issuer's keys/,
         'refused for its signature';
     is $t->bearer_get('/read/', token())->{status}, 200, 'a token of the new own key passes';
     is $t->bearer_get('/read/', idp_token('idp-replacement.pem', scp => ['read']))->{status}, 200,

@@ -69,7 +69,7 @@ subtest "an alg off its key's type, curve or JWK alg is refused" => sub {
     $t->invalid_token_ok('/api/', $tokens->{'hs256-on-rsa'}, 'HS256 with the RSA public key as secret');
     $t->invalid_token_ok('/kc/', $tokens->{'keycloak-ps256'}, 'PS256 on a key whose JWK says RS256');
     $t->invalid_token_ok('/kc/', $tokens->{'encryption-key'}, 'a token naming the skipped encryption key');
-    like $t->error_log, qr/\[info\].*alg is not the algorithm of the key/, 'the reason, at info';
+    like $t->error_log, qr/\[info\].*its alg is not the algorithm of the issuer's key of its kid/, 'the reason, at info';
 };
 
 $t->log_clean_ok;

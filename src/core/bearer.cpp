@@ -159,11 +159,13 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
         }
         if (!find_grant(token, store, now, grant, jwt, policy.registry)) {
             return refuse(401, realm, "invalid_token",
-                          "the access token is unknown, expired or revoked");
+                          jwt != nullptr && jose::looks_like_jwt(token)
+                              ? jwt->refusal()
+                              : "the access token is unknown, expired or revoked");
         }
         if (policy.audience != nullptr && !policy.audience->accepts(grant.audiences())) {
-            BearerVerdict verdict = refuse(401, realm, "invalid_token",
-                                           "the access token is not meant for this resource");
+            BearerVerdict verdict =
+                refuse(401, realm, "invalid_token", "its aud does not name this resource");
             verdict.log_reason = "its audience is none of oauth_require_audience";
             return verdict;
         }

@@ -77,7 +77,8 @@ bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, ui
                        const Registry *registry = nullptr) noexcept;
 
 // RFC 6750 §3. On success `grant` holds what the token was issued for, as
-// the registry still allows it. A token whose audience holds none of
+// the registry still allows it. A refused JWT's error_description is `jwt`'s
+// refusal(), which names the failed check. A token whose audience holds none of
 // `policy.audience` is invalid_token (RFC 6750 §3.1, RFC 8707 §2).
 BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store,
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,

@@ -3,6 +3,8 @@
 #include "ngx/module.hpp"
 #include "ngx/jwks_source.hpp"
 
+#include "core/http/text.hpp"
+
 namespace oauth_ngx {
 
 // ---- waiting for an issuer's keys ------------------------------------------------
@@ -143,6 +145,30 @@ char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf) {
     return static_cast<char *>(NGX_CONF_ERROR);
 }
 
+// RFC 8725 §3.11: an issuer trusted with typ=jwt or typ=any has tokens other
+// than access tokens that could pass, an ID token first; only an audience
+// required here tells them apart.
+void warnUntypedWithoutAudience(ngx_conf_t *cf, const LocationConf *conf) {
+    ScopeCheckConf *check = conf->require_scope;
+    if (check == nullptr || check->untyped_warned || conf->require_audience != nullptr ||
+        conf->trusted == nullptr) {
+        return;
+    }
+    for (const oauth::jose::TrustedIssuer &trusted : *conf->trusted) {
+        if (!oauth::jose::admits_untyped_tokens(trusted.profile)) {
+            continue;
+        }
+        ngx_str_t issuer{trusted.issuer.size(),
+                         reinterpret_cast<u_char *>(const_cast<char *>(trusted.issuer.data()))};
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "oauth_trust_issuer \"%V\" takes tokens not typed at+jwt, and "
+                      "oauth_require_scope in %V:%ui has no oauth_require_audience: an ID token "
+                      "of that issuer could pass as an access token (RFC 8725 §3.11)",
+                      &issuer, &check->place.file, check->place.line);
+        check->untyped_warned = true;
+    }
+}
+
 const oauth::Registry *registryOf(const LocationConf *lcf) {
     return lcf->clients == NGX_CONF_UNSET_PTR ? nullptr : lcf->clients;
 }
@@ -172,20 +198,36 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
     return keepClaims(r, ctx, grant, jwt);
 }
 
+// A refused JWT: the description its 401 carries, with the issuer and kid it
+// claims, as log_safe shows them; never the token.
+void logJwtRefusal(ngx_http_request_t *r, const oauth::jose::JwtVerifier &jwt) {
+    constexpr size_t kShown = 200;
+    const oauth::jose::VerifiedToken &token = jwt.claims();
+    std::string line = jwt.refusal() + " (iss " + oauth::log_safe(token.issuer, kShown) + ", kid " +
+                       oauth::log_safe(token.kid, kShown) + ")";
+    ngx_str_t text{line.size(), reinterpret_cast<u_char *>(line.data())};
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: JWT access token refused: %V",
+                  &text);
+}
+
 // The failed check, never the token: a client's mistake, logged at info.
 void logRefusal(ngx_http_request_t *r, oauth::jose::JwtVerifier *jwt,
                 const oauth::BearerVerdict &verdict) {
-    std::string_view why = verdict.log_reason;
-    const char *what = "access token";
-    if (why.empty() && jwt != nullptr && jwt->failure() != oauth::jose::JwtCheck::ok) {
-        why = oauth::jose::describe(jwt->failure());
-        what = "JWT access token";
+    if (verdict.log_reason.empty() && jwt != nullptr &&
+        jwt->failure() != oauth::jose::JwtCheck::ok) {
+        try {
+            logJwtRefusal(r, *jwt);
+        } catch (const std::bad_alloc &) {
+            // out of memory: the 401 goes out without its log line
+        }
+        return;
     }
+    std::string_view why = verdict.log_reason;
     if (why.empty()) {
         return;
     }
     ngx_str_t text{why.size(), reinterpret_cast<u_char *>(const_cast<char *>(why.data()))};
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: %s refused: %V", what, &text);
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "oauth: access token refused: %V", &text);
 }
 
 ngx_int_t accessHandler(ngx_http_request_t *r) {

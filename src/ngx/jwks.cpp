@@ -225,9 +225,29 @@ bool isWebUrl(std::string_view text) {
            (text.substr(0, 7) == "http://" && text.size() > 7);
 }
 
-// The parameters after ISSUER: one of jwks=, jwks_uri= and discovery, and
-// refresh= with the last two.
-bool readKeysPlace(ngx_conf_t *cf, KeysPlace &place) {
+// The profile parameter `value` of an issuer's tokens (typ=, client_claim=,
+// scope_claims=); false, with the error logged, for any other or a bad one.
+bool readProfileOption(ngx_conf_t *cf, const ngx_str_t &value,
+                       oauth::jose::ProfileOptions &options) {
+    std::string error;
+    switch (options.apply(view(value), error)) {
+        case oauth::jose::ProfileOption::applied:
+            return true;
+        case oauth::jose::ProfileOption::unknown:
+            error = "jwks=, jwks_uri=, discovery, refresh=, typ=, client_claim= or scope_claims= "
+                    "is expected";
+            break;
+        case oauth::jose::ProfileOption::invalid:
+            break;
+    }
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_trust_issuer: invalid parameter \"%V\": %s",
+                       &value, error.c_str());
+    return false;
+}
+
+// The parameters after ISSUER: one of jwks=, jwks_uri= and discovery,
+// refresh= with the last two, and the profile of the issuer's tokens.
+bool readKeysPlace(ngx_conf_t *cf, KeysPlace &place, oauth::jose::ProfileOptions &profile) {
     ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
     size_t places = 0;
     for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
@@ -242,8 +262,7 @@ bool readKeysPlace(ngx_conf_t *cf, KeysPlace &place) {
             ++places;
         } else if (hasPrefix(value[i], "refresh=")) {
             place.refresh = after(value[i], 8);
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", &value[i]);
+        } else if (!readProfileOption(cf, value[i], profile)) {
             return false;
         }
     }
@@ -312,10 +331,13 @@ bool readUrlSource(ngx_conf_t *cf, const KeysPlace &place, oauth::jose::TrustedI
 char *trustIssuer(ngx_conf_t *cf, LocationConf *lcf) {
     ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
     KeysPlace place;
-    if (!readKeysPlace(cf, place)) {
+    oauth::jose::ProfileOptions profile;
+    if (!readKeysPlace(cf, place, profile)) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    oauth::jose::TrustedIssuer trusted{std::string(view(value[1])), {}};
+    oauth::jose::TrustedIssuer trusted;
+    trusted.issuer = std::string(view(value[1]));
+    trusted.profile = profile.profile();
     if (place.file.len != 0) {
         if (ngx_conf_full_name(cf->cycle, &place.file, 0) != NGX_OK ||
             !readTrustedKeys(cf, place.file, trusted)) {
@@ -331,7 +353,7 @@ char *trustIssuer(ngx_conf_t *cf, LocationConf *lcf) {
 }  // namespace
 
 // "oauth_trust_issuer ISSUER jwks=FILE | jwks_uri=URL | discovery
-// [refresh=TIME]": a file is read now, and again on every reload, so that a
+// [refresh=TIME] [typ=...] [client_claim=...] [scope_claims=...]": a file is read now, and again on every reload, so that a
 // bad one fails nginx -t with its name; a URL is only checked for its form:
 // nothing at nginx -t or start waits on an IdP (jwks_fetch.cpp fetches).
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *, void *conf) {

@@ -488,7 +488,7 @@ ngx_command_t commands[] = {
     {ngx_string("oauth_jwks"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, setJwks,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_trust_issuer"),
-     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE23, setTrustIssuer,
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_2MORE, setTrustIssuer,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_trusted_certificate"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, trusted_certificate),
@@ -631,6 +631,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         checkResourceMetadataOpen(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+    warnUntypedWithoutAudience(cf, conf);
     if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }

@@ -118,6 +118,8 @@ struct ScopeCheckConf {
     ngx_str_t zone_name;  // empty: the only zone
     ngx_shm_zone_t *zone;
     ConfPlace place;
+    // Its locations that inherit it warn once of a permissive profile (access.cpp).
+    bool untyped_warned = false;
 };
 
 // oauth_resource_metadata: the document's own parts; the rest is the server's.
@@ -345,6 +347,8 @@ char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.c
 // After the whole http{} is read: the zone of keys from a URL (jwks.cpp).
 ngx_int_t checkJwksSources(ngx_conf_t *cf);
 ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
+// access.cpp
+void warnUntypedWithoutAudience(ngx_conf_t *cf, const LocationConf *conf);
 // The request's RequestContext, its grant looked up on first use (variables.cpp).
 RequestContext *grantOf(ngx_http_request_t *r);
 

@@ -690,10 +690,11 @@ my %BEARER_DESCRIPTION = (
 );
 
 sub bearer_challenge {
-    my ($realm, $error, $scope) = @_;
+    my ($realm, $error, $scope, $description) = @_;
     my $c = qq{Bearer realm="$realm"};
     return $c unless defined $error;
-    $c .= qq{, error="$error", error_description="$BEARER_DESCRIPTION{$error}"};
+    $description //= $BEARER_DESCRIPTION{$error};
+    $c .= qq{, error="$error", error_description="$description"};
     $c .= qq{, scope="$scope"} if defined $scope;
     return $c;
 }
@@ -941,12 +942,22 @@ sub refused_ok {
     return $ok;
 }
 
-# GET path with the token: refused with 401 invalid_token in the default realm.
+# The error_description of a refused JWT names the failed check (SPEC
+# "Diagnosis"): any text RFC 6750 §3 allows there but the opaque tokens' one.
+my $JWT_REFUSAL = qr/^(?!\Q$BEARER_DESCRIPTION{invalid_token}\E)[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+
+# GET path with the token: refused with 401 invalid_token in the default realm,
+# with `description` when given; else the opaque tokens' one, or for a JWT
+# one that names the failed check.
 sub invalid_token_ok {
-    my ($self, $path, $token, $name) = @_;
+    my ($self, $path, $token, $name, $description) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    return refused_ok($self->bearer_get($path, $token), 401, bearer_challenge('oauth', 'invalid_token'),
-        $name);
+    my $r = $self->bearer_get($path, $token);
+    if (!defined $description && $token =~ /^[^.]*\.[^.]*\.[^.]*$/) {
+        ($description) = ((www_authenticate($r))[0] // '') =~ /error_description="([^"]*)"/;
+        like $description // '', $JWT_REFUSAL, "$name: a JWT's error_description names its check";
+    }
+    return refused_ok($r, 401, bearer_challenge('oauth', 'invalid_token', undef, $description), $name);
 }
 
 

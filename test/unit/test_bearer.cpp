@@ -112,6 +112,32 @@ void answers_each_rfc6750_error(void **) {
                 "error_description=\"the access token lacks a required scope\", scope=\"a b\"");
 }
 
+// A verifier that refuses every token, for its words.
+struct Refusing final : oauth::TokenVerifier {
+    bool verify(std::string_view, uint32_t, oauth::TokenGrant &) noexcept override { return false; }
+    std::string refusal() const override { return "its kid is not in the issuer's JWK Set"; }
+};
+
+// SPEC "Diagnosis": a refused JWT's description names the check that failed;
+// an opaque token's stays the one it had.
+void a_refused_jwt_says_which_check_failed(void **) {
+    Gate gate;
+    Refusing jwt;
+    oauth::ScopeRequirement none;
+    std::string header = "Bearer a.b.c";
+    oauth::BearerVerdict verdict =
+        oauth::check_bearer({1, header}, gate.store, none, "api", kNow, gate.grant, &jwt);
+    assert_int_equal(verdict.status, 401);
+    assert_text(verdict.challenge,
+                "Bearer realm=\"api\", error=\"invalid_token\", "
+                "error_description=\"its kid is not in the issuer's JWK Set\"");
+    header = "Bearer " + kToken + "x";
+    verdict = oauth::check_bearer({1, header}, gate.store, none, "api", kNow, gate.grant, &jwt);
+    assert_text(verdict.challenge,
+                "Bearer realm=\"api\", error=\"invalid_token\", "
+                "error_description=\"the access token is unknown, expired or revoked\"");
+}
+
 void the_realm_is_escaped_in_the_challenge(void **) {
     Gate gate;
     assert_text(gate.check("", {}, kNow, "a\"b\\c").challenge, "Bearer realm=\"a\\\"b\\\\c\"");
@@ -151,7 +177,7 @@ void the_audience_must_hold_one_required(void **) {
     assert_int_equal(verdict.status, 401);  // RFC 6750 §3.1: not meant for this resource
     assert_text(verdict.challenge,
                 "Bearer realm=\"api\", error=\"invalid_token\", "
-                "error_description=\"the access token is not meant for this resource\"");
+                "error_description=\"its aud does not name this resource\"");
     assert_text(verdict.log_reason, "its audience is none of oauth_require_audience");
     // A prefix or a part of a space-joined audience is no match.
     assert_true(oauth::AudienceRequirement::compile({"https://b.tes"}, required, error));
@@ -214,6 +240,7 @@ int main() {
         cmocka_unit_test(the_audience_must_hold_one_required),
         cmocka_unit_test(opaque_tokens_follow_the_registry),
         cmocka_unit_test(claims_follow_the_registry_as_a_stored_grant_does),
+        cmocka_unit_test(a_refused_jwt_says_which_check_failed),
         cmocka_unit_test(the_realm_is_escaped_in_the_challenge),
         cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
     };

@@ -98,7 +98,7 @@ bool has_space_or_control(std::string_view s) noexcept {
 std::string log_safe(std::string_view s, size_t max) {
     std::string out(s.substr(0, max));
     for (char &c : out) {
-        if (!is_vschar_string({&c, 1}) || c == '"') {
+        if (!is_vschar_string({&c, 1}) || c == '"' || c == '\\') {
             c = '?';
         }
     }

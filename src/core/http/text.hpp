@@ -21,7 +21,8 @@ bool has_control_character(std::string_view s) noexcept;
 bool has_space_or_control(std::string_view s) noexcept;
 
 // At most `max` bytes of `s` fit to quote in a log line or an nginx -t
-// message: each byte outside VSCHAR, and each DQUOTE, shown as '?'.
+// message, or to show in an error_description (RFC 6750 §3): each byte
+// outside VSCHAR, each DQUOTE and backslash, shown as '?'.
 std::string log_safe(std::string_view s, size_t max = 64);
 
 // RFC 9110 §5.6.4: `content` as a quoted-string, each DQUOTE and backslash sent as a

@@ -9,8 +9,9 @@
 #include "core/http/base64.hpp"
 #include "core/jose/jws.hpp"
 #include "core/http/json.hpp"
-#include "core/tokens/token.hpp"
 #include "core/http/text.hpp"
+#include "core/scope.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth::jose {
 
@@ -64,11 +65,26 @@ std::optional<std::string_view> string_member(json_t *object, const char *name) 
     return std::string_view(value, json_string_length(json_object_get(object, name)));
 }
 
-// RFC 9068 §4: typ must say at+jwt, so that an ID token or another JWT of the
-// same issuer cannot pass for an access token (RFC 8725 §3.11).
-JwtCheck check_typ(json_t *header) {
-    std::optional<std::string_view> typ = string_member(header, "typ");
-    return typ && (*typ == "at+jwt" || *typ == "application/at+jwt") ? JwtCheck::ok : JwtCheck::typ;
+// What a refusal shows of the header: its kid and typ, as they came.
+void note_header(json_t *header, VerifiedToken &out) {
+    if (std::optional<std::string_view> kid = string_member(header, "kid")) {
+        out.kid = std::string(*kid);
+    }
+    if (json_object_get(header, "typ") != nullptr) {
+        out.typ = std::string(string_member(header, "typ").value_or(""));
+    }
+}
+
+// RFC 9068 §4: typ says at+jwt, so that an ID token or another JWT of the
+// same issuer cannot pass for an access token (RFC 8725 §3.11); an issuer
+// that does not type them so is trusted with a profile that says how.
+// A typ that is not a string is no typ any profile names.
+JwtCheck check_typ(json_t *header, const TokenProfile &profile) {
+    json_t *typ = json_object_get(header, "typ");
+    if (typ != nullptr && !json_is_string(typ)) {
+        return profile.typ == TypPolicy::any ? JwtCheck::ok : JwtCheck::typ;
+    }
+    return accepts_typ(profile.typ, string_member(header, "typ")) ? JwtCheck::ok : JwtCheck::typ;
 }
 
 // RFC 7515 §4.1.11: an extension that must be understood, and is not.
@@ -105,22 +121,32 @@ JwtCheck check_signature(const Jws &jws, const Key &key, Alg alg) {
                                                                     : JwtCheck::signature;
 }
 
-// RFC 8725 §3.8: with keys_of, the token's iss chooses whose keys check it
-// (check_issuer then holds the token to that issuer); a token without one is
-// refused as malformed, one of an issuer not trusted here for its iss.
-JwtCheck choose_issuer(json_t *claims, const VerifierPolicy &policy, VerifierPolicy &chosen) {
+const TokenProfile kDefaultProfile;
+
+// RFC 8725 §3.8: with keys_of, the token's iss chooses whose keys and
+// profile check it (check_issuer then holds the token to that issuer); a
+// token without one is refused as malformed, one of an issuer not trusted
+// here for its iss.
+JwtCheck choose_issuer(json_t *claims, const VerifierPolicy &policy, VerifierPolicy &chosen,
+                       VerifiedToken &out) {
     chosen.leeway = policy.leeway;
+    std::optional<std::string_view> iss = string_member(claims, "iss");
+    out.issuer = std::string(iss.value_or(""));
     if (!policy.keys_of) {
         chosen.issuer = policy.issuer;
         chosen.keys = policy.keys;
+        chosen.profile = policy.profile != nullptr ? policy.profile : &kDefaultProfile;
         return JwtCheck::ok;
     }
-    std::optional<std::string_view> iss = string_member(claims, "iss");
     if (!iss) {
         return JwtCheck::shape;
     }
     chosen.issuer = *iss;
     chosen.keys = policy.keys_of(*iss);
+    chosen.profile = policy.profile_of ? policy.profile_of(*iss) : nullptr;
+    if (chosen.profile == nullptr) {
+        chosen.profile = &kDefaultProfile;
+    }
     return chosen.keys != nullptr ? JwtCheck::ok : JwtCheck::iss;
 }
 
@@ -180,17 +206,28 @@ std::optional<std::string_view> text_claim(json_t *value) {
     return text;
 }
 
-// RFC 9068 §2.2: sub is required; the client is client_id, else azp, else sub.
-// aud is a string or an array of strings (RFC 7519 §4.1.3).
-JwtCheck read_parties(json_t *claims, VerifiedToken &out) {
-    std::optional<std::string_view> sub = text_claim(json_object_get(claims, "sub"));
-    json_t *client_member = json_object_get(claims, "client_id");
-    if (client_member == nullptr) {
-        client_member = json_object_get(claims, "azp");
+// The first of the profile's client claims the token holds.
+json_t *client_member(json_t *claims, const TokenProfile &profile) {
+    for (const std::string &name : profile.client_claims) {
+        if (json_t *member = json_object_get(claims, name.c_str())) {
+            return member;
+        }
     }
-    std::optional<std::string_view> client = client_member ? text_claim(client_member) : sub;
-    if (!sub || !client) {
-        return JwtCheck::claims;
+    return nullptr;
+}
+
+// RFC 9068 §2.2: sub is required; the client is the first of the profile's
+// client claims the token holds (client_id, else azp, else sub for own
+// tokens). aud is a string or an array of strings (RFC 7519 §4.1.3).
+JwtCheck read_parties(json_t *claims, const TokenProfile &profile, VerifiedToken &out) {
+    std::optional<std::string_view> sub = text_claim(json_object_get(claims, "sub"));
+    if (!sub) {
+        return JwtCheck::sub;
+    }
+    json_t *member = client_member(claims, profile);
+    std::optional<std::string_view> client = member ? text_claim(member) : std::nullopt;
+    if (!client) {
+        return JwtCheck::client_claim;
     }
     out.subject = std::string(*sub);
     out.client_id = std::string(*client);
@@ -199,7 +236,7 @@ JwtCheck read_parties(json_t *claims, VerifiedToken &out) {
         std::optional<std::string_view> one =
             text_claim(json_is_array(aud) ? json_array_get(aud, i) : aud);
         if (!one) {
-            return JwtCheck::claims;
+            return JwtCheck::aud;
         }
         out.audience.emplace_back(*one);
     }
@@ -209,7 +246,7 @@ JwtCheck read_parties(json_t *claims, VerifiedToken &out) {
     return JwtCheck::ok;
 }
 
-// One element of an scp array: one scope. Empty, or holding a space or a
+// One element of a scope array: one scope. Empty, or holding a space or a
 // control character, it would become none, or several once the array is
 // space-joined (["read admin"] would grant admin).
 std::optional<std::string_view> scope_element(json_t *value) {
@@ -220,32 +257,52 @@ std::optional<std::string_view> scope_element(json_t *value) {
     return one;
 }
 
-// RFC 9068 §2.2.3: "scope", a space-separated string; other issuers (Entra ID,
-// RFC 8693 §4.2 style) write "scp", a string or an array of strings.
-JwtCheck read_scope(json_t *claims, VerifiedToken &out) {
-    json_t *scope = json_object_get(claims, "scope");
-    if (scope == nullptr) {
-        scope = json_object_get(claims, "scp");
+// A scope the union does not hold yet joins it.
+void add_scope(std::string_view one, std::string &scope) {
+    if (oauth::has_scope(scope, one)) {
+        return;
     }
-    if (scope == nullptr) {
+    if (!scope.empty()) {
+        scope.push_back(' ');
+    }
+    scope += one;
+}
+
+// One scope claim: a space-separated string (RFC 9068 §2.2.3), or an array
+// of strings (Entra's scp and roles, Okta's scp, Auth0's permissions).
+JwtCheck add_scope_claim(json_t *claim, std::string &scope) {
+    if (json_is_string(claim)) {
+        std::vector<std::string_view> scopes;
+        std::string_view text(json_string_value(claim), json_string_length(claim));
+        if (!text.empty() && !oauth::split_scope(text, scopes)) {
+            return JwtCheck::scope;
+        }
+        for (std::string_view one : scopes) {
+            add_scope(one, scope);
+        }
         return JwtCheck::ok;
     }
-    if (json_is_string(scope)) {
-        out.scope = json_string_value(scope);
-        return JwtCheck::ok;
-    }
-    if (!json_is_array(scope)) {
+    if (!json_is_array(claim)) {
         return JwtCheck::scope;
     }
-    for (size_t i = 0; i < json_array_size(scope); ++i) {
-        std::optional<std::string_view> one = scope_element(json_array_get(scope, i));
+    for (size_t i = 0; i < json_array_size(claim); ++i) {
+        std::optional<std::string_view> one = scope_element(json_array_get(claim, i));
         if (!one) {
             return JwtCheck::scope;
         }
-        if (!out.scope.empty()) {
-            out.scope.push_back(' ');
+        add_scope(*one, scope);
+    }
+    return JwtCheck::ok;
+}
+
+// The union of the profile's scope claims, each scope once.
+JwtCheck read_scope(json_t *claims, const TokenProfile &profile, VerifiedToken &out) {
+    for (const std::string &name : profile.scope_claims) {
+        json_t *claim = json_object_get(claims, name.c_str());
+        JwtCheck check = claim != nullptr ? add_scope_claim(claim, out.scope) : JwtCheck::ok;
+        if (check != JwtCheck::ok) {
+            return check;
         }
-        out.scope += *one;
     }
     return JwtCheck::ok;
 }
@@ -265,9 +322,12 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
     const Key *key = nullptr;
     Alg alg = Alg::es256;
     JwtCheck check;
-    if ((check = check_compact_shape(token, jws)) != JwtCheck::ok ||
-        (check = choose_issuer(jws.claims.get(), given, policy)) != JwtCheck::ok ||
-        (check = check_typ(jws.header.get())) != JwtCheck::ok ||
+    if ((check = check_compact_shape(token, jws)) != JwtCheck::ok) {
+        return check;
+    }
+    note_header(jws.header.get(), out);
+    if ((check = choose_issuer(jws.claims.get(), given, policy, out)) != JwtCheck::ok ||
+        (check = check_typ(jws.header.get(), *policy.profile)) != JwtCheck::ok ||
         (check = check_no_crit(jws.header.get())) != JwtCheck::ok ||
         (check = check_alg_bound_to_key(jws.header.get(), *policy.keys, key, alg)) !=
             JwtCheck::ok ||
@@ -276,8 +336,8 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
         (check = check_issuer(jws.claims.get(), policy.issuer, out)) != JwtCheck::ok ||
         (check = read_lifetime(jws.claims.get(), out)) != JwtCheck::ok ||
         (check = check_lifetime(out.lifetime, now, policy.leeway)) != JwtCheck::ok ||
-        (check = read_parties(jws.claims.get(), out)) != JwtCheck::ok ||
-        (check = read_scope(jws.claims.get(), out)) != JwtCheck::ok) {
+        (check = read_parties(jws.claims.get(), *policy.profile, out)) != JwtCheck::ok ||
+        (check = read_scope(jws.claims.get(), *policy.profile, out)) != JwtCheck::ok) {
         return check;
     }
     out.claim_set = adopt_claim_set(jws.claims.release());
@@ -327,42 +387,104 @@ JwtCheck check_lifetime(const Lifetime &lifetime, uint32_t now, uint32_t leeway)
     return JwtCheck::ok;
 }
 
-std::string_view describe(JwtCheck check) noexcept {
+namespace {
+
+// The words of each check that need nothing of the token (RFC 6750 §3's
+// error_description: no quote, no backslash).
+std::string_view describe_fixed(JwtCheck check) noexcept {
     switch (check) {
         case JwtCheck::ok:
-            return "valid";
+            return "it is valid";
         case JwtCheck::shape:
-            return "not a compact JWS of three base64url parts";
-        case JwtCheck::typ:
-            return "typ is not at+jwt";
+            return "it is not a JWT: three base64url parts, a JSON header and claims with an iss";
         case JwtCheck::crit:
-            return "an unknown crit extension";
+            return "its header has a crit extension this server does not know";
         case JwtCheck::kid:
-            return "no key of that kid";
+            return "its kid is not in the issuer's JWK Set";
         case JwtCheck::alg:
-            return "alg is not the algorithm of the key";
+            return "its alg is not the algorithm of the issuer's key of its kid";
         case JwtCheck::signature:
-            return "a bad signature";
+            return "its signature does not verify with the issuer's keys";
         case JwtCheck::iss:
-            return "iss is not the issuer";
+            return "its iss is not trusted here";
         case JwtCheck::exp:
-            return "expired, or no exp";
+            return "it has expired, or has no exp";
         case JwtCheck::nbf:
-            return "not valid yet (nbf)";
+            return "it is not valid yet (nbf): check the clocks";
         case JwtCheck::iat:
-            return "issued in the future (iat)";
-        case JwtCheck::claims:
-            return "sub, client_id or aud missing or malformed";
-        case JwtCheck::scope:
-            return "a malformed scope, or an scp element that is not one scope";
+            return "it was issued in the future (iat): check the clocks";
+        case JwtCheck::sub:
+            return "it has no sub, or one that is not text";
+        case JwtCheck::aud:
+            return "its aud is not a string or an array of strings without spaces";
         case JwtCheck::client:
-            return "the client is no longer registered";
+            return "its client is no longer registered here";
         case JwtCheck::revoked:
-            return "revoked";
+            return "it has been revoked";
         case JwtCheck::no_keys:
-            return "the issuer's keys are not available yet";
+            return "the issuer's keys are not available yet: fetching them from the IdP has not succeeded";
+        case JwtCheck::typ:
+        case JwtCheck::client_claim:
+        case JwtCheck::scope:
+            break;
     }
-    return "invalid";
+    return "it is not valid";
+}
+
+constexpr size_t kShownTypLength = 40;
+
+// What to add to oauth_trust_issuer for a typ, when anything would take it.
+std::string_view typ_hint(std::optional<std::string_view> typ, const TokenProfile &profile) {
+    if (profile.typ == TypPolicy::at_jwt && accepts_typ(TypPolicy::jwt, typ)) {
+        return ": add typ=jwt to oauth_trust_issuer";
+    }
+    return profile.typ != TypPolicy::any ? ": add typ=any to oauth_trust_issuer" : "";
+}
+
+// `trusted`: null for an own token, which must say at+jwt.
+std::string describe_typ(const VerifiedToken &token, const TokenProfile *trusted) {
+    if (token.typ && token.typ->empty()) {
+        return "its typ is not a string";
+    }
+    std::optional<std::string_view> typ;
+    if (token.typ) {
+        typ = *token.typ;
+    }
+    std::string text = typ ? "its typ " + log_safe(*typ, kShownTypLength) : "it has no typ";
+    if (trusted == nullptr) {
+        return text + (typ ? " is not at+jwt" : ", where at+jwt is required");
+    }
+    return text
+        .append(typ ? " is not accepted from this issuer" : ", which this issuer's profile needs")
+        .append(typ_hint(typ, *trusted));
+}
+
+std::string joined(const std::vector<std::string> &names) {
+    std::string text;
+    for (const std::string &name : names) {
+        text.append(text.empty() ? "" : ", ").append(name);
+    }
+    return text;
+}
+
+}  // namespace
+
+std::string describe_refusal(JwtCheck check, const VerifiedToken &token,
+                             const TokenProfile *trusted) {
+    const TokenProfile &profile = trusted != nullptr ? *trusted : kDefaultProfile;
+    switch (check) {
+        case JwtCheck::typ:
+            return describe_typ(token, trusted);
+        case JwtCheck::client_claim:
+            return "it has no client claim of text (looked for " + joined(profile.client_claims) +
+                   ")";
+        case JwtCheck::scope:
+            return "its scopes are not space-separated scope tokens or an array of single "
+                   "scopes (in " +
+                   joined(profile.scope_claims) + ")";
+        default:
+            return std::string(describe_fixed(check));
+    }
 }
 
 JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &policy, uint32_t now,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/jose/key.hpp"
+#include "core/jose/profile.hpp"
 
 namespace oauth::jose {
 
@@ -33,25 +34,24 @@ bool issue_access_token(const Key &key, const AccessTokenClaims &claims, std::st
 // Each check a token may fail, by its rule.
 enum class JwtCheck {
     ok,
-    shape,      // three base64url parts, a JSON object header and claim set (RFC 7515 §7.1)
-    typ,        // "at+jwt" or "application/at+jwt" (RFC 9068 §4, RFC 8725 §3.11)
-    crit,       // no extension this verifier does not know (RFC 7515 §4.1.11)
-    kid,        // no key of that kid
-    alg,        // exactly the algorithm of that key (RFC 8725 §3.1)
-    signature,  // RFC 7515 §5.2
-    iss,        // RFC 9068 §4, RFC 8725 §3.8
-    exp,        // RFC 7519 §4.1.4, required by RFC 9068 §2.2
-    nbf,        // RFC 7519 §4.1.5
-    iat,        // RFC 7519 §4.1.6: not issued in the future
-    claims,     // sub, client_id or aud missing or of the wrong type (RFC 9068 §2.2)
-    scope,      // scope, or scp, malformed (RFC 9068 §2.2.3), or an scp element not one scope
-    client,     // an own token whose client is no longer registered (gate.hpp)
-    revoked,    // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
-    no_keys,    // a trusted issuer whose keys, from a URL, are not fetched yet (gate.hpp)
+    shape,         // three base64url parts, a JSON object header and claim set (RFC 7515 §7.1)
+    typ,           // one the issuer's profile takes (profile.hpp; RFC 9068 §4, RFC 8725 §3.11)
+    crit,          // no extension this verifier does not know (RFC 7515 §4.1.11)
+    kid,           // no key of that kid
+    alg,           // exactly the algorithm of that key (RFC 8725 §3.1)
+    signature,     // RFC 7515 §5.2
+    iss,           // RFC 9068 §4, RFC 8725 §3.8
+    exp,           // RFC 7519 §4.1.4, required by RFC 9068 §2.2
+    nbf,           // RFC 7519 §4.1.5
+    iat,           // RFC 7519 §4.1.6: not issued in the future
+    sub,           // missing or not text (RFC 9068 §2.2)
+    client_claim,  // none of the profile's client claims, or the first present not text
+    aud,           // not a string or an array of strings, or a value with a space
+    scope,         // a scope claim malformed (RFC 9068 §2.2.3), or an array element not one scope
+    client,        // an own token whose client is no longer registered (gate.hpp)
+    revoked,       // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
+    no_keys,       // a trusted issuer whose keys, from a URL, are not fetched yet (gate.hpp)
 };
-
-// The words the info log uses for a failed check.
-std::string_view describe(JwtCheck check) noexcept;
 
 struct VerifierPolicy {
     std::string_view issuer;
@@ -61,6 +61,10 @@ struct VerifierPolicy {
     // of the token's own iss, null for an issuer not trusted. The iss is read
     // unverified only to choose whose keys check the token (RFC 8725 §3.8).
     std::function<const std::vector<Key> *(std::string_view iss)> keys_of;
+    // The profile of the issuer's tokens; with keys_of, that of the issuer
+    // profile_of names. Null: the default, RFC 9068's (own tokens have it).
+    const TokenProfile *profile = nullptr;
+    std::function<const TokenProfile *(std::string_view iss)> profile_of = nullptr;
 };
 
 // A token's NumericDates (RFC 7519 §2) as it states them.
@@ -81,10 +85,10 @@ ClaimSet adopt_claim_set(json_t *owned);
 
 // What a verified token grants.
 struct VerifiedToken {
-    std::string issuer;
+    std::string issuer;  // on a refusal, the iss the token claims, if it got that far
     std::string subject;
-    std::string client_id;  // client_id, else azp, else sub
-    std::string scope;      // space-separated
+    std::string client_id;  // the first of the profile's client claims
+    std::string scope;      // the profile's scope claims: their union, space-separated
     std::vector<std::string> audience;
     std::string jti;
     uint32_t issued_at = 0;
@@ -92,7 +96,18 @@ struct VerifiedToken {
     Lifetime lifetime;
     KeyFingerprint key{};  // of the key whose signature it bears
     ClaimSet claim_set;    // every claim, as verified
+    // The header as it came, for a refusal's description and log line: never
+    // trusted, only shown (log_safe).
+    std::string kid;
+    std::optional<std::string> typ;  // nullopt: none; empty: not a string
 };
+
+// A refused token's error_description (RFC 6750 §3), and the info log's
+// words: the failed check, in words that say what to change; never the
+// token, and no quote, backslash or control character. `trusted`: the
+// profile of the token's trusted issuer; null for an own token.
+std::string describe_refusal(JwtCheck check, const VerifiedToken &token,
+                             const TokenProfile *trusted);
 
 // Every check in order. `verified_with`: the key this very token's signature
 // was verified with before (the caller keeps that under the token's digest).

@@ -98,7 +98,12 @@ void forget_seen_tokens() noexcept {
     seen_tokens.clear();
 }
 
-const TrustedIssuer *JwtVerifier::trusted_of(std::string_view issuer) const noexcept {
+// The trusted issuer `issuer` names, unless it is the server itself; nullptr
+// for any other.
+const TrustedIssuer *JwtVerifier::trusted_issuer(std::string_view issuer) const noexcept {
+    if (policy_.own_keys != nullptr && issuer == policy_.own_issuer) {
+        return nullptr;
+    }
     for (size_t i = 0; policy_.trusted != nullptr && i < policy_.trusted->size(); ++i) {
         if ((*policy_.trusted)[i].issuer == issuer) {
             return &(*policy_.trusted)[i];
@@ -125,14 +130,19 @@ const std::vector<Key> *JwtVerifier::keys_of(std::string_view issuer) const noex
     if (policy_.own_keys != nullptr && issuer == policy_.own_issuer) {
         return policy_.own_keys;
     }
-    const TrustedIssuer *trusted = trusted_of(issuer);
+    const TrustedIssuer *trusted = trusted_issuer(issuer);
     return trusted != nullptr ? &trusted->keys : nullptr;
+}
+
+std::string JwtVerifier::refusal() const {
+    const TrustedIssuer *trusted = trusted_issuer(claims().issuer);
+    return describe_refusal(failure_, claims(), trusted != nullptr ? &trusted->profile : nullptr);
 }
 
 bool JwtVerifier::grant(const std::vector<Key> *keys, const VerifiedToken &claims,
                         TokenGrant &out) {
     if (!fill_audience(out, claims)) {
-        failure_ = JwtCheck::claims;
+        failure_ = JwtCheck::aud;
         return false;
     }
     return keys == policy_.own_keys ? grant_own(claims, out) : grant_trusted(claims, out);
@@ -153,7 +163,7 @@ bool JwtVerifier::grant_own(const VerifiedToken &claims, TokenGrant &grant) {
 bool JwtVerifier::grant_trusted(const VerifiedToken &claims, TokenGrant &grant) {
     std::vector<std::string_view> scopes;
     if (claims.client_id.size() > sizeof grant.client_id) {
-        failure_ = JwtCheck::claims;
+        failure_ = JwtCheck::client_claim;
         return false;
     }
     if (claims.scope.size() > sizeof grant.scope ||
@@ -188,9 +198,13 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
     policy.leeway = policy_.leeway;
     policy.keys_of = [this](std::string_view issuer) {
         const std::vector<Key> *keys = keys_of(issuer);
-        const TrustedIssuer *trusted = trusted_of(issuer);
+        const TrustedIssuer *trusted = trusted_issuer(issuer);
         chosen_ = trusted != nullptr && keys == &trusted->keys ? trusted : nullptr;
         return keys;
+    };
+    policy.profile_of = [this](std::string_view issuer) -> const TokenProfile * {
+        const TrustedIssuer *trusted = trusted_issuer(issuer);
+        return trusted != nullptr ? &trusted->profile : nullptr;  // own: the default
     };
     failure_ = verify_access_token(token, policy, now, verified_with, parsed_);
     note_missing_key();

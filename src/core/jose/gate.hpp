@@ -21,10 +21,12 @@ namespace oauth::jose {
 // revocation list this long past its exp, so no leeway lets it back in.
 constexpr uint32_t kMaxLeeway = 300;
 
-// An issuer whose tokens are accepted, with the keys of its JWK Set.
+// An issuer whose tokens are accepted, with the keys of its JWK Set and the
+// profile of its tokens.
 struct TrustedIssuer {
     std::string issuer;
     std::vector<Key> keys;
+    TokenProfile profile = TokenProfile();
     // Keys from a URL: the glue's number for where they come from, from 1,
     // and the version of the fetched set `keys` holds (none yet: empty).
     // 0: keys from a file, fixed.
@@ -68,6 +70,8 @@ class JwtVerifier final : public TokenVerifier {
     // The trusted issuer with keys from a URL whose set lacked the kid of the
     // token the last verify() refused: a refetch may bring it. Else nullptr.
     const TrustedIssuer *awaiting_keys() const noexcept { return awaiting_keys_; }
+    // failure() in words a user can act on (describe_refusal).
+    std::string refusal() const override;
     // The claims of the last token checked: valid until the next verify() of
     // any verifier in this thread, which may empty the worker's cache.
     const VerifiedToken &claims() const noexcept {
@@ -80,7 +84,7 @@ class JwtVerifier final : public TokenVerifier {
     bool grant_own(const VerifiedToken &claims, TokenGrant &grant);
     bool grant_trusted(const VerifiedToken &claims, TokenGrant &grant);
     const std::vector<Key> *keys_of(std::string_view issuer) const noexcept;
-    const TrustedIssuer *trusted_of(std::string_view issuer) const noexcept;
+    const TrustedIssuer *trusted_issuer(std::string_view issuer) const noexcept;
     void note_missing_key();
 
     const GatePolicy &policy_;

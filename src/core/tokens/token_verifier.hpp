@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/tokens/token_store.hpp"
@@ -14,6 +15,8 @@ namespace oauth {
 class TokenVerifier {
   public:
     virtual bool verify(std::string_view token, uint32_t now, TokenGrant &grant) noexcept = 0;
+    // Why the last verify() refused its token: an error_description (RFC 6750 §3).
+    virtual std::string refusal() const = 0;
 
   protected:
     ~TokenVerifier() = default;

@@ -59,6 +59,7 @@ void control_characters_are_ctl_and_del(void **) {
 void log_safe_text_is_vschar_without_quotes_and_bounded(void **) {
     assert_text(oauth::log_safe("kid-1"), "kid-1");
     assert_text(oauth::log_safe("a\"b\r\n\xc3"), "a?b???");
+    assert_text(oauth::log_safe("a\\b"), "a?b");  // nor a backslash, for an error_description
     assert_text(oauth::log_safe(std::string(100, 'k')), std::string(64, 'k'));
     assert_text(oauth::log_safe("abcdef", 3), "abc");
 }

@@ -463,9 +463,9 @@ void the_client_and_the_audience(void **) {
     assert_int_equal(verify_fixture("aud-array", out), JwtCheck::ok);
     assert_int_equal(out.audience.size(), 2);
     assert_text(out.audience[1], "https://b.test");
-    assert_int_equal(verify_fixture("no-sub"), JwtCheck::claims);
-    assert_int_equal(verify_fixture("crlf-client"), JwtCheck::claims);  // header injection
-    assert_int_equal(verify_fixture("crlf-audience"), JwtCheck::claims);
+    assert_int_equal(verify_fixture("no-sub"), JwtCheck::sub);
+    assert_int_equal(verify_fixture("crlf-client"), JwtCheck::client_claim);  // header injection
+    assert_int_equal(verify_fixture("crlf-audience"), JwtCheck::aud);
 }
 
 // ---- issuance -------------------------------------------------------------------

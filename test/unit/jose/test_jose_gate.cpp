@@ -334,7 +334,7 @@ Key key_named(const char *kid) {
 // tokens seen with the old one be checked afresh.
 void keys_from_a_url_say_what_is_awaited_and_follow_a_rotation(void **) {
     Gate gate;
-    gate.trusted.push_back({"https://idp.test", {}, 1, 0});
+    gate.trusted.push_back({"https://idp.test", {}, TokenProfile(), 1, 0});
     gate.trusted.push_back({"https://file.test", {key_named("f")}});
     auto registry = fixture::standard_registry();
     Key k1 = key_named("k1");
