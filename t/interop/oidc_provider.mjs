@@ -1,4 +1,4 @@
-// A real RFC 9068 issuer for t/67-jwks-uri-oidc-provider.t: node
+// A real RFC 9068 issuer for t/90-oidc-provider.t: node
 // oidc-provider over https, with the client credentials grant and JWT access
 // tokens for a resource (its resource indicators feature).
 //
