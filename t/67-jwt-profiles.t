@@ -144,7 +144,7 @@ subtest 'a bad profile parameter fails nginx -t with its name' => sub {
     for my $bad (['typ=JWT', qr/typ=at\+jwt, typ=jwt or typ=any is expected/],
                  ['client_claim=a,,b', qr/client_claim= takes up to 8 distinct claim names/],
                  ['scope_claims=scp scope_claims=roles', qr/scope_claims= is given twice/],
-                 ['refresh=1h', qr/typ=, client_claim= or scope_claims= is expected/]) {
+                 ['leeway=5s', qr/typ=, client_claim= or scope_claims= is expected/]) {
         my $out = nginx_t_of('bad', "server { listen 127.0.0.1:%%PORT%%;\n"
             . "  location / { oauth_trust_issuer $iss{okta} jwks=$p/idp.json $bad->[0]; } }");
         like $out, qr/\[emerg\].*oauth_trust_issuer: invalid parameter.*$bad->[1]/, "$bad->[0]: refused";
