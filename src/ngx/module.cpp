@@ -16,6 +16,19 @@ namespace oauth_ngx {
 
 // ---- directives --------------------------------------------------------------
 
+// True, with the error said, when a zone of `size` bytes cannot hold its tables.
+bool tooSmall(ngx_conf_t *cf, const ngx_str_t &arg, const ngx_str_t &name, size_t size,
+              const oauth::ZoneOptions &options) {
+    size_t minimum = zoneMinimumSize(name, options);
+    if (size >= minimum) {
+        return false;
+    }
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
+                       (minimum + 1023) / 1024);
+    return true;
+}
+
 char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *mcf = static_cast<MainConf *>(conf);
     ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -34,16 +47,6 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     if (size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid size \"%V\" in oauth_token_zone \"%V\"",
                            &size_text, &arg);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-    // The slab pool's own pages come on top of the store.
-    size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
-                     oauth::jose::VerdictCache::kMinRegionSize +
-                     oauth::RevocationList::kMinRegionSize + 8 * ngx_pagesize;
-    if (size_t(size) < minimum) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
-                           minimum / 1024);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
@@ -68,14 +71,20 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
+    // The fleet's outbox is not known yet: checkZoneFitsFleet() checks it.
+    const oauth::ZoneOptions options{state_file.len != 0, false};
+    if (tooSmall(cf, arg, name, size, options)) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    const oauth::ZoneLayout layout = zoneLayout(size, name, options);
     ngx_conf_log_error(
         NGX_LOG_NOTICE, cf, 0,
         "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
         "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
         "its audiences; its revocation list holds %uz revocations, %uD per client",
-        &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
-        oauth::TokenStore::kTextBytesPerEntry, zoneRevocationCapacity(size),
-        oauth::RevocationList::share_of(zoneRevocationCapacity(size)));
+        &name, &size_text, layout.token_capacity(), oauth::TokenStore::kTextBytesPerEntry,
+        layout.revocation_capacity(),
+        oauth::RevocationList::share_of(layout.revocation_capacity()));
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
         return static_cast<char *>(NGX_CONF_ERROR);
