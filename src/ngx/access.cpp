@@ -84,6 +84,8 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
     return NGX_OK;
 }
 
+namespace {
+
 // The failed check, never the token: a client's mistake, logged at info.
 void logRefusal(ngx_http_request_t *r, oauth::jose::JwtVerifier *jwt,
                 const oauth::BearerVerdict &verdict) {
@@ -131,6 +133,8 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     }
     return verdict.status;
 }
+
+}  // namespace
 
 // One access-phase handler for every location; it declines at once where
 // oauth_require_scope is not set.

@@ -29,6 +29,8 @@ void countFormResponse(const EndpointConf &endpoint, const oauth::HttpResponse &
 
 void passedMark(void *) {}
 
+namespace {
+
 // An internal redirect (index, try_files, error_page) runs the access phase
 // again and wipes the module's context, so a token that passed leaves a mark
 // in the request's pool instead: its request is counted once.
@@ -40,6 +42,8 @@ bool passedBefore(ngx_http_request_t *r) {
     }
     return false;
 }
+
+}  // namespace
 
 void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
                       const oauth::BearerVerdict &verdict) {
@@ -57,6 +61,8 @@ void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 }
 
 // ---- the oauth_metrics location ------------------------------------------------
+
+namespace {
 
 std::string renderZones(ngx_http_request_t *r) {
     auto *mcf = static_cast<MainConf *>(ngx_http_get_module_main_conf(r, ngx_http_oauth_module));
@@ -99,6 +105,8 @@ ngx_int_t metricsHandler(ngx_http_request_t *r) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
+
+}  // namespace
 
 char *setMetrics(ngx_conf_t *cf, ngx_command_t *, void *) {
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(

@@ -16,6 +16,8 @@ namespace oauth_ngx {
 
 // ---- directives --------------------------------------------------------------
 
+namespace {
+
 // True, with the error said, when a zone of `size` bytes cannot hold its tables.
 bool tooSmall(ngx_conf_t *cf, const ngx_str_t &arg, const ngx_str_t &name, size_t size,
               const oauth::ZoneOptions &options) {
@@ -656,6 +658,8 @@ ngx_http_module_t moduleContext = {
     createLocationConf,  // create location configuration
     mergeLocationConf    // merge location configuration
 };
+
+}  // namespace
 
 }  // namespace oauth_ngx
 

@@ -6,6 +6,8 @@ namespace oauth_ngx {
 
 // ---- variables ------------------------------------------------------------------
 
+namespace {
+
 // The grant of a request in a protected location, looked up on first use:
 // `if` and `set` run in the rewrite phase, before the access check.
 RequestContext *grantOf(ngx_http_request_t *r) {
@@ -74,6 +76,8 @@ ngx_http_variable_t variables[] = {
     {ngx_string("oauth_fleet_synced"), nullptr, fleetSyncedVariable, 0, NGX_HTTP_VAR_NOCACHEABLE,
      0},
     ngx_http_null_variable};
+
+}  // namespace
 
 ngx_int_t addVariables(ngx_conf_t *cf) {
     for (ngx_http_variable_t *v = variables; v->name.len != 0; ++v) {

@@ -18,6 +18,8 @@ namespace oauth_ngx {
 
 // ---- the token store over a shared zone ----------------------------------
 
+namespace {
+
 void lockZone(void *mutex) {
     ngx_shmtx_lock(static_cast<ngx_shmtx_t *>(mutex));
 }
@@ -50,6 +52,8 @@ bool regionsFormatted(const ZoneRegions *regions) {
             oauth::fleet::Outbox::is_formatted(regions->outbox, regions->outbox_size)) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
+
+}  // namespace
 
 // The slab pool's mutex is the writers' lock: nginx force-unlocks it when a
 // worker dies holding it.
@@ -85,6 +89,8 @@ std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone) {
     return oauth::fleet::Outbox(outbox, zoneLock(zone));
 }
 
+namespace {
+
 // The slab pool's log context: " in oauth_token_zone \"NAME\"".
 size_t logContextSize(const ngx_str_t &name) {
     return name.len + 32;
@@ -106,6 +112,8 @@ oauth::ZoneRecords zoneRecords(const ngx_str_t &name) {
     return {sizeof(ZoneRegions), logContextSize(name), sizeof(ZoneState)};
 }
 
+}  // namespace
+
 oauth::ZoneLayout zoneLayout(size_t size, const ngx_str_t &name,
                              const oauth::ZoneOptions &options) {
     return oauth::ZoneLayout::of(size, options, zoneRecords(name), slabGeometry());
@@ -123,6 +131,8 @@ size_t zoneMinimumSize(const ngx_str_t &name, const oauth::ZoneOptions &options)
 // still the old one and the old zone is still mapped, so its live tokens are
 // copied over. Old workers keep issuing into the old zone until they exit:
 // what they issue or revoke after the copy is not carried over.
+
+namespace {
 
 // The running cycle, which the one being initialised replaces.
 ngx_cycle_t *oldCycle() {
@@ -239,6 +249,8 @@ void *allocRegion(ngx_slab_pool_t *pool, const oauth::ZoneRegion &region, size_t
     *size = region.size;
     return region.size != 0 ? ngx_slab_alloc(pool, region.size) : nullptr;
 }
+
+}  // namespace
 
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
