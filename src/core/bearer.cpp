@@ -184,4 +184,31 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
     }
 }
 
+BearerVerdict check_claims(const std::vector<jose::ClaimRequirement> &required,
+                           const json_t *claims, std::string_view realm) noexcept {
+    try {
+        const jose::ClaimRequirement *unmet = jose::first_unmet(required, claims);
+        if (unmet == nullptr) {
+            return {};
+        }
+        BearerVerdict verdict =
+            refuse(403, realm, "insufficient_scope",
+                   "the access token's claim " + unmet->claim.text() +
+                       " is missing or none of the values oauth_require_claim asks for");
+        verdict.log_reason = "a claim is none of the values oauth_require_claim asks for";
+        return verdict;
+    } catch (...) {
+        BearerVerdict verdict;  // out of memory: refuse, never let through
+        verdict.status = 500;
+        verdict.result = "server_error";
+        return verdict;
+    }
+}
+
+void point_to_resource_metadata(BearerVerdict &verdict, std::string_view metadata_url) {
+    if (verdict.status == 401 && !metadata_url.empty()) {
+        verdict.challenge.append(", resource_metadata=").append(quoted_string(metadata_url));
+    }
+}
+
 }  // namespace oauth

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/jose/claims.hpp"
 #include "core/registry.hpp"
 #include "core/tokens/token_store.hpp"
 #include "core/tokens/token_verifier.hpp"
@@ -82,5 +83,15 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
                            const ScopeRequirement &required, std::string_view realm, uint32_t now,
                            TokenGrant &grant, TokenVerifier *jwt = nullptr,
                            const GrantPolicy &policy = {}) noexcept;
+
+// oauth_require_claim, after check_bearer let the token through: 403
+// insufficient_scope (RFC 6750 §3.1: the token lacks the privileges) naming
+// the first claim of `required` that `claims` fails, never its values.
+BearerVerdict check_claims(const std::vector<jose::ClaimRequirement> &required,
+                           const json_t *claims, std::string_view realm) noexcept;
+
+// RFC 9728 §5.1: a 401 challenge names the resource's metadata URL, where
+// a client (MCP's, for one) learns which authorization server to ask.
+void point_to_resource_metadata(BearerVerdict &verdict, std::string_view metadata_url);
 
 }  // namespace oauth

@@ -81,7 +81,7 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
         }
     }
     ngx_http_set_ctx(r, ctx, ngx_http_oauth_module);
-    return NGX_OK;
+    return keepClaims(r, ctx, grant, jwt);
 }
 
 namespace {
@@ -116,6 +116,9 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     oauth::BearerVerdict verdict =
         oauth::check_bearer(request, store, check->required, view(lcf->realm), uint32_t(ngx_time()),
                             grant, jwts.verifier(), {registryOf(lcf), lcf->require_audience});
+    if (verdict.status == 0 && lcf->require_claims != nullptr) {
+        verdict = checkRequiredClaims(r, lcf, grant, jwts.verifier());
+    }
     countBearerCheck(r, check->zone, verdict);
     if (verdict.status == 0) {
         return rememberGrant(r, grant, jwts.verifier()) == NGX_OK ? NGX_OK
@@ -123,6 +126,11 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     }
     if (verdict.status == NGX_HTTP_UNAUTHORIZED) {
         logRefusal(r, jwts.verifier(), verdict);
+    }
+    try {
+        oauth::point_to_resource_metadata(verdict, resourceMetadataUrl(r));
+    } catch (const std::bad_alloc &) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (verdict.challenge.empty()) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

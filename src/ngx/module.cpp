@@ -502,6 +502,13 @@ ngx_command_t commands[] = {
      &kLeewayBound},
     {ngx_string("oauth_fleet_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, setFleetRedis,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_require_claim"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE, setRequireClaim,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_claim_set"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2, setClaimVariable,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_resource_metadata"), NGX_HTTP_LOC_CONF | NGX_CONF_ANY, setResourceMetadata,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -531,6 +538,8 @@ void *createLocationConf(ngx_conf_t *cf) {
     lcf->auth_failure_block = NGX_CONF_UNSET;
     lcf->jwt_leeway = NGX_CONF_UNSET;
     lcf->trusted = static_cast<std::vector<oauth::jose::TrustedIssuer> *>(NGX_CONF_UNSET_PTR);
+    lcf->require_claims =
+        static_cast<std::vector<oauth::jose::ClaimRequirement> *>(NGX_CONF_UNSET_PTR);
     return lcf;
 }
 
@@ -602,6 +611,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
     ngx_conf_merge_ptr_value(conf->require_audience, prev->require_audience, nullptr);
     ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 0);
     ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, nullptr);
+    ngx_conf_merge_ptr_value(conf->require_claims, prev->require_claims, nullptr);
     if (conf->auth_failure_limit == NGX_CONF_UNSET) {
         conf->auth_failure_limit = prev->auth_failure_limit;
         conf->auth_failure_window = prev->auth_failure_window;
@@ -619,7 +629,9 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         }
     }
 
-    if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK || checkAudienceGate(cf, conf) != NGX_CONF_OK) {
+    if (checkOwnJwtGate(cf, conf) != NGX_CONF_OK || checkAudienceGate(cf, conf) != NGX_CONF_OK ||
+        checkClaimGate(cf, conf) != NGX_CONF_OK ||
+        checkResourceMetadataOpen(cf, conf) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     if (conf->endpoint != nullptr && mergeEndpoint(cf, conf) != NGX_CONF_OK) {

@@ -2,7 +2,8 @@
 // helpers every part of the glue uses. Each .cpp in src/ngx is one of nginx's
 // seams: module.cpp (directives and configuration), zone.cpp (shared memory),
 // response.cpp, form_endpoints.cpp, access.cpp, variables.cpp, metrics.cpp,
-// jwks.cpp (signing keys and the JWK Set), state.cpp (state files),
+// jwks.cpp (signing keys and the JWK Set), claims.cpp (oauth_require_claim,
+// oauth_claim_set), resource_metadata.cpp (RFC 9728), state.cpp (state files),
 // lease.cpp (a zone's leases), and the fleet's stream: fleet_directive.cpp,
 // fleet_start.cpp (the master's read), fleet_link.cpp (the workers' link),
 // fleet_variable.cpp, sharing fleet.cpp (fleet.hpp), over redis_link.cpp
@@ -23,6 +24,7 @@
 #include "core/fleet/stream_id.hpp"
 #include "core/fleet/start_read.hpp"
 #include "core/http/http.hpp"
+#include "core/jose/claims.hpp"
 #include "core/jose/gate.hpp"
 #include "core/jose/key.hpp"
 #include "core/metrics/counters.hpp"
@@ -76,6 +78,8 @@ struct FleetConf {
 struct MainConf {
     ngx_array_t zones;  // of Zone
     FleetConf *fleet;   // nullptr: no oauth_fleet_redis
+    // How many oauth_claim_set: with one, a checked token's claims are kept.
+    ngx_uint_t claim_variables;
 };
 
 enum class Endpoint { token, introspection, revocation };
@@ -101,12 +105,21 @@ struct ServerConf {
     ngx_str_t paths[3];         // by Endpoint
     ngx_str_t jwks_path;        // the first location with oauth_jwks
     SigningKeys *signing_keys;  // nullptr: none
+    // The first location with oauth_resource_metadata, named by 401 challenges.
+    ngx_str_t resource_metadata_path;
 };
 
 struct ScopeCheckConf {
     oauth::ScopeRequirement required;
     ngx_str_t zone_name;  // empty: the only zone
     ngx_shm_zone_t *zone;
+    ConfPlace place;
+};
+
+// oauth_resource_metadata: the document's own parts; the rest is the server's.
+struct ResourceMetadataConf {
+    ngx_str_t resource;  // empty: the scheme and host of the request
+    std::vector<std::string> scopes;
     ConfPlace place;
 };
 
@@ -127,6 +140,9 @@ struct LocationConf {
     std::vector<oauth::jose::TrustedIssuer> *trusted;  // oauth_trust_issuer; nullptr: none
     ConfPlace metadata_place;
     ConfPlace jwks_place;
+    std::vector<oauth::jose::ClaimRequirement> *require_claims;  // nullptr: none
+    ConfPlace claims_place;                   // line 0: not written in this location block
+    ResourceMetadataConf *resource_metadata;  // nullptr: not served here
 };
 
 // What a successful bearer check leaves for the $oauth_* variables.
@@ -137,6 +153,9 @@ struct RequestContext {
     time_t expires_at;   // 0: no valid token
     ngx_str_t issuer;    // of a JWT; empty for an opaque token
     ngx_str_t audience;  // space-separated
+    // The token's claims, for oauth_claim_set; null without one. Released
+    // with the request's pool.
+    const json_t *claims;
 };
 
 // What the processes of a zone share about its fleet link (fleet_link.cpp).
@@ -321,6 +340,30 @@ const oauth::Registry *registryOf(const LocationConf *lcf);            // access
 char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access.cpp
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
 ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
+// The request's RequestContext, its grant looked up on first use (variables.cpp).
+RequestContext *grantOf(ngx_http_request_t *r);
+
+// ---- claims (claims.cpp) ---------------------------------------------------------
+
+char *setRequireClaim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *setClaimVariable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *checkClaimGate(ngx_conf_t *cf, const LocationConf *conf);
+// oauth_require_claim over the token check_bearer let through.
+oauth::BearerVerdict checkRequiredClaims(ngx_http_request_t *r, const LocationConf *lcf,
+                                         const oauth::TokenGrant &grant,
+                                         oauth::jose::JwtVerifier *jwt);
+// Keeps the token's claims in `ctx` where oauth_claim_set reads them.
+ngx_int_t keepClaims(ngx_http_request_t *r, RequestContext *ctx, const oauth::TokenGrant &grant,
+                     oauth::jose::JwtVerifier *jwt);
+
+// ---- RFC 9728 (resource_metadata.cpp) ----------------------------------------------
+
+char *setResourceMetadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// The document is for clients without a token yet: a location that would
+// also demand one fails nginx -t.
+char *checkResourceMetadataOpen(ngx_conf_t *cf, const LocationConf *conf);
+// The absolute URL of the server's oauth_resource_metadata; empty: none.
+std::string resourceMetadataUrl(ngx_http_request_t *r);
 
 // ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/http/json.hpp"
+#include "core/jose/claims.hpp"
 #include "core/scope.hpp"
 #include "core/tokens/token.hpp"
 #include "core/tokens/registry_grant.hpp"
@@ -40,33 +41,6 @@ Caller authenticate_caller(ClientRequest &client_request, const Registry &regist
     return caller;
 }
 
-// RFC 7662 §2.2, aud (RFC 8707 §2) of either format as an array; a JWT adds
-// what its claims say (RFC 9068 §2.2).
-std::string render_active(const TokenGrant &grant, std::string_view issuer,
-                          const jose::VerifiedToken *jwt) {
-    std::vector<std::string_view> audience;
-    split_scope(grant.audiences(), audience);
-    JsonObject out;
-    out.member("active", true).member("client_id", grant.client());
-    if (grant.scope_length != 0) {
-        out.member("scope", grant.scopes());
-    }
-    out.member("token_type", "Bearer")
-        .member("exp", grant.expires_at)
-        .member("iat", grant.issued_at)
-        .member("sub", jwt != nullptr ? std::string_view(jwt->subject) : grant.client());
-    if (!issuer.empty()) {
-        out.member("iss", issuer);
-    }
-    if (!audience.empty()) {
-        out.member("aud", audience);
-    }
-    if (jwt != nullptr) {
-        out.member("jti", jwt->jti);
-    }
-    return std::move(out).finish();
-}
-
 HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
                         const TokenStore &store, const TokenAdminConfig &config, uint32_t now) {
     Caller caller = authenticate_caller(client_request, registry);
@@ -83,7 +57,8 @@ HttpResponse introspect(ClientRequest &client_request, const Registry &registry,
                       : store.find(digest_token(*caller.token), now, grant) &&
                             follow_registry(registry, grant);
     if (active) {
-        response.body = render_active(grant, config.issuer, jwt ? &config.jwt->claims() : nullptr);
+        response.body =
+            jose::render_introspection(grant, config.issuer, jwt ? &config.jwt->claims() : nullptr);
         response.outcome.result = "active";
     } else {
         response.body = "{\"active\":false}";

@@ -280,10 +280,15 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
         (check = read_scope(jws.claims.get(), out)) != JwtCheck::ok) {
         return check;
     }
+    out.claim_set = adopt_claim_set(jws.claims.release());
     return JwtCheck::ok;
 }
 
 }  // namespace
+
+ClaimSet adopt_claim_set(json_t *owned) {
+    return ClaimSet(owned, [](const json_t *claims) { json_decref(const_cast<json_t *>(claims)); });
+}
 
 bool issue_access_token(const Key &key, const AccessTokenClaims &claims, std::string &token) {
     std::string jti;

@@ -2,8 +2,11 @@
 // a resource server makes before it trusts one (RFC 9068 §4, RFC 8725 §3).
 #pragma once
 
+#include <jansson.h>
+
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +72,12 @@ struct Lifetime {
 // RFC 7519 §4.1.4-6 with the leeway of RFC 8725 §3.10's clock skew.
 JwtCheck check_lifetime(const Lifetime &lifetime, uint32_t now, uint32_t leeway) noexcept;
 
+// A token's claim set, shared by the gate's cache of seen tokens and the
+// requests that read it (core/jose/claims.hpp).
+using ClaimSet = std::shared_ptr<const json_t>;
+// Takes over the one reference `owned` holds.
+ClaimSet adopt_claim_set(json_t *owned);
+
 // What a verified token grants.
 struct VerifiedToken {
     std::string issuer;
@@ -81,6 +90,7 @@ struct VerifiedToken {
     uint32_t expires_at = 0;
     Lifetime lifetime;
     KeyFingerprint key{};  // of the key whose signature it bears
+    ClaimSet claim_set;    // every claim, as verified
 };
 
 // Every check in order. `verified_with`: the key this very token's signature

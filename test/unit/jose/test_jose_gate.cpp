@@ -118,6 +118,21 @@ void a_good_token_passes_and_its_signature_is_remembered(void **) {
     assert_true(gate.verify(token, grant, *registry));  // from the cache, checked again
 }
 
+// oauth_require_claim and oauth_claim_set read a seen token's claims as the
+// worker kept them: not parsed again.
+void a_seen_tokens_claims_are_kept_not_parsed_again(void **) {
+    Gate gate;
+    auto registry = fixture::standard_registry();
+    std::string token = token_for(gate.keys[0], "app", "a b");
+    oauth::TokenGrant grant;
+    assert_true(gate.verify(token, grant, *registry));
+    ClaimSet first = gate.claims.claim_set;
+    assert_non_null(first.get());
+    assert_text(json_string_value(json_object_get(first.get(), "client_id")), "app");
+    assert_true(gate.verify(token, grant, *registry));
+    assert_ptr_equal(gate.claims.claim_set.get(), first.get());
+}
+
 void a_forged_token_is_refused_and_not_remembered(void **) {
     Gate gate;
     auto registry = fixture::standard_registry();
@@ -316,6 +331,7 @@ int main() {
         cmocka_unit_test(a_full_table_evicts_and_stays_bounded),
         cmocka_unit_test(a_foreign_region_is_not_formatted),
         cmocka_unit_test(a_good_token_passes_and_its_signature_is_remembered),
+        cmocka_unit_test(a_seen_tokens_claims_are_kept_not_parsed_again),
         cmocka_unit_test(a_forged_token_is_refused_and_not_remembered),
         cmocka_unit_test(a_removed_client_is_refused),
         cmocka_unit_test(scopes_are_cut_to_what_the_client_still_has),
