@@ -6,8 +6,6 @@ namespace oauth_ngx {
 
 // ---- variables ------------------------------------------------------------------
 
-namespace {
-
 // The grant of a request in a protected location, looked up on first use:
 // `if` and `set` run in the rewrite phase, before the access check.
 RequestContext *grantOf(ngx_http_request_t *r) {
@@ -30,6 +28,8 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     }
     return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
 }
+
+namespace {
 
 // $oauth_token_expires costs a number formatting only where it is used.
 ngx_int_t formatExpires(ngx_http_request_t *r, RequestContext *ctx) {
