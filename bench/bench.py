@@ -36,6 +36,7 @@ import threading
 import time
 
 import fleet
+from nginx_instance import NginxInstance, free_port
 import startup
 import state_load
 
@@ -84,12 +85,6 @@ def b64(data):
 
 def basic(client_id, secret):
     return "Basic " + base64.b64encode(("%s:%s" % (client_id, secret)).encode()).decode()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, deadline):
@@ -180,19 +175,17 @@ def core_busy_ns(cpu):
 
 # ---- servers -------------------------------------------------------------------
 
-class Nginx:
+class Nginx(NginxInstance):
     """/usr/sbin/nginx from a prefix of its own, its configuration the
     template (in bench/) with its @NAME@ fields filled, one worker pinned to
     `cpu`; it answers on every port of `ports`."""
 
     def __init__(self, binary, prefix, cpu, ports, template):
-        self.binary, self.prefix, self.cpu, self.ports = binary, prefix, cpu, ports
+        super().__init__(binary, prefix, ports, cpu=cpu)
         self.template = template
-        self.master = self.worker = None
 
     def write(self, fields, files=None):
-        for d in ("logs", "tmp", "modules"):
-            os.makedirs(os.path.join(self.prefix, d), exist_ok=True)
+        self.make_dirs()
         with open(os.path.join(HERE, self.template)) as f:
             conf = f.read()
         # worker_cpu_affinity's mask has CPU 0 rightmost
@@ -209,55 +202,6 @@ class Nginx:
         # zone kept's state file, written by the worker (nobody, when root starts nginx)
         os.makedirs(os.path.join(self.prefix, "state"), exist_ok=True)
         os.chmod(os.path.join(self.prefix, "state"), 0o777)
-
-    def start(self):
-        conf = os.path.join(self.prefix, "nginx.conf")
-        r = subprocess.run(["taskset", "-c", str(self.cpu), self.binary, "-p", self.prefix + "/",
-                            "-c", conf], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("nginx failed to start:\n%s%s" % (r.stdout, r.stderr))
-        deadline = time.time() + 10
-        pid_file = os.path.join(self.prefix, "logs", "nginx.pid")
-        while time.time() < deadline and self.master is None:
-            try:
-                with open(pid_file) as f:
-                    self.master = int(f.read().strip())
-            except (OSError, ValueError):
-                time.sleep(0.02)
-        for port in self.ports:
-            if self.master is None or not wait_port(port, deadline):
-                raise RuntimeError("nginx does not answer on port %d" % port)
-        while time.time() < deadline and self.worker is None:
-            children = children_of(self.master)
-            if children:
-                self.worker = children[0]
-            else:
-                time.sleep(0.02)
-        if self.worker is None:
-            raise RuntimeError("nginx started no worker")
-
-    def stop(self):
-        if self.master is None:
-            return
-        pids = [self.master] + children_of(self.master)
-        try:
-            os.kill(self.master, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.time() + 5
-        while time.time() < deadline and any(alive(p) for p in pids):
-            time.sleep(0.05)
-        for p in pids:
-            if alive(p):
-                os.kill(p, signal.SIGKILL)
-        self.master = self.worker = None
-
-    def error_log(self):
-        try:
-            with open(os.path.join(self.prefix, "logs", "error.log")) as f:
-                return f.read()
-        except OSError:
-            return ""
 
 
 def es256_key(path):
@@ -283,30 +227,6 @@ def token_response(token):
     answer this, so that they send the same bytes as the endpoint."""
     return ('{"access_token":"%s","token_type":"Bearer","expires_in":3600,'
             '"scope":"%s"}' % (token, SCOPE))
-
-
-def children_of(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
 
 
 class Peer:

@@ -24,12 +24,10 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import time
+
+from nginx_instance import NginxInstance, children_of, free_port
 
 SIZES = (1000, 10000, 100000)
 RUNS = 3
@@ -73,44 +71,6 @@ def registry(count):
     return {"clients": clients}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def children_of(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry))
-    return out
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
-
-
 def rss_mib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -119,21 +79,12 @@ def rss_mib(pid):
     return None
 
 
-def wait_for(condition, what):
-    deadline = time.time() + WAIT_SECONDS
-    while not condition():
-        if time.time() > deadline:
-            raise RuntimeError("startup bench: %s did not happen within %d s" % (what, WAIT_SECONDS))
-        time.sleep(0.005)
-
-
-class Instance:
+class Instance(NginxInstance):
     def __init__(self, nginx, module, prefix, clients):
-        self.nginx, self.prefix, self.port = nginx, prefix, free_port()
-        self.master = None
+        super().__init__(nginx, prefix, [free_port()], wait_seconds=WAIT_SECONDS)
+        self.port = self.ports[0]
         shutil.rmtree(prefix, ignore_errors=True)
-        for d in ("logs", "tmp", "modules"):
-            os.makedirs(os.path.join(prefix, d))
+        self.make_dirs()
         # a copy: a rebuild replacing the module must not touch a running nginx
         self.module = os.path.join(prefix, "modules", os.path.basename(module))
         shutil.copyfile(module, self.module)
@@ -142,48 +93,8 @@ class Instance:
         with open(os.path.join(prefix, "clients.json"), "w") as f:
             json.dump(clients, f)
 
-    def command(self, *args):
-        return [self.nginx, "-p", self.prefix + "/", "-c", os.path.join(self.prefix, "nginx.conf")] + \
-            list(args)
-
-    def test_config(self):
-        started = time.time()
-        r = subprocess.run(self.command("-t", "-q"), capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("nginx -t failed:\n" + r.stderr)
-        return time.time() - started
-
-    def start(self):
-        started = time.time()
-        r = subprocess.run(self.command(), capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("nginx failed to start:\n" + r.stderr)
-        with open(os.path.join(self.prefix, "logs", "nginx.pid")) as f:
-            self.master = int(f.read())
-        wait_for(lambda: accepts(self.port) and children_of(self.master), "start")
-        return time.time() - started
-
-    def reload(self):
-        old = set(children_of(self.master))
-        started = time.time()
-        os.kill(self.master, signal.SIGHUP)
-        wait_for(lambda: set(children_of(self.master)) - old, "reload")
-        elapsed = time.time() - started
-        wait_for(lambda: not set(children_of(self.master)) & old, "old worker exit")
-        return elapsed
-
     def rss(self):
         return rss_mib(self.master), rss_mib(children_of(self.master)[0])
-
-    def stop(self):
-        if self.master is None:
-            return
-        pids = [self.master] + children_of(self.master)
-        os.kill(self.master, signal.SIGTERM)
-        deadline = time.time() + 10
-        while time.time() < deadline and any(alive(p) for p in pids):
-            time.sleep(0.02)
-        self.master = None
 
 
 def measure(nginx, module, workdir, runs, sizes=SIZES, log=print):

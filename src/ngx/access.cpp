@@ -198,6 +198,8 @@ ngx_int_t rememberGrant(ngx_http_request_t *r, const oauth::TokenGrant &grant,
     return keepClaims(r, ctx, grant, jwt);
 }
 
+namespace {
+
 // A refused JWT: the description its 401 carries, with the issuer and kid it
 // claims, as log_safe shows them; never the token.
 void logJwtRefusal(ngx_http_request_t *r, const oauth::jose::JwtVerifier &jwt) {
@@ -279,6 +281,8 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     }
     return verdict.status;
 }
+
+}  // namespace
 
 // One access-phase handler for every location; it declines at once where
 // oauth_require_scope is not set.

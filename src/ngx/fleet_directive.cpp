@@ -82,6 +82,20 @@ void deleteFleetConf(void *fleet) {
     delete static_cast<FleetConf *>(fleet);
 }
 
+// The zone's tables with the fleet's outbox beside them: oauth_token_zone
+// checked them without it.
+bool fitsOutbox(ngx_conf_t *cf, const Zone &zone) {
+    size_t minimum = zoneMinimumSize(zone.name, {zone.state_file.len != 0, true});
+    if (zone.shm->shm.size >= minimum) {
+        return true;
+    }
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "oauth_token_zone \"%V\" is too small for oauth_fleet_redis: at least %uzk is "
+                  "needed, in %V:%ui",
+                  &zone.name, (minimum + 1023) / 1024, &zone.place.file, zone.place.line);
+    return false;
+}
+
 }  // namespace
 
 // "oauth_fleet_redis ADDRESS [password_file=FILE] [db=N] [key=PREFIX]"
@@ -216,6 +230,9 @@ ngx_int_t checkFleet(ngx_conf_t *cf) {
     // What each zone's init reads: a zone made now gets an outbox.
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
     for (ngx_uint_t i = 0; i < mcf->zones.nelts; ++i) {
+        if (!fitsOutbox(cf, zones[i])) {
+            return NGX_ERROR;
+        }
         zones[i].fleet = true;
         static_cast<Zone *>(zones[i].shm->data)->fleet = true;
     }

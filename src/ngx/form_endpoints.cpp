@@ -14,6 +14,8 @@ namespace oauth_ngx {
 
 // ---- the form endpoints: token, introspection, revocation ------------------
 
+namespace {
+
 // The body as one piece of memory, or false when it is over the cap. nginx
 // may have spilled part of it to a temporary file.
 bool readBody(ngx_http_request_t *r, std::string &body) {
@@ -123,6 +125,8 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
 void formBodyRead(ngx_http_request_t *r) {
     ngx_http_finalize_request(r, answerFormRequest(r, Body::read));
 }
+
+}  // namespace
 
 // Content handler of the token, introspection and revocation endpoints.
 ngx_int_t formEndpointHandler(ngx_http_request_t *r) {

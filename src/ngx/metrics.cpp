@@ -30,6 +30,8 @@ void countFormResponse(const EndpointConf &endpoint, const oauth::HttpResponse &
 
 void passedMark(void *) {}
 
+namespace {
+
 // An internal redirect (index, try_files, error_page) runs the access phase
 // again and wipes the module's context, so a token that passed leaves a mark
 // in the request's pool instead: its request is counted once.
@@ -41,6 +43,8 @@ bool passedBefore(ngx_http_request_t *r) {
     }
     return false;
 }
+
+}  // namespace
 
 void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
                       const oauth::BearerVerdict &verdict) {
@@ -58,6 +62,8 @@ void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
 }
 
 // ---- the oauth_metrics location ------------------------------------------------
+
+namespace {
 
 // What the zone of keys from a URL says of each source, read under its lock.
 std::vector<oauth::metrics::TrustedKeysGauges> trustedKeysGauges(const MainConf &mcf) {
@@ -124,6 +130,8 @@ ngx_int_t metricsHandler(ngx_http_request_t *r) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
+
+}  // namespace
 
 char *setMetrics(ngx_conf_t *cf, ngx_command_t *, void *) {
     auto *clcf = static_cast<ngx_http_core_loc_conf_t *>(

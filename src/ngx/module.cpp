@@ -17,6 +17,21 @@ namespace oauth_ngx {
 
 // ---- directives --------------------------------------------------------------
 
+namespace {
+
+// True, with the error said, when a zone of `size` bytes cannot hold its tables.
+bool tooSmall(ngx_conf_t *cf, const ngx_str_t &arg, const ngx_str_t &name, size_t size,
+              const oauth::ZoneOptions &options) {
+    size_t minimum = zoneMinimumSize(name, options);
+    if (size >= minimum) {
+        return false;
+    }
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
+                       (minimum + 1023) / 1024);
+    return true;
+}
+
 char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     auto *mcf = static_cast<MainConf *>(conf);
     ngx_str_t *value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -35,16 +50,6 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
     if (size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid size \"%V\" in oauth_token_zone \"%V\"",
                            &size_text, &arg);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-    // The slab pool's own pages come on top of the store.
-    size_t minimum = oauth::TokenStore::kMinRegionSize + oauth::metrics::Counters::kMinRegionSize +
-                     oauth::jose::VerdictCache::kMinRegionSize +
-                     oauth::RevocationList::kMinRegionSize + 8 * ngx_pagesize;
-    if (size_t(size) < minimum) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oauth_token_zone \"%V\" is too small: at least %uzk is needed", &arg,
-                           minimum / 1024);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     Zone *zones = static_cast<Zone *>(mcf->zones.elts);
@@ -69,6 +74,12 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
+    // The fleet's outbox is not known yet: checkZoneFitsFleet() checks it.
+    const oauth::ZoneOptions options{state_file.len != 0, false};
+    if (tooSmall(cf, arg, name, size, options)) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    const oauth::ZoneLayout layout = zoneLayout(size, name, options);
     // `nginx -t -q` asks for problems only, as nginx drops its own "test is
     // successful" then: the capacity is no problem.
     if (!(ngx_test_config && ngx_quiet_mode)) {
@@ -77,9 +88,9 @@ char *setTokenZone(ngx_conf_t *cf, ngx_command_t *, void *conf) {
             "oauth_token_zone \"%V\" (%V) holds about %uz tokens; each client "
             "holding tokens takes 1 more, plus 1 per %uz bytes of its id and scopes, and of "
             "its audiences; its revocation list holds %uz revocations, %uD per client",
-            &name, &size_text, zoneTokenCapacity(size, state_file.len != 0),
-            oauth::TokenStore::kTextBytesPerEntry, zoneRevocationCapacity(size),
-            oauth::RevocationList::share_of(zoneRevocationCapacity(size)));
+            &name, &size_text, layout.token_capacity(), oauth::TokenStore::kTextBytesPerEntry,
+            layout.revocation_capacity(),
+            oauth::RevocationList::share_of(layout.revocation_capacity()));
     }
     ngx_shm_zone_t *shm = ngx_shared_memory_add(cf, &name, size, &ngx_http_oauth_module);
     if (shm == nullptr) {
@@ -675,6 +686,8 @@ ngx_http_module_t moduleContext = {
     createLocationConf,  // create location configuration
     mergeLocationConf    // merge location configuration
 };
+
+}  // namespace
 
 }  // namespace oauth_ngx
 

@@ -35,6 +35,7 @@
 #include "core/tokens/token_store.hpp"
 #include "core/tokens/change_log.hpp"
 #include "core/tokens/revocation_list.hpp"
+#include "core/zone_layout.hpp"
 
 extern "C" ngx_module_t ngx_http_oauth_module;
 
@@ -263,9 +264,10 @@ oauth::ChangeLog changesOf(ngx_shm_zone_t *zone);
 // The fleet's outbox; none in a zone made without a fleet.
 std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone);
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused);
-// Tokens a zone of `size` bytes holds, about: what `nginx -t` tells of it.
-size_t zoneTokenCapacity(size_t size, bool with_state_file);
-size_t zoneRevocationCapacity(size_t size);  // the revocation list's entries
+// Where the tables of a zone of `size` bytes named `name` lie
+// (core/zone_layout.hpp): what its init allocates, what `nginx -t` tells.
+oauth::ZoneLayout zoneLayout(size_t size, const ngx_str_t &name, const oauth::ZoneOptions &options);
+size_t zoneMinimumSize(const ngx_str_t &name, const oauth::ZoneOptions &options);
 
 // ---- state files (state.cpp) -----------------------------------------------
 

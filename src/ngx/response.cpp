@@ -43,6 +43,8 @@ ngx_int_t addHeader(ngx_http_request_t *r, ngx_str_t key, std::string_view value
     return NGX_OK;
 }
 
+namespace {
+
 ngx_int_t addResponseHeaders(ngx_http_request_t *r, const oauth::HttpResponse &response) {
     static ngx_str_t json = ngx_string("application/json");
     if (!response.body.empty()) {
@@ -84,6 +86,8 @@ bool errorLineDue(ngx_uint_t &heldBack) {
     suppressed = 0;
     return true;
 }
+
+}  // namespace
 
 void logResponse(ngx_http_request_t *r, const oauth::HttpResponse &response,
                  const ngx_str_t &zone) {

@@ -29,6 +29,8 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     return static_cast<RequestContext *>(ngx_http_get_module_ctx(r, ngx_http_oauth_module));
 }
 
+namespace {
+
 // $oauth_token_expires costs a number formatting only where it is used.
 ngx_int_t formatExpires(ngx_http_request_t *r, RequestContext *ctx) {
     if (ctx->expires.data != nullptr) {
@@ -74,6 +76,8 @@ ngx_http_variable_t variables[] = {
     {ngx_string("oauth_fleet_synced"), nullptr, fleetSyncedVariable, 0, NGX_HTTP_VAR_NOCACHEABLE,
      0},
     ngx_http_null_variable};
+
+}  // namespace
 
 ngx_int_t addVariables(ngx_conf_t *cf) {
     for (ngx_http_variable_t *v = variables; v->name.len != 0; ++v) {

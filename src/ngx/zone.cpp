@@ -9,6 +9,7 @@
 #include "core/auth_throttle.hpp"
 #include "core/jose/verdict_cache.hpp"
 #include "core/tokens/zone_tables.hpp"
+#include "core/zone_layout.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -16,6 +17,8 @@
 namespace oauth_ngx {
 
 // ---- the token store over a shared zone ----------------------------------
+
+namespace {
 
 void lockZone(void *mutex) {
     ngx_shmtx_lock(static_cast<ngx_shmtx_t *>(mutex));
@@ -50,6 +53,8 @@ bool regionsFormatted(const ZoneRegions *regions) {
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
 }
 
+}  // namespace
+
 // The slab pool's mutex is the writers' lock: nginx force-unlocks it when a
 // worker dies holding it.
 oauth::StoreLock zoneLock(ngx_shm_zone_t *zone) {
@@ -71,15 +76,6 @@ oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone) {
                                     zoneLock(zone));
 }
 
-// About 1.5% of the zone: the counters of some 76 clients per megabyte.
-size_t metricsSize(size_t zone) {
-    size_t size = zone / 64;
-    return ngx_align(size < oauth::metrics::Counters::kMinRegionSize
-                         ? oauth::metrics::Counters::kMinRegionSize
-                         : size,
-                     ngx_pagesize);
-}
-
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
     return oauth::RevocationList(static_cast<ZoneRegions *>(zone->data)->revocations,
                                  zoneLock(zone), changesOf(zone));
@@ -93,55 +89,38 @@ std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone) {
     return oauth::fleet::Outbox(outbox, zoneLock(zone));
 }
 
-// Only in the zones of a fleet node (made while oauth_fleet_redis is set),
-// about 0.8% of the zone: some 760 revocations waiting for Redis in a 16m
-// zone; past that, the whole revocation list is published again.
-size_t outboxSize(size_t zone) {
-    return ngx_align(std::max(zone / 128, oauth::fleet::Outbox::kMinRegionSize), ngx_pagesize);
+namespace {
+
+// The slab pool's log context: " in oauth_token_zone \"NAME\"".
+size_t logContextSize(const ngx_str_t &name) {
+    return name.len + 32;
 }
 
-// About 3% of the zone: enough for thousands of (client, address) counters.
-size_t regionSize(size_t zone, size_t minimum) {
-    size_t size = zone / 32;
-    return ngx_align(size < minimum ? minimum : size, ngx_pagesize);
+// nginx's slab pool, as ngx_slab_init() lays it over a zone.
+oauth::SlabGeometry slabGeometry() {
+    constexpr size_t kZoneMinShift = 3;  // ngx_init_zone_pool()
+    return {ngx_pagesize,
+            ngx_pagesize_shift,
+            kZoneMinShift,
+            sizeof(ngx_slab_pool_t),
+            sizeof(ngx_slab_page_t),
+            sizeof(ngx_slab_stat_t)};
 }
 
-// An eighth of the zone, 40-byte entries: some 3 200 revocations per
-// megabyte. A zone that issues JWTs stores none of them, but holds one entry
-// per revoked live JWT; a client may hold a quarter of them.
-size_t revocationsSize(size_t zone) {
-    return ngx_align(std::max(zone / 8, oauth::RevocationList::kMinRegionSize), ngx_pagesize);
+// What initZone allocates beside the tables, in the order it does.
+oauth::ZoneRecords zoneRecords(const ngx_str_t &name) {
+    return {sizeof(ZoneRegions), logContextSize(name), sizeof(ZoneState)};
 }
 
-// About 1.5% of the zone, with a state file: room for what some 52 000
-// issuances and revocations per 128m change between two writes, a second
-// apart; more, and the writer rewrites the whole snapshot instead.
-size_t changesSize(size_t zone) {
-    return ngx_align(std::max(zone / 64, oauth::ChangeLog::kMinRegionSize), ngx_pagesize);
+}  // namespace
+
+oauth::ZoneLayout zoneLayout(size_t size, const ngx_str_t &name,
+                             const oauth::ZoneOptions &options) {
+    return oauth::ZoneLayout::of(size, options, zoneRecords(name), slabGeometry());
 }
 
-// About 3% of the zone too: 36-byte entries, some 14 000 in a 16m zone.
-size_t verdictsSize(size_t zone) {
-    return ngx_align(std::max(zone / 32, oauth::jose::VerdictCache::kMinRegionSize), ngx_pagesize);
-}
-
-// The slab pool keeps a descriptor per page and two pages for itself and the
-// small allocations (ZoneRegions, ZoneState, log_ctx); the brute-force
-// counters, the metrics, the JWT verdicts and the revocations come next (and
-// on a fleet node the fleet's outbox, left out of this estimate); the token store gets the
-// rest (see initZone).
-size_t zoneTokenCapacity(size_t size, bool with_state_file) {
-    constexpr size_t kPageDescriptor = 3 * sizeof(uintptr_t);  // ngx_slab_page_t
-    size_t pages = (size - sizeof(ngx_slab_pool_t) - 1024) / (ngx_pagesize + kPageDescriptor);
-    size_t regions = regionSize(size, oauth::AuthThrottle::kMinRegionSize) + revocationsSize(size) +
-                     metricsSize(size) + verdictsSize(size) +
-                     (with_state_file ? changesSize(size) : 0);
-    size_t taken = 2 + regions / ngx_pagesize;
-    return pages > taken ? oauth::TokenStore::capacity_for((pages - taken) * ngx_pagesize) : 0;
-}
-
-size_t zoneRevocationCapacity(size_t size) {
-    return oauth::RevocationList::capacity_for(revocationsSize(size));
+size_t zoneMinimumSize(const ngx_str_t &name, const oauth::ZoneOptions &options) {
+    return oauth::ZoneLayout::minimum_size(options, zoneRecords(name), slabGeometry());
 }
 
 // ---- a new zone takes the tokens of the old one ----------------------------
@@ -152,6 +131,8 @@ size_t zoneRevocationCapacity(size_t size) {
 // still the old one and the old zone is still mapped, so its live tokens are
 // copied over. Old workers keep issuing into the old zone until they exit:
 // what they issue or revoke after the copy is not carried over.
+
+namespace {
 
 // The running cycle, which the one being initialised replaces.
 ngx_cycle_t *oldCycle() {
@@ -263,6 +244,14 @@ bool copyOldTokens(ngx_shm_zone_t *zone) {
     return true;
 }
 
+// A region of the layout, or nullptr for an absent one (size 0).
+void *allocRegion(ngx_slab_pool_t *pool, const oauth::ZoneRegion &region, size_t *size) {
+    *size = region.size;
+    return region.size != 0 ? ngx_slab_alloc(pool, region.size) : nullptr;
+}
+
+}  // namespace
+
 ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     auto *pool = reinterpret_cast<ngx_slab_pool_t *>(zone->shm.addr);
     const Zone &conf = *static_cast<const Zone *>(zone->data);  // set by oauth_token_zone
@@ -295,35 +284,25 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
         return NGX_OK;
     }
     auto *regions = static_cast<ZoneRegions *>(ngx_slab_alloc(pool, sizeof(ZoneRegions)));
-    pool->log_ctx = static_cast<u_char *>(ngx_slab_alloc(pool, zone->shm.name.len + 32));
+    pool->log_ctx = static_cast<u_char *>(ngx_slab_alloc(pool, logContextSize(zone->shm.name)));
     if (regions == nullptr || pool->log_ctx == nullptr) {
         return NGX_ERROR;
     }
     ngx_sprintf(pool->log_ctx, " in oauth_token_zone \"%V\"%Z", &zone->shm.name);
 
-    regions->throttle_size = regionSize(zone->shm.size, oauth::AuthThrottle::kMinRegionSize);
-    regions->throttle = ngx_slab_alloc(pool, regions->throttle_size);
-    regions->metrics_size = metricsSize(zone->shm.size);
-    regions->metrics = ngx_slab_alloc(pool, regions->metrics_size);
-    regions->verdicts_size = verdictsSize(zone->shm.size);
-    regions->verdicts = ngx_slab_alloc(pool, regions->verdicts_size);
-    regions->revocations_size = revocationsSize(zone->shm.size);
-    regions->revocations = ngx_slab_alloc(pool, regions->revocations_size);
-    regions->changes_size = conf.state_file.len != 0 ? changesSize(zone->shm.size) : 0;
-    regions->changes =
-        regions->changes_size != 0 ? ngx_slab_alloc(pool, regions->changes_size) : nullptr;
-    if (conf.fleet) {
-        regions->outbox_size = outboxSize(zone->shm.size);
-        regions->outbox = ngx_slab_alloc(pool, regions->outbox_size);
-    } else {
-        regions->outbox = nullptr;
-        regions->outbox_size = 0;
-    }
+    const oauth::ZoneLayout layout =
+        zoneLayout(zone->shm.size, zone->shm.name, {conf.state_file.len != 0, conf.fleet});
+    // In the layout's order: each allocation takes the next free pages.
+    regions->throttle = allocRegion(pool, layout.throttle, &regions->throttle_size);
+    regions->metrics = allocRegion(pool, layout.metrics, &regions->metrics_size);
+    regions->verdicts = allocRegion(pool, layout.verdicts, &regions->verdicts_size);
+    regions->revocations = allocRegion(pool, layout.revocations, &regions->revocations_size);
+    regions->changes = allocRegion(pool, layout.changes, &regions->changes_size);
+    regions->outbox = allocRegion(pool, layout.outbox, &regions->outbox_size);
     regions->state = static_cast<ZoneState *>(ngx_slab_alloc(pool, sizeof(ZoneState)));
     // The tokens take every page left; the token store does its own layout.
-    regions->tokens_size = pool->pfree * ngx_pagesize;
-    regions->tokens = ngx_slab_alloc(pool, regions->tokens_size);
-    if (regions->throttle == nullptr || regions->metrics == nullptr ||
+    regions->tokens = allocRegion(pool, layout.tokens, &regions->tokens_size);
+    if (!layout.fits || regions->throttle == nullptr || regions->metrics == nullptr ||
         regions->verdicts == nullptr || regions->revocations == nullptr ||
         (regions->changes == nullptr && regions->changes_size != 0) ||
         (conf.fleet && regions->outbox == nullptr) || regions->state == nullptr ||

@@ -21,6 +21,7 @@
 #include <new>
 
 #include "core/scope.hpp"
+#include "core/tokens/seqlock.hpp"
 
 namespace oauth {
 namespace {
@@ -34,10 +35,6 @@ constexpr uint32_t kVersion = 3;  // 2: client records in the token table; 3: au
 constexpr size_t kCacheLine = 64;
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr unsigned kReclaimStep = 8;
-// Some 50 microseconds of retries: longer than any change but a sweep or a
-// repair, which a reader may as well wait for on the lock. Past them, the
-// writer is taken for dead (see Change).
-constexpr unsigned kReadAttempts = 1000;
 constexpr size_t kMaxText = kMaxClientIdLength + kMaxScopeListLength;
 constexpr uint64_t kLow56 = (uint64_t{1} << 56) - 1;
 constexpr uint64_t kLow40 = (uint64_t{1} << 40) - 1;
@@ -297,14 +294,6 @@ bool split_names(std::string_view list, std::string_view *names, size_t &count) 
         list = space == std::string_view::npos ? std::string_view() : list.substr(space + 1);
     }
     return true;
-}
-
-void pause_cpu() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
 }
 
 // A client record as read from its head.
@@ -976,98 +965,28 @@ class Table {
     Region &region_;
 };
 
-// Holds the caller's lock and keeps the sequence counter odd while the store
-// changes. Finding it odd already means the last writer died mid-change: its
-// odd count still keeps readers off while this one repairs.
+// A write section of the store's seqlock (seqlock.hpp) that repairs the
+// store first when the last writer died mid-change.
 class Change {
   public:
-    Change(Region &region, const StoreLock &lock) noexcept : region_(region), lock_(lock) {
-        if (lock_.lock) {
-            lock_.lock(lock_.context);
-        }
-        odd_seq_ = region_.seq.load(kRelaxed);
-        if (odd_seq_ & 1) {
-            Table(region_).repair();
-        } else {
-            region_.seq.store(++odd_seq_, kRelaxed);
-            std::atomic_thread_fence(std::memory_order_release);
+    Change(Region &region, const StoreLock &lock) noexcept : write_(region.seq, lock) {
+        if (write_.found_dead_writer()) {
+            Table(region).repair();
         }
     }
-
-    ~Change() {
-        region_.seq.store(odd_seq_ + 1, std::memory_order_release);
-        if (lock_.unlock) {
-            lock_.unlock(lock_.context);
-        }
-    }
-
-    Change(const Change &) = delete;
-    Change &operator=(const Change &) = delete;
 
   private:
-    Region &region_;
-    const StoreLock &lock_;
-    uint32_t odd_seq_;
+    seqlock::Write write_;
 };
 
-// Runs `read` until it saw no writer change anything; past kReadAttempts,
-// under the lock (a writer died mid-change, or a sweep is long).
+// Runs `read` without the lock until it saw no writer; else under the lock.
 template <typename Read>
 bool read_consistently(Region &region, const StoreLock &lock, Read read) {
-    for (unsigned attempt = 0; attempt < kReadAttempts; ++attempt) {
-        uint32_t seq = region.seq.load(std::memory_order_acquire);
-        if (seq & 1) {
-            pause_cpu();
-            continue;
-        }
-        bool found = read();
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (region.seq.load(kRelaxed) == seq) {
-            return found;
-        }
-    }
-    Change change(region, lock);
-    return read();
+    return seqlock::read_consistently(region.seq, read, [&] {
+        Change change(region, lock);
+        return read();
+    });
 }
-
-// visit_live() cannot fall back to the lock: its caller may be nginx's master
-// copying an old zone, whose lock a dead worker may hold, and a repair there
-// would race the old workers. It waits some 50 ms instead for a writer that
-// keeps the counter odd, then takes that writer for dead (a dead writer leaves
-// every entry whole) and reads on without waiting for it again.
-constexpr unsigned kDeadWriterSpins = 1000 * kReadAttempts;
-
-class LockFreeReader {
-  public:
-    explicit LockFreeReader(const Region &region) noexcept : region_(region) {}
-
-    template <typename Read>
-    bool read(Read read_once) {
-        uint32_t odd_seq = 0;
-        unsigned spins = 0;
-        for (;;) {
-            uint32_t seq = region_.seq.load(std::memory_order_acquire);
-            if ((seq & 1) && seq != dead_seq_) {
-                spins = seq == odd_seq ? spins + 1 : 0;
-                odd_seq = seq;
-                if (spins < kDeadWriterSpins) {
-                    pause_cpu();
-                    continue;
-                }
-                dead_seq_ = seq;
-            }
-            bool found = read_once();
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (region_.seq.load(kRelaxed) == seq) {
-                return found;
-            }
-        }
-    }
-
-  private:
-    const Region &region_;
-    uint32_t dead_seq_ = 0;  // even: no writer taken for dead
-};
 
 }  // namespace
 
@@ -1182,7 +1101,7 @@ uint32_t TokenStore::slot_count() const noexcept {
 uint32_t TokenStore::visit_live(uint32_t now, uint32_t first_slot, uint32_t slots,
                                 LiveTokenVisitor visit, void *context) const noexcept {
     Table table(*header_);
-    LockFreeReader reader(*header_);
+    seqlock::LockFreeReader reader(header_->seq);
     uint32_t first = std::min(first_slot, table.slot_count());
     uint32_t end = first + std::min(slots, table.slot_count() - first);
     for (uint32_t i = first; i < end; ++i) {
