@@ -725,6 +725,7 @@ class Bench:
                 if status != want:
                     raise RuntimeError("GET %s of %s with the IdP's token answered %d, not %d" % (
                         path, who, status, want))
+        self.idp_token = token
         self.idp_tokens = self.write_lines("tokens-idp.txt", [
             self.issue(port=self.idp.port)["access_token"] for _ in range(64)])
 
@@ -878,9 +879,12 @@ class Bench:
             return s
         if name == "protected_url_idp_down":
             self.idp.stop()  # J7: its fetches fail meanwhile, the last good keys serve
+            refetch = threading.Thread(target=self.ask_refetch, daemon=True)
+            refetch.start()
             try:
                 s = self.run_variant("protected_url", duration)
             finally:
+                refetch.join(5)
                 self.idp.start()
             s["variant"] = name
             return s
@@ -1068,6 +1072,7 @@ class Bench:
             figures.append(self.figure_vs_limit("J6", "IdP's tokens never seen, RS256 / open + openssl",
                                                 "protected_rs_fresh", "open_jwt", "openssl_verify_rs256", ra))
             figures.append(self.figure("J7", "keys from URL, the IdP down / up", "protected_url_idp_down", "protected_url", ra))
+            self.note_key_fetches()
             title = "gate, keys from URL / kjdev auth_jwt_key_request"
             figures.append(self.figure("J8", title, "protected_url", "kjdev_jwt", ra) if self.kjdev else
                            {"id": "J8", "title": title, "value": None})
@@ -1087,6 +1092,33 @@ class Bench:
                               "a smoke run, not figures to quote" % (self.cfg["rounds"], self.cfg["duration"],
                                                                      self.cfg["fill_big"]))
         self.report()
+
+    def ask_refetch(self):
+        """A token of a kid the IdP never had: the gate fetches the IdP's keys
+        at once (at most once per 30 s), so that a fetch meets the IdP down
+        while J7 measures. The token is refused (its signature is not the
+        kid's), on a connection of its own, off wrk's load."""
+        head, claims, sig = self.idp_token.split(".")
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        header["kid"] = "bench-unknown"
+        head = base64.urlsafe_b64encode(json.dumps(header).encode()).decode().rstrip("=")
+        try:
+            http_request(self.jwt["port"], "GET", "/p-url",
+                         headers={"Authorization": "Bearer " + ".".join((head, claims, sig))})
+        except OSError:
+            pass
+
+    def note_key_fetches(self):
+        """J7's context: how often the gate fetched the IdP's keys during
+        the run, and how many of those fetches met the IdP down."""
+        _, _, body = http_request(self.port, "GET", "/metrics")
+        fetches = {}
+        for m in re.finditer(r'^oauth_trusted_key_fetches_total\{[^}]*result="(\w+)"[^}]*\} (\d+)$',
+                             body.decode(), re.M):
+            fetches[m.group(1)] = fetches.get(m.group(1), 0) + int(m.group(2))
+        self.facts["idp_key_fetches"] = fetches
+        self.notes.append("J7: the gate's fetches of the IdP's keys: %d, %d of them failed (the IdP down)" % (
+            sum(fetches.values()), fetches.get("failed", 0)))
 
     def propagation_figures(self):
         ports = [self.nodes[n].port for n in ("fleet", "fleet2", "fleet3")]
