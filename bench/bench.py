@@ -64,7 +64,8 @@ GOALS = {
     "5a": (">=", 0.9), "5b": (">=", 0.9), "5c": ("<=", 128.0), "6": (">=", 20.0),
     "7a": (">=", 0.97), "7b": (">=", 0.97),
     "8a": (">=", 0.95), "8b": (">=", 0.95),
-    "J1": (">=", 0.3), "J2": (">=", 0.95), "J3": (">=", 0.8), "J4": None, "J4b": None,
+    "J1": (">=", 0.3), "J2": (">=", 0.95), "J3": (">=", 0.85), "J4": None, "J4b": None,
+    "J5": (">=", 0.98), "J6": (">=", 0.8), "J7": (">=", 0.98), "J8": (">=", 20.0),
     "9a": (">=", 0.95), "9b": (">=", 0.95), "9c": ("<=", 1000.0), "9d": ("<=", 100.0),
 }
 SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
@@ -73,6 +74,13 @@ SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" var
 FRESH_JWT_RATE = 20000
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 JWK_KID = "bench-es256"
+IDP_KID = "bench-rs256"
+# Figure J6's RS256 tokens, cycled in order: more than a worker keeps parsed
+# (4096) and than zone rsfresh's verdict table holds, so each is verified.
+RS_FRESH_POOL = 8192
+# Figure J8's peer: kjdev/nginx-auth-jwt's git mirror (bench/kjdev_build.sh)
+KJDEV_SRC = os.environ.get("KJDEV_SRC", "/work/.mirror/kjdev+nginx-auth-jwt/repo")
+KJDEV_SO = "ngx_http_auth_jwt_module.so"
 
 
 def log(msg):
@@ -222,6 +230,16 @@ def es256_key(path):
         b64(point[33:]).replace("+", "-").replace("/", "_")
 
 
+def rsa_key(path):
+    """A new RSA 2048 key in PEM at path (openssl genpkey, as README says)."""
+    old = os.umask(0o077)
+    try:
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                        "-out", path], check=True, capture_output=True)
+    finally:
+        os.umask(old)
+
+
 def token_response(token):
     """A token response as the module renders it, around token: the ceilings
     answer this, so that they send the same bytes as the endpoint."""
@@ -336,7 +354,7 @@ class Bench:
         self.samples = {}
         self.variants = {}
         self.facts = {}
-        self.peer = self.njs = None
+        self.peer = self.njs = self.idp = self.kjdev = None
         self.nginx = None
         self.redis = None
         self.nodes = {}  # the fleet figures' nginx nodes, by name
@@ -362,10 +380,11 @@ class Bench:
 
     def start(self):
         # what an earlier run left here, and nothing else
-        for name in ("prefix", "njs-prefix"):
+        for name in ("prefix", "njs-prefix", "idp-prefix", "kjdev-prefix"):
             shutil.rmtree(os.path.join(self.workdir, name), ignore_errors=True)
         for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "tokens-kept.txt",
-                     "tokens-jwt.txt", "tokens-fresh.txt", "es256.pem", "fill.stop", "peer.log"):
+                     "tokens-jwt.txt", "tokens-fresh.txt", "es256.pem", "fill.stop", "peer.log",
+                     "rs256.pem", "idp-jwks.json", "tokens-idp.txt", "tokens-rs-fresh.txt"):
             if os.path.exists(os.path.join(self.workdir, name)):
                 os.unlink(os.path.join(self.workdir, name))
         os.makedirs(self.workdir, exist_ok=True)
@@ -382,13 +401,15 @@ class Bench:
         # which crashes every nginx that has it mapped.
         module = os.path.join(prefix, "modules", os.path.basename(self.args.module))
         shutil.copyfile(self.args.module, module)
+        files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2)}
+        self.start_idp(module, files)
         fields = {
             "MODULE": module, "PORT": str(self.port), "CEILING_BODY": token_response("A" * 43),
             "MAIN_ZONE": "%dm" % self.zones["main"], "SCALE_ZONE": "%dm" % self.zones["scale"],
             "FILL_ZONE": "%dm" % self.zones["fill"], "JWT_PORT": str(self.jwt["port"]),
             "ES256_KEY": key, "JWK_KID": JWK_KID, "JWT_CEILING_BODY": token_response(""),
+            "IDP_ISSUER": self.idp.issuer, "IDP_JWKS_FILE": self.idp.jwks_file,
         }
-        files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2)}
         self.module_copy, self.clients_file = module, files
         self.nginx = Nginx(self.args.nginx, prefix, self.server_cpu, [self.port, self.jwt["port"]],
                            "nginx.conf.in")
@@ -403,6 +424,7 @@ class Bench:
         self.nginx.write(fields, files)
         self.nginx.start()
         self.start_njs()
+        self.start_kjdev()
         self.start_fleet()
         log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
             (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
@@ -441,6 +463,50 @@ class Bench:
         self.njs.start()
         log("njs peer: nginx worker %d on CPU %d, port %d" % (self.njs.worker, self.server_cpu, port))
 
+    def start_idp(self, module, files):
+        """Figures J5-J8's IdP (bench/idp.conf.in) on wrk's core: it mints the
+        RS256 tokens and serves the JWK Set, saved to a file for /p-file."""
+        key = os.path.join(self.workdir, "rs256.pem")
+        rsa_key(key)
+        port = free_port()
+        self.idp = Nginx(self.args.nginx, os.path.join(self.workdir, "idp-prefix"), self.client_cpu, [port],
+                         "idp.conf.in")
+        self.idp.port, self.idp.issuer = port, "http://127.0.0.1:%d" % port
+        self.idp.write({"MODULE": module, "PORT": str(port), "ISSUER": self.idp.issuer, "KEY": key,
+                        "KID": IDP_KID}, files)
+        self.idp.start()
+        status, _, body = http_request(port, "GET", "/jwks")
+        if status != 200:
+            raise RuntimeError("the IdP's /jwks answered %d" % status)
+        self.idp.jwks_file = self.write_lines("idp-jwks.json", [body.decode()])
+
+    def start_kjdev(self):
+        """Figure J8's peer: kjdev/nginx-auth-jwt in an nginx of its own,
+        built once into build/bench/kjdev/ from KJDEV_SRC's git mirror."""
+        self.kjdev = None
+        if not os.path.isdir(KJDEV_SRC):
+            self.notes.append("figure J8 skipped: no kjdev/nginx-auth-jwt mirror at %s (KJDEV_SRC)" % KJDEV_SRC)
+            return
+        out = os.path.join(self.workdir, "kjdev")
+        if not os.path.exists(os.path.join(out, KJDEV_SO)):
+            tree = os.path.join(os.path.dirname(os.path.abspath(self.args.module)), "nginx-src")
+            log("building kjdev/nginx-auth-jwt into %s (a few minutes, once) ..." % out)
+            os.makedirs(out, exist_ok=True)
+            r = subprocess.run([os.path.join(HERE, "kjdev_build.sh"), KJDEV_SRC, tree, out],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                self.notes.append("figure J8 skipped: kjdev/nginx-auth-jwt did not build: %s (see %s)" % (
+                    r.stderr.strip()[-200:], os.path.join(out, "build.log")))
+                return
+        port = free_port()
+        self.kjdev = Nginx(self.args.nginx, os.path.join(self.workdir, "kjdev-prefix"), self.server_cpu, [port],
+                           "kjdev.conf.in")
+        self.kjdev.port = port
+        self.kjdev.write({"KJDEV_MODULE": os.path.join(out, KJDEV_SO), "PORT": str(port),
+                          "JWKS_FILE": self.idp.jwks_file})
+        self.kjdev.start()
+        log("kjdev peer: nginx worker %d on CPU %d, port %d" % (self.kjdev.worker, self.server_cpu, port))
+
     def start_fleet(self):
         """Figure 9: Redis and three fleet nodes (bench/fleet.conf.in), plus the
         same node without a fleet; "fleet" and "plain" share the server's core."""
@@ -468,6 +534,10 @@ class Bench:
             self.redis.stop()
         if self.njs:
             self.njs.stop()
+        if self.kjdev:
+            self.kjdev.stop()
+        if self.idp:
+            self.idp.stop()
         if self.peer:
             self.peer.stop()
         if self.nginx:
@@ -514,6 +584,7 @@ class Bench:
                 self.peer.stop()
                 self.peer = None
         self.jwt_sanity()
+        self.idp_sanity()
         self.introspect_token = token
         tokens = [self.issue()["access_token"] for _ in range(64)]
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
@@ -552,6 +623,31 @@ class Bench:
                     raise RuntimeError("GET /protected of %s answered %d, not %d" % (who, status, want))
         self.jwt_tokens = self.write_lines("tokens-jwt.txt", [
             self.issue(port=port)["access_token"] for _ in range(64)])
+
+    def idp_sanity(self):
+        """The gate takes the IdP's token through its fetched keys (once the
+        workers have them) and through the file, and refuses a forged one;
+        so does kjdev's module."""
+        port = self.jwt["port"]
+        token = self.issue(port=self.idp.port)["access_token"]
+        head, claims, sig = token.split(".")
+        forged = ".".join((head, claims, sig[:-2] + ("AA" if sig[-2:] != "AA" else "BA")))
+        get = lambda p, path, t: http_request(p, "GET", path, headers={"Authorization": "Bearer " + t})[0]
+        deadline = time.time() + 10
+        while get(port, "/p-url", token) != 200 and time.time() < deadline:
+            time.sleep(0.1)  # the workers' first fetch
+        gates = [("/p-url", port), ("/p-file", port), ("/p-rs-fresh", port)] + (
+            [("kjdev", self.kjdev.port)] if self.kjdev else [])
+        for who, gate_port in gates:
+            path = "/protected" if who == "kjdev" else who
+            for t, want in ((token, 200), (forged, 401)):
+                status = get(gate_port, path, t)
+                if status != want:
+                    raise RuntimeError("GET %s of %s with the IdP's token answered %d, not %d" % (
+                        path, who, status, want))
+        self.idp_token = token
+        self.idp_tokens = self.write_lines("tokens-idp.txt", [
+            self.issue(port=self.idp.port)["access_token"] for _ in range(64)])
 
     def write_lines(self, name, lines):
         path = os.path.join(self.workdir, name)
@@ -607,6 +703,11 @@ class Bench:
         self.facts["fresh_jwts"] = s["issued"]
         self.facts["fresh_jwt_mint_per_second"] = round(s["issued"] / s["seconds"])
         self.fresh_offset = 0
+        log("minting %d RS256 JWTs for figure J6 ..." % RS_FRESH_POOL)
+        self.rs_fresh_tokens = os.path.join(self.workdir, "tokens-rs-fresh.txt")
+        s = self.fill("/token", RS_FRESH_POOL, 1, self.rs_fresh_tokens, port=self.idp.port)
+        if s["issued"] < RS_FRESH_POOL:
+            raise RuntimeError("minted %d RS256 JWTs, not %d: %r" % (s["issued"], RS_FRESH_POOL, s))
 
     # -- variants --
 
@@ -639,6 +740,11 @@ class Bench:
             "protected_jwt": bearer("/protected", self.jwt_tokens, jwt_port),
             "protected_jwt_fresh": ("fresh.lua", "/protected", jwt_port, {"BENCH_TOKENS": self.fresh_tokens}),
             "openssl_verify": None,
+            "protected_url": bearer("/p-url", self.idp_tokens, jwt_port),
+            "protected_url_idp_down": bearer("/p-url", self.idp_tokens, jwt_port),
+            "protected_file": bearer("/p-file", self.idp_tokens, jwt_port),
+            "protected_rs_fresh": bearer("/p-rs-fresh", self.rs_fresh_tokens, jwt_port),
+            "openssl_verify_rs256": None,
             "issue_fleet": post("/token", "sha", port=self.nodes["fleet"].port),
             "issue_plain": post("/token", "sha", port=self.nodes["plain"].port),
             "protected_fleet": bearer("/protected", self.fleet_tokens, self.nodes["fleet"].port),
@@ -646,20 +752,29 @@ class Bench:
         })
         if self.njs:
             v["njs_jwt"] = bearer("/protected", self.jwt_tokens, self.njs.port)
+        if self.kjdev:
+            v["kjdev_jwt"] = bearer("/protected", self.idp_tokens, self.kjdev.port)
         for name in ("ceiling", "issue_sha256", "open", "protected"):
             v[name + "_scraped"] = v[name]  # the same, with /metrics scraped meanwhile
         if self.peer:
             v["peer_issue"] = post("/token", "peer", port=self.peer.port)
         self.variants = v
 
-    def openssl_speed(self, duration):
-        """ECDSA P-256 verifications per second by `openssl speed` on the
-        server's core: a sample like wrk's, a verification for a request. It
-        signs for `duration` seconds, then verifies as long; -elapsed makes its
-        rate per wall-clock second, like wrk's. Its CPU time per verification
-        is the wall time of one scaled by how busy the process was overall."""
+    # `openssl speed` algorithms by variant, and the -mr line of their rates
+    # (signatures, verifications per second)
+    OPENSSL_SPEED = {"openssl_verify": ("ecdsap256", r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$"),
+                     "openssl_verify_rs256": ("rsa2048", r"^\+F2:\d+:2048:([0-9.]+):([0-9.]+)$")}
+
+    def openssl_speed(self, duration, variant):
+        """Verifications per second (ECDSA P-256 or RSA 2048) by `openssl
+        speed` on the server's core: a sample like wrk's, a verification for a
+        request. It signs for `duration` seconds, then verifies as long;
+        -elapsed makes its rate per wall-clock second, like wrk's. Its CPU
+        time per verification is the wall time of one scaled by how busy the
+        process was overall."""
+        algorithm, line = self.OPENSSL_SPEED[variant]
         cmd = ["taskset", "-c", str(self.server_cpu), "openssl", "speed", "-elapsed", "-mr",
-               "-seconds", str(duration), "ecdsap256"]
+               "-seconds", str(duration), algorithm]
         t0 = time.time()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         core0 = core_busy_ns(self.server_cpu)
@@ -667,7 +782,7 @@ class Bench:
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.time() - t0
         core1 = core_busy_ns(self.server_cpu)
-        m = re.search(r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$", out, re.M)
+        m = re.search(line, out, re.M)
         if os.waitstatus_to_exitcode(status) != 0 or not m:
             raise RuntimeError("openssl speed failed (%s):\n%s" % (" ".join(cmd), out))
         verify_per_s = float(m.group(2))
@@ -678,15 +793,27 @@ class Bench:
                 "foreign_load": max(0.0, (core1 - core0) / 1e9 / wall - busy), "valid": True}
 
     def run_variant(self, name, duration):
-        if name == "openssl_verify":
-            s = self.openssl_speed(duration)
+        if name in self.OPENSSL_SPEED:
+            s = self.openssl_speed(duration, name)
+            s["variant"] = name
+            return s
+        if name == "protected_url_idp_down":
+            self.idp.stop()  # J7: its fetches fail meanwhile, the last good keys serve
+            refetch = threading.Thread(target=self.ask_refetch, daemon=True)
+            refetch.start()
+            try:
+                s = self.run_variant("protected_url", duration)
+            finally:
+                refetch.join(5)
+                self.idp.start()
             s["variant"] = name
             return s
         script, path, port, env = self.variants[name]
         if script == "fresh.lua":
             env = dict(env, BENCH_OFFSET=str(self.fresh_offset))
         pid = self.peer.pid if name.startswith("peer") else \
-            self.njs.worker if name.startswith("njs") else self.nginx.worker
+            self.njs.worker if name.startswith("njs") else \
+            self.kjdev.worker if name.startswith("kjdev") else self.nginx.worker
         pid = {n.port: n.worker for n in self.nodes.values()}.get(port, pid)
         if not name.endswith("_scraped"):
             s = self.wrk.run(script, self.url(path, port), env, duration, pid, self.server_cpu)
@@ -752,6 +879,30 @@ class Bench:
             "foreign_load_median": med(noise),
         }
 
+    def figure_vs_limit(self, fid, title, a, plain, verify, rounds):
+        """Median over rounds of a's throughput over the limit of a request
+        that costs the plain one plus one verification: 1/(1/plain + 1/verify)
+        in req/s, plain + verify in CPU time per request."""
+        f = self.figure(fid, title, a, verify, rounds)
+        plain_f = self.figure(fid, title, plain, verify, rounds)
+        ratios, cpu_ratios = [], []
+        for r in rounds:
+            sa, sp, sv = r[a], r[plain], r[verify]
+            if not (sa["valid"] and sp["valid"] and sv["valid"]):
+                continue
+            ratios.append(sa["rps"] * (1 / sp["rps"] + 1 / sv["rps"]))
+            cpu_ratios.append((sp["server_cpu_us_per_request"] + sv["server_cpu_us_per_request"]) /
+                              sa["server_cpu_us_per_request"])
+        med = lambda xs: statistics.median(xs) if xs else None
+        limit = lambda sp, sv: 1 / (1 / sp + 1 / sv) if sp and sv else None
+        f.update(value=med(ratios), cpu_ratio=med(cpu_ratios), valid_rounds=len(ratios),
+                 min=min(ratios) if ratios else None, max=max(ratios) if ratios else None,
+                 b=plain + "+" + verify, verify_rps=f["b_rps"],
+                 b_rps=limit(plain_f["a_rps"], f["b_rps"]),
+                 b_cpu_us=None if plain_f["a_cpu_us"] is None or f["b_cpu_us"] is None else
+                 plain_f["a_cpu_us"] + f["b_cpu_us"])
+        return f
+
     def figure_of_figures(self, fid, title, scraped, plain, rounds):
         """Median over rounds of one figure's per-round ratio with /metrics
         scraped (A/B both scraped) over the same without (both not)."""
@@ -795,6 +946,8 @@ class Bench:
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone",
                 "issue_jwt", "ceiling_jwt", "open_jwt", "protected_jwt"] + (
                 ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify",
+                "protected_rs_fresh", "openssl_verify_rs256", "protected_file", "protected_url",
+                "protected_url_idp_down"] + (["kjdev_jwt"] if self.kjdev else []) + [
                 "issue_fleet", "issue_plain", "protected_fleet", "protected_plain"]
             log("measuring %d variants, %d rounds of %d s each" % (
                 len(names), self.cfg["rounds"], self.cfg["duration"]))
@@ -828,16 +981,26 @@ class Bench:
                 ["issue_sha256_scraped", "ceiling_scraped"], ["issue_sha256", "ceiling"], ra))
             figures.append(self.figure("J1", "ES256 JWT issuance / ceiling (JWT-sized)", "issue_jwt", "ceiling_jwt", ra))
             figures.append(self.figure("J2", "protected location, a JWT seen / unprotected", "protected_jwt", "open_jwt", ra))
-            figures.append(self.figure("J3", "protected location, JWTs never seen / openssl verify", "protected_jwt_fresh", "openssl_verify", ra))
+            figures.append(self.figure_vs_limit("J3", "JWTs never seen, ES256 / open + openssl verify",
+                                                "protected_jwt_fresh", "open_jwt", "openssl_verify", ra))
             if self.njs:
                 figures.append(self.figure("J4", "JWT gate (J2) / njs WebCrypto behind auth_request", "protected_jwt", "njs_jwt", ra))
                 figures.append(self.figure("J4b", "JWT gate, never seen (J3) / njs", "protected_jwt_fresh", "njs_jwt", ra))
             else:
                 figures.append({"id": "J4", "title": "JWT gate (J2) / njs WebCrypto behind auth_request", "value": None})
+            figures.append(self.figure("J5", "IdP's token seen, keys from URL / from file", "protected_url", "protected_file", ra))
+            figures.append(self.figure_vs_limit("J6", "IdP's tokens never seen, RS256 / open + openssl",
+                                                "protected_rs_fresh", "open_jwt", "openssl_verify_rs256", ra))
+            figures.append(self.figure("J7", "keys from URL, the IdP down / up", "protected_url_idp_down", "protected_url", ra))
+            self.note_key_fetches()
+            title = "gate, keys from URL / kjdev auth_jwt_key_request"
+            figures.append(self.figure("J8", title, "protected_url", "kjdev_jwt", ra) if self.kjdev else
+                           {"id": "J8", "title": title, "value": None})
             self.figures = [self.judge(f) for f in figures]
             # zone "fill" is meant to fill up; anything else in the error log is news
             errors = [l for l in self.nginx.error_log().splitlines() + (
-                self.njs.error_log().splitlines() if self.njs else [])
+                self.njs.error_log().splitlines() if self.njs else []) + (
+                self.kjdev.error_log().splitlines() if self.kjdev else [])
                       if l.strip() and 'zone is full of live tokens, zone "fill"' not in l]
             if errors:
                 self.notes.append("nginx error log (%d lines), last: %s" % (len(errors), errors[-1][:300]))
@@ -849,6 +1012,33 @@ class Bench:
                               "a smoke run, not figures to quote" % (self.cfg["rounds"], self.cfg["duration"],
                                                                      self.cfg["fill_big"]))
         self.report()
+
+    def ask_refetch(self):
+        """A token of a kid the IdP never had: the gate fetches the IdP's keys
+        at once (at most once per 30 s), so that a fetch meets the IdP down
+        while J7 measures. The token is refused (its signature is not the
+        kid's), on a connection of its own, off wrk's load."""
+        head, claims, sig = self.idp_token.split(".")
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        header["kid"] = "bench-unknown"
+        head = base64.urlsafe_b64encode(json.dumps(header).encode()).decode().rstrip("=")
+        try:
+            http_request(self.jwt["port"], "GET", "/p-url",
+                         headers={"Authorization": "Bearer " + ".".join((head, claims, sig))})
+        except OSError:
+            pass
+
+    def note_key_fetches(self):
+        """J7's context: how often the gate fetched the IdP's keys during
+        the run, and how many of those fetches met the IdP down."""
+        _, _, body = http_request(self.port, "GET", "/metrics")
+        fetches = {}
+        for m in re.finditer(r'^oauth_trusted_key_fetches_total\{[^}]*result="(\w+)"[^}]*\} (\d+)$',
+                             body.decode(), re.M):
+            fetches[m.group(1)] = fetches.get(m.group(1), 0) + int(m.group(2))
+        self.facts["idp_key_fetches"] = fetches
+        self.notes.append("J7: the gate's fetches of the IdP's keys: %d, %d of them failed (the IdP down)" % (
+            sum(fetches.values()), fetches.get("failed", 0)))
 
     def propagation_figures(self):
         ports = [self.nodes[n].port for n in ("fleet", "fleet2", "fleet3")]
