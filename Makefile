@@ -50,7 +50,8 @@ $(BUILD)/.packages-test:
 
 # Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
 # (it needs requests, which it only suggests) and, from package-lock.json,
-# openid-client with the resource server's oauth4webapi and jose. NodeSource's
+# openid-client with the resource server's oauth4webapi and jose, and oidc-provider
+# (a real RFC 9068 issuer, t/91). NodeSource's
 # nodejs ships npm and conflicts with Debian's npm package, so npm is asked for
 # only when there is no npm command.
 $(BUILD)/.packages-interop: package.json package-lock.json

@@ -69,20 +69,28 @@ sub hits {
 sub start {
     my ($self, $cert) = @_;
     my $p = $self->{t}->prefix;
+    return $self->run($self->{python}, $SCRIPT, 'serve', $self->{dir}, $self->{port},
+        "$p/$cert.crt", "$p/$cert.key");
+}
+
+# Runs ARGV, an IdP that listens on this one's port (its output into its
+# directory's log), and waits until it listens.
+sub run {
+    my ($self, @argv) = @_;
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$self->{dir}/log";
         open STDERR, '>&', \*STDOUT;
-        { exec $self->{python}, $SCRIPT, 'serve', $self->{dir}, $self->{port}, "$p/$cert.crt",
-            "$p/$cert.key" }
+        { exec @argv }
         POSIX::_exit(127);
     }
     $self->{pid} = $pid;
     $RUNNING{$pid} = $self;
-    my $deadline = time + 10;
+    my $deadline = time + 20;
     until (IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $self->{port})) {
-        die "the IdP $self->{name} does not listen" if time > $deadline;
+        die "the IdP $self->{name} does not listen:\n" . OAuthTest::slurp("$self->{dir}/log")
+            if time > $deadline || waitpid($pid, POSIX::WNOHANG()) == $pid;
         sleep 0.05;
     }
     return $self;
