@@ -51,7 +51,7 @@ $(BUILD)/.packages-test:
 # Client libraries of the interop tests (t/31-*, t/32-*): Debian's Authlib
 # (it needs requests, which it only suggests) and, from package-lock.json,
 # openid-client with the resource server's oauth4webapi and jose, and oidc-provider
-# (t/67, a real issuer whose keys are fetched from a URL). NodeSource's
+# (t/90, a real issuer whose keys are fetched from a URL). NodeSource's
 # nodejs ships npm and conflicts with Debian's npm package, so npm is asked for
 # only when there is no npm command.
 $(BUILD)/.packages-interop: package.json package-lock.json

@@ -4,8 +4,10 @@ library and PyJWT, for t/66-jwks-uri.t. It serves DIR's files as they are at
 each request, so the test rotates keys, or makes the IdP misbehave, by
 writing them:
 
-  DIR/openid-configuration  the discovery document (absent: 404)
-  DIR/jwks.json             the JWK Set
+  DIR/openid-configuration  the discovery document, at any path ending in
+                            /.well-known/openid-configuration (absent: 404)
+  DIR/jwks.json             the JWK Set, at /jwks and at any path ending in
+                            /jwks.json or /discovery/keys
   DIR/mode                  "ok" (absent too), "html", "huge" or "hang"
   DIR/cache-control         the Cache-Control of the JWK Set, if any
   DIR/hits                  one line per request, its path: appended
@@ -66,10 +68,12 @@ def serve(directory, port, cert=None, key=None):
                                    "text/html")
             if mode == "huge":
                 return self.answer(200, b'{"keys":[' + b" " * (4 << 20) + b"]}")
-            if self.path == "/.well-known/openid-configuration":
+            # Under the issuer's path too, as Keycloak's realms and Entra's tenants have it.
+            if self.path.endswith("/.well-known/openid-configuration"):
                 body = read(directory, "openid-configuration")
                 return self.answer(200, body) if body else self.answer(404, b"{}")
-            if self.path == "/jwks":
+            # Auth0's, Entra's and the tests' own key set paths.
+            if self.path == "/jwks" or self.path.endswith(("/jwks.json", "/discovery/keys")):
                 control = read(directory, "cache-control")
                 extra = [("Cache-Control", control.decode().strip())] if control else []
                 return self.answer(200, read(directory, "jwks.json", b"{}"), extra=extra)

@@ -128,7 +128,8 @@ def tokens(directory, issuer):
     return out
 
 
-if sys.argv[1] == "keys":
-    write_keys(sys.argv[2])
-else:
-    print(json.dumps(tokens(sys.argv[2], sys.argv[3])))
+if __name__ == "__main__":
+    if sys.argv[1] == "keys":
+        write_keys(sys.argv[2])
+    else:
+        print(json.dumps(tokens(sys.argv[2], sys.argv[3])))

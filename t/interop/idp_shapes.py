@@ -4,7 +4,8 @@ with the test's own key (PyJWT, Debian's python3-jwt): header typ, client
 and scope claims as each IdP writes them by default.
 
 usage: idp_shapes.py SHAPE PEM KID ISSUER AUDIENCE
-SHAPE: keycloak, auth0, auth0-untyped, okta, entra-v1, entra-v2-app, entra-v2-delegated"""
+SHAPE: keycloak, auth0, auth0-untyped, auth0-rfc9068, okta, entra-v1, entra-v2-app,
+       entra-v2-delegated, rfc9068"""
 import sys
 import time
 
@@ -36,6 +37,14 @@ SHAPES = {
     "auth0-untyped": (None, {
         "sub": "Zk9aQ2xpZW50SWQ@clients", "azp": "Zk9aQ2xpZW50SWQ", "gty": "client-credentials",
         "scope": "read:orders", "permissions": ["read:orders", "write:orders"]}),
+    # Auth0 with the API's RFC 9068 token profile: at+jwt and client_id.
+    "auth0-rfc9068": ("at+jwt", {
+        "sub": "Zk9aQ2xpZW50SWQ@clients", "client_id": "Zk9aQ2xpZW50SWQ",
+        "jti": "4f1c2d3e", "scope": "read:orders"}),
+    # Any RFC 9068 issuer (node oidc-provider), client credentials.
+    "rfc9068": ("at+jwt", {
+        "sub": "orders-service", "client_id": "orders-service", "jti": "Yb7kLq2",
+        "scope": "orders:read"}),
     # Okta, a custom authorization server, a user's token: no typ, the client
     # in cid, the user in sub and uid, scopes an scp array.
     "okta": (None, {

@@ -1,0 +1,146 @@
+# The README's recipes for the IdPs people run (README "Recipes: the IdPs
+# people run", SPEC "Trusted issuers as the IdPs publish them"), each read
+# out of README.md and run as written: only the IdP's host names and the
+# backend's address are replaced. A test IdP per vendor, over https with a CA
+# made here, publishes the discovery document (t/interop/idp_https.py) and
+# the JWK Set in that vendor's shape (t/interop/idp_key_sets.py), and its
+# tokens are minted in the exact shape of its defaults
+# (t/interop/idp_shapes.py).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use Time::HiRes qw(time sleep);
+use OAuthTest qw(need_module need_python);
+use TestIdP;
+
+need_module();
+my $python = need_python('jwt, cryptography', 'python3-jwt');
+my $shapes = "$FindBin::Bin/interop/idp_shapes.py";
+my $key_sets = "$FindBin::Bin/interop/idp_key_sets.py";
+
+my %recipe;
+{
+    my $readme = OAuthTest::slurp("$FindBin::Bin/../README.md");
+    $recipe{$1} = $2 while $readme =~ /<!-- recipe: ([\w-]+) -->\n```nginx\n(.*?)```/sg;
+}
+# Each recipe: the test IdP that plays its vendor, the shape of token it
+# mints, and the client the backend must be told (idp_shapes.py's).
+my %plays = (
+    keycloak        => {idp => 'keycloak', shape => 'keycloak',      client => 'orders-web'},
+    auth0           => {idp => 'auth0',    shape => 'auth0',         client => 'Zk9aQ2xpZW50SWQ'},
+    'auth0-rfc9068' => {idp => 'auth0',    shape => 'auth0-rfc9068', client => 'Zk9aQ2xpZW50SWQ'},
+    okta            => {idp => 'okta',     shape => 'okta',          client => '0oa1okta2client3'},
+    'entra-v1'      => {idp => 'entra',    shape => 'entra-v1',
+                        client => '11111111-2222-3333-4444-555555555555'},
+    'entra-v2'      => {idp => 'entra',    shape => 'entra-v2-app',
+                        client => '11111111-2222-3333-4444-555555555555'},
+    'oidc-provider' => {idp => 'rfc9068',  shape => 'rfc9068',       client => 'orders-service'},
+);
+is_deeply [sort keys %recipe], [sort keys %plays], 'the README has a recipe for each IdP'
+    or BAIL_OUT('the recipes changed: update %plays');
+
+# The vendors' host names, each answered by its test IdP.
+my %hosts = (
+    keycloak => ['keycloak.example.com'],
+    auth0    => ['example-tenant.eu.auth0.com'],
+    okta     => ['example.okta.com'],
+    entra    => ['login.microsoftonline.com', 'sts.windows.net'],
+    rfc9068  => ['idp.example.com'],
+);
+
+my $t = OAuthTest->new;
+my $p = $t->prefix;
+TestIdP::make_ca($t, 'ca');
+TestIdP::make_certificate($t, 'ca', 'idp');
+my %idp = map { $_ => TestIdP->new($t, $_, python => $python) } keys %hosts;
+
+sub on_loopback {
+    my ($text) = @_;
+    for my $name (keys %hosts) {
+        my $base = $idp{$name}->base;
+        $text =~ s{https://\Q$_\E}{$base}g for @{$hosts{$name}};
+    }
+    return $text;
+}
+
+# Each recipe in a location of its own, its backend an echo of what it was told.
+my (%issuer, %audience);
+my $locations = '';
+for my $name (sort keys %recipe) {
+    my $text = on_loopback($recipe{$name});
+    ($issuer{$name}) = $text =~ /oauth_trust_issuer (\S+)/;
+    ($audience{$name}) = $text =~ /oauth_require_audience (\S+);/;
+    like $text, qr{^location /orders/ \{}, "$name: one location";
+    like $text, qr{proxy_pass http://127\.0\.0\.1:8080;}, "$name: a backend";
+    $text =~ s{^location /orders/}{location /$name/};
+    $text =~ s{proxy_pass http://127\.0\.0\.1:8080;}{proxy_pass http://127.0.0.1:%%PORT%%/echo/;};
+    $locations .= $text;
+}
+
+# The IdPs' discovery documents (what a discovery recipe reads) and key sets.
+for my $name (keys %idp) {
+    my ($issuer) = map { $issuer{$_} } grep {
+        $plays{$_}{idp} eq $name && $recipe{$_} =~ /\sdiscovery[\s;]/ } sort keys %plays;
+    my $files = {'jwks.json' => $t->output_of($python, $key_sets, $p, $name)};
+    $files->{'openid-configuration'} = sprintf '{"issuer":"%s","jwks_uri":"%s/jwks"}',
+        $issuer, $idp{$name}->base if $issuer;
+    $idp{$name}->set(%$files);
+    $idp{$name}->start('idp');
+}
+
+$t->{http} = <<"EOF_HTTP";
+oauth_token_zone tokens:1m;
+oauth_trusted_certificate ca.pem;
+server {
+    listen 127.0.0.1:%%PORT%%;
+    location /echo/ { return 200 "client=\$http_x_client\\n"; }
+$locations
+}
+EOF_HTTP
+my ($rc, $out) = $t->test_config;
+is $rc, 0, 'nginx -t takes every recipe' or diag $out;
+unlike $out, qr/\[warn\].*typ/, 'no recipe draws the warning of a permissive typ without audience';
+$t->start;
+
+sub token {
+    my ($recipe, $audience) = @_;
+    my $idp = $plays{$recipe}{idp};
+    return $t->output_of($python, $shapes, $plays{$recipe}{shape}, "$p/$idp.pem", "$idp-sig",
+        $issuer{$recipe}, $audience);
+}
+
+# Keys are fetched by the workers after start: the first request may find none yet.
+sub get_until_fetched {
+    my ($path, $token) = @_;
+    my $deadline = time + 15;
+    my $r;
+    do {
+        $r = $t->bearer_get($path, $token);
+        return $r if $r->{status} == 200;
+        sleep 0.2;
+    } while (time < $deadline);
+    return $r;
+}
+
+for my $name (sort keys %recipe) {
+    subtest "recipe $name" => sub {
+        my $r = get_until_fetched("/$name/x", token($name, $audience{$name}));
+        is $r->{status}, 200, 'the token passes' or diag explain $r;
+        is $r->{content}, "client=$plays{$name}{client}\n", 'the backend is told its client';
+        $r = $t->bearer_get("/$name/x", token($name, 'https://other.example.com'));
+        is $r->{status}, 401, 'a token for another audience is refused';
+    };
+}
+
+subtest 'each IdP was asked for its keys over https, and only what the recipes name' => sub {
+    for my $name (sort keys %idp) {
+        ok $idp{$name}->hits(qr{jwks|keys|certs}) >= 1, "$name: its key set was fetched";
+    }
+};
+
+subtest 'error log' => sub { $t->log_clean_ok };
+
+done_testing;
