@@ -2,12 +2,15 @@
 // the endpoint flows.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/http/base64.hpp"
 #include "core/registry.hpp"
+#include "core/tokens/change_log.hpp"
+#include "core/tokens/revocation_list.hpp"
 #include "core/tokens/token_store.hpp"
 
 #include <openssl/bn.h>
@@ -62,6 +65,30 @@ struct Store {
     }
     static void no_lock(void *) {}
     std::vector<char> memory;
+};
+
+// A revocation list over plain memory.
+struct Revocations {
+    std::vector<uint64_t> memory = std::vector<uint64_t>(oauth::RevocationList::kMinRegionSize / 8);
+    oauth::RevocationList list = open();
+    oauth::RevocationList open() {
+        if (!oauth::RevocationList::format(memory.data(), memory.size() * 8)) {
+            std::abort();
+        }
+        return oauth::RevocationList(memory.data(), {});
+    }
+};
+
+// A change log over plain memory, as a zone with state= has one.
+struct Logged {
+    std::vector<uint64_t> memory = std::vector<uint64_t>(oauth::ChangeLog::kMinRegionSize / 8);
+    oauth::ChangeLog log = open();
+    oauth::ChangeLog open() {
+        if (!oauth::ChangeLog::format(memory.data(), memory.size() * 8)) {
+            std::abort();
+        }
+        return oauth::ChangeLog(memory.data());
+    }
 };
 
 // An ES256 token's twin: its signature with S replaced by n - S, which

@@ -14,6 +14,9 @@ using namespace oauth;
 
 namespace {
 
+using fixture::Logged;
+using fixture::Revocations;
+
 constexpr uint32_t kNow = 1'700'000'000;
 
 Digest digest_of(int n) {
@@ -26,20 +29,6 @@ void issue(TokenStore &store, int n) {
                                   retry_after, TokenStore::kDefaultClientCap, {}),
                      InsertResult::ok);
 }
-
-struct Logged {
-    std::vector<uint64_t> memory = std::vector<uint64_t>(ChangeLog::kMinRegionSize / 8);
-    ChangeLog log = open();
-    ChangeLog open() {
-        assert_true(ChangeLog::format(memory.data(), memory.size() * 8));
-        return ChangeLog(memory.data());
-    }
-};
-
-struct Revocations {
-    std::vector<uint64_t> memory = std::vector<uint64_t>(RevocationList::kMinRegionSize / 8);
-    Revocations() { assert_true(RevocationList::format(memory.data(), memory.size() * 8)); }
-};
 
 void the_change_log_holds_each_change_until_it_laps(void **) {
     Logged logged;

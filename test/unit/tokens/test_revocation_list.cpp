@@ -7,8 +7,11 @@
 
 #include "core/tokens/token.hpp"
 #include "core/tokens/revocation_list.hpp"
+#include "fixtures.hpp"
 
 namespace {
+
+using fixture::Revocations;
 
 using oauth::RevocationAdded;
 using oauth::RevocationCharge;
@@ -51,16 +54,6 @@ struct List {
 oauth::Digest digest_of(int n) {
     return oauth::digest_token("token-" + std::to_string(n));
 }
-
-// The list with no client charge, as the state file loader and the fleet add.
-struct Revocations {
-    std::vector<uint64_t> memory = std::vector<uint64_t>(RevocationList::kMinRegionSize / 8);
-    RevocationList list = open();
-    RevocationList open() {
-        assert_true(RevocationList::format(memory.data(), memory.size() * 8));
-        return RevocationList(memory.data(), {});
-    }
-};
 
 void the_revocation_list_holds_entries_until_they_expire(void **) {
     Revocations revoked;

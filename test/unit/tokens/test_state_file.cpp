@@ -16,21 +16,15 @@ using namespace oauth;
 
 namespace {
 
+using fixture::Logged;
+using fixture::Revocations;
+
 constexpr uint32_t kNow = 1'700'000'000;
 
 Digest digest_of(int n) {
     Digest digest = digest_token("token-" + std::to_string(n));
     return digest;
 }
-
-struct Revocations {
-    std::vector<uint64_t> memory = std::vector<uint64_t>(RevocationList::kMinRegionSize / 8);
-    RevocationList list = open();
-    RevocationList open() {
-        assert_true(RevocationList::format(memory.data(), memory.size() * 8));
-        return RevocationList(memory.data(), {});
-    }
-};
 
 void issue(TokenStore &store, int n, std::string_view client, std::string_view list, uint64_t mask,
            uint32_t expires_at = kNow + 3600, const Audience &audience = {}) {
@@ -411,15 +405,6 @@ void the_fleet_stream_position_round_trips(void **) {
     assert_int_equal(images.stream_position().ms, 6);
     assert_int_equal(images.stream_position().seq, 1);
 }
-
-struct Logged {
-    std::vector<uint64_t> memory = std::vector<uint64_t>(ChangeLog::kMinRegionSize / 8);
-    ChangeLog log = open();
-    ChangeLog open() {
-        assert_true(ChangeLog::format(memory.data(), memory.size() * 8));
-        return ChangeLog(memory.data());
-    }
-};
 
 // What a state writer does: a snapshot, then what changed in one journal
 // image a second; a zone restored from both holds what the zone held.
