@@ -11,10 +11,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use Test::More;
 use OAuthTest qw(need_module need_python show passed_ok);
+use TestIdP;
 
 need_module();
 
@@ -28,72 +28,23 @@ mkdir "$p/html";
 $t->write_file('html/index.html', "ok\n");
 
 # Two CAs: the one nginx trusts, and another.
-sub certificate {
-    my ($ca, $name) = @_;
-    $t->write_file("$name.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    run('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$p/$name.key", '-out',
-        "$p/$name.csr", '-subj', '/CN=127.0.0.1');
-    run('openssl', 'x509', '-req', '-in', "$p/$name.csr", '-CA', "$p/$ca.pem", '-CAkey',
-        "$p/$ca.key", '-CAcreateserial', '-out', "$p/$name.crt", '-days', '2', '-extfile',
-        "$p/$name.ext");
-}
-for my $ca (qw(ca rogue-ca)) {
-    run('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$p/$ca.key",
-        '-out', "$p/$ca.pem", '-days', '2', '-subj', "/CN=test $ca");
-}
-certificate('ca', 'idp');
-certificate('rogue-ca', 'rogue');
+TestIdP::make_ca($t, $_) for qw(ca rogue-ca);
+TestIdP::make_certificate($t, 'ca', 'idp');
+TestIdP::make_certificate($t, 'rogue-ca', 'rogue');
 
 run($python, $idp_script, 'key', $p, $_) for qw(k1 k2 k3);
 
 # One IdP process per issuer, each with its own directory of files.
-my %idp;
-sub idp_dir { "$p/idp-$_[0]" }
-sub issuer  { "https://127.0.0.1:$idp{$_[0]}{port}" }
-sub hits    { my $h = OAuthTest::slurp(idp_dir($_[0]) . '/hits') // ''; scalar(() = $h =~ m{^/jwks$}mg) }
-sub set_idp {
-    my ($name, %files) = @_;
-    while (my ($file, $text) = each %files) {
-        open my $f, '>', idp_dir($name) . "/$file.tmp" or die $!;
-        print $f $text;
-        close $f;
-        rename idp_dir($name) . "/$file.tmp", idp_dir($name) . "/$file" or die $!;
-    }
-}
-sub jwks { run($python, $idp_script, 'jwks', $p, @_) }
-sub start_idp {
-    my ($name, $cert) = @_;
-    my $port = $idp{$name}{port} //= OAuthTest::free_port();
-    mkdir idp_dir($name);
-    $idp{$name}{cert} = $cert;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', idp_dir($name) . '/log';
-        open STDERR, '>&', \*STDOUT;
-        { exec $python, $idp_script, 'serve', idp_dir($name), $port, "$p/$cert.crt", "$p/$cert.key" }
-        POSIX::_exit(127);
-    }
-    $idp{$name}{pid} = $pid;
-    my $deadline = time + 10;
-    until (IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port)) {
-        die "the IdP $name does not listen" if time > $deadline;
-        sleep 0.05;
-    }
-}
-sub stop_idp {
-    my ($name) = @_;
-    my $pid = delete $idp{$name}{pid} or return;
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
-}
-END { local $?; stop_idp($_) for keys %idp }
+my %idp = map { $_ => TestIdP->new($t, $_, python => $python) } qw(main html huge hang down rogue);
+sub idp_dir { $idp{$_[0]}->dir }
+sub issuer  { $idp{$_[0]}->base }
+sub hits    { $idp{$_[0]}->hits(qr{^/jwks$}) }
+sub set_idp { my $name = shift; $idp{$name}->set(@_) }
+sub jwks    { run($python, $idp_script, 'jwks', $p, @_) }
+sub start_idp { $idp{$_[0]}->start($_[1]) }
+sub stop_idp  { $idp{$_[0]}->stop }
 
-for my $name (qw(main html huge hang down rogue)) {
-    $idp{$name}{port} = OAuthTest::free_port();
-    mkdir idp_dir($name);
-    set_idp($name, 'jwks.json' => jwks('k1'));
-}
+set_idp($_, 'jwks.json' => jwks('k1')) for keys %idp;
 set_idp('main', 'openid-configuration' =>
         qq({"issuer":"@{[issuer('main')]}","jwks_uri":"@{[issuer('main')]}/jwks"}));
 start_idp($_, 'idp') for qw(main html huge hang down);

@@ -38,11 +38,7 @@ ngx_int_t claimVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
     if (value.data == nullptr) {
         return NGX_ERROR;
     }
-    v->len = value.len;
-    v->data = value.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    setVariableValue(v, value);
     return NGX_OK;
 }
 

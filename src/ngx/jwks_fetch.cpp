@@ -92,25 +92,11 @@ void onSocketEvent(ngx_event_t *ev) {
     reapFinished();
 }
 
-// curl is done with the socket and closes it itself: nginx forgets it first.
-void releaseConnection(ngx_connection_t *c) {
-    setEvent(c->read, NGX_READ_EVENT, false);
-    setEvent(c->write, NGX_WRITE_EVENT, false);
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-    ngx_free_connection(c);
-    c->fd = ngx_socket_t(-1);
-}
-
 int onSocket(CURL *, curl_socket_t socket, int what, void *, void *socketp) {
     auto *c = static_cast<ngx_connection_t *>(socketp);
     if (what == CURL_POLL_REMOVE) {
         if (c != nullptr) {
-            releaseConnection(c);
+            forgetForeignConnection(c);  // curl closes the socket itself
             curl_multi_assign(fetcher->multi, socket, nullptr);
         }
         return 0;

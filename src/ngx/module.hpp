@@ -240,6 +240,11 @@ T *newInConfPool(ngx_conf_t *cf) {
 
 std::string_view view(const ngx_str_t &s);
 ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s);
+// Sets the variable to `value`, which lives as long as the request.
+void setVariableValue(ngx_http_variable_value_t *v, const ngx_str_t &value);
+// A socket another library (hiredis, libcurl) opened and is about to close
+// itself: nginx stops watching it and takes its connection back, fd aside.
+void forgetForeignConnection(ngx_connection_t *c);
 ConfPlace confPlace(ngx_conf_t *cf);
 
 ngx_int_t addHeader(ngx_http_request_t *r, ngx_str_t key, std::string_view value,
@@ -348,7 +353,7 @@ char *checkOwnJwtGate(ngx_conf_t *cf, LocationConf *conf);             // access
 char *setTrustIssuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);  // jwks.cpp
 // After the whole http{} is read: the zone of keys from a URL (jwks.cpp).
 ngx_int_t checkJwksSources(ngx_conf_t *cf);
-ngx_int_t addVariables(ngx_conf_t *cf);                                // variables.cpp
+ngx_int_t addVariables(ngx_conf_t *cf);  // variables.cpp
 // access.cpp
 void warnUntypedWithoutAudience(ngx_conf_t *cf, const LocationConf *conf);
 // The request's RequestContext, its grant looked up on first use (variables.cpp).

@@ -112,16 +112,7 @@ void RedisLink::cleanup(void *privdata) {
     if (c == nullptr) {
         return;
     }
-    delRead(privdata);
-    delWrite(privdata);
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-    ngx_free_connection(c);
-    c->fd = ngx_socket_t(-1);
+    forgetForeignConnection(c);
     link->connection_ = nullptr;
 }
 

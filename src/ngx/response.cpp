@@ -19,6 +19,27 @@ ngx_str_t ngxString(ngx_pool_t *pool, std::string_view s) {
     return out;
 }
 
+void setVariableValue(ngx_http_variable_value_t *v, const ngx_str_t &value) {
+    v->len = value.len;
+    v->data = value.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+}
+
+void forgetForeignConnection(ngx_connection_t *c) {
+    for (ngx_event_t *ev : {c->read, c->write}) {
+        if (ev->active) {
+            ngx_del_event(ev, ev->write ? NGX_WRITE_EVENT : NGX_READ_EVENT, 0);
+        }
+        if (ev->posted) {
+            ngx_delete_posted_event(ev);
+        }
+    }
+    ngx_free_connection(c);
+    c->fd = ngx_socket_t(-1);
+}
+
 ConfPlace confPlace(ngx_conf_t *cf) {
     return {cf->conf_file->file.name, cf->conf_file->line};
 }

@@ -54,11 +54,7 @@ ngx_int_t grantVariable(ngx_http_request_t *r, ngx_http_variable_value_t *v, uin
         return NGX_ERROR;
     }
     const ngx_str_t &value = *reinterpret_cast<ngx_str_t *>(reinterpret_cast<char *>(ctx) + field);
-    v->len = value.len;
-    v->data = value.data;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    setVariableValue(v, value);
     return NGX_OK;
 }
 
