@@ -208,7 +208,7 @@ valgrind: | $(BUILD)/.packages-valgrind
 #   make bench          throughput figures, each a ratio of two variants measured in
 #                       turn in one run (see bench/README.md): prints a table and
 #                       writes build/bench.json; about 6.5 minutes
-#   make bench QUICK=1  the same in under two minutes, with fewer rounds and a smaller
+#   make bench QUICK=1  the same in about three minutes, with fewer rounds and a smaller
 #                       fill: a smoke run (make bench-smoke says the same)
 
 BENCH_OUT  ?= $(BUILD)/bench.json
