@@ -63,7 +63,7 @@ class Write {
 
   private:
     std::atomic<uint32_t> &seq_;
-    const StoreLock &lock_;
+    const StoreLock lock_;  // a copy: callers may pass a temporary
     uint32_t odd_seq_;
     bool dead_writer_;
 };
