@@ -36,6 +36,9 @@ bool fetch_failed(FetchRecord &record, uint32_t now, uint32_t refresh) noexcept 
 }
 
 bool demand_fetch(FetchRecord &record, uint32_t now) noexcept {
+    if (record.next_fetch_at <= now) {
+        return true;  // due already (the first, or one under way): nothing to bring forward
+    }
     if (record.demanded_at != 0 && now - record.demanded_at < kDemandInterval) {
         return false;
     }

@@ -47,7 +47,9 @@ void fetch_succeeded(FetchRecord &record, uint32_t now, uint32_t refresh,
 bool fetch_failed(FetchRecord &record, uint32_t now, uint32_t refresh) noexcept;
 
 // A token named a kid the set lacks: fetch at once, unless an unknown kid
-// did so within kDemandInterval. True when a fetch was brought forward.
+// did so within kDemandInterval. True when a fetch is coming: brought
+// forward, or due already (the first fetch, one under way), which does not
+// count against the interval.
 bool demand_fetch(FetchRecord &record, uint32_t now) noexcept;
 
 // Seconds to wait after `failures` failures in a row, capped by refresh.

@@ -94,6 +94,20 @@ void unknown_kids_refetch_once_per_interval(void **) {
     assert_true(demand_fetch(record, kNow + 10 + kDemandInterval));
 }
 
+// A token that comes before the first fetch has ended waits for it, and does
+// not use up the interval: a rotation soon after the start is still seen.
+void a_due_fetch_is_not_a_demand(void **) {
+    FetchRecord record;
+    assert_true(demand_fetch(record, kNow));
+    assert_true(take_fetch(record, 100, kNow, true));
+    assert_true(demand_fetch(record, kNow + 1));  // under way
+    assert_int_equal(record.demanded_at, 0);
+    fetch_succeeded(record, kNow + 2, 3600, std::nullopt, true);
+    assert_true(demand_fetch(record, kNow + 5));
+    assert_int_equal(record.next_fetch_at, kNow + 5);
+    assert_int_equal(record.demanded_at, kNow + 5);
+}
+
 void discovery_urls_and_documents(void **) {
     assert_text(openid_configuration_url("https://idp.example/realms/a"),
                 "https://idp.example/realms/a/.well-known/openid-configuration");
@@ -137,6 +151,7 @@ int main() {
         cmocka_unit_test(cache_control_is_read_as_rfc_9111_says),
         cmocka_unit_test(failures_back_off_and_log_once),
         cmocka_unit_test(unknown_kids_refetch_once_per_interval),
+        cmocka_unit_test(a_due_fetch_is_not_a_demand),
         cmocka_unit_test(discovery_urls_and_documents),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
