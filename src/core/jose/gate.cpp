@@ -45,7 +45,8 @@ void fill(TokenGrant &grant, std::string_view client_id, std::string_view scope,
     fill_lifetime(grant, claims);
 }
 
-// Per worker: the tokens that passed, with their claims, so that a token seen
+// Per worker: the tokens that passed and were presented again (their
+// signature's verdict was found), with their claims, so that a token seen
 // before costs a lookup and a compare rather than a SHA-256 and a parse.
 // Found by a hash of the signature segment, then confirmed by comparing the
 // whole token text: a byte-identical token is the same token, as strong as
@@ -213,7 +214,12 @@ bool JwtVerifier::check(std::string_view token, uint32_t now, TokenGrant &out) {
         return false;
     }
     if (verified_with != parsed_.key) {
+        // First sight on this node: the verdict is all that is kept. The
+        // worker's copy is for tokens presented again, so a stream of
+        // one-time tokens neither pays for an entry nor pushes out the
+        // tokens clients keep using.
         cache_.remember(digests.text, parsed_.key, parsed_.expires_at, now);
+        return true;
     }
     seen_claims_ = &remember_seen(token, key, digests, keys, std::move(parsed_));
     return true;
