@@ -71,42 +71,47 @@ std::string_view strip_padding(std::string_view text) {
     return text.substr(0, text.size() - pad);
 }
 
+// Written into a string of the final size, a quantum at a time, as encode.
 std::optional<std::string> decode(std::string_view data, const std::array<uint8_t, 256> &table) {
     size_t rest = data.size() % 4;
     if (rest == 1) {
         return std::nullopt;
     }
-
-    std::string out;
-    out.reserve(data.size() / 4 * 3 + 2);
+    std::string out(data.size() / 4 * 3 + (rest == 0 ? 0 : rest - 1), '\0');
+    const auto *in = reinterpret_cast<const unsigned char *>(data.data());
+    char *at = out.data();
+    size_t i = 0;
+    for (; i + 4 <= data.size(); i += 4) {
+        uint32_t a = table[in[i]], b = table[in[i + 1]], c = table[in[i + 2]], d = table[in[i + 3]];
+        if ((a | b | c | d) > 63) {  // kNotInAlphabet among them
+            return std::nullopt;
+        }
+        uint32_t group = a << 18 | b << 12 | c << 6 | d;
+        *at++ = char(group >> 16);
+        *at++ = char(group >> 8);
+        *at++ = char(group);
+    }
     uint32_t group = 0;
-    for (size_t i = 0; i < data.size(); ++i) {
-        uint8_t sextet = table[static_cast<unsigned char>(data[i])];
+    for (; i < data.size(); ++i) {
+        uint8_t sextet = table[in[i]];
         if (sextet == kNotInAlphabet) {
             return std::nullopt;
         }
         group = group << 6 | sextet;
-        if (i % 4 == 3) {
-            out += char(group >> 16);
-            out += char(group >> 8);
-            out += char(group);
-            group = 0;
-        }
     }
-
     // RFC 4648 §3.5: the bits left over in a partial quantum must be zero, so
     // that each byte string has exactly one accepted encoding.
     if (rest == 2) {
         if (group & 0x0f) {
             return std::nullopt;
         }
-        out += char(group >> 4);
+        *at++ = char(group >> 4);
     } else if (rest == 3) {
         if (group & 0x03) {
             return std::nullopt;
         }
-        out += char(group >> 10);
-        out += char(group >> 2);
+        *at++ = char(group >> 10);
+        *at++ = char(group >> 2);
     }
     return out;
 }
