@@ -22,6 +22,7 @@
 
 namespace oauth {
 namespace {
+
 using client_records::ClientKey;
 using client_records::ClientPlan;
 using client_records::Head;
