@@ -4,8 +4,8 @@
 # workers, shared, rotated without a reload on an unknown kid, kept when the
 # IdP is down, hung, answers HTML or a huge body, or has a certificate of
 # another CA; the unknown-kid refetch rate limited; nginx -t never waits; the
-# keys survive a reload with the IdP down; the forgeries of t/61 and t/62
-# again through a fetched set.
+# keys survive a reload with the IdP down. The forgeries of the JWT tests
+# through a fetched set are t/92's.
 use strict;
 use warnings;
 use FindBin;
@@ -35,7 +35,7 @@ TestIdP::make_ca($t, $_) for qw(ca rogue-ca);
 TestIdP::make_certificate($t, 'ca', 'idp');
 TestIdP::make_certificate($t, 'rogue-ca', 'rogue');
 
-run($python, $idp_script, 'key', $p, $_) for qw(k1 k2 k3);
+run($python, $idp_script, 'key', $p, $_) for qw(k1 k2);
 
 # One IdP process per issuer, each with its own directory of files.
 my %idp = map { $_ => TestIdP->new($t, $_, python => $python) } qw(main html huge hang down rogue);
@@ -120,18 +120,11 @@ subtest 'a key rotation is picked up without a reload: unknown kid, refetch, 200
     $t->invalid_token_ok('/uri/', token('k1', $iss), 'the removed key no longer verifies');
 };
 
-subtest 'forgeries through a fetched set' => sub {
-    $t->invalid_token_ok('/uri/', token('k2', $iss, 'none'), 'alg none');
-    $t->invalid_token_ok('/uri/', token('k2', $iss, 'hs256'), 'HS256 with the public key as secret');
-    $t->invalid_token_ok('/uri/', token('k3', $iss, 'sign', 'k2'), 'another key under a known kid');
-    $t->invalid_token_ok('/uri/', token('k2', 'https://evil.example', 'sign'), 'wrong iss');
-};
-
 subtest 'a flood of random kids refetches at most once per 30 s' => sub {
     my $before = hits('main');
     my $started = time;
     for my $i (1 .. 40) {
-        my $r = $t->bearer_get('/uri/', token('k2', $iss, 'sign', "random-$i-" . int(rand 1e9)));
+        my $r = $t->bearer_get('/uri/', token('k2', $iss, "random-$i-" . int(rand 1e9)));
         is $r->{status}, 401, "kid $i refused" or diag show($r);
     }
     cmp_ok hits('main') - $before, '<=', 1, 'at most one fetch for all of them';
