@@ -17,8 +17,7 @@ use OAuthTest qw(need_module need_python show passed_ok);
 use TestIdP;
 
 need_module();
-plan skip_all => 'a request waits at most 2 s for a refetch, and a TLS fetch under memcheck takes longer: not under valgrind'
-    if $ENV{OAUTH_VALGRIND};
+TestIdP::skip_under_valgrind();
 
 
 my $python = need_python('jwt, cryptography', 'python3-jwt');
@@ -90,25 +89,15 @@ subtest 'nginx -t: a URL is checked for its form only, never fetched' => sub {
 
 $t->start;
 
-# The first fetch comes from the workers right after the start.
-sub wait_passes {
-    my ($path, $token, $seconds) = @_;
-    my $deadline = time + ($seconds // 5);
-    my $r;
-    do { $r = $t->bearer_get($path, $token); return $r if $r->{status} == 200; sleep 0.1 }
-        while time < $deadline;
-    return $r;
-}
-
 my $iss = issuer('main');
 subtest 'jwks_uri and discovery: the keys are fetched at start, over verified https' => sub {
-    passed_ok(wait_passes('/uri/', token('k1', $iss)), 'jwks_uri');
-    passed_ok(wait_passes('/disc/', token('k1', $iss)), 'discovery');
+    passed_ok(TestIdP::wait_passes($t, '/uri/', token('k1', $iss)), 'jwks_uri');
+    passed_ok(TestIdP::wait_passes($t, '/disc/', token('k1', $iss)), 'discovery');
     my $hits = OAuthTest::slurp(idp_dir('main') . '/hits');
     like $hits, qr{^/\.well-known/openid-configuration$}m, 'discovery read the metadata';
     like $t->error_log, qr/\[notice\].*oauth_trust_issuer "\Q$iss\E": keys fetched \(version 1\)/,
         'logged at notice';
-    passed_ok(wait_passes("/$_/", token('k1', issuer($_))), "$_: keys while the IdP behaves")
+    passed_ok(TestIdP::wait_passes($t, "/$_/", token('k1', issuer($_))), "$_: keys while the IdP behaves")
         for qw(html huge hang down);
 };
 

@@ -15,10 +15,10 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use Test::More;
 use OAuthTest qw(need_module need_or_skip need_python show passed_ok);
+use TestIdP;
 
 need_module();
-plan skip_all => 'a request waits at most 2 s for a refetch, and a TLS fetch under memcheck takes longer: not under valgrind'
-    if $ENV{OAUTH_VALGRIND};
+TestIdP::skip_under_valgrind();
 
 
 my $root = "$FindBin::Bin/..";
@@ -93,19 +93,10 @@ $t->write_conf(http => "oauth_token_zone tokens:1m;\noauth_trusted_certificate c
 start_idp('first');
 $t->start;
 
-sub wait_passes {
-    my ($path, $token) = @_;
-    my $deadline = time + 5;
-    my $r;
-    do { $r = $t->bearer_get($path, $token); return $r if $r->{status} == 200; sleep 0.1 }
-        while time < $deadline;
-    return $r;
-}
-
 my $first = token();
 is kid_of($first), 'first', "oidc-provider signs with its first key";
-passed_ok(wait_passes('/disc/', $first), 'discovery: its token passes');
-passed_ok(wait_passes('/uri/', $first), 'jwks_uri: its token passes');
+passed_ok(TestIdP::wait_passes($t, '/disc/', $first), 'discovery: its token passes');
+passed_ok(TestIdP::wait_passes($t, '/uri/', $first), 'jwks_uri: its token passes');
 
 my $second;
 subtest 'its key rotation is picked up without a reload' => sub {

@@ -12,7 +12,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use Time::HiRes qw(time sleep);
 use OAuthTest qw(need_module need_python);
 use TestIdP;
 
@@ -121,22 +120,9 @@ sub token {
         "$idp-sig", $issuer{$recipe}, $audience);
 }
 
-# Keys are fetched by the workers after start: the first request may find none yet.
-sub get_until_fetched {
-    my ($path, $token) = @_;
-    my $deadline = time + 15;
-    my $r;
-    do {
-        $r = $t->bearer_get($path, $token);
-        return $r if $r->{status} == 200;
-        sleep 0.2;
-    } while (time < $deadline);
-    return $r;
-}
-
 for my $name (sort keys %recipe) {
     subtest "recipe $name" => sub {
-        my $r = get_until_fetched("/$name/orders/x", token($name, $audience{$name}));
+        my $r = TestIdP::wait_passes($t, "/$name/orders/x", token($name, $audience{$name}), 15);
         is $r->{status}, 200, 'the token passes' or diag explain $r;
         like $r->{content}, qr/^client=\Q$plays{$name}{client}\E$/m, 'the backend is told its client';
         $r = $t->bearer_get("/$name/orders/x", token($name, 'https://other.example.com'));

@@ -12,14 +12,12 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use Time::HiRes qw(time sleep);
 use OAuthTest qw(need_module need_python show);
 use JwtForgeries;
 use TestIdP;
 
 need_module();
-plan skip_all => 'a request waits at most 2 s for a refetch, and a TLS fetch under memcheck takes longer: not under valgrind'
-    if $ENV{OAUTH_VALGRIND};
+TestIdP::skip_under_valgrind();
 
 my $python = need_python('jwt, cryptography', 'python3-jwt');
 my $jwks_of = "$FindBin::Bin/interop/idp_jwt.py";
@@ -72,22 +70,12 @@ sub forge {
         issuer => $issuer{$source}, client => 'svc', scope => 'read write');
 }
 
-# The workers fetch the keys right after the start.
-sub wait_passes {
-    my ($path, $token) = @_;
-    my $deadline = time + 10;
-    my $r;
-    do { $r = $t->bearer_get($path, $token); return $r if $r->{status} == 200; sleep 0.1 }
-        while time < $deadline;
-    return $r;
-}
-
 my %control;
 for my $source (@sources) {
     for my $type (qw(EC RSA)) {
         subtest "$source, $type: a token signed right passes, every forgery is refused" => sub {
             my %forged = forge($source, $type);
-            my $r = wait_passes("/$source/", $forged{control});
+            my $r = TestIdP::wait_passes($t, "/$source/", $forged{control});
             is $r->{status}, 200, "/$source/: the control passes once the keys are in" or diag show($r);
             JwtForgeries::control_passes_ok($t, "/$source-lenient/", \%forged);
             JwtForgeries::refused_ok($t, "/$source/", \%forged, trusted => 1);
