@@ -111,6 +111,8 @@ forged = {
     "four-segments": control + "." + control.rsplit(".", 1)[1],
     "padded-signature": control + "=",
     "non-canonical-signature": non_canonical(control),
+    # One element, two scopes once the array is joined (t/64).
+    "scp-element-with-space": signed(claims(scp=["read admin"])),
     "duplicate-iss": by_hand({}, body[:-1] + ', "iss": "https://attacker.example"}', sign_right),
     "wrong-iss": signed(claims(iss=issuer + "/other")),
     "wrong-typ": signed(claims(), typ="JWT"),

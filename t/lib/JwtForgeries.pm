@@ -48,6 +48,8 @@ my %CHECK = (
     'padded-signature'        => $SHAPE,
     'non-canonical-signature' => $SHAPE,
     'duplicate-iss'           => $SHAPE,
+    'scp-element-with-space'  =>
+        'its scopes are not space-separated scope tokens or an array of single scopes (in scope, scp)',
     'wrong-iss'               => 'its iss is not trusted here',
     'expired'                 => $EXP,
     'no-exp'                  => $EXP,
