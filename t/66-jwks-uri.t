@@ -110,14 +110,17 @@ subtest 'a key rotation is picked up without a reload: unknown kid, refetch, 200
 };
 
 subtest 'a flood of random kids refetches at most once per 30 s' => sub {
+    my @flood = map { token('k2', $iss, "random-$_-" . int(rand 1e9)) } 1 .. 40;
     my $before = hits('main');
-    my $started = time;
+    my $slowest = 0;
     for my $i (1 .. 40) {
-        my $r = $t->bearer_get('/uri/', token('k2', $iss, "random-$i-" . int(rand 1e9)));
+        my $sent = time;
+        my $r = $t->bearer_get('/uri/', $flood[$i - 1]);
+        $slowest = time - $sent if time - $sent > $slowest;
         is $r->{status}, 401, "kid $i refused" or diag show($r);
     }
     cmp_ok hits('main') - $before, '<=', 1, 'at most one fetch for all of them';
-    cmp_ok time - $started, '<', 40 * 2, 'no request waits more than the bound';
+    cmp_ok $slowest, '<', 2.5, 'no request waits more than the 2 s bound';
 };
 
 sub warnings_about { my $i = issuer($_[0]); scalar(() = $t->error_log =~ /\[warn\].*oauth_trust_issuer "\Q$i\E": cannot fetch its keys/g) }
