@@ -4,8 +4,8 @@
 # workers, shared, rotated without a reload on an unknown kid, kept when the
 # IdP is down, hung, answers HTML or a huge body, or has a certificate of
 # another CA; the unknown-kid refetch rate limited; nginx -t never waits; the
-# keys survive a reload with the IdP down; the forgeries of t/61 and t/62
-# again through a fetched set.
+# keys survive a reload with the IdP down. The forgeries of the JWT tests
+# through a fetched set are t/92's.
 use strict;
 use warnings;
 use FindBin;
@@ -17,8 +17,7 @@ use OAuthTest qw(need_module need_python show passed_ok);
 use TestIdP;
 
 need_module();
-plan skip_all => 'a request waits at most 2 s for a refetch, and a TLS fetch under memcheck takes longer: not under valgrind'
-    if $ENV{OAUTH_VALGRIND};
+TestIdP::skip_under_valgrind();
 
 
 my $python = need_python('jwt, cryptography', 'python3-jwt');
@@ -35,7 +34,7 @@ TestIdP::make_ca($t, $_) for qw(ca rogue-ca);
 TestIdP::make_certificate($t, 'ca', 'idp');
 TestIdP::make_certificate($t, 'rogue-ca', 'rogue');
 
-run($python, $idp_script, 'key', $p, $_) for qw(k1 k2 k3);
+run($python, $idp_script, 'key', $p, $_) for qw(k1 k2);
 
 # One IdP process per issuer, each with its own directory of files.
 my %idp = map { $_ => TestIdP->new($t, $_, python => $python) } qw(main html huge hang down rogue);
@@ -90,25 +89,15 @@ subtest 'nginx -t: a URL is checked for its form only, never fetched' => sub {
 
 $t->start;
 
-# The first fetch comes from the workers right after the start.
-sub wait_passes {
-    my ($path, $token, $seconds) = @_;
-    my $deadline = time + ($seconds // 5);
-    my $r;
-    do { $r = $t->bearer_get($path, $token); return $r if $r->{status} == 200; sleep 0.1 }
-        while time < $deadline;
-    return $r;
-}
-
 my $iss = issuer('main');
 subtest 'jwks_uri and discovery: the keys are fetched at start, over verified https' => sub {
-    passed_ok(wait_passes('/uri/', token('k1', $iss)), 'jwks_uri');
-    passed_ok(wait_passes('/disc/', token('k1', $iss)), 'discovery');
+    passed_ok(TestIdP::wait_passes($t, '/uri/', token('k1', $iss)), 'jwks_uri');
+    passed_ok(TestIdP::wait_passes($t, '/disc/', token('k1', $iss)), 'discovery');
     my $hits = OAuthTest::slurp(idp_dir('main') . '/hits');
     like $hits, qr{^/\.well-known/openid-configuration$}m, 'discovery read the metadata';
     like $t->error_log, qr/\[notice\].*oauth_trust_issuer "\Q$iss\E": keys fetched \(version 1\)/,
         'logged at notice';
-    passed_ok(wait_passes("/$_/", token('k1', issuer($_))), "$_: keys while the IdP behaves")
+    passed_ok(TestIdP::wait_passes($t, "/$_/", token('k1', issuer($_))), "$_: keys while the IdP behaves")
         for qw(html huge hang down);
 };
 
@@ -120,22 +109,18 @@ subtest 'a key rotation is picked up without a reload: unknown kid, refetch, 200
     $t->invalid_token_ok('/uri/', token('k1', $iss), 'the removed key no longer verifies');
 };
 
-subtest 'forgeries through a fetched set' => sub {
-    $t->invalid_token_ok('/uri/', token('k2', $iss, 'none'), 'alg none');
-    $t->invalid_token_ok('/uri/', token('k2', $iss, 'hs256'), 'HS256 with the public key as secret');
-    $t->invalid_token_ok('/uri/', token('k3', $iss, 'sign', 'k2'), 'another key under a known kid');
-    $t->invalid_token_ok('/uri/', token('k2', 'https://evil.example', 'sign'), 'wrong iss');
-};
-
 subtest 'a flood of random kids refetches at most once per 30 s' => sub {
+    my @flood = map { token('k2', $iss, "random-$_-" . int(rand 1e9)) } 1 .. 40;
     my $before = hits('main');
-    my $started = time;
+    my $slowest = 0;
     for my $i (1 .. 40) {
-        my $r = $t->bearer_get('/uri/', token('k2', $iss, 'sign', "random-$i-" . int(rand 1e9)));
+        my $sent = time;
+        my $r = $t->bearer_get('/uri/', $flood[$i - 1]);
+        $slowest = time - $sent if time - $sent > $slowest;
         is $r->{status}, 401, "kid $i refused" or diag show($r);
     }
     cmp_ok hits('main') - $before, '<=', 1, 'at most one fetch for all of them';
-    cmp_ok time - $started, '<', 40 * 2, 'no request waits more than the bound';
+    cmp_ok $slowest, '<', 2.5, 'no request waits more than the 2 s bound';
 };
 
 sub warnings_about { my $i = issuer($_[0]); scalar(() = $t->error_log =~ /\[warn\].*oauth_trust_issuer "\Q$i\E": cannot fetch its keys/g) }

@@ -1,9 +1,10 @@
 # Keys from a URL with a real RFC 9068 issuer: node oidc-provider over https
 # on loopback, with a CA made here (t/interop/oidc_provider.mjs), issuing JWT
 # access tokens by the client credentials grant. discovery and jwks_uri both
-# take its keys; its key rotation (restarted with a new key) is picked up
-# without a reload; its tokens keep passing with it stopped, and across a
-# reload.
+# take its keys; a flood of tokens naming random kids refetches its keys at
+# most once per 30 s, while its own tokens pass at once; its key rotation
+# (restarted with a new key) is picked up without a reload; its tokens keep
+# passing with it stopped, and across a reload.
 use strict;
 use warnings;
 use FindBin;
@@ -13,11 +14,11 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use Test::More;
-use OAuthTest qw(need_module need_or_skip show passed_ok);
+use OAuthTest qw(need_module need_or_skip need_python show passed_ok);
+use TestIdP;
 
 need_module();
-plan skip_all => 'a request waits at most 2 s for a refetch, and a TLS fetch under memcheck takes longer: not under valgrind'
-    if $ENV{OAUTH_VALGRIND};
+TestIdP::skip_under_valgrind();
 
 
 my $root = "$FindBin::Bin/..";
@@ -26,6 +27,7 @@ my $script = "$FindBin::Bin/interop/oidc_provider.mjs";
 need_or_skip(-f "$root/node_modules/oidc-provider/package.json"
     && system('node -e "" >/dev/null 2>&1') == 0 && system('curl --version >/dev/null 2>&1') == 0,
     'node, curl or node_modules/oidc-provider is missing');
+my $python = need_python('jwt, cryptography', 'python3-jwt');
 
 my $t = OAuthTest->new;
 my $p = $t->prefix;
@@ -85,37 +87,62 @@ sub location {
         . "        oauth_require_audience https://api.example; alias %%PREFIX%%/html/; }\n";
 }
 $t->write_conf(http => "oauth_token_zone tokens:1m;\noauth_trusted_certificate ca.pem;\n"
-    . "server {\n    listen 127.0.0.1:%%PORT%%;\n"
+    . "server {\n    listen 127.0.0.1:%%PORT%%;\n    location = /metrics { oauth_metrics; }\n"
     . location('disc', 'discovery') . location('uri', "jwks_uri=$issuer/jwks") . "}\n");
 
 start_idp('first');
 $t->start;
 
-sub wait_passes {
-    my ($path, $token) = @_;
-    my $deadline = time + 5;
-    my $r;
-    do { $r = $t->bearer_get($path, $token); return $r if $r->{status} == 200; sleep 0.1 }
-        while time < $deadline;
-    return $r;
-}
-
 my $first = token();
 is kid_of($first), 'first', "oidc-provider signs with its first key";
-passed_ok(wait_passes('/disc/', $first), 'discovery: its token passes');
-passed_ok(wait_passes('/uri/', $first), 'jwks_uri: its token passes');
+passed_ok(TestIdP::wait_passes($t, '/disc/', $first), 'discovery: its token passes');
+passed_ok(TestIdP::wait_passes($t, '/uri/', $first), 'jwks_uri: its token passes');
 
+my $second;
 subtest 'its key rotation is picked up without a reload' => sub {
     stop_idp();
     start_idp('second');
-    my $second = token();
+    $second = token();
     is kid_of($second), 'second', 'restarted with a new key';
     passed_ok($t->bearer_get('/disc/', $second), 'discovery: a token of the new key, at once');
     passed_ok($t->bearer_get('/uri/', $second), 'jwks_uri: a token of the new key, at once');
     $t->invalid_token_ok('/uri/', $first, 'a token of the key it no longer publishes');
     like $t->error_log, qr/\[notice\].*oauth_trust_issuer "\Q$issuer\E": keys fetched \(version 2\)/,
         'the new set is logged';
+};
 
+# The fetches of its key set from jwks_uri, as nginx counts them.
+sub uri_fetches {
+    my $metrics = $t->request('GET', '/metrics')->{content};
+    my $labels = sprintf 'issuer="%s",source="%s/jwks"', $issuer, $issuer;
+    my $count = 0;
+    $count += $1 while $metrics =~ /^oauth_trusted_key_fetches_total\{\Q$labels\E,result="\w+"\} (\d+)$/mg;
+    return $count;
+}
+
+subtest 'a flood of random kids: at most one refetch, and its own tokens pass throughout' => sub {
+    my $idp_https = "$FindBin::Bin/interop/idp_https.py";
+    run($python, $idp_https, 'key', $p, 'flooder');
+    my @flood = map { run($python, $idp_https, 'token', $p, 'flooder', $issuer,
+        "random-$_-" . int(rand 1e9)) } 1 .. 40;
+    my $before = uri_fetches();
+    cmp_ok $before, '>=', 1, 'its keys were fetched from jwks_uri before';
+    my ($started, $slowest, @bad) = (time, 0);
+    for my $forged (@flood) {
+        my $sent = time;
+        my $r = $t->bearer_get('/uri/', $forged);
+        $slowest = time - $sent if time - $sent > $slowest;
+        push @bad, $r if $r->{status} != 401;
+        my $genuine = $t->bearer_get('/uri/', $second);
+        push @bad, $genuine if $genuine->{status} != 200;
+    }
+    is scalar(@bad), 0, 'every random kid refused, every token of its key passed' or diag show($bad[0]);
+    cmp_ok uri_fetches() - $before, '<=', 1, 'at most one refetch for the 40 kids';
+    cmp_ok $slowest, '<', 2.5, 'no request waited more than the 2 s bound';
+    cmp_ok time - $started, '<', 10, 'nor did the flood wait for each kid';
+};
+
+subtest 'with it stopped, its tokens pass, and across a reload' => sub {
     stop_idp();
     passed_ok($t->bearer_get('/uri/', $second), 'with oidc-provider stopped, its tokens pass');
     ok $t->reload, 'reloaded with it stopped';

@@ -12,7 +12,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use Time::HiRes qw(time sleep);
 use OAuthTest qw(need_module need_python);
 use TestIdP;
 
@@ -27,7 +26,9 @@ my %recipe;
     $recipe{$1} = $2 while $readme =~ /<!-- recipe: ([\w-]+) -->\n```nginx\n(.*?)```/sg;
 }
 # Each recipe: the test IdP that plays its vendor, the shape of token it
-# mints, and the client the backend must be told (idp_shapes.py's).
+# mints, and the client the backend must be told (idp_shapes.py's); with
+# `delegated`, the recipe's second location takes a user's token of that
+# shape, whose client and scopes the backend is told.
 my %plays = (
     keycloak        => {idp => 'keycloak', shape => 'keycloak',      client => 'orders-web'},
     auth0           => {idp => 'auth0',    shape => 'auth0',         client => 'Zk9aQ2xpZW50SWQ'},
@@ -36,7 +37,9 @@ my %plays = (
     'entra-v1'      => {idp => 'entra',    shape => 'entra-v1',
                         client => '11111111-2222-3333-4444-555555555555'},
     'entra-v2'      => {idp => 'entra',    shape => 'entra-v2-app',
-                        client => '11111111-2222-3333-4444-555555555555'},
+                        client => '11111111-2222-3333-4444-555555555555',
+                        delegated => {location => 'me/orders', shape => 'entra-v2-delegated',
+                                      scope => 'Orders.Read User.Read'}},
     'oidc-provider' => {idp => 'rfc9068',  shape => 'rfc9068',       client => 'orders-service'},
 );
 is_deeply [sort keys %recipe], [sort keys %plays], 'the README has a recipe for each IdP'
@@ -66,17 +69,22 @@ sub on_loopback {
     return $text;
 }
 
-# Each recipe in a location of its own, its backend an echo of what it was told.
+# Each recipe's locations under a prefix of its own, its backend an echo of
+# what it was told.
 my (%issuer, %audience);
 my $locations = '';
 for my $name (sort keys %recipe) {
     my $text = on_loopback($recipe{$name});
     ($issuer{$name}) = $text =~ /oauth_trust_issuer (\S+)/;
     ($audience{$name}) = $text =~ /oauth_require_audience (\S+);/;
-    like $text, qr{^location /orders/ \{}, "$name: one location";
-    like $text, qr{proxy_pass http://127\.0\.0\.1:8080;}, "$name: a backend";
-    $text =~ s{^location /orders/}{location /$name/};
-    $text =~ s{proxy_pass http://127\.0\.0\.1:8080;}{proxy_pass http://127.0.0.1:%%PORT%%/echo/;};
+    like $text, qr{^location /orders/ \{}, "$name: its location /orders/";
+    my $delegated = $plays{$name}{delegated};
+    like $text, qr{^location /\Q$delegated->{location}\E/ \{}m, "$name: its location for delegated tokens"
+        if $delegated;
+    is scalar(() = $text =~ /^location /mg), scalar(() = $text =~ /proxy_pass http:\/\/127\.0\.0\.1:8080;/g),
+        "$name: a backend in each location";
+    $text =~ s{^location /}{location /$name/}mg;
+    $text =~ s{proxy_pass http://127\.0\.0\.1:8080;}{proxy_pass http://127.0.0.1:%%PORT%%/echo/;}g;
     $locations .= $text;
 }
 
@@ -96,7 +104,7 @@ oauth_token_zone tokens:1m;
 oauth_trusted_certificate ca.pem;
 server {
     listen 127.0.0.1:%%PORT%%;
-    location /echo/ { return 200 "client=\$http_x_client\\n"; }
+    location /echo/ { return 200 "client=\$http_x_client\\nscope=\$http_x_scope\\n"; }
 $locations
 }
 EOF_HTTP
@@ -106,32 +114,37 @@ unlike $out, qr/\[warn\].*typ/, 'no recipe draws the warning of a permissive typ
 $t->start;
 
 sub token {
-    my ($recipe, $audience) = @_;
+    my ($recipe, $audience, $shape) = @_;
     my $idp = $plays{$recipe}{idp};
-    return $t->output_of($python, $shapes, $plays{$recipe}{shape}, "$p/$idp.pem", "$idp-sig",
-        $issuer{$recipe}, $audience);
-}
-
-# Keys are fetched by the workers after start: the first request may find none yet.
-sub get_until_fetched {
-    my ($path, $token) = @_;
-    my $deadline = time + 15;
-    my $r;
-    do {
-        $r = $t->bearer_get($path, $token);
-        return $r if $r->{status} == 200;
-        sleep 0.2;
-    } while (time < $deadline);
-    return $r;
+    return $t->output_of($python, $shapes, $shape // $plays{$recipe}{shape}, "$p/$idp.pem",
+        "$idp-sig", $issuer{$recipe}, $audience);
 }
 
 for my $name (sort keys %recipe) {
     subtest "recipe $name" => sub {
-        my $r = get_until_fetched("/$name/x", token($name, $audience{$name}));
+        my $r = TestIdP::wait_passes($t, "/$name/orders/x", token($name, $audience{$name}), 15);
         is $r->{status}, 200, 'the token passes' or diag explain $r;
-        is $r->{content}, "client=$plays{$name}{client}\n", 'the backend is told its client';
-        $r = $t->bearer_get("/$name/x", token($name, 'https://other.example.com'));
+        like $r->{content}, qr/^client=\Q$plays{$name}{client}\E$/m, 'the backend is told its client';
+        $r = $t->bearer_get("/$name/orders/x", token($name, 'https://other.example.com'));
         is $r->{status}, 401, 'a token for another audience is refused';
+    };
+}
+
+for my $name (grep { $plays{$_}{delegated} } sort keys %plays) {
+    my $delegated = $plays{$name}{delegated};
+    my $path = "/$name/$delegated->{location}/x";
+    subtest "recipe $name, a user's token ($delegated->{shape})" => sub {
+        my $user_token = token($name, $audience{$name}, $delegated->{shape});
+        my $r = $t->bearer_get($path, $user_token);
+        is $r->{status}, 200, 'the token passes' or diag explain $r;
+        is $r->{content}, "client=$plays{$name}{client}\nscope=$delegated->{scope}\n",
+            'the backend is told the client application, not the user, and the scopes of scp';
+        is $t->bearer_get("/$name/orders/x", $user_token)->{status}, 403,
+            "the app-only location refuses it: no application permission";
+        is $t->bearer_get($path, token($name, $audience{$name}))->{status}, 403,
+            "the app-only token is refused here: no delegated scope";
+        is $t->bearer_get($path, token($name, 'https://other.example.com', $delegated->{shape}))->{status},
+            401, 'a token for another audience is refused';
     };
 }
 

@@ -15,13 +15,9 @@ writing them:
 usage: idp_https.py serve DIR PORT [CERT KEY]   https with CERT, else http
        idp_https.py key DIR NAME                an RSA key, DIR/NAME.pem
        idp_https.py jwks DIR NAME...            the JWK Set of those keys
-       idp_https.py token DIR NAME ISSUER [FORGERY [KID]]
-           a token of NAME's key (kid NAME, or KID); FORGERY: none,
-           hs256 (the public key as HMAC secret), other-key (KID's name,
-           another key's signature)"""
-import base64
-import hashlib
-import hmac
+       idp_https.py token DIR NAME ISSUER [KID]
+           a token of NAME's key, under kid NAME or KID (the forgeries of
+           the JWT tests are t/interop/forge_jwt.py's)"""
 import http.server
 import json
 import os
@@ -93,30 +89,12 @@ def load(directory, name):
         return serialization.load_pem_private_key(f.read(), None)
 
 
-def public_pem(key):
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def token(directory, name, issuer, forgery=None, kid=None):
+def token(directory, name, issuer, kid=None):
     now = int(time.time())
     claims = {"iss": issuer, "sub": "svc", "client_id": "svc", "aud": "https://api.example",
               "scope": "read", "iat": now, "exp": now + 600, "jti": os.urandom(8).hex()}
     header = {"typ": "at+jwt", "kid": kid or name}
-    key = load(directory, name)
-    if forgery == "none":
-        head = b64(json.dumps(dict(header, alg="none")).encode())
-        return head + "." + b64(json.dumps(claims).encode()) + "."
-    if forgery == "hs256":
-        head = b64(json.dumps(dict(header, alg="HS256")).encode())
-        signing_input = head + "." + b64(json.dumps(claims).encode())
-        mac = hmac.new(public_pem(key), signing_input.encode(), hashlib.sha256).digest()
-        return signing_input + "." + b64(mac)
-    return jwt.encode(claims, key, algorithm="RS256", headers=header)
+    return jwt.encode(claims, load(directory, name), algorithm="RS256", headers=header)
 
 
 def main(argv):
@@ -136,7 +114,7 @@ def main(argv):
             keys.append(dict(jwk, kid=name, use="sig", alg="RS256"))
         print(json.dumps({"keys": keys}))
     elif command == "token":
-        print(token(directory, argv[3], argv[4], *argv[5:7]))
+        print(token(directory, argv[3], argv[4], *argv[5:6]))
     else:
         sys.exit(__doc__)
 
