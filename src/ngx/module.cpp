@@ -241,6 +241,7 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     ngx_str_t &path = scf->paths[size_t(endpoint->kind)];
     if (path.len == 0 && clcf->regex == nullptr && !clcf->named) {
         path = clcf->name;
+        scf->jwt_tokens |= endpoint->kind == Endpoint::token && endpoint->jwt;
     }
     return NGX_CONF_OK;
 }
@@ -595,8 +596,9 @@ char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     try {
-        oauth::MetadataConfig metadata{view(scf->issuer), view(scf->paths[0]), view(scf->paths[1]),
-                                       view(scf->paths[2]), view(scf->jwks_path)};
+        oauth::MetadataConfig metadata{view(scf->issuer),    view(scf->paths[0]),
+                                       view(scf->paths[1]),  view(scf->paths[2]),
+                                       view(scf->jwks_path), scf->jwt_tokens};
         const oauth::Registry *registry =
             conf->clients == NGX_CONF_UNSET_PTR ? nullptr : conf->clients;
         conf->metadata_document = ngxString(cf->pool, oauth::render_metadata(metadata, registry));
