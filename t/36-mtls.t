@@ -108,7 +108,6 @@ server {
     oauth_issuer https://127.0.0.1:$port;
     oauth_signing_key signing.pem;
     location = /token { oauth_token_endpoint format=jwt; }
-    location = /opaque { oauth_token_endpoint; }
     location = /introspect { oauth_introspection_endpoint; }
     location = /.well-known/oauth-authorization-server { oauth_metadata; }
     location /api/ { oauth_require_scope read; alias %%PREFIX%%/html/; }
@@ -233,11 +232,13 @@ subtest 'introspection answers cnf' => sub {
     is $r->{json}{cnf}{'x5t#S256'}, thumbprint('san'), 'cnf names the certificate';
 };
 
-subtest 'a bound client on an opaque endpoint is refused, not issued a bearer token' => sub {
-    my $r = token_with('san', 'bound', path => '/opaque');
-    is $r->{status}, 500, '500' or diag show($r);
-    like $t->error_log, qr/"bound": client asks for certificate-bound tokens.*format=jwt/,
-        'the log says how to fix it';
+subtest 'nginx -t refuses a bound client at an opaque token endpoint' => sub {
+    my $conf = OAuthTest::slurp($t->conf_path);
+    $conf =~ s{(location = /token \{ oauth_token_endpoint) format=jwt;}{$1;} or die;
+    my ($rc, $out) = $t->nginx_t($conf, 'opaque.conf');
+    isnt $rc, 0, 'nginx -t fails';
+    like $out, qr/client "bound" asks for certificate-bound tokens.*format=jwt in \S+opaque\.conf:\d+/,
+        'it names the client, the fix and the line';
 };
 
 subtest 'metadata' => sub {

@@ -10,6 +10,7 @@
 
 #include "core/jose/verdict_cache.hpp"
 #include "core/endpoints/metadata.hpp"
+#include "core/endpoints/token_endpoint.hpp"
 #include "core/tokens/revocation_list.hpp"
 #include "core/http/text.hpp"
 
@@ -579,6 +580,15 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
     }
     if (endpoint->jwt && checkJwtIssuance(cf, endpoint) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
+    }
+    if (endpoint->kind == Endpoint::token) {
+        std::optional<std::string> problem =
+            oauth::check_certificate_binding(*conf->clients, endpoint->jwt);
+        if (problem) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %V:%ui", problem->c_str(),
+                          &endpoint->place.file, endpoint->place.line);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
     noteFleetEndpoint(cf, *endpoint, *conf->clients);

@@ -109,6 +109,15 @@ HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &a
     return response;
 }
 
+std::optional<std::string> binding_problem(const Client &client, bool jwt) {
+    if (!client.certificate_bound_tokens || jwt) {
+        return std::nullopt;
+    }
+    return "client \"" + client.id +
+           "\" asks for certificate-bound tokens (tls_client_certificate_bound_access_tokens), "
+           "which only JWTs carry: give this oauth_token_endpoint format=jwt";
+}
+
 // RFC 8705 §3: a client registered for bound tokens gets them only over a
 // connection with a certificate, and only as JWTs: the store keeps no
 // thumbprint, and a token the gate cannot hold to its certificate is not
@@ -117,16 +126,13 @@ std::optional<HttpResponse> bind_to_certificate(const Client &client,
                                                 const PresentedCertificate &certificate,
                                                 const TokenEndpointConfig &config,
                                                 CertificateBinding &binding) {
+    if (std::optional<std::string> problem = binding_problem(client, config.jwt_key != nullptr)) {
+        HttpResponse response = no_token("");
+        response.log_message = std::move(*problem);  // nginx -t refuses it first
+        return response;
+    }
     if (!client.certificate_bound_tokens) {
         return std::nullopt;
-    }
-    if (config.jwt_key == nullptr) {
-        HttpResponse response = no_token(
-            "client asks for certificate-bound tokens "
-            "(tls_client_certificate_bound_access_tokens), which only JWTs carry: give this "
-            "oauth_token_endpoint format=jwt");
-        response.log_message.insert(0, "\"" + client.id + "\": ");
-        return response;
     }
     if (certificate.der.empty()) {
         return error_response(400, "invalid_request",
@@ -182,6 +188,15 @@ HttpResponse answer(const FormRequest &request, ClientRequest &client_request,
 }
 
 }  // namespace
+
+std::optional<std::string> check_certificate_binding(const Registry &registry, bool jwt) {
+    for (const Client &client : registry.clients()) {
+        if (std::optional<std::string> problem = binding_problem(client, jwt)) {
+            return problem;
+        }
+    }
+    return std::nullopt;
+}
 
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
                                   TokenStore &store, const TokenEndpointConfig &config,
