@@ -110,6 +110,7 @@ server {
     location = /token { oauth_token_endpoint format=jwt; }
     location = /introspect { oauth_introspection_endpoint; }
     location = /.well-known/oauth-authorization-server { oauth_metadata; }
+    location = /metrics { oauth_metrics; }
     location /api/ { oauth_require_scope read; alias %%PREFIX%%/html/; }
 }
 CONF
@@ -239,6 +240,19 @@ subtest 'nginx -t refuses a bound client at an opaque token endpoint' => sub {
     isnt $rc, 0, 'nginx -t fails';
     like $out, qr/client "bound" asks for certificate-bound tokens.*format=jwt in \S+opaque\.conf:\d+/,
         'it names the client, the fix and the line';
+};
+
+subtest 'metrics count each method, authenticated or not' => sub {
+    my $text = curl('GET', '/metrics')->{text};
+    my %count = $text =~ /^oauth_client_authentications_total\{zone="tokens",(method="[a-z_]+",result="[a-z]+")\} (\d+)$/mg;
+    cmp_ok $count{'method="tls_client_auth",result="ok"'} // 0, '>=', 3, 'tls_client_auth ok';
+    cmp_ok $count{'method="tls_client_auth",result="failed"'} // 0, '>=', 5, 'tls_client_auth failed';
+    cmp_ok $count{'method="self_signed_tls_client_auth",result="ok"'} // 0, '>=', 1,
+        'self_signed_tls_client_auth ok';
+    cmp_ok $count{'method="self_signed_tls_client_auth",result="failed"'} // 0, '>=', 2,
+        'self_signed_tls_client_auth failed';
+    cmp_ok $count{'method="other",result="failed"'} // 0, '>=', 1,
+        'a certificate for a client of a secret: other, failed';
 };
 
 subtest 'metadata' => sub {

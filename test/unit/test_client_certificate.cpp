@@ -18,6 +18,7 @@
 #include "core/http/base64.hpp"
 #include "core/jose/access_token.hpp"
 #include "core/jose/gate.hpp"
+#include "core/metrics/exposition.hpp"
 #include "fixtures.hpp"
 
 namespace {
@@ -320,6 +321,37 @@ void bound_tokens_need_a_jwt_endpoint(void **) {
     assert_false(oauth::check_certificate_binding(*endpoint.registry, true).has_value());
 }
 
+// Each method is counted apart, authenticated or not, over every endpoint.
+void authentications_are_counted_by_method(void **) {
+    Endpoint endpoint;
+    std::vector<char> memory(16 * 1024);
+    oauth::metrics::Counters::format(memory.data(), memory.size());
+    oauth::metrics::Counters counters(memory.data(), oauth::StoreLock{});
+    const std::string form = "grant_type=client_credentials&client_id=";
+    counters.count_token_response(endpoint.post(form + "m", {client_cert(), true}).outcome);
+    counters.count_token_response(endpoint.post(form + "m", {client_cert(), false}).outcome);
+    counters.count_token_response(endpoint.post(form + "s", {client_cert(), false}).outcome);
+    counters.count_token_response(endpoint.post(form + "app", {client_cert(), true}).outcome);
+    counters.count_token_response(endpoint.post(form + "app&client_secret=app-secret", {}).outcome);
+    counters.count_token_response(endpoint.post("grant_type=client_credentials", {}).outcome);
+    oauth::metrics::ZoneMetrics zone;
+    zone.zone = "tokens";
+    zone.counters = counters.snapshot();
+    std::string text = oauth::metrics::render_exposition({zone});
+    for (const char *line : {
+             R"(method="tls_client_auth",result="ok"} 1)",
+             R"(method="tls_client_auth",result="failed"} 1)",
+             R"(method="self_signed_tls_client_auth",result="ok"} 1)",
+             R"(method="other",result="failed"} 1)",
+             R"(method="client_secret_post",result="ok"} 1)",
+             R"(method="client_secret_basic",result="ok"} 0)",
+         }) {
+        if (text.find(line) == std::string::npos) {
+            fail_msg("no %s in\n%s", line, text.c_str());
+        }
+    }
+}
+
 // ---- the gate --------------------------------------------------------------
 
 struct Gate {
@@ -408,6 +440,7 @@ int main() {
         cmocka_unit_test(token_endpoint_authenticates_by_certificate),
         cmocka_unit_test(bound_client_gets_a_jwt_with_cnf),
         cmocka_unit_test(bound_tokens_need_a_jwt_endpoint),
+        cmocka_unit_test(authentications_are_counted_by_method),
         cmocka_unit_test(gate_refuses_a_bound_token_without_its_certificate),
         cmocka_unit_test(introspection_answers_cnf),
         cmocka_unit_test(metadata_names_the_methods_in_use),

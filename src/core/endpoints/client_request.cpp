@@ -180,6 +180,7 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (standing.has_failures) {
         config_.throttle->clear(presented_.id, request_.client_address);
     }
+    authenticated_ = true;
     return named_;
 }
 
@@ -220,6 +221,29 @@ bool ClientRequest::verify(const Client *client) {
                                                           kind_of(client), now_);
     }
     return false;
+}
+
+void ClientRequest::note(HttpResponse::Outcome &outcome) const {
+    outcome.client = named_client();
+    outcome.authenticated = authenticated_;
+    switch (method_) {
+        case Method::none:
+            return;
+        case Method::basic:
+            outcome.auth_method = "client_secret_basic";
+            return;
+        case Method::post:
+            outcome.auth_method = "client_secret_post";
+            return;
+        case Method::certificate:
+            break;
+    }
+    bool self_signed =
+        named_ != nullptr && named_->auth_method == ClientAuthMethod::self_signed_tls_client_auth;
+    bool tls = named_ != nullptr && named_->auth_method == ClientAuthMethod::tls_client_auth;
+    outcome.auth_method = self_signed ? "self_signed_tls_client_auth"
+                          : tls       ? "tls_client_auth"
+                                      : "other";
 }
 
 HttpResponse ClientRequest::refusal() const {

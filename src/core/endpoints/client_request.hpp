@@ -74,6 +74,10 @@ class ClientRequest {
         return named_ != nullptr ? std::string_view(named_->id) : std::string_view();
     }
 
+    // What the metrics count of the request: the client it named, and how it
+    // authenticated or tried to.
+    void note(HttpResponse::Outcome &outcome) const;
+
   private:
     enum class Method { none, basic, post, certificate };
 
@@ -96,6 +100,7 @@ class ClientRequest {
     std::string_view basic_problem_;  // why Basic credentials could not be decoded
     ClientCredentials presented_;
     const Client *named_ = nullptr;
+    bool authenticated_ = false;
     std::string failed_client_;             // how the log names who failed
     std::string_view certificate_problem_;  // why the certificate did not authenticate
     uint32_t blocked_for_ = 0;
