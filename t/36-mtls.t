@@ -224,6 +224,20 @@ subtest "a trusted issuer's bound token is held to its certificate" => sub {
     like $r->{challenge}, qr/x5t#S256/, 'which the description names';
 };
 
+subtest 'oauth4webapi: tls_client_auth through customFetch, and its bound token' => sub {
+    my $root = "$FindBin::Bin/..";
+    if (!-f "$root/node_modules/oauth4webapi/package.json" || system('node -e "" >/dev/null 2>&1') != 0) {
+        plan skip_all => 'node or node_modules/oauth4webapi is missing (make integration installs them)'
+            unless $ENV{CI};
+    }
+    my ($rc, $out) = OAuthTest::run_command(['node', "$FindBin::Bin/interop/oauth4webapi_mtls.mjs",
+        "https://127.0.0.1:$port", 'bound', "$p/ca.pem", "$p/san.pem", "$p/san.key",
+        "$p/other.pem", "$p/other.key"], "$p/logs/node.out", 60);
+    like $out, qr/^ok - a token by tls_client_auth$/m, 'oauth4webapi got a token' or diag $out;
+    is $rc, 0, 'every check of the script passed' or diag $out;
+    unlike $out, qr/^not ok/m, 'none failed';
+};
+
 subtest 'introspection answers cnf' => sub {
     my $token = token_with('san', 'bound')->{json}{access_token};
     my $r = curl('POST', '/introspect', cert => 'dn',
