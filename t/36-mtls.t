@@ -278,6 +278,24 @@ subtest 'metadata' => sub {
         'tls_client_certificate_bound_access_tokens';
 };
 
+subtest 'oauth-client-entry makes entries of certificate clients, without a secret' => sub {
+    my $cmd = $ENV{OAUTH_CLIENT_ENTRY};
+    plan skip_all => 'OAUTH_CLIENT_ENTRY is not set' unless $cmd && -x $cmd;
+    unlink "$p/cli.json";
+    for my $args (['--tls-client-auth', 'san_dns=client.example.com', '--bound-tokens', 'cli-san'],
+                  ['--self-signed-cert', "$p/self.pem", 'cli-self']) {
+        my ($rc, $out) = OAuthTest::run_command([$cmd, '--scope', 'read', '--add', "$p/cli.json",
+            @$args], "$p/logs/cli.out");
+        is $rc, 0, "oauth-client-entry @$args[0 .. $#$args - 1]" or diag $out;
+        unlike $out, qr/client_secret/, 'no secret printed';
+    }
+    my $entries = decode_json(OAuthTest::slurp("$p/cli.json"))->{clients};
+    is $entries->[0]{tls_client_auth_san_dns}, 'client.example.com', 'the SAN';
+    ok $entries->[0]{tls_client_certificate_bound_access_tokens}, 'bound tokens';
+    is $entries->[1]{jwks}{keys}[0]{x5c}[0], $self_x5c, 'the x5c is the certificate';
+    ok !grep({ exists $_->{client_secret_hash} } @$entries), 'no secret hash';
+};
+
 subtest 'nginx -t names a registry entry that cannot authenticate' => sub {
     my ($rc, $out) = $t->test_config(clients => {clients => [
         {client_id => 'half', scope => 'read', token_endpoint_auth_method => 'tls_client_auth'}]});

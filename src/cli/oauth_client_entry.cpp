@@ -235,6 +235,7 @@ std::string x5c_of(const std::string &path) {
     }
     std::string encoded = oauth::encode_base64({reinterpret_cast<char *>(der), size_t(length)});
     OPENSSL_free(der);
+    encoded.append((4 - encoded.size() % 4) % 4, '=');  // x5c is padded (RFC 7517 §4.7)
     return encoded;
 }
 
