@@ -270,7 +270,9 @@ void token_endpoint_authenticates_by_certificate(void **) {
     assert_int_equal(endpoint.post(form + "s", {stranger, true}).status, 401);
     // A secret client cannot authenticate with a certificate, nor a
     // certificate client with a secret.
-    assert_int_equal(endpoint.post(form + "app", {client_cert(), true}).status, 401);
+    refused = endpoint.post(form + "app", {client_cert(), true});
+    assert_int_equal(refused.status, 401);
+    assert_true(refused.log_message.find("with a secret, and sent none") != std::string::npos);
     assert_int_equal(endpoint.post(form + "m&client_secret=anything", {client_cert(), true}).status,
                      401);
 }

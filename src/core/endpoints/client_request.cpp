@@ -190,7 +190,11 @@ bool ClientRequest::verify_credentials(const Client &client) {
     CertificateCheck check = CertificateCheck::not_matching;
     switch (client.auth_method) {
         case ClientAuthMethod::client_secret:
-            return method_ != Method::certificate && client.secret.verify(presented_.secret);
+            if (method_ == Method::certificate) {
+                certificate_problem_ = "the client authenticates with a secret, and sent none";
+                return false;
+            }
+            return client.secret.verify(presented_.secret);
         case ClientAuthMethod::tls_client_auth:
             if (method_ == Method::certificate) {
                 check = check_tls_client_auth(request_.certificate, client.tls_identity);
