@@ -20,6 +20,10 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "core/http/base64.hpp"
 #include "core/registry.hpp"
 #include "core/secret.hpp"
 
@@ -31,7 +35,8 @@ constexpr int kUsageError = 2;
 constexpr const char *kUsage =
     "usage: oauth-client-entry [--scope \"A B\"] [--default-scope \"A\"] [--ttl SECONDS]\n"
     "                          [--resource URI]... [--pbkdf2[=ITERATIONS]] [--introspection]\n"
-    "                          [--add FILE] CLIENT_ID\n";
+    "                          [--tls-client-auth KIND=VALUE | --self-signed-cert FILE]...\n"
+    "                          [--bound-tokens] [--add FILE] CLIENT_ID\n";
 
 constexpr const char *kHelp =
     "\n"
@@ -47,6 +52,15 @@ constexpr const char *kHelp =
     "  --pbkdf2[=ITERATIONS]    store a PBKDF2-HMAC-SHA256 hash (default 100000\n"
     "                           iterations) instead of SHA-256\n"
     "  --introspection          let the client call the introspection endpoint\n"
+    "  --tls-client-auth KIND=VALUE\n"
+    "                           the client authenticates with a certificate of the CA\n"
+    "                           nginx trusts (RFC 8705 tls_client_auth) whose subject_dn,\n"
+    "                           san_dns, san_uri, san_ip or san_email is VALUE; no secret\n"
+    "  --self-signed-cert FILE  the client authenticates with the certificate in the PEM\n"
+    "                           FILE (self_signed_tls_client_auth, kept as an x5c of\n"
+    "                           \"jwks\"); may repeat, for a rotation; no secret\n"
+    "  --bound-tokens           bind its tokens to its TLS client certificate (RFC 8705\n"
+    "                           section 3, \"tls_client_certificate_bound_access_tokens\")\n"
     "  --add FILE               add the entry to the registry FILE instead of printing\n"
     "                           it: refuses a CLIENT_ID FILE already has, creates FILE\n"
     "                           (mode 0600) if it does not exist\n"
@@ -65,6 +79,9 @@ struct Options {
     std::vector<std::string> resources;
     std::optional<uint32_t> pbkdf2_iterations;
     bool introspection = false;
+    std::optional<std::string> tls_client_auth;  // --tls-client-auth KIND=VALUE
+    std::vector<std::string> self_signed_certs;  // --self-signed-cert: PEM files
+    bool bound_tokens = false;
     std::optional<std::string> registry_file;  // --add
     bool help = false;
 };
@@ -150,6 +167,13 @@ class CommandLine {
             options.ttl = parse_ttl(value(name, attached));
         } else if (name == "--resource") {
             options.resources.push_back(value(name, attached));
+        } else if (name == "--tls-client-auth") {
+            options.tls_client_auth = value(name, attached);
+        } else if (name == "--self-signed-cert") {
+            options.self_signed_certs.push_back(value(name, attached));
+        } else if (name == "--bound-tokens") {
+            no_value(name, attached);
+            options.bound_tokens = true;
         } else if (name == "--add") {
             options.registry_file = value(name, attached);
         } else {
@@ -192,14 +216,73 @@ void set_string(json_t *entry, const char *key, const std::string &value) {
     json_object_set_new(entry, key, string);
 }
 
+bool authenticates_by_certificate(const Options &options) {
+    return options.tls_client_auth || !options.self_signed_certs.empty();
+}
+
+// The base64 DER of the certificate in the PEM file `path` (an x5c element).
+std::string x5c_of(const std::string &path) {
+    std::unique_ptr<FILE, decltype(&fclose)> file(std::fopen(path.c_str(), "rb"), fclose);
+    if (!file) {
+        throw std::runtime_error(path + ": " + std::strerror(errno));
+    }
+    std::unique_ptr<X509, decltype(&X509_free)> certificate(
+        PEM_read_X509(file.get(), nullptr, nullptr, nullptr), X509_free);
+    unsigned char *der = nullptr;
+    int length = certificate ? i2d_X509(certificate.get(), &der) : -1;
+    if (length <= 0) {
+        throw UsageError{path + ": not a PEM certificate"};
+    }
+    std::string encoded = oauth::encode_base64({reinterpret_cast<char *>(der), size_t(length)});
+    OPENSSL_free(der);
+    encoded.append((4 - encoded.size() % 4) % 4, '=');  // x5c is padded (RFC 7517 §4.7)
+    return encoded;
+}
+
+// RFC 8705 §2.1.1, §2.2.1: the method and what identifies the certificate.
+void set_certificate_method(json_t *entry, const Options &options) {
+    if (options.tls_client_auth && !options.self_signed_certs.empty()) {
+        throw UsageError{"give --tls-client-auth or --self-signed-cert, not both"};
+    }
+    if (options.pbkdf2_iterations) {
+        throw UsageError{"--pbkdf2: a client authenticated by its certificate has no secret"};
+    }
+    if (options.tls_client_auth) {
+        const std::string &given = *options.tls_client_auth;
+        size_t equals = given.find('=');
+        if (equals == std::string::npos) {
+            throw UsageError{"--tls-client-auth takes KIND=VALUE, e.g. san_dns=client.example.com"};
+        }
+        set_string(entry, "token_endpoint_auth_method", "tls_client_auth");
+        set_string(entry, ("tls_client_auth_" + given.substr(0, equals)).c_str(),
+                   given.substr(equals + 1));
+        return;
+    }
+    set_string(entry, "token_endpoint_auth_method", "self_signed_tls_client_auth");
+    json_t *keys = json_array();
+    for (const std::string &path : options.self_signed_certs) {
+        json_t *x5c = json_array();
+        json_array_append_new(x5c, json_string(x5c_of(path).c_str()));
+        json_array_append_new(keys, json_pack("{s:o}", "x5c", x5c));
+    }
+    json_object_set_new(entry, "jwks", json_pack("{s:o}", "keys", keys));
+}
+
 // In the order of the registry's documentation.
 JsonPtr make_entry(const Options &options, const std::string &secret) {
     JsonPtr entry(json_object());
     set_string(entry.get(), "client_id", *options.client_id);
-    set_string(entry.get(), "client_secret_hash",
-               options.pbkdf2_iterations
-                   ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
-                   : oauth::make_sha256_hash(secret));
+    if (authenticates_by_certificate(options)) {
+        set_certificate_method(entry.get(), options);
+    } else {
+        set_string(entry.get(), "client_secret_hash",
+                   options.pbkdf2_iterations
+                       ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
+                       : oauth::make_sha256_hash(secret));
+    }
+    if (options.bound_tokens) {
+        json_object_set_new(entry.get(), "tls_client_certificate_bound_access_tokens", json_true());
+    }
     set_string(entry.get(), "scope", options.scope);
     if (options.default_scope) {
         set_string(entry.get(), "default_scope", *options.default_scope);
@@ -385,6 +468,9 @@ int run(int argc, char **argv) {
         if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
             throw std::runtime_error("cannot write the entry to standard output");
         }
+    }
+    if (authenticates_by_certificate(options)) {
+        return 0;  // no secret: the certificate is its credential
     }
     std::fprintf(stderr,
                  "client_secret: %s\n"

@@ -72,6 +72,13 @@ BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
     return verdict;
 }
 
+// RFC 8705 §3: a bound token is its certificate's holder's only.
+bool presented_with_its_certificate(const BearerRequest &request, const TokenGrant &grant) {
+    return !grant.certificate.bound ||
+           (request.certificate_thumbprint != nullptr &&
+            *request.certificate_thumbprint == grant.certificate.thumbprint);
+}
+
 }  // namespace
 
 bool ScopeRequirement::compile(const std::vector<std::string_view> &scopes, ScopeRequirement &out,
@@ -137,7 +144,8 @@ bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, ui
         std::string_view token;
         return parse_bearer_token(request.authorization_headers, request.authorization, token) ==
                    BearerStatus::ok &&
-               find_grant(token, store, now, grant, jwt, registry);
+               find_grant(token, store, now, grant, jwt, registry) &&
+               presented_with_its_certificate(request, grant);
     } catch (...) {
         return false;  // out of memory: no grant
     }
@@ -162,6 +170,14 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
                           jwt != nullptr && jose::looks_like_jwt(token)
                               ? jwt->refusal()
                               : "the access token is unknown, expired or revoked");
+        }
+        if (!presented_with_its_certificate(request, grant)) {
+            BearerVerdict verdict = refuse(
+                401, realm, "invalid_token",
+                "the access token is bound to a TLS client certificate this connection did not "
+                "present (RFC 8705 section 3)");
+            verdict.log_reason = "a certificate-bound token without its certificate";
+            return verdict;
         }
         if (policy.audience != nullptr && !policy.audience->accepts(grant.audiences())) {
             BearerVerdict verdict =

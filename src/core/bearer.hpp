@@ -57,6 +57,9 @@ BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view a
 struct BearerRequest {
     size_t authorization_headers = 0;
     std::string_view authorization;  // the first Authorization header
+    // The SHA-256 of the connection's TLS client certificate; nullptr: none.
+    // A token bound to a certificate (RFC 8705 §3) passes only with it.
+    const Digest *certificate_thumbprint = nullptr;
 };
 
 struct BearerVerdict {
@@ -68,10 +71,10 @@ struct BearerVerdict {
     std::string_view log_reason;
 };
 
-// The grant of the request's bearer token when it is well formed and live,
-// scopes aside: what the $oauth_* variables show when read before the check.
-// `jwt`, when set, answers for tokens of a JWS's shape; the store for the rest.
-// An opaque token's grant follows `registry` when it is set.
+// The grant of the request's bearer token when it is well formed, live and,
+// when bound, presented with its certificate, scopes aside: what the $oauth_* variables show when
+// read before the check. `jwt`, when set, answers for tokens of a JWS's shape; the store for the
+// rest. An opaque token's grant follows `registry` when it is set.
 bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
                        TokenGrant &grant, TokenVerifier *jwt = nullptr,
                        const Registry *registry = nullptr) noexcept;

@@ -7,6 +7,7 @@
 
 #include "core/resource.hpp"
 #include "core/scope.hpp"
+#include "core/http/base64.hpp"
 #include "core/http/text.hpp"
 
 namespace oauth {
@@ -22,8 +23,30 @@ constexpr uint32_t kMaxTokenTtl = 31536000;      // one year
 constexpr json_int_t kMaxMaxTokens = 100000000;  // more than any zone holds
 
 constexpr std::string_view kEntryKeys[] = {
-    "client_id", "client_secret_hash", "client_secret", "scope",      "default_scope",
-    "token_ttl", "grant_types",        "introspection", "max_tokens", "resource",
+    "client_id",
+    "client_secret_hash",
+    "client_secret",
+    "scope",
+    "default_scope",
+    "token_ttl",
+    "grant_types",
+    "introspection",
+    "max_tokens",
+    "resource",
+    "token_endpoint_auth_method",
+    "tls_client_auth_subject_dn",
+    "tls_client_auth_san_dns",
+    "tls_client_auth_san_uri",
+    "tls_client_auth_san_ip",
+    "tls_client_auth_san_email",
+    "jwks",
+    "tls_client_certificate_bound_access_tokens",
+};
+
+constexpr CertificateIdentity::Kind kIdentityKinds[] = {
+    CertificateIdentity::Kind::subject_dn, CertificateIdentity::Kind::san_dns,
+    CertificateIdentity::Kind::san_uri,    CertificateIdentity::Kind::san_ip,
+    CertificateIdentity::Kind::san_email,
 };
 
 constexpr const char *kScopeGrammar =
@@ -262,9 +285,39 @@ Problem read_clear_secret(const json_t *value, std::vector<SecretHash> &hashes) 
     return std::nullopt;
 }
 
+// The one dispatch on the method's name: every other rule reads auth_method.
+Problem read_auth_method(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "token_endpoint_auth_method");
+    if (!value) {
+        return std::nullopt;
+    }
+    auto method = string_value(value).value_or("");
+    if (method == "client_secret_basic" || method == "client_secret_post") {
+        client.auth_method = ClientAuthMethod::client_secret;
+    } else if (method == "tls_client_auth") {
+        client.auth_method = ClientAuthMethod::tls_client_auth;
+    } else if (method == "self_signed_tls_client_auth") {
+        client.auth_method = ClientAuthMethod::self_signed_tls_client_auth;
+    } else {
+        return "\"token_endpoint_auth_method\" must be client_secret_basic, client_secret_post, "
+               "tls_client_auth or self_signed_tls_client_auth";
+    }
+    return std::nullopt;
+}
+
 Problem read_secret(const json_t *entry, Client &client) {
     const json_t *hash = json_object_get(entry, "client_secret_hash");
     const json_t *clear = json_object_get(entry, "client_secret");
+    if (client.auth_method != ClientAuthMethod::client_secret) {
+        // A client authenticated by its certificate cannot fall back to a secret.
+        if (hash || clear) {
+            return std::string(
+                       "a client authenticated by its certificate has no secret: "
+                       "remove \"") +
+                   (hash ? "client_secret_hash" : "client_secret") + "\"";
+        }
+        return std::nullopt;
+    }
     if (hash && clear) {
         return "give \"client_secret_hash\" or \"client_secret\", not both";
     }
@@ -446,6 +499,103 @@ Problem read_introspection(const json_t *entry, Client &client) {
     return std::nullopt;
 }
 
+// RFC 8705 §2.1.2: exactly one subject value for tls_client_auth, none else.
+Problem read_tls_identity(const json_t *entry, Client &client) {
+    bool tls = client.auth_method == ClientAuthMethod::tls_client_auth;
+    size_t given = 0;
+    for (CertificateIdentity::Kind kind : kIdentityKinds) {
+        std::string field(identity_field(kind));
+        const json_t *value = json_object_get(entry, field.c_str());
+        if (!value) {
+            continue;
+        }
+        if (!tls) {
+            return "\"" + field +
+                   "\" is read only with \"token_endpoint_auth_method\" "
+                   "tls_client_auth";
+        }
+        if (!json_is_string(value)) {
+            return "\"" + field + "\" must be a string";
+        }
+        client.tls_identity = {kind, std::string(*string_value(value))};
+        if (Problem problem = check_identity(client.tls_identity)) {
+            return problem;
+        }
+        ++given;
+    }
+    if (tls && given != 1) {
+        return "tls_client_auth takes exactly one of \"tls_client_auth_subject_dn\", "
+               "\"tls_client_auth_san_dns\", \"tls_client_auth_san_uri\", "
+               "\"tls_client_auth_san_ip\", \"tls_client_auth_san_email\" (RFC 8705 section "
+               "2.1.2)";
+    }
+    return std::nullopt;
+}
+
+// The first certificate of a JWK's x5c (RFC 7517 §4.7: the key's own), or
+// nullopt when the JWK has none; a problem when it has a bad one.
+Problem read_x5c(const json_t *jwk, size_t index, Client &client) {
+    const json_t *x5c = json_object_get(jwk, "x5c");
+    if (!x5c) {
+        return std::nullopt;
+    }
+    std::string field = "\"jwks\" key #" + std::to_string(index + 1) + " \"x5c\"";
+    auto first = string_value(json_array_get(x5c, 0));
+    if (!json_is_array(x5c) || !first) {
+        return field + " must be a non-empty array of base64 certificates";
+    }
+    std::optional<std::string> der = decode_base64(*first);
+    if (!der || !is_certificate(*der)) {
+        return field +
+               " does not begin with a base64 DER X.509 certificate (RFC 7517 section "
+               "4.7)";
+    }
+    client.certificates.push_back(std::move(*der));
+    return std::nullopt;
+}
+
+// self_signed_tls_client_auth (RFC 8705 §2.2): the client's certificates, as
+// the x5c of the keys of its JWK Set.
+Problem read_jwks(const json_t *entry, Client &client) {
+    const json_t *jwks = json_object_get(entry, "jwks");
+    bool self_signed = client.auth_method == ClientAuthMethod::self_signed_tls_client_auth;
+    if (!jwks) {
+        return self_signed ? Problem(
+                                 "\"jwks\" is missing: a self_signed_tls_client_auth "
+                                 "client registers its certificates as x5c")
+                           : std::nullopt;
+    }
+    if (!self_signed) {
+        return "\"jwks\" is read only with \"token_endpoint_auth_method\" "
+               "self_signed_tls_client_auth";
+    }
+    const json_t *keys = json_object_get(jwks, "keys");
+    if (!json_is_object(jwks) || !json_is_array(keys)) {
+        return "\"jwks\" must be a JWK Set: an object with a \"keys\" array";
+    }
+    for (size_t i = 0; i < json_array_size(keys); ++i) {
+        if (Problem problem = read_x5c(json_array_get(keys, i), i, client)) {
+            return problem;
+        }
+    }
+    if (client.certificates.empty()) {
+        return "\"jwks\" has no key with an \"x5c\" certificate";
+    }
+    return std::nullopt;
+}
+
+Problem read_bound_tokens(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "tls_client_certificate_bound_access_tokens");
+    if (!value) {
+        return std::nullopt;
+    }
+    if (!json_is_boolean(value)) {
+        return "\"tls_client_certificate_bound_access_tokens\" must be true or false";
+    }
+    client.certificate_bound_tokens = json_is_true(value);
+    return std::nullopt;
+}
+
 Problem read_entry(const json_t *entry, Client &client) {
     if (!json_is_object(entry)) {
         return "the entry must be an object";
@@ -454,7 +604,8 @@ Problem read_entry(const json_t *entry, Client &client) {
         return problem;
     }
     using Reader = Problem (*)(const json_t *, Client &);
-    for (Reader read : {read_client_id, read_secret, read_scope, read_default_scope, read_token_ttl,
+    for (Reader read : {read_client_id, read_auth_method, read_secret, read_tls_identity, read_jwks,
+                        read_bound_tokens, read_scope, read_default_scope, read_token_ttl,
                         read_max_tokens, read_grant_types, read_introspection, read_resources}) {
         if (Problem problem = read(entry, client)) {
             return problem;

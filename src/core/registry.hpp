@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/client_certificate.hpp"
 #include "core/secret.hpp"
 
 namespace oauth {
@@ -19,9 +20,18 @@ constexpr size_t kMaxScopeListLength = 1024;
 constexpr size_t kMaxResources = 16;
 constexpr size_t kMaxResourceListLength = 1024;
 
+// "token_endpoint_auth_method" (RFC 7591 §2, RFC 8705 §2.1.1, §2.2.1): how
+// the client authenticates at the token, introspection and revocation
+// endpoints. A client of one method cannot authenticate with another.
+enum class ClientAuthMethod { client_secret, tls_client_auth, self_signed_tls_client_auth };
+
 struct Client {
     std::string id;
-    SecretVerifier secret;
+    ClientAuthMethod auth_method = ClientAuthMethod::client_secret;
+    SecretVerifier secret;                  // client_secret: never empty
+    CertificateIdentity tls_identity;       // tls_client_auth
+    std::vector<std::string> certificates;  // self_signed_tls_client_auth: the x5c of "jwks", DER
+    bool certificate_bound_tokens = false;  // "tls_client_certificate_bound_access_tokens"
     std::string scope;               // scope list: unique tokens, single spaces, registry order
     uint64_t default_mask = 0;       // granted when a request names no scope
     std::string resources;           // "resource": absolute URIs, single spaces, registry order

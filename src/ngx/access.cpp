@@ -244,8 +244,10 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     if (lcf->trusted != nullptr) {
         syncFetchedKeys(*lcf->trusted);
     }
+    oauth::Digest thumbprint;
     oauth::BearerRequest request{countAuthorizationHeaders(r),
-                                 headerValue(r->headers_in.authorization)};
+                                 headerValue(r->headers_in.authorization),
+                                 clientCertificateThumbprint(r, thumbprint)};
     oauth::TokenStore store = storeOf(check->zone);
     oauth::TokenGrant grant;
     Jwts jwts(r, lcf);

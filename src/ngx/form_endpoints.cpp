@@ -112,6 +112,11 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
         request.body = body;
         request.body_too_large = state == Body::too_large;
         request.client_address = view(r->connection->addr_text);
+        std::string certificate;
+        if (!readClientCertificate(r, certificate, request.certificate.chain_verified)) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        request.certificate.der = certificate;
 
         oauth::HttpResponse response = answerEndpoint(r, lcf, request);
         countFormResponse(*lcf->endpoint, response);

@@ -10,6 +10,7 @@
 
 #include "core/jose/verdict_cache.hpp"
 #include "core/endpoints/metadata.hpp"
+#include "core/endpoints/token_endpoint.hpp"
 #include "core/tokens/revocation_list.hpp"
 #include "core/http/text.hpp"
 
@@ -241,6 +242,7 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     ngx_str_t &path = scf->paths[size_t(endpoint->kind)];
     if (path.len == 0 && clcf->regex == nullptr && !clcf->named) {
         path = clcf->name;
+        scf->jwt_tokens |= endpoint->kind == Endpoint::token && endpoint->jwt;
     }
     return NGX_CONF_OK;
 }
@@ -579,6 +581,15 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
     if (endpoint->jwt && checkJwtIssuance(cf, endpoint) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+    if (endpoint->kind == Endpoint::token) {
+        std::optional<std::string> problem =
+            oauth::check_certificate_binding(*conf->clients, endpoint->jwt);
+        if (problem) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %V:%ui", problem->c_str(),
+                          &endpoint->place.file, endpoint->place.line);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
     noteFleetEndpoint(cf, *endpoint, *conf->clients);
     return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);
@@ -595,8 +606,9 @@ char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
     try {
-        oauth::MetadataConfig metadata{view(scf->issuer), view(scf->paths[0]), view(scf->paths[1]),
-                                       view(scf->paths[2]), view(scf->jwks_path)};
+        oauth::MetadataConfig metadata{view(scf->issuer),    view(scf->paths[0]),
+                                       view(scf->paths[1]),  view(scf->paths[2]),
+                                       view(scf->jwks_path), scf->jwt_tokens};
         const oauth::Registry *registry =
             conf->clients == NGX_CONF_UNSET_PTR ? nullptr : conf->clients;
         conf->metadata_document = ngxString(cf->pool, oauth::render_metadata(metadata, registry));

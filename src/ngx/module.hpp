@@ -108,6 +108,7 @@ struct SigningKeys {
 struct ServerConf {
     ngx_str_t issuer;
     ngx_str_t paths[3];         // by Endpoint
+    bool jwt_tokens;            // the token endpoint of paths[] signs JWTs
     ngx_str_t jwks_path;        // the first location with oauth_jwks
     SigningKeys *signing_keys;  // nullptr: none
     // The first location with oauth_resource_metadata, named by 401 challenges.
@@ -258,6 +259,12 @@ std::string_view headerValue(const ngx_table_elt_t *h);
 // How often a header came: nginx keeps only the first in headers_in.
 size_t countHeaders(ngx_http_request_t *r, const ngx_table_elt_t *first, std::string_view name);
 size_t countAuthorizationHeaders(ngx_http_request_t *r);
+
+// The connection's TLS client certificate (client_certificate.cpp): `der`
+// empty when none; false when it could not be read.
+bool readClientCertificate(ngx_http_request_t *r, std::string &der, bool &chain_verified);
+// Its SHA-256, in `storage`; nullptr when the connection has none.
+const oauth::Digest *clientCertificateThumbprint(ngx_http_request_t *r, oauth::Digest &storage);
 
 // ---- zones (zone.cpp) ----------------------------------------------------
 

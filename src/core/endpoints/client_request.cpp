@@ -130,6 +130,13 @@ void ClientRequest::read_body_credentials() {
     if (id == nullptr && secret == nullptr) {
         return;
     }
+    // RFC 8705 §2: a client_id alone names a client whose certificate authenticates it.
+    if (secret == nullptr) {
+        method_ = Method::certificate;
+        malformed_ = !is_vschar_string(*id);
+        presented_.id = *id;
+        return;
+    }
     method_ = Method::post;
     malformed_ =
         id == nullptr || secret == nullptr || !is_vschar_string(*id) || !is_vschar_string(*secret);
@@ -173,11 +180,40 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (standing.has_failures) {
         config_.throttle->clear(presented_.id, request_.client_address);
     }
+    authenticated_ = true;
     return named_;
 }
 
+// The method the client registered, and only that one: a client of a
+// certificate has no secret, and a client of a secret no certificate.
+bool ClientRequest::verify_credentials(const Client &client) {
+    CertificateCheck check = CertificateCheck::not_matching;
+    switch (client.auth_method) {
+        case ClientAuthMethod::client_secret:
+            if (method_ == Method::certificate) {
+                certificate_problem_ = "the client authenticates with a secret, and sent none";
+                return false;
+            }
+            return client.secret.verify(presented_.secret);
+        case ClientAuthMethod::tls_client_auth:
+            if (method_ == Method::certificate) {
+                check = check_tls_client_auth(request_.certificate, client.tls_identity);
+            }
+            break;
+        case ClientAuthMethod::self_signed_tls_client_auth:
+            if (method_ == Method::certificate) {
+                check = check_self_signed(request_.certificate, client.certificates);
+            }
+            break;
+    }
+    certificate_problem_ = method_ == Method::certificate
+                               ? describe(check)
+                               : "the client authenticates with its certificate, not a secret";
+    return check == CertificateCheck::ok;
+}
+
 bool ClientRequest::verify(const Client *client) {
-    if (client != nullptr && client->secret.verify(presented_.secret)) {
+    if (client != nullptr && verify_credentials(*client)) {
         return true;
     }
     // Only a registered id is quoted in the log: an unknown one may be a
@@ -189,6 +225,29 @@ bool ClientRequest::verify(const Client *client) {
                                                           kind_of(client), now_);
     }
     return false;
+}
+
+void ClientRequest::note(HttpResponse::Outcome &outcome) const {
+    outcome.client = named_client();
+    outcome.authenticated = authenticated_;
+    switch (method_) {
+        case Method::none:
+            return;
+        case Method::basic:
+            outcome.auth_method = "client_secret_basic";
+            return;
+        case Method::post:
+            outcome.auth_method = "client_secret_post";
+            return;
+        case Method::certificate:
+            break;
+    }
+    bool self_signed =
+        named_ != nullptr && named_->auth_method == ClientAuthMethod::self_signed_tls_client_auth;
+    bool tls = named_ != nullptr && named_->auth_method == ClientAuthMethod::tls_client_auth;
+    outcome.auth_method = self_signed ? "self_signed_tls_client_auth"
+                          : tls       ? "tls_client_auth"
+                                      : "other";
 }
 
 HttpResponse ClientRequest::refusal() const {
@@ -203,7 +262,7 @@ HttpResponse ClientRequest::refusal() const {
         return uncountable_refusal();
     }
     HttpResponse response = error_response(401, "invalid_client", refusal_description());
-    if (method_ != Method::post) {
+    if (method_ == Method::basic || method_ == Method::none) {
         response.www_authenticate = "Basic realm=" + quoted_string(config_.realm);
     }
     if (block_started_) {
@@ -215,6 +274,9 @@ HttpResponse ClientRequest::refusal() const {
     } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for " + failed_client_;
+        if (!certificate_problem_.empty()) {
+            response.log_message.append(": ").append(certificate_problem_);
+        }
     } else if (!basic_problem_.empty()) {
         // Common with clients that skip the form-encoding: say why, since
         // nothing else would tell the operator.

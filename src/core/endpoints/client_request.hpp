@@ -1,6 +1,7 @@
 // The request shape the token, introspection and revocation endpoints share:
 // a POST with a form body from a client authenticating with its secret
-// (RFC 6749 §2.3.1, §3.2; RFC 7662 §2.1; RFC 7009 §2.1).
+// (RFC 6749 §2.3.1, §3.2; RFC 7662 §2.1; RFC 7009 §2.1) or with its TLS
+// client certificate and its client_id in the body (RFC 8705 §2).
 #pragma once
 
 #include <cstddef>
@@ -27,8 +28,9 @@ struct FormRequest {
     size_t authorization_headers = 0;
     std::string_view authorization;  // the first Authorization header
     std::string_view body;
-    bool body_too_large = false;      // over kMaxFormBody; `body` is then empty
-    std::string_view client_address;  // whose failed authentications are counted
+    bool body_too_large = false;       // over kMaxFormBody; `body` is then empty
+    std::string_view client_address;   // whose failed authentications are counted
+    PresentedCertificate certificate;  // the connection's TLS client certificate
 };
 
 struct ClientAuthConfig {
@@ -72,14 +74,19 @@ class ClientRequest {
         return named_ != nullptr ? std::string_view(named_->id) : std::string_view();
     }
 
+    // What the metrics count of the request: the client it named, and how it
+    // authenticated or tried to.
+    void note(HttpResponse::Outcome &outcome) const;
+
   private:
-    enum class Method { none, basic, post };
+    enum class Method { none, basic, post, certificate };
 
     void read_credentials();
     void read_body_credentials();
     bool uses_two_methods() const;
 
     bool verify(const Client *client);
+    bool verify_credentials(const Client &client);
     HttpResponse uncountable_refusal() const;
     std::string_view refusal_description() const;
 
@@ -93,7 +100,9 @@ class ClientRequest {
     std::string_view basic_problem_;  // why Basic credentials could not be decoded
     ClientCredentials presented_;
     const Client *named_ = nullptr;
-    std::string failed_client_;  // how the log names who failed
+    bool authenticated_ = false;
+    std::string failed_client_;             // how the log names who failed
+    std::string_view certificate_problem_;  // why the certificate did not authenticate
     uint32_t blocked_for_ = 0;
     uint32_t uncountable_for_ = 0;  // the throttle could not count a failure of this pair
     bool block_started_ = false;

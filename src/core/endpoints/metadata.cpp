@@ -41,6 +41,25 @@ std::vector<std::string_view> supported_scopes(const Registry *registry) {
     return scopes;
 }
 
+// The methods the registry's clients use, secrets always (RFC 8705 §2.1.1,
+// §2.2.1 name the certificate ones).
+std::vector<std::string_view> supported_auth_methods(const Registry *registry) {
+    std::vector<std::string_view> methods = {"client_secret_basic", "client_secret_post"};
+    bool tls = false, self_signed = false;
+    for (size_t i = 0; registry != nullptr && i < registry->clients().size(); ++i) {
+        ClientAuthMethod method = registry->clients()[i].auth_method;
+        tls |= method == ClientAuthMethod::tls_client_auth;
+        self_signed |= method == ClientAuthMethod::self_signed_tls_client_auth;
+    }
+    if (tls) {
+        methods.push_back("tls_client_auth");
+    }
+    if (self_signed) {
+        methods.push_back("self_signed_tls_client_auth");
+    }
+    return methods;
+}
+
 }  // namespace
 
 std::optional<std::string> check_issuer(std::string_view issuer) {
@@ -63,8 +82,7 @@ std::optional<std::string> check_issuer(std::string_view issuer) {
 }
 
 std::string render_metadata(const MetadataConfig &config, const Registry *registry) {
-    const std::vector<std::string_view> auth_methods = {"client_secret_basic",
-                                                        "client_secret_post"};
+    const std::vector<std::string_view> auth_methods = supported_auth_methods(registry);
     std::string origin(origin_of(config.issuer));
     JsonObject doc;
     doc.member("issuer", config.issuer);
@@ -86,6 +104,9 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     doc.member("token_endpoint_auth_methods_supported", auth_methods);
     doc.member("introspection_endpoint_auth_methods_supported", auth_methods);
     doc.member("revocation_endpoint_auth_methods_supported", auth_methods);
+    if (config.certificate_bound_tokens) {
+        doc.member("tls_client_certificate_bound_access_tokens", true);
+    }
     return std::move(doc).finish();
 }
 

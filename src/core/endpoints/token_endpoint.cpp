@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/client_certificate.hpp"
 #include "core/jose/access_token.hpp"
 #include "core/http/json.hpp"
 #include "core/resource.hpp"
@@ -67,11 +68,12 @@ HttpResponse no_token(const char *why) {
 // RFC 9068 §2.2, aud as RFC 8707 §2 chose it. The zone keeps nothing: the
 // token carries its own proof.
 HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audience &audience,
-                       uint32_t ttl, const TokenEndpointConfig &config, uint32_t now) {
+                       const CertificateBinding &binding, uint32_t ttl,
+                       const TokenEndpointConfig &config, uint32_t now) {
     std::string uris = render_scope(audience.list, audience.mask);
     std::vector<std::string_view> aud;
     split_scope(uris, aud);
-    jose::AccessTokenClaims claims{config.issuer, client.id, aud, now, now + ttl, scope};
+    jose::AccessTokenClaims claims{config.issuer, client.id, aud, now, now + ttl, scope, binding};
     std::string token;
     if (!jose::issue_access_token(*config.jwt_key, claims, token)) {
         return no_token("the token could not be signed");
@@ -83,10 +85,12 @@ HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audie
 }
 
 HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &audience,
-                         TokenStore &store, const TokenEndpointConfig &config, uint32_t now) {
+                         const CertificateBinding &binding, TokenStore &store,
+                         const TokenEndpointConfig &config, uint32_t now) {
     uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
     if (config.jwt_key != nullptr) {
-        return issue_jwt(client, render_scope(client.scope, scope), audience, ttl, config, now);
+        return issue_jwt(client, render_scope(client.scope, scope), audience, binding, ttl, config,
+                         now);
     }
     std::string token;
     if (!generate_token(token)) {
@@ -105,8 +109,46 @@ HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &a
     return response;
 }
 
-HttpResponse answer(ClientRequest &client_request, const Registry &registry, TokenStore &store,
-                    const TokenEndpointConfig &config, uint32_t now) {
+std::optional<std::string> binding_problem(const Client &client, bool jwt) {
+    if (!client.certificate_bound_tokens || jwt) {
+        return std::nullopt;
+    }
+    return "client \"" + client.id +
+           "\" asks for certificate-bound tokens (tls_client_certificate_bound_access_tokens), "
+           "which only JWTs carry: give this oauth_token_endpoint format=jwt";
+}
+
+// RFC 8705 §3: a client registered for bound tokens gets them only over a
+// connection with a certificate, and only as JWTs: the store keeps no
+// thumbprint, and a token the gate cannot hold to its certificate is not
+// issued at all.
+std::optional<HttpResponse> bind_to_certificate(const Client &client,
+                                                const PresentedCertificate &certificate,
+                                                const TokenEndpointConfig &config,
+                                                CertificateBinding &binding) {
+    if (std::optional<std::string> problem = binding_problem(client, config.jwt_key != nullptr)) {
+        HttpResponse response = no_token("");
+        response.log_message = std::move(*problem);  // nginx -t refuses it first
+        return response;
+    }
+    if (!client.certificate_bound_tokens) {
+        return std::nullopt;
+    }
+    if (certificate.der.empty()) {
+        return error_response(400, "invalid_request",
+                              "this client's tokens are bound to its TLS client certificate "
+                              "(RFC 8705 section 3): connect with it");
+    }
+    if (!certificate_thumbprint(certificate.der, binding.thumbprint)) {
+        return no_token("the certificate's thumbprint could not be computed");
+    }
+    binding.bound = true;
+    return std::nullopt;
+}
+
+HttpResponse answer(const FormRequest &request, ClientRequest &client_request,
+                    const Registry &registry, TokenStore &store, const TokenEndpointConfig &config,
+                    uint32_t now) {
     if (std::optional<HttpResponse> refused = client_request.check_shape()) {
         return std::move(*refused);
     }
@@ -137,18 +179,32 @@ HttpResponse answer(ClientRequest &client_request, const Registry &registry, Tok
         return error_response(400, "invalid_target",
                               "a requested resource is malformed or not one of this client's");
     }
-    return issue_token(*client, *scope, *audience, store, config, now);
+    CertificateBinding binding;
+    if (std::optional<HttpResponse> refused =
+            bind_to_certificate(*client, request.certificate, config, binding)) {
+        return std::move(*refused);
+    }
+    return issue_token(*client, *scope, *audience, binding, store, config, now);
 }
 
 }  // namespace
+
+std::optional<std::string> check_certificate_binding(const Registry &registry, bool jwt) {
+    for (const Client &client : registry.clients()) {
+        if (std::optional<std::string> problem = binding_problem(client, jwt)) {
+            return problem;
+        }
+    }
+    return std::nullopt;
+}
 
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
                                   TokenStore &store, const TokenEndpointConfig &config,
                                   uint32_t now) noexcept {
     try {
         ClientRequest client_request(request, config.auth, now, "resource");
-        HttpResponse response = answer(client_request, registry, store, config, now);
-        response.outcome.client = client_request.named_client();
+        HttpResponse response = answer(request, client_request, registry, store, config, now);
+        client_request.note(response.outcome);
         return response;
     } catch (...) {
         return server_error_response();

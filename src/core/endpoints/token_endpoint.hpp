@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/endpoints/client_request.hpp"
@@ -20,6 +22,11 @@ struct TokenEndpointConfig {
     const jose::Key *jwt_key = nullptr;
     std::string_view issuer = {};
 };
+
+// RFC 8705 §3: a bound token names its certificate, which only a JWT can
+// (the store keeps no thumbprint). nullopt when every client of `registry`
+// can be served by a token endpoint of this format, else why not.
+std::optional<std::string> check_certificate_binding(const Registry &registry, bool jwt);
 
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
                                   TokenStore &store, const TokenEndpointConfig &config,

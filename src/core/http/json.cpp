@@ -73,6 +73,12 @@ JsonObject &JsonObject::member(std::string_view name, bool value) {
     return *this;
 }
 
+JsonObject &JsonObject::raw_member(std::string_view name, std::string_view json) {
+    key(name);
+    out_ += json;
+    return *this;
+}
+
 JsonObject &JsonObject::member(std::string_view name, const std::vector<std::string_view> &values) {
     key(name);
     out_ += '[';

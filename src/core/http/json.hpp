@@ -21,6 +21,8 @@ class JsonObject {
     JsonObject &member(std::string_view name, uint32_t value);
     JsonObject &member(std::string_view name, bool value);
     JsonObject &member(std::string_view name, const std::vector<std::string_view> &values);
+    // `json`: a value already written as JSON (a nested object).
+    JsonObject &raw_member(std::string_view name, std::string_view json);
 
     std::string finish() &&;
 

@@ -2,10 +2,12 @@
 
 #include <jansson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
 
+#include "core/client_certificate.hpp"
 #include "core/http/base64.hpp"
 #include "core/jose/jws.hpp"
 #include "core/http/json.hpp"
@@ -307,6 +309,30 @@ JwtCheck read_scope(json_t *claims, const TokenProfile &profile, VerifiedToken &
     return JwtCheck::ok;
 }
 
+// RFC 8705 §3.1: a token bound to a certificate names it in cnf; other
+// confirmation methods are not this check's.
+JwtCheck read_confirmation(json_t *claims, VerifiedToken &out) {
+    json_t *cnf = json_object_get(claims, "cnf");
+    if (cnf == nullptr) {
+        return JwtCheck::ok;
+    }
+    json_t *x5t = json_object_get(cnf, "x5t#S256");
+    if (!json_is_object(cnf) || (x5t != nullptr && !json_is_string(x5t))) {
+        return JwtCheck::cnf;
+    }
+    if (x5t == nullptr) {
+        return JwtCheck::ok;
+    }
+    std::optional<std::string> thumbprint =
+        decode_base64url({json_string_value(x5t), json_string_length(x5t)});
+    if (!thumbprint || thumbprint->size() != out.certificate.thumbprint.size()) {
+        return JwtCheck::cnf;
+    }
+    out.certificate.bound = true;
+    std::copy(thumbprint->begin(), thumbprint->end(), out.certificate.thumbprint.begin());
+    return JwtCheck::ok;
+}
+
 // The signature is checked unless this very key verified it before.
 JwtCheck check_signature_unless_known(const Jws &jws, const Key &key, Alg alg,
                                       const std::optional<KeyFingerprint> &verified_with,
@@ -337,7 +363,8 @@ JwtCheck verify(std::string_view token, const VerifierPolicy &given, uint32_t no
         (check = read_lifetime(jws.claims.get(), out)) != JwtCheck::ok ||
         (check = check_lifetime(out.lifetime, now, policy.leeway)) != JwtCheck::ok ||
         (check = read_parties(jws.claims.get(), *policy.profile, out)) != JwtCheck::ok ||
-        (check = read_scope(jws.claims.get(), *policy.profile, out)) != JwtCheck::ok) {
+        (check = read_scope(jws.claims.get(), *policy.profile, out)) != JwtCheck::ok ||
+        (check = read_confirmation(jws.claims.get(), out)) != JwtCheck::ok) {
         return check;
     }
     out.claim_set = adopt_claim_set(jws.claims.release());
@@ -369,6 +396,9 @@ bool issue_access_token(const Key &key, const AccessTokenClaims &claims, std::st
     payload.member("iat", claims.issued_at).member("exp", claims.expires_at).member("jti", jti);
     if (!claims.scope.empty()) {
         payload.member("scope", claims.scope);
+    }
+    if (claims.certificate.bound) {
+        payload.raw_member("cnf", render_confirmation(claims.certificate));
     }
     return sign_compact(key, std::move(header).finish(), std::move(payload).finish(), token);
 }
@@ -422,7 +452,11 @@ std::string_view describe_fixed(JwtCheck check) noexcept {
         case JwtCheck::revoked:
             return "it has been revoked";
         case JwtCheck::no_keys:
-            return "the issuer's keys are not available yet: fetching them from the IdP has not succeeded";
+            return "the issuer's keys are not available yet: fetching them from the IdP has not "
+                   "succeeded";
+        case JwtCheck::cnf:
+            return "its cnf is not an object, or its x5t#S256 is not a base64url SHA-256 (RFC 8705 "
+                   "section 3.1)";
         case JwtCheck::typ:
         case JwtCheck::client_claim:
         case JwtCheck::scope:

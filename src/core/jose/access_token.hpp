@@ -14,6 +14,7 @@
 
 #include "core/jose/key.hpp"
 #include "core/jose/profile.hpp"
+#include "core/tokens/token.hpp"
 
 namespace oauth::jose {
 
@@ -25,6 +26,8 @@ struct AccessTokenClaims {
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
     std::string_view scope;  // left out when empty
+    // RFC 8705 §3.1: cnf {"x5t#S256": base64url of it} when bound.
+    CertificateBinding certificate = {};
 };
 
 // Header {alg, typ "at+jwt", kid}, the claims, a fresh jti of 128 bits from
@@ -51,6 +54,7 @@ enum class JwtCheck {
     client,        // an own token whose client is no longer registered (gate.hpp)
     revoked,       // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
     no_keys,       // a trusted issuer whose keys, from a URL, are not fetched yet (gate.hpp)
+    cnf,           // cnf not an object, or its x5t#S256 not a SHA-256 in base64url (RFC 8705 §3.1)
 };
 
 struct VerifierPolicy {
@@ -94,8 +98,9 @@ struct VerifiedToken {
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
     Lifetime lifetime;
-    KeyFingerprint key{};  // of the key whose signature it bears
-    ClaimSet claim_set;    // every claim, as verified
+    KeyFingerprint key{};            // of the key whose signature it bears
+    ClaimSet claim_set;              // every claim, as verified
+    CertificateBinding certificate;  // cnf x5t#S256 (RFC 8705 §3.1)
     // The header as it came, for a refusal's description and log line: never
     // trusted, only shown (log_safe).
     std::string kid;

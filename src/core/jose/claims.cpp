@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "core/client_certificate.hpp"
 #include "core/http/json.hpp"
 #include "core/scope.hpp"
 
@@ -211,6 +212,9 @@ std::string render_introspection(const TokenGrant &grant, std::string_view issue
     }
     if (jwt != nullptr) {
         out.member("jti", jwt->jti);
+    }
+    if (grant.certificate.bound) {
+        out.raw_member("cnf", render_confirmation(grant.certificate));  // RFC 8705 §3.2
     }
     return std::move(out).finish();
 }

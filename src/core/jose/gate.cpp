@@ -146,6 +146,7 @@ bool JwtVerifier::grant(const std::vector<Key> *keys, const VerifiedToken &claim
         failure_ = JwtCheck::aud;
         return false;
     }
+    out.certificate = claims.certificate;
     return keys == policy_.own_keys ? grant_own(claims, out) : grant_trusted(claims, out);
 }
 

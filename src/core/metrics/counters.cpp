@@ -9,7 +9,7 @@ namespace oauth::metrics {
 namespace {
 
 constexpr uint64_t kMagic = 0x5352544d48545541;  // "AUTHMTRS"
-constexpr uint32_t kVersion = 2;                 // 2: invalid_target among the token results
+constexpr uint32_t kVersion = 3;  // 2: invalid_target among the token results; 3: client auths
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
@@ -65,6 +65,7 @@ struct Counters::Header {
     Counter introspection_requests[kIntrospectionResultCount];
     Counter revocation_requests[kRevocationResultCount];
     Counter bearer_checks[kBearerResultCount];
+    Counter client_authentications[kAuthMethodCount][2];
     Counter throttled;
     Counter zone_full;
     ClientSlot unknown;  // the empty id; slot_count slots follow the header
@@ -169,18 +170,32 @@ void Counters::count_token_response(const HttpResponse::Outcome &outcome) noexce
         .token_requests[index_of(kTokenResults, outcome.result)]
         .fetch_add(1, kRelaxed);
     count_cause(outcome.cause);
+    count_authentication(outcome);
 }
 
 void Counters::count_introspection_response(const HttpResponse::Outcome &outcome) noexcept {
     header_->introspection_requests[index_of(kIntrospectionResults, outcome.result)].fetch_add(
         1, kRelaxed);
     count_cause(outcome.cause);
+    count_authentication(outcome);
 }
 
 void Counters::count_revocation_response(const HttpResponse::Outcome &outcome) noexcept {
     header_->revocation_requests[index_of(kRevocationResults, outcome.result)].fetch_add(1,
                                                                                          kRelaxed);
     count_cause(outcome.cause);
+    count_authentication(outcome);
+}
+
+// A request the throttle refused was not checked: neither outcome.
+void Counters::count_authentication(const HttpResponse::Outcome &outcome) noexcept {
+    if (outcome.auth_method.empty() || outcome.cause == HttpResponse::Outcome::Cause::throttled) {
+        return;
+    }
+    header_
+        ->client_authentications[index_of(kAuthMethods, outcome.auth_method)]
+                                [outcome.authenticated ? 0 : 1]
+        .fetch_add(1, kRelaxed);
 }
 
 void Counters::count_bearer_check(std::string_view result) noexcept {
@@ -205,6 +220,9 @@ Snapshot Counters::snapshot() const {
     read_all(header_->introspection_requests, out.introspection_requests);
     read_all(header_->revocation_requests, out.revocation_requests);
     read_all(header_->bearer_checks, out.bearer_checks);
+    for (size_t i = 0; i < kAuthMethodCount; ++i) {
+        read_all(header_->client_authentications[i], out.client_authentications[i]);
+    }
     out.throttled = header_->throttled.load(kRelaxed);
     out.zone_full = header_->zone_full.load(kRelaxed);
     return out;

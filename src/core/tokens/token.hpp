@@ -16,6 +16,13 @@ constexpr size_t kTokenLength = 43;  // base64url of 32 bytes, no padding
 
 using Digest = std::array<uint8_t, 32>;
 
+// RFC 8705 §3: the TLS client certificate a token is bound to, by the
+// SHA-256 of its DER (cnf "x5t#S256"). Unbound: a bearer token.
+struct CertificateBinding {
+    bool bound = false;
+    Digest thumbprint{};
+};
+
 // False only when the CSPRNG fails.
 bool generate_token(std::string &token);
 

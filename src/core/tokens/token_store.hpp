@@ -50,6 +50,7 @@ struct TokenGrant {
     size_t audience_length = 0;
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
+    CertificateBinding certificate;  // JWTs only: the store keeps none yet
 
     std::string_view client() const { return {client_id, client_id_length}; }
     std::string_view scopes() const { return {scope, scope_length}; }
