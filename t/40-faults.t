@@ -190,7 +190,7 @@ subtest 'a worker killed in the middle of an insert' => sub {
         open STDOUT, '>', $out or POSIX::_exit(127);
         open STDERR, '>&', \*STDOUT;
         exec("$gdb/gdb", '-p', $victim, '-batch', '-nx',
-            '-ex', 'break oauth::(anonymous namespace)::set_state',
+            '-ex', 'break oauth::slot_table::set_state',
             '-ex', 'continue', '-ex', 'bt 4', '-ex', 'shell sleep 1.5', '-ex', 'kill')
             or POSIX::_exit(127);
     }
