@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -41,6 +42,37 @@ Json parse_object(std::string_view encoded) {
     return json_is_object(value.get()) ? std::move(value) : nullptr;
 }
 
+// The headers last parsed by this worker, by their text: an issuer's tokens
+// share a handful (one a key), so most tokens never parse theirs. Only read
+// once parsed, so one object may serve every token that bears that text.
+// Bounded; a header an attacker varies costs what parsing it costs anyway.
+class HeaderCache {
+  public:
+    Json parse(std::string_view encoded) {
+        for (const Entry &entry : entries_) {
+            if (entry.header != nullptr && entry.encoded == encoded) {
+                return Json(json_incref(entry.header.get()));
+            }
+        }
+        Json header = parse_object(encoded);
+        if (header != nullptr) {
+            Entry &replaced = entries_[next_++ % entries_.size()];
+            replaced.encoded.assign(encoded);
+            replaced.header = Json(json_incref(header.get()));
+        }
+        return header;
+    }
+
+  private:
+    struct Entry {
+        std::string encoded;
+        Json header;
+    };
+    std::array<Entry, 8> entries_;
+    size_t next_ = 0;
+};
+thread_local HeaderCache header_cache;
+
 // RFC 7515 §7.1, RFC 9068 §4: three base64url parts, header and claims JSON objects.
 JwtCheck check_compact_shape(std::string_view token, Jws &jws) {
     size_t first = token.find('.');
@@ -49,7 +81,7 @@ JwtCheck check_compact_shape(std::string_view token, Jws &jws) {
         return JwtCheck::shape;
     }
     jws.signing_input = token.substr(0, second);
-    jws.header = parse_object(token.substr(0, first));
+    jws.header = header_cache.parse(token.substr(0, first));
     jws.claims = parse_object(token.substr(first + 1, second - first - 1));
     std::optional<std::string> signature = decode_base64url(token.substr(second + 1));
     if (jws.header == nullptr || jws.claims == nullptr || !signature || signature->empty()) {

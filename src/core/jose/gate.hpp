@@ -11,9 +11,12 @@
 
 #include "core/jose/access_token.hpp"
 #include "core/jose/verdict_cache.hpp"
-#include "core/registry.hpp"
 #include "core/tokens/revocation_list.hpp"
 #include "core/tokens/token_verifier.hpp"
+
+namespace oauth {
+class Registry;  // core/registry.hpp
+}  // namespace oauth
 
 namespace oauth::jose {
 

@@ -350,6 +350,33 @@ void typ_must_be_at_jwt(void **) {
     assert_int_equal(verify_fixture("no-typ"), JwtCheck::typ);
 }
 
+// The worker keeps the headers it parsed, by their text: each token is
+// checked with its own header however many others came between, and one
+// that differs by a member (crit) is never taken for the one it resembles.
+void each_token_is_checked_with_its_own_header(void **) {
+    Key key = private_key("es.pem", "hk");
+    std::vector<Key> keys{key};
+    VerifierPolicy policy{kIssuer, &keys, 0, {}};
+    std::string claims = R"({"iss":"https://issuer.test","sub":"app","client_id":"app",)"
+                         R"("exp":1700000200})";
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 12; ++i) {
+            std::string n = std::to_string(i);
+            std::string good, bad;
+            assert_true(sign_compact(
+                key, R"({"alg":"ES256","typ":"at+jwt","kid":"hk","n":)" + n + "}", claims, good));
+            assert_true(sign_compact(
+                key, R"({"alg":"ES256","typ":"at+jwt","kid":"hk","crit":["n"],"n":)" + n + "}",
+                claims, bad));
+            VerifiedToken passed, refused;
+            assert_int_equal(verify_access_token(good, policy, kNow, std::nullopt, passed),
+                             JwtCheck::ok);
+            assert_int_equal(verify_access_token(bad, policy, kNow, std::nullopt, refused),
+                             JwtCheck::crit);
+        }
+    }
+}
+
 void an_unknown_crit_extension_is_refused(void **) {
     assert_int_equal(verify_fixture("crit"), JwtCheck::crit);
 }
@@ -536,6 +563,7 @@ int main() {
         cmocka_unit_test(three_base64url_parts),
         cmocka_unit_test(typ_must_be_at_jwt),
         cmocka_unit_test(an_unknown_crit_extension_is_refused),
+        cmocka_unit_test(each_token_is_checked_with_its_own_header),
         cmocka_unit_test(alg_must_be_exactly_the_keys),
         cmocka_unit_test(the_signature),
         cmocka_unit_test(a_known_good_signature_skips_only_the_signature),
