@@ -31,6 +31,7 @@ constexpr int kUsageError = 2;
 constexpr const char *kUsage =
     "usage: oauth-client-entry [--scope \"A B\"] [--default-scope \"A\"] [--ttl SECONDS]\n"
     "                          [--resource URI]... [--pbkdf2[=ITERATIONS]] [--introspection]\n"
+    "                          [--auth-method METHOD | --jwks FILE | --jwks-file PATH]\n"
     "                          [--add FILE] CLIENT_ID\n";
 
 constexpr const char *kHelp =
@@ -47,6 +48,12 @@ constexpr const char *kHelp =
     "  --pbkdf2[=ITERATIONS]    store a PBKDF2-HMAC-SHA256 hash (default 100000\n"
     "                           iterations) instead of SHA-256\n"
     "  --introspection          let the client call the introspection endpoint\n"
+    "  --auth-method METHOD     client_secret_basic or client_secret_post: the only\n"
+    "                           way the client may send its secret (default: both)\n"
+    "  --jwks FILE              a private_key_jwt client: no secret; its public keys,\n"
+    "                           the JWK Set in FILE, go into the entry (\"jwks\")\n"
+    "  --jwks-file PATH         the same, the entry naming PATH (\"jwks_file\", relative\n"
+    "                           to the nginx prefix), which nginx reads at each reload\n"
     "  --add FILE               add the entry to the registry FILE instead of printing\n"
     "                           it: refuses a CLIENT_ID FILE already has, creates FILE\n"
     "                           (mode 0600) if it does not exist\n"
@@ -65,6 +72,9 @@ struct Options {
     std::vector<std::string> resources;
     std::optional<uint32_t> pbkdf2_iterations;
     bool introspection = false;
+    std::optional<std::string> auth_method;
+    std::optional<std::string> jwks;           // --jwks: the JWK Set's text
+    std::optional<std::string> jwks_file;      // --jwks-file
     std::optional<std::string> registry_file;  // --add
     bool help = false;
 };
@@ -102,6 +112,17 @@ json_int_t parse_ttl(std::string_view text) {
     return *ttl;
 }
 
+std::optional<std::string> read_text(const std::string &path);
+
+// --jwks FILE: the JWK Set's text, judged with the entry (check_entry).
+std::string read_jwks(const std::string &path) {
+    std::optional<std::string> text = read_text(path);
+    if (!text) {
+        throw UsageError{"--jwks: " + path + ": no such file"};
+    }
+    return *text;
+}
+
 // Options may come before or after CLIENT_ID; "--" ends them. Value options
 // take "--name VALUE" or "--name=VALUE".
 class CommandLine {
@@ -123,6 +144,11 @@ class CommandLine {
         }
         if (!options.client_id && !options.help) {
             throw UsageError{"CLIENT_ID is missing"};
+        }
+        if (int(options.auth_method.has_value()) + options.jwks.has_value() +
+                options.jwks_file.has_value() >
+            1) {
+            throw UsageError{"give one of --auth-method, --jwks and --jwks-file"};
         }
         return options;
     }
@@ -150,6 +176,12 @@ class CommandLine {
             options.ttl = parse_ttl(value(name, attached));
         } else if (name == "--resource") {
             options.resources.push_back(value(name, attached));
+        } else if (name == "--auth-method") {
+            options.auth_method = value(name, attached);
+        } else if (name == "--jwks") {
+            options.jwks = read_jwks(value(name, attached));
+        } else if (name == "--jwks-file") {
+            options.jwks_file = value(name, attached);
         } else if (name == "--add") {
             options.registry_file = value(name, attached);
         } else {
@@ -192,14 +224,40 @@ void set_string(json_t *entry, const char *key, const std::string &value) {
     json_object_set_new(entry, key, string);
 }
 
+bool uses_keys(const Options &options) {
+    return options.jwks || options.jwks_file;
+}
+
+// A private_key_jwt client's method and keys, or a secret client's hash.
+void set_credentials(json_t *entry, const Options &options, const std::string &secret) {
+    if (!uses_keys(options)) {
+        if (options.auth_method) {
+            set_string(entry, "token_endpoint_auth_method", *options.auth_method);
+        }
+        set_string(entry, "client_secret_hash",
+                   options.pbkdf2_iterations
+                       ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
+                       : oauth::make_sha256_hash(secret));
+        return;
+    }
+    set_string(entry, "token_endpoint_auth_method", "private_key_jwt");
+    if (options.jwks_file) {
+        set_string(entry, "jwks_file", *options.jwks_file);
+        return;
+    }
+    json_error_t error;
+    json_t *set = json_loadb(options.jwks->data(), options.jwks->size(), 0, &error);
+    if (!set) {
+        throw UsageError{std::string("--jwks: not JSON: ") + error.text};
+    }
+    json_object_set_new(entry, "jwks", set);
+}
+
 // In the order of the registry's documentation.
 JsonPtr make_entry(const Options &options, const std::string &secret) {
     JsonPtr entry(json_object());
     set_string(entry.get(), "client_id", *options.client_id);
-    set_string(entry.get(), "client_secret_hash",
-               options.pbkdf2_iterations
-                   ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
-                   : oauth::make_sha256_hash(secret));
+    set_credentials(entry.get(), options, secret);
     set_string(entry.get(), "scope", options.scope);
     if (options.default_scope) {
         set_string(entry.get(), "default_scope", *options.default_scope);
@@ -386,10 +444,12 @@ int run(int argc, char **argv) {
             throw std::runtime_error("cannot write the entry to standard output");
         }
     }
-    std::fprintf(stderr,
-                 "client_secret: %s\n"
-                 "(shown once: give it to the client now; the entry keeps only its hash)\n",
-                 secret.c_str());
+    if (!uses_keys(options)) {
+        std::fprintf(stderr,
+                     "client_secret: %s\n"
+                     "(shown once: give it to the client now; the entry keeps only its hash)\n",
+                     secret.c_str());
+    }
     return 0;
 }
 

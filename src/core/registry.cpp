@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/jose/key.hpp"
 #include "core/resource.hpp"
 #include "core/scope.hpp"
 #include "core/http/text.hpp"
@@ -22,8 +23,25 @@ constexpr uint32_t kMaxTokenTtl = 31536000;      // one year
 constexpr json_int_t kMaxMaxTokens = 100000000;  // more than any zone holds
 
 constexpr std::string_view kEntryKeys[] = {
-    "client_id", "client_secret_hash", "client_secret", "scope",      "default_scope",
-    "token_ttl", "grant_types",        "introspection", "max_tokens", "resource",
+    "client_id",
+    "client_secret_hash",
+    "client_secret",
+    "scope",
+    "default_scope",
+    "token_ttl",
+    "grant_types",
+    "introspection",
+    "max_tokens",
+    "resource",
+    "token_endpoint_auth_method",
+    "jwks",
+    "jwks_file",
+};
+
+constexpr std::pair<std::string_view, AuthMethod> kAuthMethods[] = {
+    {"client_secret_basic", AuthMethod::client_secret_basic},
+    {"client_secret_post", AuthMethod::client_secret_post},
+    {"private_key_jwt", AuthMethod::private_key_jwt},
 };
 
 constexpr const char *kScopeGrammar =
@@ -265,6 +283,13 @@ Problem read_clear_secret(const json_t *value, std::vector<SecretHash> &hashes) 
 Problem read_secret(const json_t *entry, Client &client) {
     const json_t *hash = json_object_get(entry, "client_secret_hash");
     const json_t *clear = json_object_get(entry, "client_secret");
+    if (client.auth_method == AuthMethod::private_key_jwt) {
+        // A secret beside the keys would be one more way in (SPEC: no fallback).
+        return hash || clear ? std::optional<std::string>(
+                                   "a private_key_jwt client takes no \"client_secret_hash\" "
+                                   "or \"client_secret\"")
+                             : std::nullopt;
+    }
     if (hash && clear) {
         return "give \"client_secret_hash\" or \"client_secret\", not both";
     }
@@ -446,7 +471,82 @@ Problem read_introspection(const json_t *entry, Client &client) {
     return std::nullopt;
 }
 
-Problem read_entry(const json_t *entry, Client &client) {
+Problem read_auth_method(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "token_endpoint_auth_method");
+    if (!value) {
+        return std::nullopt;
+    }
+    auto name = string_value(value);
+    for (const auto &[known, method] : kAuthMethods) {
+        if (name && *name == known) {
+            client.auth_method = method;
+            return std::nullopt;
+        }
+    }
+    return "\"token_endpoint_auth_method\" must be \"client_secret_basic\", "
+           "\"client_secret_post\" or \"private_key_jwt\"";
+}
+
+// The client's JWK Set: each key must verify signatures; a malformed key, a
+// private one or one of an unknown type is an error, not a key skipped.
+Problem read_key_set(std::string_view json, const std::string &field, Client &client) {
+    auto keys = std::make_shared<std::vector<jose::Key>>();
+    std::vector<jose::SkippedKey> skipped;
+    std::string error;
+    bool parsed = jose::parse_jwk_set(json, *keys, skipped, error);
+    for (const jose::SkippedKey &key : skipped) {
+        if (key.alarming) {
+            return field + ": key #" + std::to_string(key.position) +
+                   (key.kid.empty() ? "" : " (kid \"" + key.kid + "\")") + ": " + key.why;
+        }
+    }
+    if (!parsed) {
+        return field + ": " + error;
+    }
+    client.keys = std::move(keys);
+    return std::nullopt;
+}
+
+Problem read_keys(const json_t *entry, Client &client, const RegistryFileReader &read_file) {
+    const json_t *inline_set = json_object_get(entry, "jwks");
+    const json_t *file = json_object_get(entry, "jwks_file");
+    bool wants_keys = client.auth_method == AuthMethod::private_key_jwt;
+    if (inline_set && file) {
+        return "give \"jwks\" or \"jwks_file\", not both";
+    }
+    if (!inline_set && !file) {
+        return wants_keys ? std::optional<std::string>(
+                                "a private_key_jwt client needs \"jwks\" or \"jwks_file\"")
+                          : std::nullopt;
+    }
+    if (!wants_keys) {
+        return "\"jwks\" and \"jwks_file\" are for a private_key_jwt client";
+    }
+    if (inline_set) {
+        if (!json_is_object(inline_set)) {
+            return "\"jwks\" must be a JWK Set, {\"keys\": [...]}";
+        }
+        std::unique_ptr<char, decltype(&free)> text(json_dumps(inline_set, JSON_COMPACT), free);
+        return text ? read_key_set(text.get(), "\"jwks\"", client)
+                    : std::optional<std::string>("\"jwks\" cannot be read");
+    }
+    auto path = string_value(file);
+    if (!path || path->empty()) {
+        return "\"jwks_file\" must be a non-empty string";
+    }
+    if (!read_file) {
+        return std::nullopt;
+    }
+    std::string error;
+    std::optional<std::string> text = read_file(*path, error);
+    std::string field = "\"jwks_file\" \"" + printable(*path) + "\"";
+    if (!text) {
+        return field + ": " + error;
+    }
+    return read_key_set(*text, field, client);
+}
+
+Problem read_entry(const json_t *entry, Client &client, const RegistryFileReader &read_file) {
     if (!json_is_object(entry)) {
         return "the entry must be an object";
     }
@@ -454,13 +554,14 @@ Problem read_entry(const json_t *entry, Client &client) {
         return problem;
     }
     using Reader = Problem (*)(const json_t *, Client &);
-    for (Reader read : {read_client_id, read_secret, read_scope, read_default_scope, read_token_ttl,
-                        read_max_tokens, read_grant_types, read_introspection, read_resources}) {
+    for (Reader read :
+         {read_client_id, read_auth_method, read_secret, read_scope, read_default_scope,
+          read_token_ttl, read_max_tokens, read_grant_types, read_introspection, read_resources}) {
         if (Problem problem = read(entry, client)) {
             return problem;
         }
     }
-    return std::nullopt;
+    return read_keys(entry, client, read_file);
 }
 
 std::string clear_secret_warning(const std::string &name) {
@@ -472,7 +573,8 @@ std::string clear_secret_warning(const std::string &name) {
 }  // namespace
 
 std::unique_ptr<Registry> Registry::parse(std::string_view json, RegistryError &error,
-                                          std::vector<std::string> &warnings) {
+                                          std::vector<std::string> &warnings,
+                                          const RegistryFileReader &read_file) {
     json_error_t syntax;
     JsonPtr root(json_loadb(json.data(), json.size(), JSON_REJECT_DUPLICATES, &syntax));
     if (!root) {
@@ -498,7 +600,7 @@ std::unique_ptr<Registry> Registry::parse(std::string_view json, RegistryError &
         unsigned line = i < lines.size() ? lines[i] : 0;
         std::string name = client_name(entry, i);
         Client client;
-        if (Problem problem = read_entry(entry, client)) {
+        if (Problem problem = read_entry(entry, client, read_file)) {
             error = {line, name + ": " + *problem};
             return nullptr;
         }
@@ -521,6 +623,22 @@ std::unique_ptr<Registry> Registry::parse(std::string_view json, RegistryError &
     }
     warnings.insert(warnings.end(), clear_secrets.begin(), clear_secrets.end());
     return registry;
+}
+
+std::string_view auth_method_name(AuthMethod method) noexcept {
+    for (const auto &[name, known] : kAuthMethods) {
+        if (known == method) {
+            return name;
+        }
+    }
+    return {};
+}
+
+bool Client::accepts(AuthMethod method) const noexcept {
+    if (auth_method) {
+        return *auth_method == method;
+    }
+    return method == AuthMethod::client_secret_basic || method == AuthMethod::client_secret_post;
 }
 
 const Client *Registry::find(std::string_view client_id) const {

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,12 +14,22 @@
 
 namespace oauth {
 
+namespace jose {
+struct Key;  // core/jose/key.hpp, which brings OpenSSL's headers: not into every file
+}
+
 constexpr size_t kMaxClientIdLength = 128;
 constexpr size_t kMaxScopeListLength = 1024;
 // RFC 8707 resources of a client, and the bytes of them a token's audience may
 // take (the token store keeps an audience as a 16-bit mask).
 constexpr size_t kMaxResources = 16;
 constexpr size_t kMaxResourceListLength = 1024;
+
+// How a client authenticates (RFC 7591 token_endpoint_auth_method). The
+// mTLS methods of RFC 8705 §2 are to join them.
+enum class AuthMethod { client_secret_basic, client_secret_post, private_key_jwt };
+
+std::string_view auth_method_name(AuthMethod method) noexcept;
 
 struct Client {
     std::string id;
@@ -29,7 +41,21 @@ struct Client {
     uint32_t max_tokens = 0;         // live tokens at once; 0: the token store's default share
     bool client_credentials = true;  // "grant_types" holds "client_credentials"
     bool introspection = false;
+    // "token_endpoint_auth_method"; nullopt: a secret, by either method.
+    std::optional<AuthMethod> auth_method;
+    // "jwks" or "jwks_file": the public keys its assertions are signed with;
+    // null for a client of another method.
+    std::shared_ptr<const std::vector<jose::Key>> keys;
+
+    // Whether the client may authenticate by `method`: the one place the
+    // method a request uses meets the one registered.
+    bool accepts(AuthMethod method) const noexcept;
 };
+
+// Reads the file a client's "jwks_file" names (a path relative to the nginx
+// prefix is resolved by the reader): nullopt, with `error`, when it cannot.
+using RegistryFileReader =
+    std::function<std::optional<std::string>(std::string_view path, std::string &error)>;
 
 struct RegistryError {
     unsigned line = 0;  // line in the registry file; 0 when it is about the whole file
@@ -39,9 +65,12 @@ struct RegistryError {
 class Registry {
   public:
     // Parses and checks the whole file. On failure returns nullptr and fills
-    // `error`. `warnings` receives one line per client whose secret is in clear.
+    // `error`. `warnings` receives one line per client whose secret is in
+    // clear. Without `read_file` (oauth-client-entry, which does not know
+    // the nginx prefix), a "jwks_file" is taken as named, its keys unread.
     static std::unique_ptr<Registry> parse(std::string_view json, RegistryError &error,
-                                           std::vector<std::string> &warnings);
+                                           std::vector<std::string> &warnings,
+                                           const RegistryFileReader &read_file = {});
 
     const Client *find(std::string_view client_id) const;
 

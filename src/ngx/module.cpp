@@ -4,6 +4,7 @@
 #include "ngx/jwks_source.hpp"
 #include "ngx/file_io.hpp"
 
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -118,6 +119,26 @@ void deleteRegistry(void *registry) {
     delete static_cast<oauth::Registry *>(registry);
 }
 
+// A client's "jwks_file", resolved as oauth_clients is: against the prefix.
+oauth::RegistryFileReader keyFileReader(ngx_conf_t *cf) {
+    return [cf](std::string_view name, std::string &error) -> std::optional<std::string> {
+        ngx_str_t path = ngxString(cf->pool, name);
+        if (path.data == nullptr || ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+            error = "cannot resolve the path";
+            return std::nullopt;
+        }
+        std::string text;
+        FileRead read = readWholeFile(path, text, 1024 * 1024);
+        if (read == FileRead::too_long) {
+            error = std::string(view(path)) + " is larger than 1 MiB";
+        } else if (read != FileRead::ok) {
+            error = std::string(read == FileRead::cannot_open ? "cannot open " : "cannot read ") +
+                    std::string(view(path)) + ": " + std::strerror(ngx_errno);
+        }
+        return read == FileRead::ok ? std::optional<std::string>(std::move(text)) : std::nullopt;
+    };
+}
+
 std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &path) {
     std::string json;
     FileRead read = readWholeFile(path, json);
@@ -128,7 +149,8 @@ std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &p
     }
     oauth::RegistryError error;
     std::vector<std::string> warnings;
-    std::unique_ptr<oauth::Registry> registry = oauth::Registry::parse(json, error, warnings);
+    std::unique_ptr<oauth::Registry> registry =
+        oauth::Registry::parse(json, error, warnings, keyFileReader(cf));
     if (registry == nullptr) {
         if (error.line != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_clients: %V:%ui: %s", &path,

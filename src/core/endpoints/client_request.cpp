@@ -1,5 +1,7 @@
 #include "core/endpoints/client_request.hpp"
 
+#include <algorithm>
+
 #include "core/http/json.hpp"
 #include "core/http/text.hpp"
 
@@ -125,6 +127,10 @@ void ClientRequest::read_credentials() {
 }
 
 void ClientRequest::read_body_credentials() {
+    if (form_.has("client_assertion") || form_.has("client_assertion_type")) {
+        read_assertion();
+        return;
+    }
     const std::string *id = form_.get("client_id");
     const std::string *secret = form_.get("client_secret");
     if (id == nullptr && secret == nullptr) {
@@ -138,14 +144,47 @@ void ClientRequest::read_body_credentials() {
     }
 }
 
+// RFC 7523 §2.2: the assertion names the client in its sub; a client_id
+// beside it must name the same one. The sub is read unverified, only to
+// choose whose keys check the assertion.
+void ClientRequest::read_assertion() {
+    method_ = Method::assertion;
+    const std::string *type = form_.get("client_assertion_type");
+    const std::string *assertion = form_.get("client_assertion");
+    if (type == nullptr || assertion == nullptr) {
+        malformed_ = true;
+        method_problem_ = "client_assertion and client_assertion_type go together";
+        return;
+    }
+    if (*type != jose::kJwtBearerAssertionType) {
+        malformed_ = true;
+        method_problem_ =
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+        return;
+    }
+    std::optional<std::string> subject = jose::assertion_subject(*assertion);
+    const std::string *id = form_.get("client_id");
+    if (!subject || !is_vschar_string(*subject) || (id != nullptr && *id != *subject)) {
+        malformed_ = true;
+        method_problem_ = "the client assertion's sub must be the client id";
+        return;
+    }
+    presented_ = {*subject, std::string()};
+    assertion_ = *assertion;
+}
+
 // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each
 // request". A client_id in the body beside Basic is tolerated only when it
 // names the same client.
 bool ClientRequest::uses_two_methods() const {
+    if (method_ == Method::assertion) {
+        return form_.has("client_secret");
+    }
     if (method_ != Method::basic) {
         return false;
     }
-    if (form_.has("client_secret")) {
+    if (form_.has("client_secret") || form_.has("client_assertion") ||
+        form_.has("client_assertion_type")) {
         return true;
     }
     const std::string *body_id = form_.get("client_id");
@@ -176,9 +215,46 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     return named_;
 }
 
+// The one place where the method a request used meets the one its client
+// registered (RFC 7591 token_endpoint_auth_method): a client never falls
+// back to another.
+bool ClientRequest::credentials_valid(const Client &client) {
+    AuthMethod used = AuthMethod::client_secret_basic;
+    switch (method_) {
+        case Method::none:
+            return false;
+        case Method::basic:
+            break;
+        case Method::post:
+            used = AuthMethod::client_secret_post;
+            break;
+        case Method::assertion:
+            used = AuthMethod::private_key_jwt;
+            break;
+    }
+    if (!client.accepts(used)) {
+        method_problem_ = "the client is not registered for this authentication method";
+        return false;
+    }
+    return used == AuthMethod::private_key_jwt ? assertion_valid(client)
+                                               : client.secret.verify(presented_.secret);
+}
+
+bool ClientRequest::assertion_valid(const Client &client) {
+    static const std::vector<jose::Key> kNoKeys;
+    assertion_check_ =
+        jose::check_client_assertion(assertion_, client.id, client.keys ? *client.keys : kNoKeys,
+                                     config_.assertions, now_, no_room_for_);
+    method_problem_ = jose::describe(assertion_check_);
+    return assertion_check_ == jose::AssertionCheck::ok;
+}
+
 bool ClientRequest::verify(const Client *client) {
-    if (client != nullptr && client->secret.verify(presented_.secret)) {
+    if (client != nullptr && credentials_valid(*client)) {
         return true;
+    }
+    if (assertion_check_ == jose::AssertionCheck::no_room) {
+        return false;  // no failure of the client's: nothing for the throttle to count
     }
     // Only a registered id is quoted in the log: an unknown one may be a
     // secret sent in the wrong field.
@@ -192,6 +268,9 @@ bool ClientRequest::verify(const Client *client) {
 }
 
 HttpResponse ClientRequest::refusal() const {
+    if (assertion_check_ == jose::AssertionCheck::no_room) {
+        return no_room_refusal();
+    }
     if (blocked_for_ != 0) {
         HttpResponse response = error_response(429, "temporarily_unavailable",
                                                "too many failed authentications; retry later");
@@ -215,6 +294,14 @@ HttpResponse ClientRequest::refusal() const {
     } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for " + failed_client_;
+        if (!method_problem_.empty()) {
+            response.log_message += ": ";
+            response.log_message.append(method_problem_);
+        }
+    } else if (!method_problem_.empty()) {
+        response.log = HttpResponse::Log::info;
+        response.log_message = "client authentication failed: ";
+        response.log_message.append(method_problem_);
     } else if (!basic_problem_.empty()) {
         // Common with clients that skip the form-encoding: say why, since
         // nothing else would tell the operator.
@@ -229,7 +316,28 @@ std::string_view ClientRequest::refusal_description() const {
     if (method_ == Method::none) {
         return "client authentication is required";
     }
+    if (!method_problem_.empty()) {
+        return method_problem_;
+    }
     return basic_problem_.empty() ? "client authentication failed" : basic_problem_;
+}
+
+// The replay cache fails closed: an assertion whose jti cannot be
+// remembered could be replayed, so it is refused until the client's own
+// entries expire; other clients are unaffected.
+HttpResponse ClientRequest::no_room_refusal() const {
+    HttpResponse response =
+        error_response(429, "temporarily_unavailable", jose::describe(assertion_check_));
+    response.retry_after = std::max<uint32_t>(1, no_room_for_);
+    if (full_table_warning_due(now_)) {
+        response.log = HttpResponse::Log::warn;
+        response.log_message = "no room in the replay cache for an assertion of client_id \"" +
+                               presented_.id +
+                               "\": it holds its share of live assertions (a flood?); its new "
+                               "assertions are refused for up to " +
+                               std::to_string(response.retry_after) + "s";
+    }
+    return response;
 }
 
 // The throttle fails closed: a registered id whose failures could not be

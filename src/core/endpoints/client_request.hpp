@@ -12,6 +12,7 @@
 #include "core/auth_throttle.hpp"
 #include "core/http/form.hpp"
 #include "core/http/http.hpp"
+#include "core/jose/client_assertion.hpp"
 #include "core/registry.hpp"
 
 namespace oauth {
@@ -32,8 +33,9 @@ struct FormRequest {
 };
 
 struct ClientAuthConfig {
-    std::string_view realm;            // for WWW-Authenticate: Basic realm="…"
-    AuthThrottle *throttle = nullptr;  // nullptr: no brute-force protection
+    std::string_view realm;                 // for WWW-Authenticate: Basic realm="…"
+    AuthThrottle *throttle = nullptr;       // nullptr: no brute-force protection
+    jose::AssertionPolicy assertions = {};  // what private_key_jwt assertions must name
 };
 
 // `error` is a string literal: the response's outcome keeps a view of it.
@@ -73,13 +75,17 @@ class ClientRequest {
     }
 
   private:
-    enum class Method { none, basic, post };
+    enum class Method { none, basic, post, assertion };
 
     void read_credentials();
     void read_body_credentials();
+    void read_assertion();
     bool uses_two_methods() const;
 
     bool verify(const Client *client);
+    bool credentials_valid(const Client &client);
+    bool assertion_valid(const Client &client);
+    HttpResponse no_room_refusal() const;
     HttpResponse uncountable_refusal() const;
     std::string_view refusal_description() const;
 
@@ -89,9 +95,13 @@ class ClientRequest {
     const std::string_view repeatable_;
     Form form_;
     Method method_ = Method::none;
-    bool malformed_ = false;          // an authentication attempt that cannot be decoded
-    std::string_view basic_problem_;  // why Basic credentials could not be decoded
+    bool malformed_ = false;           // an authentication attempt that cannot be decoded
+    std::string_view basic_problem_;   // why Basic credentials could not be decoded
+    std::string_view method_problem_;  // why the method or the assertion failed
     ClientCredentials presented_;
+    std::string_view assertion_;  // private_key_jwt: the client_assertion
+    jose::AssertionCheck assertion_check_ = jose::AssertionCheck::ok;
+    uint32_t no_room_for_ = 0;  // the replay cache had no room for the client's assertion
     const Client *named_ = nullptr;
     std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/http/json.hpp"
+#include "core/jose/key.hpp"
 #include "core/resource.hpp"
 #include "core/scope.hpp"
 
@@ -62,9 +63,21 @@ std::optional<std::string> check_issuer(std::string_view issuer) {
     return std::nullopt;
 }
 
+std::string endpoint_url(std::string_view issuer, std::string_view path) {
+    return std::string(origin_of(issuer)) + std::string(path);
+}
+
 std::string render_metadata(const MetadataConfig &config, const Registry *registry) {
-    const std::vector<std::string_view> auth_methods = {"client_secret_basic",
-                                                        "client_secret_post"};
+    const std::vector<std::string_view> auth_methods = {
+        auth_method_name(AuthMethod::client_secret_basic),
+        auth_method_name(AuthMethod::client_secret_post),
+        auth_method_name(AuthMethod::private_key_jwt)};
+    // What a private_key_jwt assertion may be signed with: every asymmetric
+    // algorithm the module verifies (RFC 8414 §2: never "none").
+    std::vector<std::string_view> signing_algs;
+    for (size_t alg = 0; alg < jose::kAlgCount; ++alg) {
+        signing_algs.push_back(jose::alg_name(jose::Alg(alg)));
+    }
     std::string origin(origin_of(config.issuer));
     JsonObject doc;
     doc.member("issuer", config.issuer);
@@ -84,8 +97,11 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     doc.member("response_types_supported", std::vector<std::string_view>{});
     doc.member("scopes_supported", supported_scopes(registry));
     doc.member("token_endpoint_auth_methods_supported", auth_methods);
+    doc.member("token_endpoint_auth_signing_alg_values_supported", signing_algs);
     doc.member("introspection_endpoint_auth_methods_supported", auth_methods);
+    doc.member("introspection_endpoint_auth_signing_alg_values_supported", signing_algs);
     doc.member("revocation_endpoint_auth_methods_supported", auth_methods);
+    doc.member("revocation_endpoint_auth_signing_alg_values_supported", signing_algs);
     return std::move(doc).finish();
 }
 
