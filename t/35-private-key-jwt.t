@@ -75,6 +75,7 @@ server {
     location = /introspect { oauth_introspection_endpoint; }
     location = /revoke { oauth_revocation_endpoint; }
     location = /.well-known/oauth-authorization-server { oauth_metadata; }
+    location = /metrics { oauth_metrics; }
     location /api/ {
         oauth_require_scope reports:read;
         root %%PREFIX%%/html;
@@ -143,7 +144,7 @@ subtest 'the attacks of RFC 7523 §3 and RFC 8725 §3.1' => sub {
     refused_ok(with_assertion(assertion('signer', 'expired')), 'exp past', qr/exp/);
     refused_ok(with_assertion(assertion('signer', 'no-jti')), 'no jti', qr/jti/);
     refused_ok(with_assertion(assertion('signer', 'iss-not-sub')), 'iss is not sub', qr/iss/);
-    refused_ok(with_assertion(assertion('signer', 'alg-none')), 'alg none', qr/alg/);
+    refused_ok(with_assertion(assertion('signer', 'alg-none')), 'alg none', qr/not a signed JWT/);
     refused_ok(with_assertion(assertion('signer', 'hs256-public-key')),
         'HS256 keyed with the public key', qr/alg/);
     refused_ok(with_assertion(assertion('signer', 'good', key => 'other')),
@@ -185,6 +186,20 @@ subtest 'a replay-cache flood of one client leaves another working' => sub {
         name => 'another client still gets tokens') for 1 .. 5;
     like $t->error_log, qr/no room in the replay cache for an assertion of client_id "flood"/,
         'the refusal is logged';
+};
+
+subtest 'the metrics count each method and outcome' => sub {
+    my $m = $t->request('GET', '/metrics')->{content};
+    my $count = sub {
+        my ($method, $result) = @_;
+        my ($n) = $m =~ /^oauth_client_authentications_total\{zone="tokens",method="$method",result="$result"\} (\d+)$/m;
+        return $n // -1;
+    };
+    cmp_ok $count->('private_key_jwt', 'ok'), '>=', 150, 'private_key_jwt ok';
+    cmp_ok $count->('private_key_jwt', 'replayed'), '>=', 4, 'private_key_jwt replayed';
+    cmp_ok $count->('private_key_jwt', 'no_room'), '>=', 1, 'private_key_jwt no_room';
+    cmp_ok $count->('private_key_jwt', 'failed'), '>=', 10, 'private_key_jwt failed';
+    cmp_ok $count->('client_secret_basic', 'ok'), '>=', 1, 'client_secret_basic ok';
 };
 
 subtest 'nothing of an assertion reaches the log' => sub {

@@ -192,6 +192,7 @@ bool ClientRequest::uses_two_methods() const {
 }
 
 const Client *ClientRequest::authenticate(const Registry &registry) {
+    auth_result_ = "failed";
     if (method_ == Method::none || malformed_) {
         return nullptr;
     }
@@ -201,6 +202,7 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
         standing = config_.throttle->standing(presented_.id, request_.client_address,
                                               kind_of(named_), now_);
         if (standing.blocked_for != 0 || standing.uncountable_for != 0) {
+            auth_result_ = "throttled";
             blocked_for_ = standing.blocked_for;
             uncountable_for_ = standing.uncountable_for;
             return nullptr;
@@ -212,6 +214,7 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (standing.has_failures) {
         config_.throttle->clear(presented_.id, request_.client_address);
     }
+    auth_result_ = "ok";
     return named_;
 }
 
@@ -246,6 +249,11 @@ bool ClientRequest::assertion_valid(const Client &client) {
         jose::check_client_assertion(assertion_, client.id, client.keys ? *client.keys : kNoKeys,
                                      config_.assertions, now_, no_room_for_);
     method_problem_ = jose::describe(assertion_check_);
+    if (assertion_check_ == jose::AssertionCheck::replayed) {
+        auth_result_ = "replayed";
+    } else if (assertion_check_ == jose::AssertionCheck::no_room) {
+        auth_result_ = "no_room";
+    }
     return assertion_check_ == jose::AssertionCheck::ok;
 }
 
@@ -253,18 +261,36 @@ bool ClientRequest::verify(const Client *client) {
     if (client != nullptr && credentials_valid(*client)) {
         return true;
     }
-    if (assertion_check_ == jose::AssertionCheck::no_room) {
-        return false;  // no failure of the client's: nothing for the throttle to count
-    }
     // Only a registered id is quoted in the log: an unknown one may be a
     // secret sent in the wrong field.
     failed_client_ = client != nullptr ? "client_id \"" + client->id + "\""
                                        : std::string("an unknown client_id");
-    if (config_.throttle != nullptr) {
+    // The throttle bounds guesses of a secret; a signature is not guessed,
+    // and a client retrying a refused assertion must not lock itself out.
+    if (config_.throttle != nullptr && method_ != Method::assertion) {
         block_started_ = config_.throttle->record_failure(presented_.id, request_.client_address,
                                                           kind_of(client), now_);
     }
     return false;
+}
+
+void ClientRequest::note_outcome(HttpResponse::Outcome &outcome) const {
+    outcome.client = named_client();
+    outcome.auth_result = auth_result_;
+    switch (method_) {
+        case Method::none:
+            outcome.auth_result = {};
+            break;
+        case Method::basic:
+            outcome.auth_method = auth_method_name(AuthMethod::client_secret_basic);
+            break;
+        case Method::post:
+            outcome.auth_method = auth_method_name(AuthMethod::client_secret_post);
+            break;
+        case Method::assertion:
+            outcome.auth_method = auth_method_name(AuthMethod::private_key_jwt);
+            break;
+    }
 }
 
 HttpResponse ClientRequest::refusal() const {
@@ -282,7 +308,8 @@ HttpResponse ClientRequest::refusal() const {
         return uncountable_refusal();
     }
     HttpResponse response = error_response(401, "invalid_client", refusal_description());
-    if (method_ != Method::post) {
+    // RFC 7235 §3.1: a 401 challenges the scheme tried, or Basic when none was.
+    if (method_ == Method::basic || method_ == Method::none) {
         response.www_authenticate = "Basic realm=" + quoted_string(config_.realm);
     }
     if (block_started_) {

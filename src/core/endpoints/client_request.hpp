@@ -74,6 +74,10 @@ class ClientRequest {
         return named_ != nullptr ? std::string_view(named_->id) : std::string_view();
     }
 
+    // The response's outcome: the client named, the method used and how
+    // its authentication went, for the metrics.
+    void note_outcome(HttpResponse::Outcome &outcome) const;
+
   private:
     enum class Method { none, basic, post, assertion };
 
@@ -101,7 +105,8 @@ class ClientRequest {
     ClientCredentials presented_;
     std::string_view assertion_;  // private_key_jwt: the client_assertion
     jose::AssertionCheck assertion_check_ = jose::AssertionCheck::ok;
-    uint32_t no_room_for_ = 0;  // the replay cache had no room for the client's assertion
+    uint32_t no_room_for_ = 0;      // the replay cache had no room for the client's assertion
+    std::string_view auth_result_;  // empty until authenticate() runs
     const Client *named_ = nullptr;
     std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;

@@ -148,7 +148,7 @@ HttpResponse handle_token_request(const FormRequest &request, const Registry &re
     try {
         ClientRequest client_request(request, config.auth, now, "resource");
         HttpResponse response = answer(client_request, registry, store, config, now);
-        response.outcome.client = client_request.named_client();
+        client_request.note_outcome(response.outcome);
         return response;
     } catch (...) {
         return server_error_response();

@@ -9,7 +9,7 @@ namespace oauth::metrics {
 namespace {
 
 constexpr uint64_t kMagic = 0x5352544d48545541;  // "AUTHMTRS"
-constexpr uint32_t kVersion = 2;                 // 2: invalid_target among the token results
+constexpr uint32_t kVersion = 3;                 // 3: client authentications by method
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
@@ -67,6 +67,7 @@ struct Counters::Header {
     Counter bearer_checks[kBearerResultCount];
     Counter throttled;
     Counter zone_full;
+    Counter authentications[kAuthMethodCount][kAuthResultCount];
     ClientSlot unknown;  // the empty id; slot_count slots follow the header
 };
 
@@ -164,7 +165,18 @@ void Counters::count_cause(HttpResponse::Outcome::Cause cause) noexcept {
     }
 }
 
+void Counters::count_authentication(const HttpResponse::Outcome &outcome) noexcept {
+    if (outcome.auth_method.empty() || outcome.auth_result.empty()) {
+        return;  // no attempt: nothing was sent to authenticate with
+    }
+    header_
+        ->authentications[index_of(kAuthMethods, outcome.auth_method)]
+                         [index_of(kAuthResults, outcome.auth_result)]
+        .fetch_add(1, kRelaxed);
+}
+
 void Counters::count_token_response(const HttpResponse::Outcome &outcome) noexcept {
+    count_authentication(outcome);
     slot_of(outcome.client)
         .token_requests[index_of(kTokenResults, outcome.result)]
         .fetch_add(1, kRelaxed);
@@ -172,12 +184,14 @@ void Counters::count_token_response(const HttpResponse::Outcome &outcome) noexce
 }
 
 void Counters::count_introspection_response(const HttpResponse::Outcome &outcome) noexcept {
+    count_authentication(outcome);
     header_->introspection_requests[index_of(kIntrospectionResults, outcome.result)].fetch_add(
         1, kRelaxed);
     count_cause(outcome.cause);
 }
 
 void Counters::count_revocation_response(const HttpResponse::Outcome &outcome) noexcept {
+    count_authentication(outcome);
     header_->revocation_requests[index_of(kRevocationResults, outcome.result)].fetch_add(1,
                                                                                          kRelaxed);
     count_cause(outcome.cause);
@@ -207,6 +221,9 @@ Snapshot Counters::snapshot() const {
     read_all(header_->bearer_checks, out.bearer_checks);
     out.throttled = header_->throttled.load(kRelaxed);
     out.zone_full = header_->zone_full.load(kRelaxed);
+    for (size_t method = 0; method < kAuthMethodCount; ++method) {
+        read_all(header_->authentications[method], out.authentications[method]);
+    }
     return out;
 }
 

@@ -54,6 +54,17 @@ constexpr std::string_view kBearerResults[] = {
     "ok",           "no_token", "invalid_request", "invalid_token", "insufficient_scope",
     "server_error", "other"};
 
+// Client authentications at the three endpoints, by method and result: ok,
+// failed, replayed (an assertion's jti seen before), no_room (the replay
+// cache had no room for the client's assertion), throttled (blocked by
+// oauth_auth_failure_limit before any check).
+constexpr std::string_view kAuthMethods[] = {"client_secret_basic", "client_secret_post",
+                                             "private_key_jwt", "other"};
+constexpr std::string_view kAuthResults[] = {"ok",      "failed",    "replayed",
+                                             "no_room", "throttled", "other"};
+constexpr size_t kAuthMethodCount = std::size(kAuthMethods);
+constexpr size_t kAuthResultCount = std::size(kAuthResults);
+
 constexpr size_t kTokenResultCount = std::size(kTokenResults);
 constexpr size_t kIntrospectionResultCount = std::size(kIntrospectionResults);
 constexpr size_t kRevocationResultCount = std::size(kRevocationResults);
@@ -71,6 +82,7 @@ struct Snapshot {
     uint64_t bearer_checks[kBearerResultCount] = {};
     uint64_t throttled = 0;  // refused with 429 by the brute-force throttle
     uint64_t zone_full = 0;  // token requests refused because the zone was full
+    uint64_t authentications[kAuthMethodCount][kAuthResultCount] = {};
 };
 
 class Counters {
@@ -104,6 +116,7 @@ class Counters {
     ClientSlot *claim_slot(std::string_view client) noexcept;
     ClientSlot &slot_of(std::string_view client) noexcept;
     void count_cause(HttpResponse::Outcome::Cause cause) noexcept;
+    void count_authentication(const HttpResponse::Outcome &outcome) noexcept;
 
     Header *header_;
     StoreLock lock_;

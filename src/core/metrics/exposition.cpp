@@ -70,6 +70,24 @@ void append_token_requests(std::string &out, const std::vector<ZoneMetrics> &zon
     }
 }
 
+void append_authentications(std::string &out, const std::vector<ZoneMetrics> &zones) {
+    constexpr std::string_view name = "oauth_client_authentications_total";
+    append_family(out, name, "counter",
+                  "Client authentications at the token, introspection and revocation endpoints "
+                  "by method and result (ok, failed, replayed: an assertion used before, "
+                  "no_room: the replay cache full for that client, throttled).");
+    for (const ZoneMetrics &zone : zones) {
+        for (size_t method = 0; method < kAuthMethodCount; ++method) {
+            for (size_t result = 0; result < kAuthResultCount; ++result) {
+                Sample(out, name, zone.zone)
+                    .label("method", kAuthMethods[method])
+                    .label("result", kAuthResults[result])
+                    .value(zone.counters.authentications[method][result]);
+            }
+        }
+    }
+}
+
 void append_per_zone(std::string &out, std::string_view name, std::string_view type,
                      std::string_view help, const std::vector<ZoneMetrics> &zones,
                      uint64_t (*value)(const ZoneMetrics &)) {
@@ -198,6 +216,7 @@ std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
     append_results(out, "oauth_revocation_requests_total",
                    "Revocation endpoint requests by result (ok or the error code).", zones,
                    kRevocationResults, &Snapshot::revocation_requests);
+    append_authentications(out, zones);
     append_per_zone(out, "oauth_throttle_blocks_total", "counter",
                     "Client authentications refused with 429 by oauth_auth_failure_limit, "
                     "before any secret was checked.",

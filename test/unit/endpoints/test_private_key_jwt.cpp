@@ -250,7 +250,7 @@ void the_registry_refuses_what_cannot_work(void **) {
     refused(R"("client_secret":"s",)" + jwks, "are for a private_key_jwt client");
     refused(
         R"("token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]})",
-        "\"jwks\": no key to verify signatures with");
+        "\"jwks\": key #1");
     refused(R"("token_endpoint_auth_method":"private_key_jwt","jwks":[1])", "must be a JWK Set");
 }
 
