@@ -154,6 +154,7 @@ subtest 'nginx loads the registry, and each added client gets a token' => sub {
     $t->write_conf(http => <<"EOF");
 oauth_token_zone tokens:1m;
 oauth_clients $registry;
+oauth_issuer http://127.0.0.1:%%PORT%%;
 server {
     listen 127.0.0.1:%%PORT%%;
     location = /token { oauth_token_endpoint; }

@@ -257,6 +257,16 @@ subtest 'bad keys fail nginx -t, naming the file and the client' => sub {
         like $out, qr/\Q${\ $bad->clients_path}\E:\d+: /, 'naming the file and line';
         like $out, $message, 'and the client and the problem' or diag $out;
     }
+    $bad->write_clients({clients => [{client_id => 'keyed', scope => '',
+        token_endpoint_auth_method => 'private_key_jwt', jwks => jwks('signer')}]});
+    my ($rc, $out) = $bad->test_config(http => <<'CONF');
+oauth_token_zone z:1m;
+oauth_clients clients.json;
+server { listen 127.0.0.1:%%PORT%%; location = /token { oauth_token_endpoint; } }
+CONF
+    isnt $rc, 0, 'no oauth_issuer: nginx -t fails';
+    like $out, qr/oauth_token_endpoint needs oauth_issuer in .*: client "keyed" uses private_key_jwt/,
+        'naming the client that needs it' or diag $out;
 };
 
 done_testing;

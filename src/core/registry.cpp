@@ -641,6 +641,15 @@ bool Client::accepts(AuthMethod method) const noexcept {
     return method == AuthMethod::client_secret_basic || method == AuthMethod::client_secret_post;
 }
 
+const Client *Registry::first_with(AuthMethod method) const {
+    for (const Client &client : clients_) {
+        if (client.auth_method == method) {
+            return &client;
+        }
+    }
+    return nullptr;
+}
+
 const Client *Registry::find(std::string_view client_id) const {
     auto found = by_id_.find(client_id);
     return found == by_id_.end() ? nullptr : &clients_[found->second];

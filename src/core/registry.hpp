@@ -74,6 +74,9 @@ class Registry {
 
     const Client *find(std::string_view client_id) const;
 
+    // The first client registered for `method`; nullptr: none is.
+    const Client *first_with(AuthMethod method) const;
+
     const std::vector<Client> &clients() const { return clients_; }
 
   private:

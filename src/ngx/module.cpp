@@ -601,6 +601,17 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
     if (endpoint->jwt && checkJwtIssuance(cf, endpoint) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+    // A client assertion's aud names the issuer (or a URL built from it):
+    // without one, a private_key_jwt client could never authenticate.
+    auto *scf =
+        static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    const oauth::Client *keyed = conf->clients->first_with(oauth::AuthMethod::private_key_jwt);
+    if (keyed != nullptr && scf->issuer.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%s needs oauth_issuer in %V:%ui: client \"%s\" uses private_key_jwt",
+                      directive, &endpoint->place.file, endpoint->place.line, keyed->id.c_str());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
     noteFleetEndpoint(cf, *endpoint, *conf->clients);
     return endpoint->zone != nullptr ? NGX_CONF_OK : static_cast<char *>(NGX_CONF_ERROR);

@@ -224,6 +224,9 @@ void the_registry_reads_the_method_and_keys(void **) {
     assert_true(app->accepts(oauth::AuthMethod::private_key_jwt));
     assert_false(app->accepts(oauth::AuthMethod::client_secret_basic));
     assert_int_equal(app->keys->size(), 1);
+    assert_ptr_equal(e.registry->first_with(oauth::AuthMethod::private_key_jwt), app);
+    assert_ptr_equal(e.registry->first_with(oauth::AuthMethod::client_secret_basic),
+                     e.registry->find("basic-only"));
     const oauth::Client *secretive = e.registry->find("secretive");
     assert_true(secretive->accepts(oauth::AuthMethod::client_secret_basic));
     assert_true(secretive->accepts(oauth::AuthMethod::client_secret_post));
