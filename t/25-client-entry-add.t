@@ -105,6 +105,45 @@ subtest 'a link to the registry stays a link' => sub {
     $secret{third} = $s;
 };
 
+# A public JWK Set, as a private_key_jwt client hands it over.
+my $key = $t->genpkey('partner.pem', 'ES256');
+my $jwks_text = `openssl pkey -in $key -pubout -outform DER 2>/dev/null`;
+my ($x, $y) = map { (my $b = OAuthTest::b64_nopad($_)) =~ tr{+/}{-_}; $b }
+    (substr($jwks_text, -64, 32), substr($jwks_text, -32));
+my $jwks = encode_json({keys => [{kty => 'EC', crv => 'P-256', x => $x, y => $y, kid => 'p1'}]});
+$t->write_file('oauth/partner.jwks', $jwks);
+
+subtest 'private_key_jwt clients: --jwks and --jwks-file, no secret' => sub {
+    my ($rc, $stdout, $stderr, $s) =
+        client_entry('--add', $registry, '--jwks', "$p/oauth/partner.jwks", 'partner');
+    is $rc, 0, '--jwks: exit 0' or diag $stderr;
+    ok !defined $s, 'no secret is made or shown';
+    my ($entry) = grep { $_->{client_id} eq 'partner' }
+        @{ decode_json(OAuthTest::slurp($registry))->{clients} };
+    is $entry->{token_endpoint_auth_method}, 'private_key_jwt', 'token_endpoint_auth_method';
+    is_deeply $entry->{jwks}, decode_json($jwks), 'the JWK Set inline';
+    ok !exists $entry->{client_secret_hash}, 'no client_secret_hash';
+    ($rc, $stdout, $stderr, $s) = client_entry('--jwks-file', 'oauth/partner.jwks', 'filed');
+    is $rc, 0, '--jwks-file: exit 0' or diag $stderr;
+    is_deeply decode_json($stdout), {client_id => 'filed', token_endpoint_auth_method =>
+        'private_key_jwt', jwks_file => 'oauth/partner.jwks', scope => ''}, 'the entry names the file';
+    ($rc, $stdout, $stderr) = client_entry('--jwks', $registry, 'broken');
+    is $rc, 2, 'a file that is no JWK Set: exit 2';
+    like $stderr, qr/"jwks"/, 'naming the field';
+    ($rc, $stdout, $stderr) = client_entry('--jwks', "$p/oauth/partner.jwks", '--auth-method',
+        'client_secret_post', 'both');
+    is $rc, 2, '--jwks with --auth-method: exit 2';
+};
+
+subtest '--auth-method: the one way a secret is sent' => sub {
+    my ($rc, $stdout, $stderr, $s) =
+        client_entry('--add', $registry, '--auth-method', 'client_secret_post', '--scope', 'read', 'poster');
+    is $rc, 0, 'exit 0' or diag $stderr;
+    $secret{poster} = $s;
+    ($rc) = client_entry('--auth-method', 'client_secret_jwt', 'nope');
+    is $rc, 2, 'an unknown method: exit 2';
+};
+
 subtest 'no temporary file is left beside the registry' => sub {
     opendir my $dir, "$p/oauth" or die;
     my @left = grep { /\.json\./ } readdir $dir;
@@ -115,6 +154,7 @@ subtest 'nginx loads the registry, and each added client gets a token' => sub {
     $t->write_conf(http => <<"EOF");
 oauth_token_zone tokens:1m;
 oauth_clients $registry;
+oauth_issuer http://127.0.0.1:%%PORT%%;
 server {
     listen 127.0.0.1:%%PORT%%;
     location = /token { oauth_token_endpoint; }
@@ -126,6 +166,10 @@ EOF
     token_ok($t->token_request(basic => ['third', $secret{third}]), scope => 'read', name => 'third');
     invalid_client_ok($t->token_request(basic => ['second', $secret{first}]), 'another client\'s secret',
         'Basic realm="oauth"');
+    token_ok($t->token_request(form => [grant_type => 'client_credentials', client_id => 'poster',
+        client_secret => $secret{poster}]), scope => 'read', name => 'poster, in the body');
+    invalid_client_ok($t->token_request(basic => ['poster', $secret{poster}]),
+        'poster by Basic, which it did not register', 'Basic realm="oauth"');
     $t->stop;
 };
 

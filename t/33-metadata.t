@@ -13,7 +13,8 @@ need_module();
 
 my $secret = random_secret();
 my $wk = '/.well-known/oauth-authorization-server';
-my $auth_methods = [qw(client_secret_basic client_secret_post)];
+my $auth_methods = [qw(client_secret_basic client_secret_post private_key_jwt)];
+my $signing_algs = [qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA)];
 
 my $clients = {
     clients => [
@@ -110,6 +111,9 @@ my %common = (
     token_endpoint_auth_methods_supported => $auth_methods,
     introspection_endpoint_auth_methods_supported => $auth_methods,
     revocation_endpoint_auth_methods_supported => $auth_methods,
+    token_endpoint_auth_signing_alg_values_supported => $signing_algs,
+    introspection_endpoint_auth_signing_alg_values_supported => $signing_algs,
+    revocation_endpoint_auth_signing_alg_values_supported => $signing_algs,
 );
 
 subtest 'the document: issuer, endpoints, grants, scopes, auth methods' => sub {

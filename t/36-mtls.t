@@ -272,7 +272,8 @@ subtest 'metrics count each method, authenticated or not' => sub {
 subtest 'metadata' => sub {
     my $r = curl('GET', '/.well-known/oauth-authorization-server');
     is_deeply $r->{json}{token_endpoint_auth_methods_supported},
-        [qw(client_secret_basic client_secret_post tls_client_auth self_signed_tls_client_auth)],
+        [qw(client_secret_basic client_secret_post private_key_jwt tls_client_auth
+            self_signed_tls_client_auth)],
         'the certificate methods of the registry are listed';
     ok $r->{json}{tls_client_certificate_bound_access_tokens},
         'tls_client_certificate_bound_access_tokens';

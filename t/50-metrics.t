@@ -192,7 +192,7 @@ subtest 'the endpoint speaks the text format 0.0.4 and promtool finds nothing' =
     for my $family (qw(oauth_token_requests_total oauth_bearer_checks_total
         oauth_introspection_requests_total oauth_revocation_requests_total oauth_zone_tokens
         oauth_zone_token_capacity oauth_throttle_blocks_total oauth_token_zone_full_total
-        oauth_client_tokens oauth_client_token_cap)) {
+        oauth_client_tokens oauth_client_token_cap oauth_client_authentications_total)) {
         like $r->{content}, qr/^# TYPE $family (?:counter|gauge)$/m, "family $family";
     }
     unlike $r->{content}, qr/^oauth_client_token/m, 'no client holds a token yet: no sample';

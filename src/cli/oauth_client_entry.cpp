@@ -35,7 +35,8 @@ constexpr int kUsageError = 2;
 constexpr const char *kUsage =
     "usage: oauth-client-entry [--scope \"A B\"] [--default-scope \"A\"] [--ttl SECONDS]\n"
     "                          [--resource URI]... [--pbkdf2[=ITERATIONS]] [--introspection]\n"
-    "                          [--tls-client-auth KIND=VALUE | --self-signed-cert FILE]...\n"
+    "                          [--auth-method METHOD | --jwks FILE | --jwks-file PATH |\n"
+    "                           --tls-client-auth KIND=VALUE | --self-signed-cert FILE...]\n"
     "                          [--bound-tokens] [--add FILE] CLIENT_ID\n";
 
 constexpr const char *kHelp =
@@ -52,6 +53,12 @@ constexpr const char *kHelp =
     "  --pbkdf2[=ITERATIONS]    store a PBKDF2-HMAC-SHA256 hash (default 100000\n"
     "                           iterations) instead of SHA-256\n"
     "  --introspection          let the client call the introspection endpoint\n"
+    "  --auth-method METHOD     client_secret_basic or client_secret_post: the only\n"
+    "                           way the client may send its secret (default: both)\n"
+    "  --jwks FILE              a private_key_jwt client: no secret; its public keys,\n"
+    "                           the JWK Set in FILE, go into the entry (\"jwks\")\n"
+    "  --jwks-file PATH         the same, the entry naming PATH (\"jwks_file\", relative\n"
+    "                           to the nginx prefix), which nginx reads at each reload\n"
     "  --tls-client-auth KIND=VALUE\n"
     "                           the client authenticates with a certificate of the CA\n"
     "                           nginx trusts (RFC 8705 tls_client_auth) whose subject_dn,\n"
@@ -82,6 +89,9 @@ struct Options {
     std::optional<std::string> tls_client_auth;  // --tls-client-auth KIND=VALUE
     std::vector<std::string> self_signed_certs;  // --self-signed-cert: PEM files
     bool bound_tokens = false;
+    std::optional<std::string> auth_method;
+    std::optional<std::string> jwks;           // --jwks: the JWK Set's text
+    std::optional<std::string> jwks_file;      // --jwks-file
     std::optional<std::string> registry_file;  // --add
     bool help = false;
 };
@@ -119,6 +129,17 @@ json_int_t parse_ttl(std::string_view text) {
     return *ttl;
 }
 
+std::optional<std::string> read_text(const std::string &path);
+
+// --jwks FILE: the JWK Set's text, judged with the entry (check_entry).
+std::string read_jwks(const std::string &path) {
+    std::optional<std::string> text = read_text(path);
+    if (!text) {
+        throw UsageError{"--jwks: " + path + ": no such file"};
+    }
+    return *text;
+}
+
 // Options may come before or after CLIENT_ID; "--" ends them. Value options
 // take "--name VALUE" or "--name=VALUE".
 class CommandLine {
@@ -140,6 +161,14 @@ class CommandLine {
         }
         if (!options.client_id && !options.help) {
             throw UsageError{"CLIENT_ID is missing"};
+        }
+        if (int(options.auth_method.has_value()) + options.jwks.has_value() +
+                options.jwks_file.has_value() + options.tls_client_auth.has_value() +
+                !options.self_signed_certs.empty() >
+            1) {
+            throw UsageError{
+                "give one of --auth-method, --jwks, --jwks-file, --tls-client-auth and "
+                "--self-signed-cert"};
         }
         return options;
     }
@@ -174,6 +203,12 @@ class CommandLine {
         } else if (name == "--bound-tokens") {
             no_value(name, attached);
             options.bound_tokens = true;
+        } else if (name == "--auth-method") {
+            options.auth_method = value(name, attached);
+        } else if (name == "--jwks") {
+            options.jwks = read_jwks(value(name, attached));
+        } else if (name == "--jwks-file") {
+            options.jwks_file = value(name, attached);
         } else if (name == "--add") {
             options.registry_file = value(name, attached);
         } else {
@@ -241,9 +276,6 @@ std::string x5c_of(const std::string &path) {
 
 // RFC 8705 §2.1.1, §2.2.1: the method and what identifies the certificate.
 void set_certificate_method(json_t *entry, const Options &options) {
-    if (options.tls_client_auth && !options.self_signed_certs.empty()) {
-        throw UsageError{"give --tls-client-auth or --self-signed-cert, not both"};
-    }
     if (options.pbkdf2_iterations) {
         throw UsageError{"--pbkdf2: a client authenticated by its certificate has no secret"};
     }
@@ -268,18 +300,45 @@ void set_certificate_method(json_t *entry, const Options &options) {
     json_object_set_new(entry, "jwks", json_pack("{s:o}", "keys", keys));
 }
 
+bool uses_keys(const Options &options) {
+    return options.jwks || options.jwks_file;
+}
+
+// A certificate client's method, a private_key_jwt client's method and
+// keys, or a secret client's hash.
+void set_credentials(json_t *entry, const Options &options, const std::string &secret) {
+    if (authenticates_by_certificate(options)) {
+        set_certificate_method(entry, options);
+        return;
+    }
+    if (!uses_keys(options)) {
+        if (options.auth_method) {
+            set_string(entry, "token_endpoint_auth_method", *options.auth_method);
+        }
+        set_string(entry, "client_secret_hash",
+                   options.pbkdf2_iterations
+                       ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
+                       : oauth::make_sha256_hash(secret));
+        return;
+    }
+    set_string(entry, "token_endpoint_auth_method", "private_key_jwt");
+    if (options.jwks_file) {
+        set_string(entry, "jwks_file", *options.jwks_file);
+        return;
+    }
+    json_error_t error;
+    json_t *set = json_loadb(options.jwks->data(), options.jwks->size(), 0, &error);
+    if (!set) {
+        throw UsageError{std::string("--jwks: not JSON: ") + error.text};
+    }
+    json_object_set_new(entry, "jwks", set);
+}
+
 // In the order of the registry's documentation.
 JsonPtr make_entry(const Options &options, const std::string &secret) {
     JsonPtr entry(json_object());
     set_string(entry.get(), "client_id", *options.client_id);
-    if (authenticates_by_certificate(options)) {
-        set_certificate_method(entry.get(), options);
-    } else {
-        set_string(entry.get(), "client_secret_hash",
-                   options.pbkdf2_iterations
-                       ? oauth::make_pbkdf2_sha256_hash(secret, *options.pbkdf2_iterations)
-                       : oauth::make_sha256_hash(secret));
-    }
+    set_credentials(entry.get(), options, secret);
     if (options.bound_tokens) {
         json_object_set_new(entry.get(), "tls_client_certificate_bound_access_tokens", json_true());
     }
@@ -469,13 +528,12 @@ int run(int argc, char **argv) {
             throw std::runtime_error("cannot write the entry to standard output");
         }
     }
-    if (authenticates_by_certificate(options)) {
-        return 0;  // no secret: the certificate is its credential
+    if (!uses_keys(options) && !authenticates_by_certificate(options)) {
+        std::fprintf(stderr,
+                     "client_secret: %s\n"
+                     "(shown once: give it to the client now; the entry keeps only its hash)\n",
+                     secret.c_str());
     }
-    std::fprintf(stderr,
-                 "client_secret: %s\n"
-                 "(shown once: give it to the client now; the entry keeps only its hash)\n",
-                 secret.c_str());
     return 0;
 }
 

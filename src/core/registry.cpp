@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/jose/key.hpp"
 #include "core/resource.hpp"
 #include "core/scope.hpp"
 #include "core/http/base64.hpp"
@@ -40,6 +41,7 @@ constexpr std::string_view kEntryKeys[] = {
     "tls_client_auth_san_ip",
     "tls_client_auth_san_email",
     "jwks",
+    "jwks_file",
     "tls_client_certificate_bound_access_tokens",
 };
 
@@ -47,6 +49,14 @@ constexpr CertificateIdentity::Kind kIdentityKinds[] = {
     CertificateIdentity::Kind::subject_dn, CertificateIdentity::Kind::san_dns,
     CertificateIdentity::Kind::san_uri,    CertificateIdentity::Kind::san_ip,
     CertificateIdentity::Kind::san_email,
+};
+
+constexpr std::pair<std::string_view, AuthMethod> kAuthMethods[] = {
+    {"client_secret_basic", AuthMethod::client_secret_basic},
+    {"client_secret_post", AuthMethod::client_secret_post},
+    {"private_key_jwt", AuthMethod::private_key_jwt},
+    {"tls_client_auth", AuthMethod::tls_client_auth},
+    {"self_signed_tls_client_auth", AuthMethod::self_signed_tls_client_auth},
 };
 
 constexpr const char *kScopeGrammar =
@@ -285,35 +295,15 @@ Problem read_clear_secret(const json_t *value, std::vector<SecretHash> &hashes) 
     return std::nullopt;
 }
 
-// The one dispatch on the method's name: every other rule reads auth_method.
-Problem read_auth_method(const json_t *entry, Client &client) {
-    const json_t *value = json_object_get(entry, "token_endpoint_auth_method");
-    if (!value) {
-        return std::nullopt;
-    }
-    auto method = string_value(value).value_or("");
-    if (method == "client_secret_basic" || method == "client_secret_post") {
-        client.auth_method = ClientAuthMethod::client_secret;
-    } else if (method == "tls_client_auth") {
-        client.auth_method = ClientAuthMethod::tls_client_auth;
-    } else if (method == "self_signed_tls_client_auth") {
-        client.auth_method = ClientAuthMethod::self_signed_tls_client_auth;
-    } else {
-        return "\"token_endpoint_auth_method\" must be client_secret_basic, client_secret_post, "
-               "tls_client_auth or self_signed_tls_client_auth";
-    }
-    return std::nullopt;
-}
-
 Problem read_secret(const json_t *entry, Client &client) {
     const json_t *hash = json_object_get(entry, "client_secret_hash");
     const json_t *clear = json_object_get(entry, "client_secret");
-    if (client.auth_method != ClientAuthMethod::client_secret) {
-        // A client authenticated by its certificate cannot fall back to a secret.
+    if (!client.uses_secret()) {
+        // A client of keys or certificates cannot fall back to a secret: it
+        // would be one more way in (SPEC).
         if (hash || clear) {
-            return std::string(
-                       "a client authenticated by its certificate has no secret: "
-                       "remove \"") +
+            return "a " + std::string(auth_method_name(*client.auth_method)) +
+                   " client has no secret: remove \"" +
                    (hash ? "client_secret_hash" : "client_secret") + "\"";
         }
         return std::nullopt;
@@ -501,7 +491,7 @@ Problem read_introspection(const json_t *entry, Client &client) {
 
 // RFC 8705 §2.1.2: exactly one subject value for tls_client_auth, none else.
 Problem read_tls_identity(const json_t *entry, Client &client) {
-    bool tls = client.auth_method == ClientAuthMethod::tls_client_auth;
+    bool tls = client.auth_method == AuthMethod::tls_client_auth;
     size_t given = 0;
     for (CertificateIdentity::Kind kind : kIdentityKinds) {
         std::string field(identity_field(kind));
@@ -554,21 +544,21 @@ Problem read_x5c(const json_t *jwk, size_t index, Client &client) {
     return std::nullopt;
 }
 
+Problem read_bound_tokens(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "tls_client_certificate_bound_access_tokens");
+    if (!value) {
+        return std::nullopt;
+    }
+    if (!json_is_boolean(value)) {
+        return "\"tls_client_certificate_bound_access_tokens\" must be true or false";
+    }
+    client.certificate_bound_tokens = json_is_true(value);
+    return std::nullopt;
+}
+
 // self_signed_tls_client_auth (RFC 8705 §2.2): the client's certificates, as
 // the x5c of the keys of its JWK Set.
-Problem read_jwks(const json_t *entry, Client &client) {
-    const json_t *jwks = json_object_get(entry, "jwks");
-    bool self_signed = client.auth_method == ClientAuthMethod::self_signed_tls_client_auth;
-    if (!jwks) {
-        return self_signed ? Problem(
-                                 "\"jwks\" is missing: a self_signed_tls_client_auth "
-                                 "client registers its certificates as x5c")
-                           : std::nullopt;
-    }
-    if (!self_signed) {
-        return "\"jwks\" is read only with \"token_endpoint_auth_method\" "
-               "self_signed_tls_client_auth";
-    }
+Problem read_certificates(const json_t *jwks, Client &client) {
     const json_t *keys = json_object_get(jwks, "keys");
     if (!json_is_object(jwks) || !json_is_array(keys)) {
         return "\"jwks\" must be a JWK Set: an object with a \"keys\" array";
@@ -584,19 +574,90 @@ Problem read_jwks(const json_t *entry, Client &client) {
     return std::nullopt;
 }
 
-Problem read_bound_tokens(const json_t *entry, Client &client) {
-    const json_t *value = json_object_get(entry, "tls_client_certificate_bound_access_tokens");
+Problem read_auth_method(const json_t *entry, Client &client) {
+    const json_t *value = json_object_get(entry, "token_endpoint_auth_method");
     if (!value) {
         return std::nullopt;
     }
-    if (!json_is_boolean(value)) {
-        return "\"tls_client_certificate_bound_access_tokens\" must be true or false";
+    auto name = string_value(value);
+    for (const auto &[known, method] : kAuthMethods) {
+        if (name && *name == known) {
+            client.auth_method = method;
+            return std::nullopt;
+        }
     }
-    client.certificate_bound_tokens = json_is_true(value);
+    return "\"token_endpoint_auth_method\" must be client_secret_basic, client_secret_post, "
+           "private_key_jwt, tls_client_auth or self_signed_tls_client_auth";
+}
+
+// The client's JWK Set: each key must verify signatures; a malformed key, a
+// private one or one of an unknown type is an error, not a key skipped.
+Problem read_key_set(std::string_view json, const std::string &field, Client &client) {
+    auto keys = std::make_shared<std::vector<jose::Key>>();
+    std::vector<jose::SkippedKey> skipped;
+    std::string error;
+    bool parsed = jose::parse_jwk_set(json, *keys, skipped, error);
+    for (const jose::SkippedKey &key : skipped) {
+        if (key.alarming) {
+            return field + ": key #" + std::to_string(key.position) +
+                   (key.kid.empty() ? "" : " (kid \"" + key.kid + "\")") + ": " + key.why;
+        }
+    }
+    if (!parsed) {
+        return field + ": " + error;
+    }
+    client.keys = std::move(keys);
     return std::nullopt;
 }
 
-Problem read_entry(const json_t *entry, Client &client) {
+Problem read_keys(const json_t *entry, Client &client, const RegistryFileReader &read_file) {
+    const json_t *inline_set = json_object_get(entry, "jwks");
+    const json_t *file = json_object_get(entry, "jwks_file");
+    bool wants_keys = client.auth_method == AuthMethod::private_key_jwt;
+    bool self_signed = client.auth_method == AuthMethod::self_signed_tls_client_auth;
+    if (inline_set && file) {
+        return "give \"jwks\" or \"jwks_file\", not both";
+    }
+    if (self_signed) {
+        return inline_set ? read_certificates(inline_set, client)
+                          : Problem(
+                                "\"jwks\" is missing: a self_signed_tls_client_auth "
+                                "client registers its certificates as x5c");
+    }
+    if (!inline_set && !file) {
+        return wants_keys ? std::optional<std::string>(
+                                "a private_key_jwt client needs \"jwks\" or \"jwks_file\"")
+                          : std::nullopt;
+    }
+    if (!wants_keys) {
+        return "\"jwks\" and \"jwks_file\" are for a private_key_jwt or "
+               "self_signed_tls_client_auth client";
+    }
+    if (inline_set) {
+        if (!json_is_object(inline_set)) {
+            return "\"jwks\" must be a JWK Set, {\"keys\": [...]}";
+        }
+        std::unique_ptr<char, decltype(&free)> text(json_dumps(inline_set, JSON_COMPACT), free);
+        return text ? read_key_set(text.get(), "\"jwks\"", client)
+                    : std::optional<std::string>("\"jwks\" cannot be read");
+    }
+    auto path = string_value(file);
+    if (!path || path->empty()) {
+        return "\"jwks_file\" must be a non-empty string";
+    }
+    if (!read_file) {
+        return std::nullopt;
+    }
+    std::string error;
+    std::optional<std::string> text = read_file(*path, error);
+    std::string field = "\"jwks_file\" \"" + printable(*path) + "\"";
+    if (!text) {
+        return field + ": " + error;
+    }
+    return read_key_set(*text, field, client);
+}
+
+Problem read_entry(const json_t *entry, Client &client, const RegistryFileReader &read_file) {
     if (!json_is_object(entry)) {
         return "the entry must be an object";
     }
@@ -604,14 +665,14 @@ Problem read_entry(const json_t *entry, Client &client) {
         return problem;
     }
     using Reader = Problem (*)(const json_t *, Client &);
-    for (Reader read : {read_client_id, read_auth_method, read_secret, read_tls_identity, read_jwks,
+    for (Reader read : {read_client_id, read_auth_method, read_secret, read_tls_identity,
                         read_bound_tokens, read_scope, read_default_scope, read_token_ttl,
                         read_max_tokens, read_grant_types, read_introspection, read_resources}) {
         if (Problem problem = read(entry, client)) {
             return problem;
         }
     }
-    return std::nullopt;
+    return read_keys(entry, client, read_file);
 }
 
 std::string clear_secret_warning(const std::string &name) {
@@ -623,7 +684,8 @@ std::string clear_secret_warning(const std::string &name) {
 }  // namespace
 
 std::unique_ptr<Registry> Registry::parse(std::string_view json, RegistryError &error,
-                                          std::vector<std::string> &warnings) {
+                                          std::vector<std::string> &warnings,
+                                          const RegistryFileReader &read_file) {
     json_error_t syntax;
     JsonPtr root(json_loadb(json.data(), json.size(), JSON_REJECT_DUPLICATES, &syntax));
     if (!root) {
@@ -649,7 +711,7 @@ std::unique_ptr<Registry> Registry::parse(std::string_view json, RegistryError &
         unsigned line = i < lines.size() ? lines[i] : 0;
         std::string name = client_name(entry, i);
         Client client;
-        if (Problem problem = read_entry(entry, client)) {
+        if (Problem problem = read_entry(entry, client, read_file)) {
             error = {line, name + ": " + *problem};
             return nullptr;
         }
@@ -672,6 +734,36 @@ std::unique_ptr<Registry> Registry::parse(std::string_view json, RegistryError &
     }
     warnings.insert(warnings.end(), clear_secrets.begin(), clear_secrets.end());
     return registry;
+}
+
+std::string_view auth_method_name(AuthMethod method) noexcept {
+    for (const auto &[name, known] : kAuthMethods) {
+        if (known == method) {
+            return name;
+        }
+    }
+    return {};
+}
+
+bool Client::uses_secret() const noexcept {
+    return !auth_method || *auth_method == AuthMethod::client_secret_basic ||
+           *auth_method == AuthMethod::client_secret_post;
+}
+
+bool Client::accepts(AuthMethod method) const noexcept {
+    if (auth_method) {
+        return *auth_method == method;
+    }
+    return method == AuthMethod::client_secret_basic || method == AuthMethod::client_secret_post;
+}
+
+const Client *Registry::first_with(AuthMethod method) const {
+    for (const Client &client : clients_) {
+        if (client.auth_method == method) {
+            return &client;
+        }
+    }
+    return nullptr;
 }
 
 const Client *Registry::find(std::string_view client_id) const {

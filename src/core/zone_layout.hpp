@@ -61,6 +61,7 @@ struct ZoneLayout {
     ZoneRegion metrics;      // core/metrics/counters.hpp
     ZoneRegion verdicts;     // core/jose/verdict_cache.hpp
     ZoneRegion revocations;  // core/tokens/revocation_list.hpp
+    ZoneRegion replays;      // core/tokens/replay_cache.hpp: client assertions' jtis
     ZoneRegion changes;      // core/tokens/change_log.hpp, with a state file
     ZoneRegion outbox;       // core/fleet/outbox.hpp, on a fleet node
     ZoneRegion tokens;       // core/tokens/token_store.hpp: every page left
@@ -68,9 +69,11 @@ struct ZoneLayout {
     // False when the pages run out before the token store gets its minimum.
     bool fits = false;
 
-    // The tokens the store holds, and the revocations the list holds.
+    // The tokens the store holds, the revocations the list holds, and the
+    // assertions' jtis the replay cache holds.
     size_t token_capacity() const noexcept;
     size_t revocation_capacity() const noexcept;
+    size_t replay_capacity() const noexcept;
 
     // Every table of a zone of `zone_size` bytes.
     static ZoneLayout of(size_t zone_size, const ZoneOptions &options, const ZoneRecords &records,

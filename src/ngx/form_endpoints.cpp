@@ -57,6 +57,15 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                               uint32_t(lcf->auth_failure_block)});
     oauth::ClientAuthConfig auth{view(lcf->realm),
                                  lcf->auth_failure_limit != 0 ? &throttle : nullptr};
+    // RFC 7523 §3: an assertion's aud names the issuer or the URL it is sent
+    // to; without oauth_issuer, no assertion is accepted.
+    oauth::ReplayCache replays = replaysOf(endpoint->zone);
+    std::string url;
+    if (scf->issuer.len != 0) {
+        url = oauth::endpoint_url(view(scf->issuer), view(r->uri));
+        auth.assertions.audiences = {view(scf->issuer), url};
+    }
+    auth.assertions.replays = &replays;
     oauth::RevocationList revocations = revocationsOf(endpoint->zone);
     // Introspection and revocation take the server's own JWTs only: the
     // server that issued a token answers for it (RFC 7662, RFC 7009), and a

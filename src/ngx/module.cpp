@@ -4,6 +4,7 @@
 #include "ngx/jwks_source.hpp"
 #include "ngx/file_io.hpp"
 
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -119,6 +120,26 @@ void deleteRegistry(void *registry) {
     delete static_cast<oauth::Registry *>(registry);
 }
 
+// A client's "jwks_file", resolved as oauth_clients is: against the prefix.
+oauth::RegistryFileReader keyFileReader(ngx_conf_t *cf) {
+    return [cf](std::string_view name, std::string &error) -> std::optional<std::string> {
+        ngx_str_t path = ngxString(cf->pool, name);
+        if (path.data == nullptr || ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+            error = "cannot resolve the path";
+            return std::nullopt;
+        }
+        std::string text;
+        FileRead read = readWholeFile(path, text, 1024 * 1024);
+        if (read == FileRead::too_long) {
+            error = std::string(view(path)) + " is larger than 1 MiB";
+        } else if (read != FileRead::ok) {
+            error = std::string(read == FileRead::cannot_open ? "cannot open " : "cannot read ") +
+                    std::string(view(path)) + ": " + std::strerror(ngx_errno);
+        }
+        return read == FileRead::ok ? std::optional<std::string>(std::move(text)) : std::nullopt;
+    };
+}
+
 std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &path) {
     std::string json;
     FileRead read = readWholeFile(path, json);
@@ -129,7 +150,8 @@ std::unique_ptr<oauth::Registry> loadRegistry(ngx_conf_t *cf, const ngx_str_t &p
     }
     oauth::RegistryError error;
     std::vector<std::string> warnings;
-    std::unique_ptr<oauth::Registry> registry = oauth::Registry::parse(json, error, warnings);
+    std::unique_ptr<oauth::Registry> registry =
+        oauth::Registry::parse(json, error, warnings, keyFileReader(cf));
     if (registry == nullptr) {
         if (error.line != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oauth_clients: %V:%ui: %s", &path,
@@ -589,6 +611,17 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
                           &endpoint->place.file, endpoint->place.line);
             return static_cast<char *>(NGX_CONF_ERROR);
         }
+    }
+    // A client assertion's aud names the issuer (or a URL built from it):
+    // without one, a private_key_jwt client could never authenticate.
+    auto *scf =
+        static_cast<ServerConf *>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_oauth_module));
+    const oauth::Client *keyed = conf->clients->first_with(oauth::AuthMethod::private_key_jwt);
+    if (keyed != nullptr && scf->issuer.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%s needs oauth_issuer in %V:%ui: client \"%s\" uses private_key_jwt",
+                      directive, &endpoint->place.file, endpoint->place.line, keyed->id.c_str());
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
     endpoint->zone = resolveZone(cf, endpoint->zone_name, endpoint->place, directive);
     noteFleetEndpoint(cf, *endpoint, *conf->clients);

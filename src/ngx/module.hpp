@@ -34,6 +34,7 @@
 #include "core/tokens/lease.hpp"
 #include "core/tokens/token_store.hpp"
 #include "core/tokens/change_log.hpp"
+#include "core/tokens/replay_cache.hpp"
 #include "core/tokens/revocation_list.hpp"
 #include "core/zone_layout.hpp"
 
@@ -221,6 +222,8 @@ struct ZoneRegions {
     // the fields above where it left them.
     void *changes;  // what changed, for the state file; nullptr without one
     size_t changes_size;
+    void *replays;  // client assertions' jtis (core/tokens/replay_cache.hpp)
+    size_t replays_size;
 };
 
 // ---- helpers (response.cpp) ----------------------------------------------
@@ -272,6 +275,7 @@ oauth::StoreLock zoneLock(ngx_shm_zone_t *zone);
 oauth::TokenStore storeOf(ngx_shm_zone_t *zone);
 oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone);
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone);
+oauth::ReplayCache replaysOf(ngx_shm_zone_t *zone);
 oauth::ChangeLog changesOf(ngx_shm_zone_t *zone);
 // The fleet's outbox; none in a zone made without a fleet.
 std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone);

@@ -36,6 +36,7 @@ bool formatRegions(ZoneRegions *regions) {
            oauth::metrics::Counters::format(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::format(regions->verdicts, regions->verdicts_size) &&
            oauth::RevocationList::format(regions->revocations, regions->revocations_size) &&
+           oauth::ReplayCache::format(regions->replays, regions->replays_size) &&
            (regions->outbox == nullptr ||
             oauth::fleet::Outbox::format(regions->outbox, regions->outbox_size)) &&
            oauth::TokenStore::format(regions->tokens, regions->tokens_size);
@@ -48,6 +49,7 @@ bool regionsFormatted(const ZoneRegions *regions) {
            oauth::metrics::Counters::is_formatted(regions->metrics, regions->metrics_size) &&
            oauth::jose::VerdictCache::is_formatted(regions->verdicts, regions->verdicts_size) &&
            oauth::RevocationList::is_formatted(regions->revocations, regions->revocations_size) &&
+           oauth::ReplayCache::is_formatted(regions->replays, regions->replays_size) &&
            (regions->outbox == nullptr ||
             oauth::fleet::Outbox::is_formatted(regions->outbox, regions->outbox_size)) &&
            oauth::TokenStore::is_formatted(regions->tokens, regions->tokens_size);
@@ -79,6 +81,10 @@ oauth::metrics::Counters countersOf(ngx_shm_zone_t *zone) {
 oauth::RevocationList revocationsOf(ngx_shm_zone_t *zone) {
     return oauth::RevocationList(static_cast<ZoneRegions *>(zone->data)->revocations,
                                  zoneLock(zone), changesOf(zone));
+}
+
+oauth::ReplayCache replaysOf(ngx_shm_zone_t *zone) {
+    return oauth::ReplayCache(static_cast<ZoneRegions *>(zone->data)->replays, zoneLock(zone));
 }
 
 std::optional<oauth::fleet::Outbox> outboxOf(ngx_shm_zone_t *zone) {
@@ -297,6 +303,7 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     regions->metrics = allocRegion(pool, layout.metrics, &regions->metrics_size);
     regions->verdicts = allocRegion(pool, layout.verdicts, &regions->verdicts_size);
     regions->revocations = allocRegion(pool, layout.revocations, &regions->revocations_size);
+    regions->replays = allocRegion(pool, layout.replays, &regions->replays_size);
     regions->changes = allocRegion(pool, layout.changes, &regions->changes_size);
     regions->outbox = allocRegion(pool, layout.outbox, &regions->outbox_size);
     regions->state = static_cast<ZoneState *>(ngx_slab_alloc(pool, sizeof(ZoneState)));
@@ -304,6 +311,7 @@ ngx_int_t initZone(ngx_shm_zone_t *zone, void *reused) {
     regions->tokens = allocRegion(pool, layout.tokens, &regions->tokens_size);
     if (!layout.fits || regions->throttle == nullptr || regions->metrics == nullptr ||
         regions->verdicts == nullptr || regions->revocations == nullptr ||
+        regions->replays == nullptr ||
         (regions->changes == nullptr && regions->changes_size != 0) ||
         (conf.fleet && regions->outbox == nullptr) || regions->state == nullptr ||
         regions->tokens == nullptr || !formatRegions(regions)) {

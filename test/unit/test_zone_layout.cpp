@@ -16,13 +16,13 @@ constexpr size_t kPage = 4096;
 // nginx 1.22 on x86-64: ngx_slab_pool_t, ngx_slab_page_t, ngx_slab_stat_t.
 constexpr SlabGeometry kSlab{kPage, 12, 3, 200, 24, 32};
 // ZoneRegions (256-byte class), a log context (64-byte class), ZoneState.
-constexpr ZoneRecords kRecords{136, 40, 248};
+constexpr ZoneRecords kRecords{152, 40, 248};
 
 const ZoneOptions kEveryOptions[] = {{false, false}, {true, false}, {false, true}, {true, true}};
 
 std::vector<ZoneRegion> regions_of(const ZoneLayout &layout) {
-    std::vector<ZoneRegion> regions{layout.throttle, layout.metrics, layout.verdicts,
-                                    layout.revocations, layout.tokens};
+    std::vector<ZoneRegion> regions{layout.throttle,    layout.metrics, layout.verdicts,
+                                    layout.revocations, layout.replays, layout.tokens};
     for (const ZoneRegion &optional : {layout.changes, layout.outbox}) {
         if (optional.size != 0) {
             regions.push_back(optional);
@@ -76,13 +76,14 @@ void the_minimum_is_the_smallest_zone_that_lays_out(void **) {
     }
 }
 
-// With a state file, 124k lays out but 128k and a few bytes do not: the
-// revocation list, the verdicts and the counters each grow a page there.
+// With a state file and a fleet, 160k lays out but 162k does not: the
+// revocation list, the replay cache, the verdicts and the counters each grow
+// a page there.
 void the_minimum_lies_past_the_last_size_that_does_not_lay_out(void **) {
-    const ZoneOptions state{true, false};
-    assert_true(ZoneLayout::of(124 * 1024, state, kRecords, kSlab).fits);
-    assert_false(ZoneLayout::of(130 * 1024, state, kRecords, kSlab).fits);
-    assert_int_equal(ZoneLayout::minimum_size(state, kRecords, kSlab), 136 * 1024);
+    const ZoneOptions both{true, true};
+    assert_true(ZoneLayout::of(160 * 1024, both, kRecords, kSlab).fits);
+    assert_false(ZoneLayout::of(162 * 1024, both, kRecords, kSlab).fits);
+    assert_int_equal(ZoneLayout::minimum_size(both, kRecords, kSlab), 164 * 1024);
 }
 
 void the_capacity_told_is_what_the_store_gets(void **) {
@@ -107,7 +108,9 @@ void a_16m_zone_keeps_its_shares_and_order(void **) {
     assert_int_equal(layout.metrics.size, zone / 64);
     assert_int_equal(layout.verdicts.size, zone / 32);
     assert_int_equal(layout.revocations.size, zone / 8);
-    assert_int_equal(layout.changes.offset, layout.revocations.offset + layout.revocations.size);
+    assert_int_equal(layout.replays.offset, layout.revocations.offset + layout.revocations.size);
+    assert_int_equal(layout.replays.size, zone / 32);
+    assert_int_equal(layout.changes.offset, layout.replays.offset + layout.replays.size);
     assert_int_equal(layout.changes.size, zone / 64);
     assert_int_equal(layout.outbox.size, zone / 128);
     // ZoneState shares the page of ZoneRegions' size class.

@@ -1,5 +1,7 @@
 #include "core/endpoints/client_request.hpp"
 
+#include <algorithm>
+
 #include "core/http/json.hpp"
 #include "core/http/text.hpp"
 
@@ -125,6 +127,10 @@ void ClientRequest::read_credentials() {
 }
 
 void ClientRequest::read_body_credentials() {
+    if (form_.has("client_assertion") || form_.has("client_assertion_type")) {
+        read_assertion();
+        return;
+    }
     const std::string *id = form_.get("client_id");
     const std::string *secret = form_.get("client_secret");
     if (id == nullptr && secret == nullptr) {
@@ -145,14 +151,47 @@ void ClientRequest::read_body_credentials() {
     }
 }
 
+// RFC 7523 §2.2: the assertion names the client in its sub; a client_id
+// beside it must name the same one. The sub is read unverified, only to
+// choose whose keys check the assertion.
+void ClientRequest::read_assertion() {
+    method_ = Method::assertion;
+    const std::string *type = form_.get("client_assertion_type");
+    const std::string *assertion = form_.get("client_assertion");
+    if (type == nullptr || assertion == nullptr) {
+        malformed_ = true;
+        method_problem_ = "client_assertion and client_assertion_type go together";
+        return;
+    }
+    if (*type != jose::kJwtBearerAssertionType) {
+        malformed_ = true;
+        method_problem_ =
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+        return;
+    }
+    std::optional<std::string> subject = jose::assertion_subject(*assertion);
+    const std::string *id = form_.get("client_id");
+    if (!subject || !is_vschar_string(*subject) || (id != nullptr && *id != *subject)) {
+        malformed_ = true;
+        method_problem_ = "the client assertion's sub must be the client id";
+        return;
+    }
+    presented_ = {*subject, std::string()};
+    assertion_ = *assertion;
+}
+
 // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each
 // request". A client_id in the body beside Basic is tolerated only when it
 // names the same client.
 bool ClientRequest::uses_two_methods() const {
+    if (method_ == Method::assertion) {
+        return form_.has("client_secret");
+    }
     if (method_ != Method::basic) {
         return false;
     }
-    if (form_.has("client_secret")) {
+    if (form_.has("client_secret") || form_.has("client_assertion") ||
+        form_.has("client_assertion_type")) {
         return true;
     }
     const std::string *body_id = form_.get("client_id");
@@ -160,6 +199,7 @@ bool ClientRequest::uses_two_methods() const {
 }
 
 const Client *ClientRequest::authenticate(const Registry &registry) {
+    auth_result_ = "failed";
     if (method_ == Method::none || malformed_) {
         return nullptr;
     }
@@ -169,6 +209,7 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
         standing = config_.throttle->standing(presented_.id, request_.client_address,
                                               kind_of(named_), now_);
         if (standing.blocked_for != 0 || standing.uncountable_for != 0) {
+            auth_result_ = "throttled";
             blocked_for_ = standing.blocked_for;
             uncountable_for_ = standing.uncountable_for;
             return nullptr;
@@ -180,77 +221,123 @@ const Client *ClientRequest::authenticate(const Registry &registry) {
     if (standing.has_failures) {
         config_.throttle->clear(presented_.id, request_.client_address);
     }
-    authenticated_ = true;
+    auth_result_ = "ok";
     return named_;
 }
 
-// The method the client registered, and only that one: a client of a
-// certificate has no secret, and a client of a secret no certificate.
-bool ClientRequest::verify_credentials(const Client &client) {
-    CertificateCheck check = CertificateCheck::not_matching;
-    switch (client.auth_method) {
-        case ClientAuthMethod::client_secret:
-            if (method_ == Method::certificate) {
-                certificate_problem_ = "the client authenticates with a secret, and sent none";
-                return false;
-            }
-            return client.secret.verify(presented_.secret);
-        case ClientAuthMethod::tls_client_auth:
-            if (method_ == Method::certificate) {
-                check = check_tls_client_auth(request_.certificate, client.tls_identity);
-            }
+// The one place where the method a request used meets the one its client
+// registered (RFC 7591 token_endpoint_auth_method): a client never falls
+// back to another.
+bool ClientRequest::credentials_valid(const Client &client) {
+    AuthMethod used = AuthMethod::client_secret_basic;
+    switch (method_) {
+        case Method::none:
+            return false;
+        case Method::basic:
             break;
-        case ClientAuthMethod::self_signed_tls_client_auth:
-            if (method_ == Method::certificate) {
-                check = check_self_signed(request_.certificate, client.certificates);
-            }
+        case Method::post:
+            used = AuthMethod::client_secret_post;
+            break;
+        case Method::assertion:
+            used = AuthMethod::private_key_jwt;
+            break;
+        case Method::certificate:  // which of the two, the registration says
+            used = client.auth_method == AuthMethod::self_signed_tls_client_auth
+                       ? AuthMethod::self_signed_tls_client_auth
+                       : AuthMethod::tls_client_auth;
             break;
     }
-    certificate_problem_ = method_ == Method::certificate
-                               ? describe(check)
-                               : "the client authenticates with its certificate, not a secret";
+    if (!client.accepts(used)) {
+        method_problem_ = "the client is not registered for this authentication method";
+        return false;
+    }
+    switch (used) {
+        case AuthMethod::private_key_jwt:
+            return assertion_valid(client);
+        case AuthMethod::tls_client_auth:
+        case AuthMethod::self_signed_tls_client_auth:
+            return certificate_valid(client);
+        case AuthMethod::client_secret_basic:
+        case AuthMethod::client_secret_post:
+            break;
+    }
+    return client.secret.verify(presented_.secret);
+}
+
+// RFC 8705 §2.1.2 (the registered subject, with the chain nginx verified) or
+// §2.2 (one of the registered certificates).
+bool ClientRequest::certificate_valid(const Client &client) {
+    CertificateCheck check = client.auth_method == AuthMethod::self_signed_tls_client_auth
+                                 ? check_self_signed(request_.certificate, client.certificates)
+                                 : check_tls_client_auth(request_.certificate, client.tls_identity);
+    method_problem_ = describe(check);
     return check == CertificateCheck::ok;
 }
 
+bool ClientRequest::assertion_valid(const Client &client) {
+    static const std::vector<jose::Key> kNoKeys;
+    assertion_check_ =
+        jose::check_client_assertion(assertion_, client.id, client.keys ? *client.keys : kNoKeys,
+                                     config_.assertions, now_, no_room_for_);
+    method_problem_ = jose::describe(assertion_check_);
+    if (assertion_check_ == jose::AssertionCheck::replayed) {
+        auth_result_ = "replayed";
+    } else if (assertion_check_ == jose::AssertionCheck::no_room) {
+        auth_result_ = "no_room";
+    }
+    return assertion_check_ == jose::AssertionCheck::ok;
+}
+
 bool ClientRequest::verify(const Client *client) {
-    if (client != nullptr && verify_credentials(*client)) {
+    if (client != nullptr && credentials_valid(*client)) {
         return true;
     }
     // Only a registered id is quoted in the log: an unknown one may be a
     // secret sent in the wrong field.
     failed_client_ = client != nullptr ? "client_id \"" + client->id + "\""
                                        : std::string("an unknown client_id");
-    if (config_.throttle != nullptr) {
+    // The throttle bounds guesses of a secret; a signature is not guessed,
+    // and a client retrying a refused assertion must not lock itself out.
+    if (config_.throttle != nullptr && method_ != Method::assertion) {
         block_started_ = config_.throttle->record_failure(presented_.id, request_.client_address,
                                                           kind_of(client), now_);
     }
     return false;
 }
 
-void ClientRequest::note(HttpResponse::Outcome &outcome) const {
+void ClientRequest::note_outcome(HttpResponse::Outcome &outcome) const {
     outcome.client = named_client();
-    outcome.authenticated = authenticated_;
+    outcome.auth_result = auth_result_;
     switch (method_) {
         case Method::none:
-            return;
+            outcome.auth_result = {};
+            break;
         case Method::basic:
-            outcome.auth_method = "client_secret_basic";
-            return;
+            outcome.auth_method = auth_method_name(AuthMethod::client_secret_basic);
+            break;
         case Method::post:
-            outcome.auth_method = "client_secret_post";
-            return;
+            outcome.auth_method = auth_method_name(AuthMethod::client_secret_post);
+            break;
+        case Method::assertion:
+            outcome.auth_method = auth_method_name(AuthMethod::private_key_jwt);
+            break;
         case Method::certificate:
+            // A certificate for a client of a secret, or for an unknown one:
+            // neither certificate method.
+            outcome.auth_method =
+                named_ != nullptr && named_->auth_method &&
+                        (*named_->auth_method == AuthMethod::tls_client_auth ||
+                         *named_->auth_method == AuthMethod::self_signed_tls_client_auth)
+                    ? auth_method_name(*named_->auth_method)
+                    : "other";
             break;
     }
-    bool self_signed =
-        named_ != nullptr && named_->auth_method == ClientAuthMethod::self_signed_tls_client_auth;
-    bool tls = named_ != nullptr && named_->auth_method == ClientAuthMethod::tls_client_auth;
-    outcome.auth_method = self_signed ? "self_signed_tls_client_auth"
-                          : tls       ? "tls_client_auth"
-                                      : "other";
 }
 
 HttpResponse ClientRequest::refusal() const {
+    if (assertion_check_ == jose::AssertionCheck::no_room) {
+        return no_room_refusal();
+    }
     if (blocked_for_ != 0) {
         HttpResponse response = error_response(429, "temporarily_unavailable",
                                                "too many failed authentications; retry later");
@@ -262,6 +349,7 @@ HttpResponse ClientRequest::refusal() const {
         return uncountable_refusal();
     }
     HttpResponse response = error_response(401, "invalid_client", refusal_description());
+    // RFC 7235 §3.1: a 401 challenges the scheme tried, or Basic when none was.
     if (method_ == Method::basic || method_ == Method::none) {
         response.www_authenticate = "Basic realm=" + quoted_string(config_.realm);
     }
@@ -274,9 +362,14 @@ HttpResponse ClientRequest::refusal() const {
     } else if (!failed_client_.empty()) {
         response.log = HttpResponse::Log::info;
         response.log_message = "client authentication failed for " + failed_client_;
-        if (!certificate_problem_.empty()) {
-            response.log_message.append(": ").append(certificate_problem_);
+        if (!method_problem_.empty()) {
+            response.log_message += ": ";
+            response.log_message.append(method_problem_);
         }
+    } else if (!method_problem_.empty()) {
+        response.log = HttpResponse::Log::info;
+        response.log_message = "client authentication failed: ";
+        response.log_message.append(method_problem_);
     } else if (!basic_problem_.empty()) {
         // Common with clients that skip the form-encoding: say why, since
         // nothing else would tell the operator.
@@ -291,7 +384,28 @@ std::string_view ClientRequest::refusal_description() const {
     if (method_ == Method::none) {
         return "client authentication is required";
     }
+    if (!method_problem_.empty()) {
+        return method_problem_;
+    }
     return basic_problem_.empty() ? "client authentication failed" : basic_problem_;
+}
+
+// The replay cache fails closed: an assertion whose jti cannot be
+// remembered could be replayed, so it is refused until the client's own
+// entries expire; other clients are unaffected.
+HttpResponse ClientRequest::no_room_refusal() const {
+    HttpResponse response =
+        error_response(429, "temporarily_unavailable", jose::describe(assertion_check_));
+    response.retry_after = std::max<uint32_t>(1, no_room_for_);
+    if (full_table_warning_due(now_)) {
+        response.log = HttpResponse::Log::warn;
+        response.log_message = "no room in the replay cache for an assertion of client_id \"" +
+                               presented_.id +
+                               "\": it holds its share of live assertions (a flood?); its new "
+                               "assertions are refused for up to " +
+                               std::to_string(response.retry_after) + "s";
+    }
+    return response;
 }
 
 // The throttle fails closed: a registered id whose failures could not be

@@ -13,6 +13,7 @@
 #include "core/auth_throttle.hpp"
 #include "core/http/form.hpp"
 #include "core/http/http.hpp"
+#include "core/jose/client_assertion.hpp"
 #include "core/registry.hpp"
 
 namespace oauth {
@@ -34,8 +35,9 @@ struct FormRequest {
 };
 
 struct ClientAuthConfig {
-    std::string_view realm;            // for WWW-Authenticate: Basic realm="…"
-    AuthThrottle *throttle = nullptr;  // nullptr: no brute-force protection
+    std::string_view realm;                 // for WWW-Authenticate: Basic realm="…"
+    AuthThrottle *throttle = nullptr;       // nullptr: no brute-force protection
+    jose::AssertionPolicy assertions = {};  // what private_key_jwt assertions must name
 };
 
 // `error` is a string literal: the response's outcome keeps a view of it.
@@ -74,19 +76,23 @@ class ClientRequest {
         return named_ != nullptr ? std::string_view(named_->id) : std::string_view();
     }
 
-    // What the metrics count of the request: the client it named, and how it
-    // authenticated or tried to.
-    void note(HttpResponse::Outcome &outcome) const;
+    // The response's outcome: the client named, the method used and how
+    // its authentication went, for the metrics.
+    void note_outcome(HttpResponse::Outcome &outcome) const;
 
   private:
-    enum class Method { none, basic, post, certificate };
+    enum class Method { none, basic, post, assertion, certificate };
 
     void read_credentials();
     void read_body_credentials();
+    void read_assertion();
     bool uses_two_methods() const;
 
     bool verify(const Client *client);
-    bool verify_credentials(const Client &client);
+    bool credentials_valid(const Client &client);
+    bool assertion_valid(const Client &client);
+    bool certificate_valid(const Client &client);
+    HttpResponse no_room_refusal() const;
     HttpResponse uncountable_refusal() const;
     std::string_view refusal_description() const;
 
@@ -96,13 +102,16 @@ class ClientRequest {
     const std::string_view repeatable_;
     Form form_;
     Method method_ = Method::none;
-    bool malformed_ = false;          // an authentication attempt that cannot be decoded
-    std::string_view basic_problem_;  // why Basic credentials could not be decoded
+    bool malformed_ = false;           // an authentication attempt that cannot be decoded
+    std::string_view basic_problem_;   // why Basic credentials could not be decoded
+    std::string_view method_problem_;  // why the method or the assertion failed
     ClientCredentials presented_;
+    std::string_view assertion_;  // private_key_jwt: the client_assertion
+    jose::AssertionCheck assertion_check_ = jose::AssertionCheck::ok;
+    uint32_t no_room_for_ = 0;      // the replay cache had no room for the client's assertion
+    std::string_view auth_result_;  // empty until authenticate() runs
     const Client *named_ = nullptr;
-    bool authenticated_ = false;
-    std::string failed_client_;             // how the log names who failed
-    std::string_view certificate_problem_;  // why the certificate did not authenticate
+    std::string failed_client_;  // how the log names who failed
     uint32_t blocked_for_ = 0;
     uint32_t uncountable_for_ = 0;  // the throttle could not count a failure of this pair
     bool block_started_ = false;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/http/json.hpp"
+#include "core/jose/key.hpp"
 #include "core/resource.hpp"
 #include "core/scope.hpp"
 
@@ -41,21 +42,18 @@ std::vector<std::string_view> supported_scopes(const Registry *registry) {
     return scopes;
 }
 
-// The methods the registry's clients use, secrets always (RFC 8705 §2.1.1,
-// §2.2.1 name the certificate ones).
+// The secret methods and private_key_jwt always; the certificate ones (RFC
+// 8705 §2.1.1, §2.2.1) when a client of the registry uses them, since they
+// also need nginx's TLS set up for them.
 std::vector<std::string_view> supported_auth_methods(const Registry *registry) {
-    std::vector<std::string_view> methods = {"client_secret_basic", "client_secret_post"};
-    bool tls = false, self_signed = false;
-    for (size_t i = 0; registry != nullptr && i < registry->clients().size(); ++i) {
-        ClientAuthMethod method = registry->clients()[i].auth_method;
-        tls |= method == ClientAuthMethod::tls_client_auth;
-        self_signed |= method == ClientAuthMethod::self_signed_tls_client_auth;
-    }
-    if (tls) {
-        methods.push_back("tls_client_auth");
-    }
-    if (self_signed) {
-        methods.push_back("self_signed_tls_client_auth");
+    std::vector<std::string_view> methods = {auth_method_name(AuthMethod::client_secret_basic),
+                                             auth_method_name(AuthMethod::client_secret_post),
+                                             auth_method_name(AuthMethod::private_key_jwt)};
+    for (AuthMethod method :
+         {AuthMethod::tls_client_auth, AuthMethod::self_signed_tls_client_auth}) {
+        if (registry != nullptr && registry->first_with(method) != nullptr) {
+            methods.push_back(auth_method_name(method));
+        }
     }
     return methods;
 }
@@ -81,8 +79,18 @@ std::optional<std::string> check_issuer(std::string_view issuer) {
     return std::nullopt;
 }
 
+std::string endpoint_url(std::string_view issuer, std::string_view path) {
+    return std::string(origin_of(issuer)) + std::string(path);
+}
+
 std::string render_metadata(const MetadataConfig &config, const Registry *registry) {
     const std::vector<std::string_view> auth_methods = supported_auth_methods(registry);
+    // What a private_key_jwt assertion may be signed with: every asymmetric
+    // algorithm the module verifies (RFC 8414 §2: never "none").
+    std::vector<std::string_view> signing_algs;
+    for (size_t alg = 0; alg < jose::kAlgCount; ++alg) {
+        signing_algs.push_back(jose::alg_name(jose::Alg(alg)));
+    }
     std::string origin(origin_of(config.issuer));
     JsonObject doc;
     doc.member("issuer", config.issuer);
@@ -102,8 +110,11 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     doc.member("response_types_supported", std::vector<std::string_view>{});
     doc.member("scopes_supported", supported_scopes(registry));
     doc.member("token_endpoint_auth_methods_supported", auth_methods);
+    doc.member("token_endpoint_auth_signing_alg_values_supported", signing_algs);
     doc.member("introspection_endpoint_auth_methods_supported", auth_methods);
+    doc.member("introspection_endpoint_auth_signing_alg_values_supported", signing_algs);
     doc.member("revocation_endpoint_auth_methods_supported", auth_methods);
+    doc.member("revocation_endpoint_auth_signing_alg_values_supported", signing_algs);
     if (config.certificate_bound_tokens) {
         doc.member("tls_client_certificate_bound_access_tokens", true);
     }

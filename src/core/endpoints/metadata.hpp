@@ -25,6 +25,10 @@ struct MetadataConfig {
 // query or fragment. nullopt when valid, else what is wrong.
 std::optional<std::string> check_issuer(std::string_view issuer);
 
+// The URL of the endpoint at `path`: the issuer's scheme and authority, then
+// the path (what the document names, and what a client assertion's aud may).
+std::string endpoint_url(std::string_view issuer, std::string_view path);
+
 // The document, rendered once at configuration time. Endpoint URLs are the
 // issuer's scheme and authority followed by each endpoint's path;
 // scopes_supported is every scope of `registry` (which may be null).

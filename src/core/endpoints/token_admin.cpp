@@ -170,7 +170,7 @@ HttpResponse handle_introspection_request(const FormRequest &request, const Regi
     try {
         ClientRequest client_request(request, config.auth, now);
         HttpResponse response = introspect(client_request, registry, store, config, now);
-        client_request.note(response.outcome);
+        client_request.note_outcome(response.outcome);
         return response;
     } catch (...) {
         return server_error_response();
@@ -186,7 +186,7 @@ HttpResponse handle_revocation_request(const FormRequest &request, const Registr
     try {
         ClientRequest client_request(request, config.auth, now);
         HttpResponse response = revoke(client_request, registry, store, config, now);
-        client_request.note(response.outcome);
+        client_request.note_outcome(response.outcome);
         return response;
     } catch (...) {
         return server_error_response();

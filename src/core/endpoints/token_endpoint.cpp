@@ -204,7 +204,7 @@ HttpResponse handle_token_request(const FormRequest &request, const Registry &re
     try {
         ClientRequest client_request(request, config.auth, now, "resource");
         HttpResponse response = answer(request, client_request, registry, store, config, now);
-        client_request.note(response.outcome);
+        client_request.note_outcome(response.outcome);
         return response;
     } catch (...) {
         return server_error_response();

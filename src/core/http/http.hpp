@@ -28,10 +28,10 @@ struct HttpResponse {
         std::string_view client;  // the registered client the credentials named (points
                                   // into the Registry); empty when none or unknown
         enum class Cause { none, throttled, zone_full } cause = Cause::none;
-        // How the client authenticated (RFC 7591's name, a string literal);
-        // empty when it sent no credentials.
+        // How the client authenticated (a token_endpoint_auth_method) and
+        // how that went (metrics::kAuthResults); empty: no attempt.
         std::string_view auth_method;
-        bool authenticated = false;
+        std::string_view auth_result;
     } outcome;
 };
 

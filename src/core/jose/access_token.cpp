@@ -563,6 +563,26 @@ JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &polic
     }
 }
 
+JwtCheck verify_signed_claims(std::string_view token, const std::vector<Key> &keys,
+                              ClaimSet &claims) noexcept {
+    try {
+        Jws jws;
+        const Key *key = nullptr;
+        Alg alg = Alg::es256;
+        JwtCheck check;
+        if ((check = check_compact_shape(token, jws)) != JwtCheck::ok ||
+            (check = check_no_crit(jws.header.get())) != JwtCheck::ok ||
+            (check = check_alg_bound_to_key(jws.header.get(), keys, key, alg)) != JwtCheck::ok ||
+            (check = check_signature(jws, *key, alg)) != JwtCheck::ok) {
+            return check;
+        }
+        claims = adopt_claim_set(jws.claims.release());
+        return JwtCheck::ok;
+    } catch (...) {
+        return JwtCheck::shape;  // out of memory: refuse, never let through
+    }
+}
+
 bool looks_like_jwt(std::string_view token) noexcept {
     size_t first = token.find('.');
     return first != std::string_view::npos && token.find('.', first + 1) != std::string_view::npos;

@@ -123,6 +123,12 @@ JwtCheck verify_access_token(std::string_view token, const VerifierPolicy &polic
                              std::optional<KeyFingerprint> verified_with,
                              VerifiedToken &out) noexcept;
 
+// A compact JWS that is not an access token (a client assertion, RFC 7523):
+// the shape, no crit, an alg bound to one of `keys` (its kid, or the only
+// key), the signature; `claims` then holds its claim set, unchecked.
+JwtCheck verify_signed_claims(std::string_view token, const std::vector<Key> &keys,
+                              ClaimSet &claims) noexcept;
+
 // Whether a bearer token has the shape of a JWS at all: two dots. Opaque
 // tokens of this module are base64url without any.
 bool looks_like_jwt(std::string_view token) noexcept;

@@ -65,9 +65,9 @@ struct Counters::Header {
     Counter introspection_requests[kIntrospectionResultCount];
     Counter revocation_requests[kRevocationResultCount];
     Counter bearer_checks[kBearerResultCount];
-    Counter client_authentications[kAuthMethodCount][2];
     Counter throttled;
     Counter zone_full;
+    Counter authentications[kAuthMethodCount][kAuthResultCount];
     ClientSlot unknown;  // the empty id; slot_count slots follow the header
 };
 
@@ -165,37 +165,36 @@ void Counters::count_cause(HttpResponse::Outcome::Cause cause) noexcept {
     }
 }
 
+void Counters::count_authentication(const HttpResponse::Outcome &outcome) noexcept {
+    if (outcome.auth_method.empty() || outcome.auth_result.empty()) {
+        return;  // no attempt: nothing was sent to authenticate with
+    }
+    header_
+        ->authentications[index_of(kAuthMethods, outcome.auth_method)]
+                         [index_of(kAuthResults, outcome.auth_result)]
+        .fetch_add(1, kRelaxed);
+}
+
 void Counters::count_token_response(const HttpResponse::Outcome &outcome) noexcept {
+    count_authentication(outcome);
     slot_of(outcome.client)
         .token_requests[index_of(kTokenResults, outcome.result)]
         .fetch_add(1, kRelaxed);
     count_cause(outcome.cause);
-    count_authentication(outcome);
 }
 
 void Counters::count_introspection_response(const HttpResponse::Outcome &outcome) noexcept {
+    count_authentication(outcome);
     header_->introspection_requests[index_of(kIntrospectionResults, outcome.result)].fetch_add(
         1, kRelaxed);
     count_cause(outcome.cause);
-    count_authentication(outcome);
 }
 
 void Counters::count_revocation_response(const HttpResponse::Outcome &outcome) noexcept {
+    count_authentication(outcome);
     header_->revocation_requests[index_of(kRevocationResults, outcome.result)].fetch_add(1,
                                                                                          kRelaxed);
     count_cause(outcome.cause);
-    count_authentication(outcome);
-}
-
-// A request the throttle refused was not checked: neither outcome.
-void Counters::count_authentication(const HttpResponse::Outcome &outcome) noexcept {
-    if (outcome.auth_method.empty() || outcome.cause == HttpResponse::Outcome::Cause::throttled) {
-        return;
-    }
-    header_
-        ->client_authentications[index_of(kAuthMethods, outcome.auth_method)]
-                                [outcome.authenticated ? 0 : 1]
-        .fetch_add(1, kRelaxed);
 }
 
 void Counters::count_bearer_check(std::string_view result) noexcept {
@@ -220,11 +219,11 @@ Snapshot Counters::snapshot() const {
     read_all(header_->introspection_requests, out.introspection_requests);
     read_all(header_->revocation_requests, out.revocation_requests);
     read_all(header_->bearer_checks, out.bearer_checks);
-    for (size_t i = 0; i < kAuthMethodCount; ++i) {
-        read_all(header_->client_authentications[i], out.client_authentications[i]);
-    }
     out.throttled = header_->throttled.load(kRelaxed);
     out.zone_full = header_->zone_full.load(kRelaxed);
+    for (size_t method = 0; method < kAuthMethodCount; ++method) {
+        read_all(header_->authentications[method], out.authentications[method]);
+    }
     return out;
 }
 

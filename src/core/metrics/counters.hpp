@@ -54,14 +54,20 @@ constexpr std::string_view kBearerResults[] = {
     "ok",           "no_token", "invalid_request", "invalid_token", "insufficient_scope",
     "server_error", "other"};
 
-// Client authentication methods (RFC 7591 §2, RFC 8705 §2); "other": a
-// certificate presented for a client of a secret or an unknown one.
-constexpr std::string_view kAuthMethods[] = {"client_secret_basic", "client_secret_post",
-                                             "tls_client_auth", "self_signed_tls_client_auth",
-                                             "other"};
+// Client authentications at the three endpoints, by method (RFC 7591 §2,
+// RFC 8705 §2; "other": a certificate presented for a client of a secret or
+// an unknown one) and result: ok, failed, replayed (an assertion's jti seen
+// before), no_room (the replay cache had no room for the client's
+// assertion), throttled (blocked by oauth_auth_failure_limit before any check).
+constexpr std::string_view kAuthMethods[] = {
+    "client_secret_basic", "client_secret_post",          "private_key_jwt",
+    "tls_client_auth",     "self_signed_tls_client_auth", "other"};
+constexpr std::string_view kAuthResults[] = {"ok",      "failed",    "replayed",
+                                             "no_room", "throttled", "other"};
+constexpr size_t kAuthMethodCount = std::size(kAuthMethods);
+constexpr size_t kAuthResultCount = std::size(kAuthResults);
 
 constexpr size_t kTokenResultCount = std::size(kTokenResults);
-constexpr size_t kAuthMethodCount = std::size(kAuthMethods);
 constexpr size_t kIntrospectionResultCount = std::size(kIntrospectionResults);
 constexpr size_t kRevocationResultCount = std::size(kRevocationResults);
 constexpr size_t kBearerResultCount = std::size(kBearerResults);
@@ -76,10 +82,9 @@ struct Snapshot {
     uint64_t introspection_requests[kIntrospectionResultCount] = {};
     uint64_t revocation_requests[kRevocationResultCount] = {};
     uint64_t bearer_checks[kBearerResultCount] = {};
-    // By method: [0] authenticated, [1] failed.
-    uint64_t client_authentications[kAuthMethodCount][2] = {};
     uint64_t throttled = 0;  // refused with 429 by the brute-force throttle
     uint64_t zone_full = 0;  // token requests refused because the zone was full
+    uint64_t authentications[kAuthMethodCount][kAuthResultCount] = {};
 };
 
 class Counters {

@@ -53,24 +53,6 @@ void append_results(std::string &out, std::string_view name, std::string_view he
     }
 }
 
-void append_client_authentications(std::string &out, const std::vector<ZoneMetrics> &zones) {
-    constexpr std::string_view name = "oauth_client_authentications_total";
-    append_family(out, name, "counter",
-                  "Client authentications at the token, introspection and revocation endpoints "
-                  "by method and result (ok or failed); those oauth_auth_failure_limit refused "
-                  "before any check are left out.");
-    for (const ZoneMetrics &zone : zones) {
-        for (size_t i = 0; i < kAuthMethodCount; ++i) {
-            for (size_t failed = 0; failed < 2; ++failed) {
-                Sample(out, name, zone.zone)
-                    .label("method", kAuthMethods[i])
-                    .label("result", failed ? "failed" : "ok")
-                    .value(zone.counters.client_authentications[i][failed]);
-            }
-        }
-    }
-}
-
 void append_token_requests(std::string &out, const std::vector<ZoneMetrics> &zones) {
     constexpr std::string_view name = "oauth_token_requests_total";
     append_family(out, name, "counter",
@@ -83,6 +65,24 @@ void append_token_requests(std::string &out, const std::vector<ZoneMetrics> &zon
                     .label("client", client.id)
                     .label("result", kTokenResults[i])
                     .value(client.token_requests[i]);
+            }
+        }
+    }
+}
+
+void append_authentications(std::string &out, const std::vector<ZoneMetrics> &zones) {
+    constexpr std::string_view name = "oauth_client_authentications_total";
+    append_family(out, name, "counter",
+                  "Client authentications at the token, introspection and revocation endpoints "
+                  "by method and result (ok, failed, replayed: an assertion used before, "
+                  "no_room: the replay cache full for that client, throttled).");
+    for (const ZoneMetrics &zone : zones) {
+        for (size_t method = 0; method < kAuthMethodCount; ++method) {
+            for (size_t result = 0; result < kAuthResultCount; ++result) {
+                Sample(out, name, zone.zone)
+                    .label("method", kAuthMethods[method])
+                    .label("result", kAuthResults[result])
+                    .value(zone.counters.authentications[method][result]);
             }
         }
     }
@@ -206,7 +206,6 @@ std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
     append_per_zone(out, "oauth_token_zone_full_total", "counter",
                     "Token requests refused with 503 because the zone held only live tokens.",
                     zones, [](const ZoneMetrics &z) { return z.counters.zone_full; });
-    append_client_authentications(out, zones);
     append_results(out, "oauth_bearer_checks_total",
                    "Bearer token checks at protected locations by result.", zones, kBearerResults,
                    &Snapshot::bearer_checks);
@@ -217,6 +216,7 @@ std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
     append_results(out, "oauth_revocation_requests_total",
                    "Revocation endpoint requests by result (ok or the error code).", zones,
                    kRevocationResults, &Snapshot::revocation_requests);
+    append_authentications(out, zones);
     append_per_zone(out, "oauth_throttle_blocks_total", "counter",
                     "Client authentications refused with 429 by oauth_auth_failure_limit, "
                     "before any secret was checked.",

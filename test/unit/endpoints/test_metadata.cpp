@@ -8,6 +8,11 @@
 
 namespace {
 
+#define AUTH_METHODS "[\"client_secret_basic\",\"client_secret_post\",\"private_key_jwt\"]"
+#define SIGNING_ALGS                                                                              \
+    "[\"ES256\",\"ES384\",\"ES512\",\"RS256\",\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\"," \
+    "\"EdDSA\"]"
+
 void renders_the_document(void **) {
     auto registry = fixture::standard_registry();
     oauth::MetadataConfig config{"https://as.example:8443/tenant", "/oauth/token", "/introspect",
@@ -19,12 +24,17 @@ void renders_the_document(void **) {
                 "\"grant_types_supported\":[\"client_credentials\"],"
                 "\"response_types_supported\":[],"
                 "\"scopes_supported\":[\"a\",\"b\",\"c\"],"
-                "\"token_endpoint_auth_methods_supported\":[\"client_secret_basic\",\"client_"
-                "secret_post\"],"
-                "\"introspection_endpoint_auth_methods_supported\":[\"client_secret_basic\","
-                "\"client_secret_post\"],"
-                "\"revocation_endpoint_auth_methods_supported\":[\"client_secret_basic\","
-                "\"client_secret_post\"]}");
+                "\"token_endpoint_auth_methods_supported\":" AUTH_METHODS
+                ","
+                "\"token_endpoint_auth_signing_alg_values_supported\":" SIGNING_ALGS
+                ","
+                "\"introspection_endpoint_auth_methods_supported\":" AUTH_METHODS
+                ","
+                "\"introspection_endpoint_auth_signing_alg_values_supported\":" SIGNING_ALGS
+                ","
+                "\"revocation_endpoint_auth_methods_supported\":" AUTH_METHODS
+                ","
+                "\"revocation_endpoint_auth_signing_alg_values_supported\":" SIGNING_ALGS "}");
 }
 
 std::string scopes_supported(const oauth::Registry &registry) {

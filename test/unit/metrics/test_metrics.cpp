@@ -193,6 +193,38 @@ void the_token_endpoint_says_what_it_answered(void **) {
     assert_int_equal(int(r.outcome.cause), int(HttpResponse::Outcome::Cause::none));
 }
 
+// oauth_client_authentications_total: each attempt under its method and
+// result; a request that sent no credentials is no attempt.
+void authentications_are_counted_by_method_and_result(void **) {
+    fixture::Store memory;
+    Region region;
+    Counters counters = region.open();
+    for (const char *basic : {"app:app-secret", "app:wrong"}) {
+        counters.count_token_response(
+            token_response("grant_type=client_credentials", basic, memory).outcome);
+    }
+    HttpResponse::Outcome assertion = outcome("invalid_client", "app");
+    assertion.auth_method = "private_key_jwt";
+    assertion.auth_result = "replayed";
+    counters.count_introspection_response(assertion);
+    HttpResponse::Outcome none = outcome("invalid_client");
+    counters.count_revocation_response(none);
+    Snapshot s = counters.snapshot();
+    assert_int_equal(s.authentications[0][0], 1);  // client_secret_basic, ok
+    assert_int_equal(s.authentications[0][1], 1);  // client_secret_basic, failed
+    assert_int_equal(s.authentications[2][2], 1);  // private_key_jwt, replayed
+    uint64_t total = 0;
+    for (const auto &method : s.authentications) {
+        for (uint64_t count : method) {
+            total += count;
+        }
+    }
+    assert_int_equal(total, 3);
+    std::string text = oauth::metrics::render_exposition({{"z", s, 0, 0, {}, {}}});
+    assert_true(text.find("oauth_client_authentications_total{zone=\"z\",method=\"private_key_"
+                          "jwt\",result=\"replayed\"} 1\n") != std::string::npos);
+}
+
 void a_full_zone_and_a_block_say_why(void **) {
     fixture::Store memory(oauth::TokenStore::kMinRegionSize);
     oauth::TokenStore filled = memory.open();
@@ -403,6 +435,7 @@ int main() {
         cmocka_unit_test(a_full_client_table_counts_under_the_empty_id),
         cmocka_unit_test(a_format_starts_from_zero),
         cmocka_unit_test(the_token_endpoint_says_what_it_answered),
+        cmocka_unit_test(authentications_are_counted_by_method_and_result),
         cmocka_unit_test(a_full_zone_and_a_block_say_why),
         cmocka_unit_test(introspection_and_revocation_say_what_they_answered),
         cmocka_unit_test(the_bearer_verdict_says_what_it_answered),
