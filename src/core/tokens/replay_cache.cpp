@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/tokens/revocation_list.hpp"
 #include "core/tokens/slot_region.hpp"
+#include "core/tokens/tag_shares.hpp"
 
 namespace oauth {
 namespace {
@@ -19,24 +19,11 @@ struct Entry {
     uint32_t client_tag;
 };
 
-// As the revocation list's: the live entries of the tags of one bucket, at
-// most; the last client of the bucket found at its share, and until when.
-struct TagCounter {
-    uint32_t entries;
-    uint32_t full_tag;
-    uint32_t full_until;
-};
+// The bytes of a slot under this kVersion: another layout is another kVersion.
+static_assert(sizeof(Entry) == 40);
 
-constexpr uint32_t kTagBuckets = 256;
-
-struct Region : SlotRegionHeader {
-    TagCounter charged[kTagBuckets];
-};
-
-constexpr size_t kEntriesOffset = (sizeof(Region) + 63) / 64 * 64;
-
-Entry *entries(Region &region) {
-    return reinterpret_cast<Entry *>(reinterpret_cast<char *>(&region) + kEntriesOffset);
+Entry *entries(TaggedSlotRegion &region) {
+    return tagged_slots<Entry>(region);
 }
 
 uint32_t home_of(const Digest &key, uint32_t count) {
@@ -45,35 +32,12 @@ uint32_t home_of(const Digest &key, uint32_t count) {
     return uint32_t(word % count);
 }
 
-// The live entries of a client and of its bucket, and the client's soonest expiry.
-struct Recount {
-    uint32_t client = 0;
-    uint32_t bucket = 0;
-    uint32_t soonest = UINT32_MAX;
-};
-
-Recount recount(const Entry *slots, uint32_t count, uint32_t tag, uint32_t now) {
-    Recount found;
-    for (uint32_t i = 0; i < count; ++i) {
-        const Entry &entry = slots[i];
-        if (entry.expires_at <= now || entry.client_tag % kTagBuckets != tag % kTagBuckets) {
-            continue;
-        }
-        ++found.bucket;
-        if (entry.client_tag == tag) {
-            ++found.client;
-            found.soonest = std::min(found.soonest, entry.expires_at);
-        }
-    }
-    return found;
-}
-
-constexpr SlotRegionShape kShape{kMagic, kVersion, ReplayCache::kMinRegionSize, kEntriesOffset,
+constexpr SlotRegionShape kShape{kMagic, kVersion, ReplayCache::kMinRegionSize, kTaggedSlotsOffset,
                                  sizeof(Entry)};
 
 }  // namespace
 
-struct ReplayCache::Header : Region {};
+struct ReplayCache::Header : TaggedSlotRegion {};
 
 size_t ReplayCache::capacity_for(size_t size) noexcept {
     return size < kShape.min_size ? 0 : kShape.slots_in(size);
@@ -95,37 +59,21 @@ bool ReplayCache::key_of(std::string_view client_id, std::string_view jti, Diges
 }
 
 uint32_t ReplayCache::client_tag(std::string_view client_id) noexcept {
-    return RevocationList::client_tag(client_id);  // one hash of ids for every table
+    return TagShares::tag_of(client_id);
 }
 
 uint32_t ReplayCache::default_share() const noexcept {
-    return std::max<uint32_t>(1, header_->slot_count / 4);
+    return TagShares::share_of(header_->slot_count);
 }
 
 size_t ReplayCache::capacity() const noexcept {
     return header_->slot_count;
 }
 
-// The client's bucket is recounted only when its counter reaches the share,
-// and not again for a client found full until its soonest entry expires.
 bool ReplayCache::at_share(ReplayCharge charge, uint32_t now, uint32_t &retry_after) noexcept {
-    TagCounter &counter = header_->charged[charge.tag % kTagBuckets];
-    if (counter.entries < charge.share) {
-        return false;
-    }
-    if (counter.full_tag == charge.tag && now < counter.full_until) {
-        retry_after = counter.full_until - now;
-        return true;
-    }
-    Recount live = recount(entries(*header_), header_->slot_count, charge.tag, now);
-    counter.entries = live.bucket;
-    if (live.client < charge.share) {
-        return false;
-    }
-    counter.full_tag = charge.tag;
-    counter.full_until = live.soonest;
-    retry_after = live.soonest - now;
-    return true;
+    return header_->shares.at_share(charge.tag, charge.share, entries(*header_),
+                                    header_->slot_count, now, retry_after,
+                                    [](const Entry &entry) { return entry.expires_at; });
 }
 
 ReplayVerdict ReplayCache::admit(const Digest &key, uint32_t expires_at, uint32_t now,
@@ -164,7 +112,7 @@ ReplayVerdict ReplayCache::admit(const Digest &key, uint32_t expires_at, uint32_
     reusable->key = key;
     reusable->client_tag = charge.tag;
     reusable->expires_at = std::max(expires_at, now + 1);
-    ++header_->charged[charge.tag % kTagBuckets].entries;
+    header_->shares.charge(charge.tag);
     return ReplayVerdict::fresh;
 }
 

@@ -7,11 +7,10 @@
 // admitting is a check and an insertion that two workers must not
 // interleave. Bounded: an entry lies within kProbeLimit slots of its home.
 //
-// Shared fairly, as the revocation list is: each entry is charged to its
-// client's tag, a counter per bucket of tags bounds the live entries from
-// above, and only when it reaches a client's share is the table scanned. A
-// client at its share is refused (fail closed: accepting unchecked would let
-// a stolen assertion be replayed); nothing of another client's is evicted.
+// Shared fairly, as the revocation list is (tag_shares.hpp): each entry is
+// charged to its client's tag. A client at its share is refused (fail closed:
+// accepting unchecked would let a stolen assertion be replayed); nothing of
+// another client's is evicted.
 #pragma once
 
 #include <cstddef>

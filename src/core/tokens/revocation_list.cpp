@@ -12,6 +12,7 @@
 #include <new>
 
 #include "core/tokens/slot_region.hpp"
+#include "core/tokens/tag_shares.hpp"
 
 namespace oauth {
 namespace {
@@ -20,7 +21,6 @@ constexpr uint64_t kMagic = 0x4b56455248545541;  // "AUTHREVK"
 // 2: entries carry their client's tag, and the header the counters of the tags.
 constexpr uint32_t kVersion = 2;
 constexpr uint32_t kRewriting = 1;  // an expiry long past: the slot is being reused
-constexpr uint32_t kNobody = 0;     // the tag of an entry charged to no client
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 struct Entry {
@@ -29,27 +29,11 @@ struct Entry {
     uint32_t client_tag;               // whom it is charged to; read and written under the lock
 };
 
-// The live entries charged to the tags of one bucket, at most; and the last
-// client of the bucket found at its share, with the expiry of its soonest
-// entry, before which its count cannot drop.
-struct TagCounter {
-    uint32_t entries;
-    uint32_t full_tag;
-    uint32_t full_until;
-};
+// The bytes of a slot under this kVersion: another layout is another kVersion.
+static_assert(sizeof(Entry) == 40);
 
-// Enough buckets that two clients rarely share one: a client sharing a
-// bucket with one at its share pays a scan per new entry, as that one does.
-constexpr uint32_t kTagBuckets = 256;
-
-struct Region : SlotRegionHeader {
-    TagCounter charged[kTagBuckets];
-};
-
-constexpr size_t kEntriesOffset = (sizeof(Region) + 63) / 64 * 64;
-
-Entry *entries(Region &region) {
-    return reinterpret_cast<Entry *>(reinterpret_cast<char *>(&region) + kEntriesOffset);
+Entry *entries(TaggedSlotRegion &region) {
+    return tagged_slots<Entry>(region);
 }
 
 void load_words(const Digest &digest, uint64_t (&words)[4]) {
@@ -75,34 +59,9 @@ void rewrite(Entry &entry, const uint64_t (&words)[4], uint32_t expires_at, uint
     entry.expires_at.store(expires_at, std::memory_order_release);
 }
 
-// The live entries of a client and of its bucket, and the client's soonest expiry.
-struct Recount {
-    uint32_t client = 0;
-    uint32_t bucket = 0;
-    uint32_t soonest = UINT32_MAX;
-};
-
-Recount recount(const Entry *slots, uint32_t count, uint32_t tag, uint32_t now) {
-    Recount found;
-    for (uint32_t i = 0; i < count; ++i) {
-        const Entry &entry = slots[i];
-        uint32_t until = entry.expires_at.load(kRelaxed);
-        if (until <= now || entry.client_tag == kNobody ||
-            entry.client_tag % kTagBuckets != tag % kTagBuckets) {
-            continue;
-        }
-        ++found.bucket;
-        if (entry.client_tag == tag) {
-            ++found.client;
-            found.soonest = std::min(found.soonest, until);
-        }
-    }
-    return found;
-}
-
 }  // namespace
 
-struct RevocationList::Header : Region {};
+struct RevocationList::Header : TaggedSlotRegion {};
 
 // Where a digest is, or may go, among the slots it may take.
 struct RevocationList::Probe {
@@ -111,8 +70,8 @@ struct RevocationList::Probe {
     uint32_t soonest = UINT32_MAX;  // the soonest expiry of the live entries passed
 };
 
-constexpr SlotRegionShape kShape{kMagic, kVersion, RevocationList::kMinRegionSize, kEntriesOffset,
-                                 sizeof(Entry)};
+constexpr SlotRegionShape kShape{kMagic, kVersion, RevocationList::kMinRegionSize,
+                                 kTaggedSlotsOffset, sizeof(Entry)};
 
 bool RevocationList::format(void *region, size_t size) noexcept {
     return format_slot_region<Header>(region, size, kShape);
@@ -125,13 +84,8 @@ bool RevocationList::is_formatted(const void *region, size_t size) noexcept {
 RevocationList::RevocationList(void *region, StoreLock lock, ChangeLog changes) noexcept
     : header_(static_cast<Header *>(region)), lock_(lock), changes_(changes) {}
 
-// FNV-1a: spreads ids over the buckets; 0 is left for nobody.
 uint32_t RevocationList::client_tag(std::string_view client_id) noexcept {
-    uint32_t hash = 2166136261u;
-    for (unsigned char c : client_id) {
-        hash = (hash ^ c) * 16777619u;
-    }
-    return hash != kNobody ? hash : 1;
+    return TagShares::tag_of(client_id);
 }
 
 size_t RevocationList::capacity_for(size_t size) noexcept {
@@ -139,7 +93,7 @@ size_t RevocationList::capacity_for(size_t size) noexcept {
 }
 
 uint32_t RevocationList::share_of(size_t capacity) noexcept {
-    return std::max<uint32_t>(1, uint32_t(capacity / 4));
+    return TagShares::share_of(capacity);
 }
 
 uint32_t RevocationList::default_share() const noexcept {
@@ -172,28 +126,12 @@ RevocationList::Probe RevocationList::probe(const uint64_t (&words)[4],
     return found;
 }
 
-// True when the client `charge` names holds its share of live entries. Its
-// bucket's counter is recounted only when it reaches the share, and not again
-// for a client found full until that client's soonest entry expires.
+// True when the client `charge` names holds its share of live entries.
 bool RevocationList::at_share(RevocationCharge charge, uint32_t now,
                               uint32_t &retry_after) noexcept {
-    TagCounter &counter = header_->charged[charge.tag % kTagBuckets];
-    if (counter.entries < charge.share) {
-        return false;
-    }
-    if (counter.full_tag == charge.tag && now < counter.full_until) {
-        retry_after = counter.full_until - now;
-        return true;
-    }
-    Recount live = recount(entries(*header_), header_->slot_count, charge.tag, now);
-    counter.entries = live.bucket;
-    if (live.client < charge.share) {
-        return false;
-    }
-    counter.full_tag = charge.tag;
-    counter.full_until = live.soonest;
-    retry_after = live.soonest - now;
-    return true;
+    return header_->shares.at_share(
+        charge.tag, charge.share, entries(*header_), header_->slot_count, now, retry_after,
+        [](const Entry &entry) { return entry.expires_at.load(kRelaxed); });
 }
 
 RevocationAdded RevocationList::add(const Digest &digest, uint32_t expires_at, uint32_t now,
@@ -217,13 +155,11 @@ RevocationAdded RevocationList::add(const Digest &digest, uint32_t expires_at, u
         retry_after = found.soonest - now;
         return RevocationAdded::full;
     }
-    if (charge.tag != kNobody && charge.share != 0 && at_share(charge, now, retry_after)) {
+    if (at_share(charge, now, retry_after)) {
         return RevocationAdded::client_at_share;
     }
     rewrite(*found.reusable, words, expires_at, charge.tag);
-    if (charge.tag != kNobody) {
-        ++header_->charged[charge.tag % kTagBuckets].entries;
-    }
+    header_->shares.charge(charge.tag);
     changes_.note(digest, expires_at);
     return RevocationAdded::added;
 }

@@ -9,14 +9,9 @@
 // within kProbeLimit slots of its home, and when all of those hold live
 // entries, add() refuses.
 //
-// Shared fairly: each entry is charged to the client whose revocation it is
-// (a 32-bit tag of its id), so that no client can fill the list and silence
-// every other client's revocations. A counter per bucket of tags is an upper
-// bound of the live entries charged to those tags (entries expire without
-// anyone noticing); only when it reaches a client's share is the list
-// scanned for that client's live entries, and a client found at its share
-// is remembered as such until its soonest entry expires, so the scan is paid
-// by the client at its share, once per entry of its that expires.
+// Shared fairly (tag_shares.hpp): each entry is charged to the client whose
+// revocation it is (a 32-bit tag of its id), so that no client can fill the
+// list and silence every other client's revocations.
 #pragma once
 
 #include <cstddef>
