@@ -89,11 +89,16 @@ void at_its_share_a_client_is_refused_until_its_soonest_entry_expires(void **) {
     // Its soonest entry expired: scanned again, and served.
     assert_false(t.at_share(7, 10, kNow + 40));
     assert_int_equal(t.slots_read, 20);
+    // The scan left the counter at the 9 live entries: served without one.
+    assert_false(t.at_share(7, 10, kNow + 40));
+    assert_int_equal(t.slots_read, 20);
 }
 
+// Neither is looked up, even in a bucket past any share.
 void nobody_and_a_share_of_zero_are_never_bounded(void **) {
     Table t;
     t.add(TagShares::kNobody, kNow + 100, 20);
+    t.add(neighbour_of(TagShares::kNobody), kNow + 100, 20);
     assert_false(t.at_share(TagShares::kNobody, 1));
     t.add(7, kNow + 100, 20);
     assert_false(t.at_share(7, 0));
@@ -131,8 +136,10 @@ void a_client_sharing_a_bucket_with_one_at_its_share_is_served(void **) {
 
 // The counters are the bytes a zone holds: per bucket of tags (tag % 256),
 // three words at 12 * bucket: the live entries, the tag found full, until when.
+// Nobody's entries are in no bucket.
 void the_counters_lie_in_the_zone_as_three_words_a_bucket(void **) {
     Table t;
+    t.add(TagShares::kNobody, kNow + 40);
     t.add(TagShares::kBuckets + 3, kNow + 40, 2);
     assert_true(t.at_share(TagShares::kBuckets + 3, 2));
     uint32_t words[TagShares::kBuckets * 3];
