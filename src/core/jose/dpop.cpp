@@ -231,8 +231,8 @@ std::optional<NormalizedUri> normalize(std::string_view uri) {
 std::string_view dpop_algs() noexcept {
     static const std::string names = [] {
         std::string out;
-        for (size_t i = 0; i < kAlgCount; ++i) {
-            out.append(out.empty() ? "" : " ").append(alg_name(Alg(i)));
+        for (std::string_view name : alg_names()) {
+            out.append(out.empty() ? "" : " ").append(name);
         }
         return out;
     }();

@@ -262,7 +262,7 @@ void introspection_answers_token_type_and_jkt(void **) {
 
 void the_algs_are_every_asymmetric_one(void **) {
     assert_text(oauth::jose::dpop_algs(),
-                "ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA");
+                "ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA Ed25519");
 }
 
 }  // namespace
