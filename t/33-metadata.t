@@ -14,7 +14,7 @@ need_module();
 my $secret = random_secret();
 my $wk = '/.well-known/oauth-authorization-server';
 my $auth_methods = [qw(client_secret_basic client_secret_post private_key_jwt)];
-my $signing_algs = [qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA)];
+my $signing_algs = [qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA Ed25519)];
 
 my $clients = {
     clients => [

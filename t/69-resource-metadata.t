@@ -75,7 +75,7 @@ sub get_as_host {
 # RFC 9449 §7.1 through RFC 9728 §2: the gate takes DPoP proofs of every
 # asymmetric algorithm, and Bearer tokens too.
 my %dpop = (
-    dpop_signing_alg_values_supported => [qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA)],
+    dpop_signing_alg_values_supported => [qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA Ed25519)],
     dpop_bound_access_tokens_required => JSON::PP::false,
 );
 

@@ -87,10 +87,7 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     const std::vector<std::string_view> auth_methods = supported_auth_methods(registry);
     // What a private_key_jwt assertion may be signed with: every asymmetric
     // algorithm the module verifies (RFC 8414 §2: never "none").
-    std::vector<std::string_view> signing_algs;
-    for (size_t alg = 0; alg < jose::kAlgCount; ++alg) {
-        signing_algs.push_back(jose::alg_name(jose::Alg(alg)));
-    }
+    const std::vector<std::string_view> signing_algs = jose::alg_names();
     std::string origin(origin_of(config.issuer));
     JsonObject doc;
     doc.member("issuer", config.issuer);

@@ -10,6 +10,7 @@
 
 #include "core/client_certificate.hpp"
 #include "core/http/base64.hpp"
+#include "core/jose/json_parts.hpp"
 #include "core/jose/jws.hpp"
 #include "core/http/json.hpp"
 #include "core/http/text.hpp"
@@ -20,11 +21,6 @@ namespace oauth::jose {
 
 namespace {
 
-struct JsonFree {
-    void operator()(json_t *j) const { json_decref(j); }
-};
-using Json = std::unique_ptr<json_t, JsonFree>;
-
 // The pieces of a compact JWS, decoded.
 struct Jws {
     std::string_view signing_input;  // header.payload, as signed
@@ -32,15 +28,6 @@ struct Jws {
     Json claims;
     std::string signature;
 };
-
-Json parse_object(std::string_view encoded) {
-    std::optional<std::string> text = decode_base64url(encoded);
-    if (!text) {
-        return nullptr;
-    }
-    Json value(json_loadb(text->data(), text->size(), JSON_REJECT_DUPLICATES, nullptr));
-    return json_is_object(value.get()) ? std::move(value) : nullptr;
-}
 
 // The headers last parsed by this worker, by their text: an issuer's tokens
 // share a handful (one a key), so most tokens never parse theirs. Only read
@@ -54,7 +41,7 @@ class HeaderCache {
                 return Json(json_incref(entry.header.get()));
             }
         }
-        Json header = parse_object(encoded);
+        Json header = parse_encoded_object(encoded);
         if (header != nullptr) {
             Entry &replaced = entries_[next_++ % entries_.size()];
             replaced.encoded.assign(encoded);
@@ -82,21 +69,13 @@ JwtCheck check_compact_shape(std::string_view token, Jws &jws) {
     }
     jws.signing_input = token.substr(0, second);
     jws.header = header_cache.parse(token.substr(0, first));
-    jws.claims = parse_object(token.substr(first + 1, second - first - 1));
+    jws.claims = parse_encoded_object(token.substr(first + 1, second - first - 1));
     std::optional<std::string> signature = decode_base64url(token.substr(second + 1));
     if (jws.header == nullptr || jws.claims == nullptr || !signature || signature->empty()) {
         return JwtCheck::shape;
     }
     jws.signature = std::move(*signature);
     return JwtCheck::ok;
-}
-
-std::optional<std::string_view> string_member(json_t *object, const char *name) {
-    const char *value = json_string_value(json_object_get(object, name));
-    if (value == nullptr) {
-        return std::nullopt;
-    }
-    return std::string_view(value, json_string_length(json_object_get(object, name)));
 }
 
 // What a refusal shows of the header: its kid and typ, as they came.

@@ -200,7 +200,7 @@ std::string render_introspection(const TokenGrant &grant, std::string_view issue
     if (grant.scope_length != 0) {
         out.member("scope", grant.scopes());
     }
-    out.member("token_type", "Bearer")
+    out.member("token_type", grant.dpop.bound ? "DPoP" : "Bearer")  // RFC 9449 §6.2
         .member("exp", grant.expires_at)
         .member("iat", grant.issued_at)
         .member("sub", jwt != nullptr ? std::string_view(jwt->subject) : grant.client());

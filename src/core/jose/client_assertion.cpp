@@ -8,20 +8,13 @@
 
 #include "core/http/base64.hpp"
 #include "core/jose/access_token.hpp"
+#include "core/jose/json_parts.hpp"
 
 namespace oauth::jose {
 
 namespace {
 
 constexpr size_t kMaxJtiLength = 256;
-
-std::optional<std::string_view> string_claim(const json_t *claims, const char *name) {
-    const json_t *value = json_object_get(claims, name);
-    if (!json_is_string(value)) {
-        return std::nullopt;
-    }
-    return std::string_view(json_string_value(value), json_string_length(value));
-}
 
 std::optional<double> date_claim(const json_t *claims, const char *name) {
     const json_t *value = json_object_get(claims, name);
@@ -49,10 +42,10 @@ AssertionCheck from_signature_check(JwtCheck check) {
 
 // RFC 7523 §3 items 1 and 2: the client is both the issuer and the subject.
 AssertionCheck check_parties(const json_t *claims, std::string_view client_id) {
-    if (string_claim(claims, "iss") != client_id) {
+    if (string_member(claims, "iss") != client_id) {
         return AssertionCheck::issuer;
     }
-    return string_claim(claims, "sub") == client_id ? AssertionCheck::ok : AssertionCheck::subject;
+    return string_member(claims, "sub") == client_id ? AssertionCheck::ok : AssertionCheck::subject;
 }
 
 // RFC 7523 §3 item 3: aud, a string or an array of them, names this server.
@@ -102,7 +95,7 @@ AssertionCheck check_lifetime(const json_t *claims, uint32_t now, uint32_t &expi
 // RFC 7523 §3 item 7: the jti is accepted once, until the assertion expires.
 AssertionCheck admit_once(const json_t *claims, std::string_view client_id, uint32_t expires_at,
                           const AssertionPolicy &policy, uint32_t now, uint32_t &retry_after) {
-    std::optional<std::string_view> jti = string_claim(claims, "jti");
+    std::optional<std::string_view> jti = string_member(claims, "jti");
     if (!jti || jti->empty() || jti->size() > kMaxJtiLength) {
         return AssertionCheck::jti;
     }
@@ -141,7 +134,7 @@ std::optional<std::string> assertion_subject(std::string_view assertion) {
     }
     std::unique_ptr<json_t, void (*)(json_t *)> claims(
         json_loadb(payload->data(), payload->size(), JSON_REJECT_DUPLICATES, nullptr), json_decref);
-    std::optional<std::string_view> sub = string_claim(claims.get(), "sub");
+    std::optional<std::string_view> sub = string_member(claims.get(), "sub");
     return sub ? std::optional<std::string>(std::string(*sub)) : std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/http/base64.hpp"
+#include "core/jose/json_parts.hpp"
 #include "core/jose/jws.hpp"
 #include "core/jose/key.hpp"
 
@@ -17,28 +18,6 @@ namespace oauth::jose {
 namespace {
 
 constexpr size_t kMaxJtiLength = 256;
-
-struct JsonFree {
-    void operator()(json_t *json) const { json_decref(json); }
-};
-using Json = std::unique_ptr<json_t, JsonFree>;
-
-Json parse_object(std::string_view encoded) {
-    std::optional<std::string> text = decode_base64url(encoded);
-    if (!text) {
-        return nullptr;
-    }
-    Json value(json_loadb(text->data(), text->size(), JSON_REJECT_DUPLICATES, nullptr));
-    return json_is_object(value.get()) ? std::move(value) : nullptr;
-}
-
-std::optional<std::string_view> string_member(const json_t *object, const char *name) {
-    const json_t *value = json_object_get(object, name);
-    if (!json_is_string(value)) {
-        return std::nullopt;
-    }
-    return std::string_view(json_string_value(value), json_string_length(value));
-}
 
 std::string_view bytes_of(const Digest &digest) {
     return {reinterpret_cast<const char *>(digest.data()), digest.size()};
@@ -54,7 +33,7 @@ struct ProofHeader {
 // RFC 9449 §4.3 items 4 to 7: typ dpop+jwt, no crit, an asymmetric alg the
 // jwk takes, and the jwk a public signing key (no private member).
 DpopCheck read_header(std::string_view encoded, ProofHeader &out) {
-    Json header = parse_object(encoded);
+    Json header = parse_encoded_object(encoded);
     if (header == nullptr || json_object_get(header.get(), "crit") != nullptr) {
         return DpopCheck::shape;
     }
@@ -130,7 +109,7 @@ DpopCheck read_signed_proof(std::string_view proof, Proof &out) {
     if (check != DpopCheck::ok) {
         return check;
     }
-    out.claims = parse_object(proof.substr(first + 1, second - first - 1));
+    out.claims = parse_encoded_object(proof.substr(first + 1, second - first - 1));
     std::optional<std::string> signature = decode_base64url(proof.substr(second + 1));
     if (out.claims == nullptr || !signature || signature->empty()) {
         return DpopCheck::shape;
@@ -252,8 +231,8 @@ std::optional<NormalizedUri> normalize(std::string_view uri) {
 std::string_view dpop_algs() noexcept {
     static const std::string names = [] {
         std::string out;
-        for (size_t i = 0; i < kAlgCount; ++i) {
-            out.append(out.empty() ? "" : " ").append(alg_name(Alg(i)));
+        for (std::string_view name : alg_names()) {
+            out.append(out.empty() ? "" : " ").append(name);
         }
         return out;
     }();

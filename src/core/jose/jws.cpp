@@ -2,6 +2,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/rsa.h>
 
 #include <algorithm>
@@ -202,9 +203,10 @@ bool sign_bytes(const Key &key, std::string_view signing_input, std::string &sig
     return true;
 }
 
-bool verify_bytes(const Key &key, Alg alg, std::string_view signing_input,
-                  std::string_view signature) noexcept {
-    try {
+namespace {
+
+bool verify_with(const Key &key, Alg alg, std::string_view signing_input,
+                 std::string_view signature) {
         if ((key.accepts & alg_bit(alg)) == 0) {
             return false;
         }
@@ -224,9 +226,23 @@ bool verify_bytes(const Key &key, Alg alg, std::string_view signing_input,
         return ctx != nullptr && hash(scheme, signing_input, digest) &&
                EVP_PKEY_verify(ctx, bytes(signature), signature.size(), digest.bytes,
                                digest.size) == 1;
+}
+
+}  // namespace
+
+bool verify_bytes(const Key &key, Alg alg, std::string_view signing_input,
+                  std::string_view signature) noexcept {
+    try {
+        if (verify_with(key, alg, signing_input, signature)) {
+            return true;
+        }
     } catch (...) {
-        return false;
     }
+    // A forged signature leaves OpenSSL's error queue full (an RSA padding
+    // error, say), where the worker's next TLS operation would find it and
+    // log a stale error: a refusal is said by the return value alone.
+    ERR_clear_error();
+    return false;
 }
 
 bool verify_bytes(const Key &key, std::string_view signing_input,

@@ -34,10 +34,14 @@ constexpr Curve kCurves[] = {{"P-256", "prime256v1", 32, Alg::es256},
 constexpr AlgSet kRsaAlgs = alg_bit(Alg::rs256) | alg_bit(Alg::rs384) | alg_bit(Alg::rs512) |
                             alg_bit(Alg::ps256) | alg_bit(Alg::ps384) | alg_bit(Alg::ps512);
 
+// RFC 7518 §3.1 and RFC 8037 §3.1 name them; RFC 9864 §2.2 names EdDSA
+// over Ed25519, the one curve of EdDSA keys here, "Ed25519" too, as
+// oauth4webapi and openid-client sign with an Ed25519 key. alg_name() says
+// the first name.
 constexpr std::pair<Alg, std::string_view> kAlgNames[] = {
     {Alg::es256, "ES256"}, {Alg::es384, "ES384"}, {Alg::es512, "ES512"}, {Alg::rs256, "RS256"},
     {Alg::rs384, "RS384"}, {Alg::rs512, "RS512"}, {Alg::ps256, "PS256"}, {Alg::ps384, "PS384"},
-    {Alg::ps512, "PS512"}, {Alg::eddsa, "EdDSA"}};
+    {Alg::ps512, "PS512"}, {Alg::eddsa, "EdDSA"}, {Alg::eddsa, "Ed25519"}};
 
 struct BioFree {
     void operator()(BIO *b) const { BIO_free(b); }
@@ -394,7 +398,7 @@ std::optional<Refusal> bind_named_alg(json_t *jwk, Key &key) {
     std::optional<Alg> named = alg_from_name(name);
     if (!named) {
         return Refusal{"unsupported alg \"" + std::string(name) +
-                       "\" (RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA are)"};
+                       "\" (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA and Ed25519 are)"};
     }
     if ((key.accepts & alg_bit(*named)) == 0) {
         return Refusal{"alg \"" + std::string(name) + "\" does not fit its key type and curve"};
@@ -448,6 +452,14 @@ std::string_view alg_name(Alg alg) noexcept {
         }
     }
     return "";
+}
+
+std::vector<std::string_view> alg_names() {
+    std::vector<std::string_view> names;
+    for (const auto &[alg, name] : kAlgNames) {
+        names.push_back(name);
+    }
+    return names;
 }
 
 std::optional<Alg> alg_from_name(std::string_view name) noexcept {

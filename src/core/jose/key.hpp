@@ -35,6 +35,9 @@ constexpr AlgSet alg_bit(Alg alg) noexcept {
 using KeyFingerprint = std::array<uint8_t, 16>;
 
 std::string_view alg_name(Alg alg) noexcept;
+// Every name a JWS header's "alg" may give one of them, as metadata lists
+// them (RFC 8414 §2: never "none" or HMAC).
+std::vector<std::string_view> alg_names();
 // The Alg a JWS header's "alg" names; none for HMAC, "none" or the unknown.
 std::optional<Alg> alg_from_name(std::string_view name) noexcept;
 

@@ -11,7 +11,7 @@ namespace {
 #define AUTH_METHODS "[\"client_secret_basic\",\"client_secret_post\",\"private_key_jwt\"]"
 #define SIGNING_ALGS                                                                              \
     "[\"ES256\",\"ES384\",\"ES512\",\"RS256\",\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\"," \
-    "\"EdDSA\"]"
+    "\"EdDSA\",\"Ed25519\"]"
 
 void renders_the_document(void **) {
     auto registry = fixture::standard_registry();

@@ -17,7 +17,7 @@ void renders_the_document(void **) {
         "\"scopes_supported\":[\"read\",\"write\"],"
         "\"bearer_methods_supported\":[\"header\"],"
         "\"dpop_signing_alg_values_supported\":[\"ES256\",\"ES384\",\"ES512\",\"RS256\","
-        "\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\",\"EdDSA\"],"
+        "\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\",\"EdDSA\",\"Ed25519\"],"
         "\"dpop_bound_access_tokens_required\":false}");
 }
 
@@ -27,7 +27,7 @@ void leaves_out_scopes_not_given(void **) {
                 "{\"resource\":\"http://127.0.0.1:8080\",\"authorization_servers\":[],"
                 "\"bearer_methods_supported\":[\"header\"],"
                 "\"dpop_signing_alg_values_supported\":[\"ES256\",\"ES384\",\"ES512\",\"RS256\","
-                "\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\",\"EdDSA\"],"
+                "\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\",\"EdDSA\",\"Ed25519\"],"
                 "\"dpop_bound_access_tokens_required\":false}");
 }
 

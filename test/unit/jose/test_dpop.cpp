@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/http/base64.hpp"
+#include "core/jose/claims.hpp"
 #include "core/jose/dpop.hpp"
 #include "core/jose/jws.hpp"
 #include "core/jose/key.hpp"
@@ -244,9 +245,24 @@ void a_client_at_its_share_is_refused_and_others_are_not(void **) {
     assert_int_equal(checker.check(later.sign(), later.iat, "flooder"), DpopCheck::ok);
 }
 
+// RFC 9449 §6.2: introspection says the token is DPoP-bound, and to which key.
+void introspection_answers_token_type_and_jkt(void **) {
+    oauth::TokenGrant grant;
+    grant.dpop.bound = true;
+    grant.dpop.thumbprint.fill(0xfb);
+    std::string fields = oauth::jose::render_introspection(grant, "https://as.test", nullptr);
+    assert_true(fields.find(R"("token_type":"DPoP")") != std::string::npos);
+    assert_true(fields.find(R"("cnf":{"jkt":"-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_v7-_s"})") !=
+                std::string::npos);
+    grant.dpop.bound = false;
+    fields = oauth::jose::render_introspection(grant, "https://as.test", nullptr);
+    assert_true(fields.find(R"("token_type":"Bearer")") != std::string::npos);
+    assert_true(fields.find("cnf") == std::string::npos);
+}
+
 void the_algs_are_every_asymmetric_one(void **) {
     assert_text(oauth::jose::dpop_algs(),
-                "ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA");
+                "ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA Ed25519");
 }
 
 }  // namespace
@@ -261,6 +277,7 @@ int main() {
         cmocka_unit_test(htu_is_compared_as_rfc_3986_normalizes),
         cmocka_unit_test(a_server_nonce_is_good_for_its_period_and_the_next),
         cmocka_unit_test(a_client_at_its_share_is_refused_and_others_are_not),
+        cmocka_unit_test(introspection_answers_token_type_and_jkt),
         cmocka_unit_test(the_algs_are_every_asymmetric_one),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
