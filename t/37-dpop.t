@@ -252,6 +252,8 @@ subtest 'a proof gets a DPoP token bound to its key; the key opens the gate' => 
     my $fresh = dpop_token('alice');
     passed_ok(with_proof('/api/reports', $fresh, 'alice', iat => -40), 'a proof 40 s old');
     passed_ok(with_proof('/api/reports', $fresh, 'alice', iat => 15), 'a proof 15 s ahead');
+    dpop_token_ok(token_request('app', proof('alice', 'POST', "$base/token", jti => 'j' x 256)), 'alice',
+        'a jti of 256 bytes');
     bearer_jwt_ok(token_request('app'), 'no proof: a Bearer token');
     my $r = $t->token_request(form => [grant_type => 'client_credentials',
         client_assertion_type => 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
