@@ -439,7 +439,7 @@ subtest 'real clients: oauth4webapi and openid-client' => sub {
         skip 'node or node_modules (npm ci) is missing', 1 unless node_ready();
         real_client_ok($t, $base, 'oauth4webapi', 'app', "secret:$secret{app}", 'ES256');
         real_client_ok($t, $base, 'oauth4webapi', 'keyed', "private_key_jwt:$keyed_pem:keyed-key", 'PS256');
-        real_client_ok($t, $base, 'openid-client', 'bound', "secret:$secret{bound}", 'EdDSA');
+        real_client_ok($t, $base, 'openid-client', 'bound', "secret:$secret{bound}", 'ES384');
         real_client_ok($t, $base, 'openid-client', 'keyed', "private_key_jwt:$keyed_pem:keyed-key", 'ES256');
     }
 };

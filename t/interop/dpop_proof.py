@@ -16,10 +16,10 @@ JWK in the header. OPTIONS_JSON may hold:
   claims      claims to add or replace
   drop        claims to leave out (e.g. ["ath"])
   header      header parameters to add or replace
+  jwk_of      a PEM whose public JWK the header carries instead
   variant     good (default), alg-none (unsigned), hs256-oct (HMAC with an
               oct jwk), hs256-public-key (HMAC keyed with the public key
-              PEM), private-jwk (the jwk carries the private key), jwk-of
-              (the jwk of OPTIONS' jwk_of PEM, signed by KEY_PEM)"""
+              PEM), private-jwk (the jwk carries the private key)"""
 import base64
 import hashlib
 import hmac
@@ -104,7 +104,7 @@ def proof(key, method, url, options):
     variant = options.get("variant", "good")
     if variant == "private-jwk":
         header["jwk"] = private_jwk(key)
-    elif variant == "jwk-of":
+    if "jwk_of" in options:
         header["jwk"] = public_jwk(private_key(options["jwk_of"]))
     header.update(options.get("header", {}))
     if variant == "alg-none":
