@@ -195,19 +195,21 @@ sub dpop_challenge {
     return \%param;
 }
 
-# Refused by the gate: 401 and a DPoP challenge with the realm, ERROR, a
-# description and the algorithms.
+# Refused by the gate: 401 and one challenge, DPoP, with the realm, ERROR, a
+# description (matching WHY when given) and the algorithms.
 sub gate_refused_ok {
-    my ($r, $error, $name) = @_;
+    my ($r, $error, $name, $why) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     my $c = dpop_challenge($r);
     my $ok = is($r->{status}, 401, "$name: 401");
+    $ok &&= like(join(' || ', www_authenticate($r)), qr/^DPoP realm="[^|]*$/, "$name: one challenge, DPoP");
     $ok &&= ok($c, "$name: a DPoP challenge");
     $ok &&= is($c->{error}, $error, "$name: error=\"$error\"");
     $ok &&= is($c->{realm}, $REALM, "$name: the realm");
     $ok &&= is($c->{algs}, "@ALGS", "$name: algs");
     $ok &&= like($c->{error_description} // '', qr/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/,
         "$name: an error_description");
+    $ok &&= like($c->{error_description}, $why, "$name: the description names $why") if $why;
     $ok &&= isnt($r->{content}, "ok\n", "$name: not the protected content");
     diag('response: ' . show($r)) unless $ok;
     return $ok;
@@ -267,32 +269,38 @@ subtest 'the token endpoint refuses a bad proof with 400 invalid_dpop_proof' => 
     proof_refused_ok(token_request('bound'), 'a dpop_bound_access_tokens client without a proof');
     my $url = "$base/token";
     my %bad = (
-        'a proof for GET'                => [proof('alice', 'GET', $url)],
-        'a proof for another URL'        => [proof('alice', 'POST', "$base/other/token")],
-        'a proof for another port'       => [proof('alice', 'POST', "$base2/token")],
-        'alg none'                       => [proof('alice', 'POST', $url, variant => 'alg-none')],
-        'HS256 with an oct jwk'          => [proof('alice', 'POST', $url, variant => 'hs256-oct')],
-        'HS256 keyed with the public key' => [proof('alice', 'POST', $url, variant => 'hs256-public-key')],
-        'a jwk with the private key d'   => [proof('alice', 'POST', $url, variant => 'private-jwk')],
-        'signed by a key not its jwk'    => [proof('attacker', 'POST', $url, jwk_of => 'alice')],
-        'iat 5 minutes old'              => [proof('alice', 'POST', $url, iat => -300)],
-        'iat 5 minutes ahead'            => [proof('alice', 'POST', $url, iat => 300)],
-        'typ JWT'                        => [proof('alice', 'POST', $url, header => {typ => 'JWT'})],
-        'no jti'                         => [proof('alice', 'POST', $url, drop => ['jti'])],
-        'a jti of 257 bytes'             => [proof('alice', 'POST', $url, jti => 'j' x 257)],
-        'no htu'                         => [proof('alice', 'POST', $url, drop => ['htu'])],
-        'two DPoP headers'               => [proofs('alice', 'POST', $url, count => 2)],
-        'a proof that is no JWT'         => ['not-a-jwt'],
+        'a proof for GET'                => [qr/htm/, proof('alice', 'GET', $url)],
+        'a proof for another URL'        => [qr/htu/, proof('alice', 'POST', "$base/other/token")],
+        'a proof for another port'       => [qr/htu/, proof('alice', 'POST', "$base2/token")],
+        'alg none'                       => [qr/alg/, proof('alice', 'POST', $url, variant => 'alg-none')],
+        'HS256 with an oct jwk'          => [qr/alg/, proof('alice', 'POST', $url, variant => 'hs256-oct')],
+        'HS256 keyed with the public key' =>
+            [qr/alg/, proof('alice', 'POST', $url, variant => 'hs256-public-key')],
+        'a jwk with the private key d'   => [qr/jwk/, proof('alice', 'POST', $url, variant => 'private-jwk')],
+        'signed by a key not its jwk'    =>
+            [qr/signature/, proof('attacker', 'POST', $url, jwk_of => 'alice')],
+        'iat 5 minutes old'              => [qr/iat/, proof('alice', 'POST', $url, iat => -300)],
+        'iat 5 minutes ahead'            => [qr/iat/, proof('alice', 'POST', $url, iat => 300)],
+        'typ JWT'                        => [qr/typ/, proof('alice', 'POST', $url, header => {typ => 'JWT'})],
+        'no jti'                         => [qr/jti/, proof('alice', 'POST', $url, drop => ['jti'])],
+        'a jti of 257 bytes'             => [qr/jti/, proof('alice', 'POST', $url, jti => 'j' x 257)],
+        'no htu'                         => [qr/htu/, proof('alice', 'POST', $url, drop => ['htu'])],
+        'two DPoP headers'               =>
+            [qr/more than one DPoP header/, proofs('alice', 'POST', $url, count => 2)],
+        'a proof that is no JWT'         => [qr/./, 'not-a-jwt'],
     );
     for my $name (sort keys %bad) {
-        my $r = token_request('bound', @{ $bad{$name} });
-        proof_refused_ok($r, $name);
-        is token_request('app', @{ $bad{$name} })->{status}, 400,
-            "$name: refused for a client free to use DPoP too";
+        my ($why, @proofs) = @{ $bad{$name} };
+        my $r = token_request('bound', @proofs);
+        proof_refused_ok($r, $name)
+            and like $r->{json}{error_description}, $why, "$name: the description names $why";
+        is token_request('app', @proofs)->{status}, 400, "$name: refused for a client free to use DPoP too";
     }
     my $once = proof('alice', 'POST', $url);
     dpop_token_ok(token_request('bound', $once), 'alice', 'a proof used once');
-    proof_refused_ok(token_request('bound', $once), 'the same proof again');
+    my $r = token_request('bound', $once);
+    proof_refused_ok($r, 'the same proof again')
+        and like $r->{json}{error_description}, qr/used before/, 'the same proof again: says so';
 };
 
 subtest 'a replayed proof is refused in both workers' => sub {
@@ -301,7 +309,8 @@ subtest 'a replayed proof is refused in both workers' => sub {
     my ($seen, @r) = $t->in_each_worker(sub { token_request('app', $once) });
     is scalar(grep { ($seen->{$_} // 0) >= 2 } $t->worker_pids), 2, 'token endpoint: both workers answered';
     is_deeply [grep { $_ != 400 } map { $_->{status} } @r], [], 'token endpoint: every replay 400';
-    proof_refused_ok($r[0], 'token endpoint: a replay');
+    proof_refused_ok($r[0], 'token endpoint: a replay')
+        and like $r[0]{json}{error_description}, qr/used before/, 'token endpoint: says so';
 
     my $token = dpop_token('alice');
     my $gate_once = proof('alice', 'GET', "$base/api/reports", token => $token);
@@ -309,7 +318,7 @@ subtest 'a replayed proof is refused in both workers' => sub {
     ($seen, @r) = $t->in_each_worker(sub { gate_get('/api/reports', $token, [$gate_once]) });
     is scalar(grep { ($seen->{$_} // 0) >= 2 } $t->worker_pids), 2, 'gate: both workers answered';
     is_deeply [grep { $_ != 401 } map { $_->{status} } @r], [], 'gate: every replay 401';
-    gate_refused_ok($r[0], 'invalid_dpop_proof', 'gate: a replay');
+    gate_refused_ok($r[0], 'invalid_dpop_proof', 'gate: a replay', qr/used before/);
 };
 
 # ---- the gate ----------------------------------------------------------------------
@@ -317,24 +326,28 @@ subtest 'a replayed proof is refused in both workers' => sub {
 subtest 'the gate refuses a bad proof: 401 DPoP error="invalid_dpop_proof"' => sub {
     my $token = dpop_token('alice');
     my $url = "$base/api/reports";
+    my $of = sub { proof('alice', 'GET', $url, token => $token, @_) };
     my %bad = (
-        'no proof'                       => [],
-        'a proof for POST'               => [proof('alice', 'POST', $url, token => $token)],
-        'a proof for another URL'        => [proof('alice', 'GET', "$base/api/other", token => $token)],
-        'a stolen token, the attacker\'s key' => [proof('attacker', 'GET', $url, token => $token)],
-        'no ath'                         => [proof('alice', 'GET', $url)],
-        'the ath of another token'       => [proof('alice', 'GET', $url, token => dpop_token('alice'))],
-        'alg none'                       => [proof('alice', 'GET', $url, token => $token, variant => 'alg-none')],
-        'HS256 with an oct jwk'          => [proof('alice', 'GET', $url, token => $token, variant => 'hs256-oct')],
-        'HS256 keyed with the public key' =>
-            [proof('alice', 'GET', $url, token => $token, variant => 'hs256-public-key')],
-        'a jwk with the private key d'   =>
-            [proof('alice', 'GET', $url, token => $token, variant => 'private-jwk')],
-        'iat 5 minutes old'              => [proof('alice', 'GET', $url, token => $token, iat => -300)],
-        'iat 5 minutes ahead'            => [proof('alice', 'GET', $url, token => $token, iat => 300)],
-        'two DPoP headers'               => [proofs('alice', 'GET', $url, token => $token, count => 2)],
+        'no proof'                        => [qr/required/],
+        'a proof for POST'                => [qr/htm/, proof('alice', 'POST', $url, token => $token)],
+        'a proof for another URL'         => [qr/htu/, proof('alice', 'GET', "$url/x", token => $token)],
+        "a stolen token, the attacker's key" =>
+            [qr/bound to/, proof('attacker', 'GET', $url, token => $token)],
+        'no ath'                          => [qr/ath/, proof('alice', 'GET', $url)],
+        'the ath of another token'        => [qr/ath/, $of->(token => dpop_token('alice'))],
+        'alg none'                        => [qr/alg/, $of->(variant => 'alg-none')],
+        'HS256 with an oct jwk'           => [qr/alg/, $of->(variant => 'hs256-oct')],
+        'HS256 keyed with the public key' => [qr/alg/, $of->(variant => 'hs256-public-key')],
+        'a jwk with the private key d'    => [qr/jwk/, $of->(variant => 'private-jwk')],
+        'iat 5 minutes old'               => [qr/iat/, $of->(iat => -300)],
+        'iat 5 minutes ahead'             => [qr/iat/, $of->(iat => 300)],
+        'two DPoP headers'                =>
+            [qr/more than one DPoP header/, proofs('alice', 'GET', $url, token => $token, count => 2)],
     );
-    gate_refused_ok(gate_get('/api/reports', $token, $bad{$_}), 'invalid_dpop_proof', $_) for sort keys %bad;
+    for my $name (sort keys %bad) {
+        my ($why, @proofs) = @{ $bad{$name} };
+        gate_refused_ok(gate_get('/api/reports', $token, \@proofs), 'invalid_dpop_proof', $name, $why);
+    }
     passed_ok(with_proof('/api/reports', $token, 'alice'), 'the token still works with a right proof');
 };
 
@@ -373,7 +386,8 @@ subtest "a trusted issuer's cnf.jkt token needs the proof too" => sub {
 
 subtest 'oauth_dpop_origin: proofs name the external URL' => sub {
     my $token = dpop_token('alice');
-    my $proof_for = sub { gate_get('/behind/reports', $token, [proof('alice', 'GET', $_[0], token => $token)]) };
+    my $proof_for =
+        sub { gate_get('/behind/reports', $token, [proof('alice', 'GET', $_[0], token => $token)]) };
     passed_ok($proof_for->('https://api.example.com/behind/reports'), 'htu of the external origin');
     passed_ok($proof_for->('HTTPS://API.Example.COM:443/behind/reports'),
         'scheme and host in upper case, the default port');
@@ -419,7 +433,8 @@ subtest 'a replay-cache flood of one client leaves another working' => sub {
 # ---- real clients ------------------------------------------------------------------
 
 sub node_ready {
-    return -f "$root/node_modules/oauth4webapi/package.json" && -f "$root/node_modules/openid-client/package.json"
+    return -f "$root/node_modules/oauth4webapi/package.json"
+        && -f "$root/node_modules/openid-client/package.json"
         && system('node -e "" >/dev/null 2>&1') == 0;
 }
 
@@ -554,7 +569,8 @@ subtest 'RFC 9728 metadata names DPoP' => sub {
     my $r = $n->request('GET', '/.well-known/oauth-protected-resource');
     is $r->{status}, 200, 'the document' or diag show($r);
     is_deeply $r->{json}{dpop_signing_alg_values_supported}, \@ALGS, 'dpop_signing_alg_values_supported';
-    is $r->{json}{dpop_bound_access_tokens_required}, JSON::PP::false, 'dpop_bound_access_tokens_required false';
+    is $r->{json}{dpop_bound_access_tokens_required}, JSON::PP::false,
+        'dpop_bound_access_tokens_required false';
 };
 
 subtest 'real clients recover from use_dpop_nonce by themselves' => sub {
