@@ -770,7 +770,10 @@ class Bench:
         self.dpop_tokens = None
         if self.minter:
             self.pkjwt_sanity()
-            self.dpop_sanity()
+            if self.args.no_dpop:
+                self.notes.append("figures K3, K4 skipped: --no-dpop")
+            else:
+                self.dpop_sanity()
         self.introspect_token = token
         tokens = [self.issue()["access_token"] for _ in range(64)]
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
@@ -1364,8 +1367,8 @@ class Bench:
     def key_figures(self, rounds):
         """K1-K4: keys instead of secrets, sender-constrained tokens (issue 21)."""
         skipped = lambda fid, title: {"id": fid, "title": title, "value": None}
-        titles = {"K1": "private_key_jwt ES256 issuance / ceil+verify+sign",
-                  "K2": "gate via mTLS front, cert-bound token / unbound",
+        titles = {"K1": "private_key_jwt issuance / ceil+verify+sign",
+                  "K2": "mTLS gate, cert-bound token / unbound",
                   "K3": "DPoP gate, fresh proof / open + openssl verify",
                   "K4": "DPoP gate (K3) / njs WebCrypto, auth_request"}
         figures = [self.figure_vs_limit("K1", titles["K1"], "issue_pkjwt", "ceiling_jwt", "openssl_sign_verify",
@@ -1517,6 +1520,8 @@ def main():
     p.add_argument("--no-peer", action="store_true", help="leave out oidc-provider (figure 6)")
     p.add_argument("--no-startup", action="store_true", help="leave out the startup section")
     p.add_argument("--no-state-load", action="store_true", help="leave out the state load section")
+    p.add_argument("--no-dpop", action="store_true",
+                   help="leave out figures K3, K4 (also left out when the module issues no DPoP token)")
     args = p.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
