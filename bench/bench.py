@@ -927,7 +927,10 @@ class Bench:
                 return
             tokens.append(answer["access_token"])
         self.dpop_tokens = tokens
-        dpop = lambda line: dict(zip(("Authorization", "DPoP"), ("DPoP " + line.split(" ")[0], line.split(" ")[1])))
+        def dpop(line):
+            token, proof = line.split(" ")
+            return {"Authorization": "DPoP " + token, "DPoP": proof}
+
         ours = self.mint_one(self.dpop_items(port, "/protected-dpop")[0])
         checks = [(port, ours, 200), (port, ours, 401)]
         if self.njs:
@@ -939,7 +942,8 @@ class Bench:
             if status != want:
                 raise RuntimeError("GET /protected-dpop on port %d with a DPoP proof answered %d, not %d" % (
                     gate_port, status, want))
-        status, _, _ = http_request(port, "GET", "/protected-dpop", headers={"Authorization": "Bearer " + tokens[0]})
+        status, _, _ = http_request(port, "GET", "/protected-dpop",
+                                    headers={"Authorization": "Bearer " + tokens[0]})
         if status != 401:
             raise RuntimeError("a DPoP-bound token sent as Bearer answered %d, not 401" % status)
         # K3's "open": the same requests to a location that checks nothing, cycled
