@@ -37,7 +37,7 @@ constexpr const char *kUsage =
     "                          [--resource URI]... [--pbkdf2[=ITERATIONS]] [--introspection]\n"
     "                          [--auth-method METHOD | --jwks FILE | --jwks-file PATH |\n"
     "                           --tls-client-auth KIND=VALUE | --self-signed-cert FILE...]\n"
-    "                          [--bound-tokens] [--add FILE] CLIENT_ID\n";
+    "                          [--bound-tokens] [--dpop-bound] [--add FILE] CLIENT_ID\n";
 
 constexpr const char *kHelp =
     "\n"
@@ -68,6 +68,8 @@ constexpr const char *kHelp =
     "                           \"jwks\"); may repeat, for a rotation; no secret\n"
     "  --bound-tokens           bind its tokens to its TLS client certificate (RFC 8705\n"
     "                           section 3, \"tls_client_certificate_bound_access_tokens\")\n"
+    "  --dpop-bound             the client must prove possession of a key with DPoP at\n"
+    "                           the token endpoint (RFC 9449, \"dpop_bound_access_tokens\")\n"
     "  --add FILE               add the entry to the registry FILE instead of printing\n"
     "                           it: refuses a CLIENT_ID FILE already has, creates FILE\n"
     "                           (mode 0600) if it does not exist\n"
@@ -89,6 +91,7 @@ struct Options {
     std::optional<std::string> tls_client_auth;  // --tls-client-auth KIND=VALUE
     std::vector<std::string> self_signed_certs;  // --self-signed-cert: PEM files
     bool bound_tokens = false;
+    bool dpop_bound = false;
     std::optional<std::string> auth_method;
     std::optional<std::string> jwks;           // --jwks: the JWK Set's text
     std::optional<std::string> jwks_file;      // --jwks-file
@@ -203,6 +206,9 @@ class CommandLine {
         } else if (name == "--bound-tokens") {
             no_value(name, attached);
             options.bound_tokens = true;
+        } else if (name == "--dpop-bound") {
+            no_value(name, attached);
+            options.dpop_bound = true;
         } else if (name == "--auth-method") {
             options.auth_method = value(name, attached);
         } else if (name == "--jwks") {
@@ -341,6 +347,9 @@ JsonPtr make_entry(const Options &options, const std::string &secret) {
     set_credentials(entry.get(), options, secret);
     if (options.bound_tokens) {
         json_object_set_new(entry.get(), "tls_client_certificate_bound_access_tokens", json_true());
+    }
+    if (options.dpop_bound) {
+        json_object_set_new(entry.get(), "dpop_bound_access_tokens", json_true());
     }
     set_string(entry.get(), "scope", options.scope);
     if (options.default_scope) {

@@ -54,20 +54,21 @@ bool find_grant(std::string_view token, const TokenStore &store, uint32_t now, T
            (registry == nullptr || follow_registry(*registry, grant));
 }
 
-std::string challenge(std::string_view realm) {
-    return "Bearer realm=" + quoted_string(realm);
-}
-
-// RFC 6750 §3: the error attributes follow the realm.
+// RFC 6750 §3: the error attributes follow the realm; RFC 9449 §7.1: a DPoP
+// challenge names the algorithms a proof may use.
 BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
-                     std::string_view description) {
+                     std::string_view description, TokenScheme scheme = TokenScheme::bearer) {
     BearerVerdict verdict;
     verdict.status = status;
     verdict.result = error.empty() ? "no_token" : error;
-    verdict.challenge = challenge(realm);
+    verdict.challenge =
+        (scheme == TokenScheme::dpop ? "DPoP realm=" : "Bearer realm=") + quoted_string(realm);
     if (!error.empty()) {
         verdict.challenge.append(", error=").append(quoted_string(error));
         verdict.challenge.append(", error_description=").append(quoted_string(description));
+    }
+    if (scheme == TokenScheme::dpop) {
+        verdict.challenge.append(", algs=").append(quoted_string(jose::dpop_algs()));
     }
     return verdict;
 }
@@ -77,6 +78,67 @@ bool presented_with_its_certificate(const BearerRequest &request, const TokenGra
     return !grant.certificate.bound ||
            (request.certificate_thumbprint != nullptr &&
             *request.certificate_thumbprint == grant.certificate.thumbprint);
+}
+
+// RFC 9449 §7.1: a DPoP-bound token is its key's holder's only, and goes
+// with the DPoP scheme; an unbound one with Bearer.
+//
+// The proof of a DPoP-bound token sent with the DPoP scheme.
+jose::DpopCheck check_possession(const BearerRequest &request, std::string_view token,
+                                 const TokenGrant &grant, const jose::DpopPolicy &policy,
+                                 uint32_t now, uint32_t &retry_after) {
+    Digest jkt;
+    return jose::check_dpop_proof(request.dpop_headers, request.dpop_proof,
+                                  jose::DpopExpectation{request.method, request.url, token,
+                                                        &grant.dpop.thumbprint, grant.client()},
+                                  policy, now, jkt, retry_after);
+}
+
+std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &request,
+                                                     TokenScheme scheme, std::string_view token,
+                                                     const TokenGrant &grant,
+                                                     std::string_view realm, uint32_t now) {
+    if ((scheme == TokenScheme::dpop) != grant.dpop.bound) {
+        BearerVerdict verdict = refuse(
+            401, realm, "invalid_token",
+            grant.dpop.bound ? "the access token is DPoP-bound: send it with the DPoP scheme and "
+                               "a proof (RFC 9449 section 7.1)"
+                             : "the access token is not DPoP-bound: send it with the Bearer scheme",
+            TokenScheme::dpop);
+        verdict.log_reason = grant.dpop.bound ? "a DPoP-bound token sent as a bearer token"
+                                              : "an unbound token sent with the DPoP scheme";
+        return verdict;
+    }
+    if (scheme == TokenScheme::bearer) {
+        return std::nullopt;
+    }
+    uint32_t retry_after = 0;
+    jose::DpopCheck check = check_possession(request, token, grant, request.dpop, now, retry_after);
+    if (check == jose::DpopCheck::ok) {
+        return std::nullopt;
+    }
+    BearerVerdict verdict = refuse(check == jose::DpopCheck::no_room ? 429 : 401, realm,
+                                   jose::dpop_error(check), jose::describe(check), scheme);
+    verdict.log_reason = jose::describe(check);
+    verdict.retry_after = retry_after;
+    verdict.dpop_result = jose::dpop_result(check);
+    return verdict;
+}
+
+// find_bearer_grant's: the proof checked, its jti not taken.
+bool possessed(const BearerRequest &request, TokenScheme scheme, std::string_view token,
+               const TokenGrant &grant, uint32_t now) {
+    if ((scheme == TokenScheme::dpop) != grant.dpop.bound) {
+        return false;
+    }
+    if (scheme == TokenScheme::bearer) {
+        return true;
+    }
+    jose::DpopPolicy unrecorded = request.dpop;
+    unrecorded.replays = nullptr;
+    uint32_t retry_after = 0;
+    return check_possession(request, token, grant, unrecorded, now, retry_after) ==
+           jose::DpopCheck::ok;
 }
 
 }  // namespace
@@ -121,18 +183,22 @@ bool AudienceRequirement::accepts(std::string_view granted) const noexcept {
 }
 
 BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,
-                                std::string_view &token) noexcept {
+                                std::string_view &token, TokenScheme &scheme) noexcept {
     if (authorization_headers == 0) {
         return BearerStatus::missing;
     }
     if (authorization_headers > 1) {
         return BearerStatus::malformed;
     }
-    std::string_view scheme;
-    if (!split_authorization(authorization, scheme, token)) {
+    std::string_view name;
+    if (!split_authorization(authorization, name, token)) {
         return BearerStatus::malformed;
     }
-    if (!equals_ignore_case(scheme, "Bearer")) {
+    if (equals_ignore_case(name, "Bearer")) {
+        scheme = TokenScheme::bearer;
+    } else if (equals_ignore_case(name, "DPoP")) {
+        scheme = TokenScheme::dpop;
+    } else {
         return BearerStatus::missing;
     }
     return is_b64token(token) ? BearerStatus::ok : BearerStatus::malformed;
@@ -142,10 +208,12 @@ bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, ui
                        TokenGrant &grant, TokenVerifier *jwt, const Registry *registry) noexcept {
     try {
         std::string_view token;
-        return parse_bearer_token(request.authorization_headers, request.authorization, token) ==
-                   BearerStatus::ok &&
+        TokenScheme scheme = TokenScheme::bearer;
+        return parse_bearer_token(request.authorization_headers, request.authorization, token,
+                                  scheme) == BearerStatus::ok &&
                find_grant(token, store, now, grant, jwt, registry) &&
-               presented_with_its_certificate(request, grant);
+               presented_with_its_certificate(request, grant) &&
+               possessed(request, scheme, token, grant, now);
     } catch (...) {
         return false;  // out of memory: no grant
     }
@@ -157,7 +225,9 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
                            const GrantPolicy &policy) noexcept {
     try {
         std::string_view token;
-        switch (parse_bearer_token(request.authorization_headers, request.authorization, token)) {
+        TokenScheme scheme = TokenScheme::bearer;
+        switch (parse_bearer_token(request.authorization_headers, request.authorization, token,
+                                   scheme)) {
             case BearerStatus::missing:
                 return refuse(401, realm, "", "");  // §3.1: no error code without credentials
             case BearerStatus::malformed:
@@ -169,7 +239,8 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             return refuse(401, realm, "invalid_token",
                           jwt != nullptr && jose::looks_like_jwt(token)
                               ? jwt->refusal()
-                              : "the access token is unknown, expired or revoked");
+                              : "the access token is unknown, expired or revoked",
+                          scheme);
         }
         if (!presented_with_its_certificate(request, grant)) {
             BearerVerdict verdict = refuse(
@@ -179,21 +250,30 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             verdict.log_reason = "a certificate-bound token without its certificate";
             return verdict;
         }
+        if (std::optional<BearerVerdict> refused =
+                refuse_unless_possessed(request, scheme, token, grant, realm, now)) {
+            return std::move(*refused);
+        }
+        std::string_view proof_result = scheme == TokenScheme::dpop ? "ok" : "";
         if (policy.audience != nullptr && !policy.audience->accepts(grant.audiences())) {
             BearerVerdict verdict =
-                refuse(401, realm, "invalid_token", "its aud does not name this resource");
+                refuse(401, realm, "invalid_token", "its aud does not name this resource", scheme);
             verdict.log_reason = "its audience is none of oauth_require_audience";
+            verdict.dpop_result = proof_result;
             return verdict;
         }
         for (const std::string &scope : required.scopes) {
             if (!has_scope(grant.scopes(), scope)) {
                 BearerVerdict verdict = refuse(403, realm, "insufficient_scope",
-                                               "the access token lacks a required scope");
+                                               "the access token lacks a required scope", scheme);
                 verdict.challenge.append(", scope=").append(quoted_string(required.joined));
+                verdict.dpop_result = proof_result;
                 return verdict;
             }
         }
-        return {};
+        BearerVerdict passed;
+        passed.dpop_result = proof_result;
+        return passed;
     } catch (...) {
         BearerVerdict verdict;  // out of memory: refuse, never let through
         verdict.status = 500;

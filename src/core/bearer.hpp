@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/jose/claims.hpp"
+#include "core/jose/dpop.hpp"
 #include "core/registry.hpp"
 #include "core/tokens/token_store.hpp"
 #include "core/tokens/token_verifier.hpp"
@@ -48,11 +49,16 @@ struct GrantPolicy {
 
 enum class BearerStatus { ok, missing, malformed };
 
-// RFC 6750 §2.1: "Bearer" (any case), one or more spaces, a b64token. Another
-// scheme counts as missing: it may belong to auth_basic under `satisfy any`.
-// Two Authorization headers are malformed.
+// The scheme a token came with: Bearer (RFC 6750), or DPoP (RFC 9449 §7.1)
+// for a token bound to the key of the request's proof.
+enum class TokenScheme { bearer, dpop };
+
+// RFC 6750 §2.1 and RFC 9449 §7.1: "Bearer" or "DPoP" (any case), one or
+// more spaces, a b64token; `scheme` says which. Another scheme counts as
+// missing: it may belong to auth_basic under `satisfy any`. Two
+// Authorization headers are malformed.
 BearerStatus parse_bearer_token(size_t authorization_headers, std::string_view authorization,
-                                std::string_view &token) noexcept;
+                                std::string_view &token, TokenScheme &scheme) noexcept;
 
 struct BearerRequest {
     size_t authorization_headers = 0;
@@ -60,6 +66,14 @@ struct BearerRequest {
     // The SHA-256 of the connection's TLS client certificate; nullptr: none.
     // A token bound to a certificate (RFC 8705 §3) passes only with it.
     const Digest *certificate_thumbprint = nullptr;
+    // RFC 9449 §7.1: the DPoP headers, the method and URL a proof must name,
+    // and where its jti is remembered. A DPoP-bound token passes only with
+    // the DPoP scheme and a proof of its key.
+    size_t dpop_headers = 0;
+    std::string_view dpop_proof = {};  // the first DPoP header
+    std::string_view method = {};
+    std::string_view url = {};  // scheme://host[:port]/path, no query
+    jose::DpopPolicy dpop = {};
 };
 
 struct BearerVerdict {
@@ -69,17 +83,22 @@ struct BearerVerdict {
     std::string_view result = "ok";
     // Why a live token was refused, for the info log (a string literal); never the token.
     std::string_view log_reason;
+    uint32_t retry_after = 0;  // a 429's Retry-After
+    // How the request's DPoP proof fared (jose::dpop_result); empty: none was checked.
+    std::string_view dpop_result;
 };
 
 // The grant of the request's bearer token when it is well formed, live and,
-// when bound, presented with its certificate, scopes aside: what the $oauth_* variables show when
+// when bound, presented with its certificate or a proof of its key (its jti
+// not taken: the check proper does that), scopes aside: what the $oauth_* variables show when
 // read before the check. `jwt`, when set, answers for tokens of a JWS's shape; the store for the
 // rest. An opaque token's grant follows `registry` when it is set.
 bool find_bearer_grant(const BearerRequest &request, const TokenStore &store, uint32_t now,
                        TokenGrant &grant, TokenVerifier *jwt = nullptr,
                        const Registry *registry = nullptr) noexcept;
 
-// RFC 6750 §3. On success `grant` holds what the token was issued for, as
+// RFC 6750 §3, and RFC 9449 §7 for a DPoP-bound token (its challenges are
+// DPoP's, with algs). On success `grant` holds what the token was issued for, as
 // the registry still allows it. A refused JWT's error_description is `jwt`'s
 // refusal(), which names the failed check. A token whose audience holds none of
 // `policy.audience` is invalid_token (RFC 6750 §3.1, RFC 8707 §2).

@@ -305,11 +305,18 @@ bool certificate_thumbprint(std::string_view der, Digest &out) noexcept {
     return sha256_digest({der}, out);
 }
 
-std::string render_confirmation(const CertificateBinding &binding) {
-    const auto *bytes = reinterpret_cast<const char *>(binding.thumbprint.data());
-    return std::move(JsonObject().member("x5t#S256",
-                                         encode_base64url({bytes, binding.thumbprint.size()})))
-        .finish();
+std::string render_confirmation(const CertificateBinding &certificate, const KeyBinding &key) {
+    auto encoded = [](const Digest &digest) {
+        return encode_base64url({reinterpret_cast<const char *>(digest.data()), digest.size()});
+    };
+    JsonObject cnf;
+    if (certificate.bound) {
+        cnf.member("x5t#S256", encoded(certificate.thumbprint));
+    }
+    if (key.bound) {
+        cnf.member("jkt", encoded(key.thumbprint));
+    }
+    return std::move(cnf).finish();
 }
 
 }  // namespace oauth

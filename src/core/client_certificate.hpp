@@ -65,7 +65,8 @@ std::string_view describe(CertificateCheck check);
 // (base64url of it). False only when OpenSSL fails.
 bool certificate_thumbprint(std::string_view der, Digest &out) noexcept;
 
-// {"x5t#S256":"…"}: the cnf of a bound token (RFC 8705 §3.1, §3.2).
-std::string render_confirmation(const CertificateBinding &binding);
+// The cnf of a bound token: {"x5t#S256":"…"} for a certificate (RFC 8705
+// §3.1, §3.2), {"jkt":"…"} for a DPoP key (RFC 9449 §6.1), both for both.
+std::string render_confirmation(const CertificateBinding &certificate, const KeyBinding &key);
 
 }  // namespace oauth

@@ -43,6 +43,7 @@ constexpr std::string_view kEntryKeys[] = {
     "jwks",
     "jwks_file",
     "tls_client_certificate_bound_access_tokens",
+    "dpop_bound_access_tokens",
 };
 
 constexpr CertificateIdentity::Kind kIdentityKinds[] = {
@@ -544,16 +545,25 @@ Problem read_x5c(const json_t *jwk, size_t index, Client &client) {
     return std::nullopt;
 }
 
-Problem read_bound_tokens(const json_t *entry, Client &client) {
-    const json_t *value = json_object_get(entry, "tls_client_certificate_bound_access_tokens");
+// A boolean member; absent: false.
+Problem read_flag(const json_t *entry, const char *name, bool &flag) {
+    const json_t *value = json_object_get(entry, name);
     if (!value) {
         return std::nullopt;
     }
     if (!json_is_boolean(value)) {
-        return "\"tls_client_certificate_bound_access_tokens\" must be true or false";
+        return "\"" + std::string(name) + "\" must be true or false";
     }
-    client.certificate_bound_tokens = json_is_true(value);
+    flag = json_is_true(value);
     return std::nullopt;
+}
+
+// RFC 8705 §3 and RFC 9449 §5.2: tokens bound to a certificate or a DPoP key.
+Problem read_bound_tokens(const json_t *entry, Client &client) {
+    Problem problem = read_flag(entry, "tls_client_certificate_bound_access_tokens",
+                                client.certificate_bound_tokens);
+    return problem ? problem
+                   : read_flag(entry, "dpop_bound_access_tokens", client.dpop_bound_tokens);
 }
 
 // self_signed_tls_client_auth (RFC 8705 §2.2): the client's certificates, as

@@ -50,6 +50,7 @@ struct Client {
     CertificateIdentity tls_identity;       // tls_client_auth
     std::vector<std::string> certificates;  // self_signed_tls_client_auth: the x5c of "jwks", DER
     bool certificate_bound_tokens = false;  // "tls_client_certificate_bound_access_tokens"
+    bool dpop_bound_tokens = false;         // "dpop_bound_access_tokens": a DPoP proof is required
     std::string scope;               // scope list: unique tokens, single spaces, registry order
     uint64_t default_mask = 0;       // granted when a request names no scope
     std::string resources;           // "resource": absolute URIs, single spaces, registry order

@@ -245,9 +245,8 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
         syncFetchedKeys(*lcf->trusted);
     }
     oauth::Digest thumbprint;
-    oauth::BearerRequest request{countAuthorizationHeaders(r),
-                                 headerValue(r->headers_in.authorization),
-                                 clientCertificateThumbprint(r, thumbprint)};
+    DpopRequest dpop;
+    oauth::BearerRequest request = bearerRequestOf(r, check->zone, thumbprint, dpop);
     oauth::TokenStore store = storeOf(check->zone);
     oauth::TokenGrant grant;
     Jwts jwts(r, lcf);
@@ -278,7 +277,10 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     if (addHeader(r, ngx_string("WWW-Authenticate"), verdict.challenge,
-                  &r->headers_out.www_authenticate) != NGX_OK) {
+                  &r->headers_out.www_authenticate) != NGX_OK ||
+        (verdict.retry_after != 0 &&
+         addHeader(r, ngx_string("Retry-After"), std::to_string(verdict.retry_after)) != NGX_OK) ||
+        (verdict.status == NGX_HTTP_UNAUTHORIZED && addDpopNonce(r) != NGX_OK)) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     return verdict.status;

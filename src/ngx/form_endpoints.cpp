@@ -46,7 +46,7 @@ bool readBody(ngx_http_request_t *r, std::string &body) {
 enum class Body { read, discarded, too_large };
 
 oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lcf,
-                                   const oauth::FormRequest &request) {
+                                   const oauth::FormRequest &request, DpopRequest &dpop) {
     EndpointConf *endpoint = lcf->endpoint;
     oauth::TokenStore store = storeOf(endpoint->zone);
     uint32_t now = uint32_t(ngx_time());
@@ -91,7 +91,8 @@ oauth::HttpResponse answerEndpoint(ngx_http_request_t *r, const LocationConf *lc
                 request, *lcf->clients, store,
                 oauth::TokenEndpointConfig{
                     uint32_t(endpoint->ttl), auth,
-                    endpoint->jwt ? &scf->signing_keys->keys.front() : nullptr, view(scf->issuer)},
+                    endpoint->jwt ? &scf->signing_keys->keys.front() : nullptr, view(scf->issuer),
+                    dpop.policy()},
                 now);
         case Endpoint::introspection:
             return oauth::handle_introspection_request(request, *lcf->clients, store, admin, now);
@@ -126,8 +127,13 @@ ngx_int_t answerFormRequest(ngx_http_request_t *r, Body state) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
         request.certificate.der = certificate;
+        DpopRequest dpop;
+        dpop.read(r, lcf->endpoint->zone);
+        request.dpop_headers = dpop.headers;
+        request.dpop_proof = dpop.proof;
+        request.url = dpop.url;
 
-        oauth::HttpResponse response = answerEndpoint(r, lcf, request);
+        oauth::HttpResponse response = answerEndpoint(r, lcf, request, dpop);
         countFormResponse(*lcf->endpoint, response);
         logResponse(r, response, lcf->endpoint->zone->shm.name);
         return sendResponse(r, response);

@@ -541,6 +541,11 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("oauth_resource_metadata"), NGX_HTTP_LOC_CONF | NGX_CONF_ANY, setResourceMetadata,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("oauth_dpop_nonce"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_FLAG,
+     ngx_conf_set_flag_slot, NGX_HTTP_SRV_CONF_OFFSET, offsetof(ServerConf, dpop_nonce), nullptr},
+    {ngx_string("oauth_dpop_origin"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setDpopOrigin,
+     NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, dpop_origin), nullptr},
     {ngx_string("oauth_realm"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, setRealm,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocationConf, realm), nullptr},
@@ -551,6 +556,10 @@ ngx_command_t commands[] = {
 void *createMainConf(ngx_conf_t *cf) {
     auto *mcf = static_cast<MainConf *>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
     if (mcf == nullptr || ngx_array_init(&mcf->zones, cf->pool, 2, sizeof(Zone)) != NGX_OK) {
+        return nullptr;
+    }
+    if (!oauth::jose::DpopNonces::make_secret(mcf->dpop_secret)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "the CSPRNG failed to make the DPoP nonce secret");
         return nullptr;
     }
     return mcf;
@@ -576,13 +585,18 @@ void *createLocationConf(ngx_conf_t *cf) {
 }
 
 void *createServerConf(ngx_conf_t *cf) {
-    return ngx_pcalloc(cf->pool, sizeof(ServerConf));
+    auto *scf = static_cast<ServerConf *>(ngx_pcalloc(cf->pool, sizeof(ServerConf)));
+    if (scf != nullptr) {
+        scf->dpop_nonce = NGX_CONF_UNSET;
+    }
+    return scf;
 }
 
 char *mergeServerConf(ngx_conf_t *, void *parent, void *child) {
     auto *prev = static_cast<ServerConf *>(parent);
     auto *conf = static_cast<ServerConf *>(child);
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    ngx_conf_merge_value(conf->dpop_nonce, prev->dpop_nonce, 0);
     if (conf->signing_keys == nullptr) {
         conf->signing_keys = prev->signing_keys;
     }
@@ -605,7 +619,7 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
     }
     if (endpoint->kind == Endpoint::token) {
         std::optional<std::string> problem =
-            oauth::check_certificate_binding(*conf->clients, endpoint->jwt);
+            oauth::check_token_binding(*conf->clients, endpoint->jwt);
         if (problem) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %V:%ui", problem->c_str(),
                           &endpoint->place.file, endpoint->place.line);
@@ -660,6 +674,7 @@ char *mergeLocationConf(ngx_conf_t *cf, void *parent, void *child) {
         conf->clients = prev->clients;
     }
     ngx_conf_merge_str_value(conf->realm, prev->realm, "oauth");
+    ngx_conf_merge_str_value(conf->dpop_origin, prev->dpop_origin, "");
     ngx_conf_merge_ptr_value(conf->require_scope, prev->require_scope, nullptr);
     ngx_conf_merge_ptr_value(conf->require_audience, prev->require_audience, nullptr);
     ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 0);

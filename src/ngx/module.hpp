@@ -86,6 +86,9 @@ struct MainConf {
     ngx_str_t trusted_certificate;  // oauth_trusted_certificate; empty: the system's
     // How many oauth_claim_set: with one, a checked token's claims are kept.
     ngx_uint_t claim_variables;
+    // Makes the DPoP nonces (RFC 9449 §8), drawn at each configuration load
+    // and inherited by every worker, which so agree on them.
+    oauth::jose::DpopNonces::Secret dpop_secret;
 };
 
 enum class Endpoint { token, introspection, revocation };
@@ -108,6 +111,7 @@ struct SigningKeys {
 // What RFC 8414 metadata says of a server: the issuer and where each endpoint is.
 struct ServerConf {
     ngx_str_t issuer;
+    ngx_flag_t dpop_nonce;      // oauth_dpop_nonce: proofs must carry a server nonce (RFC 9449 §8)
     ngx_str_t paths[3];         // by Endpoint
     bool jwt_tokens;            // the token endpoint of paths[] signs JWTs
     ngx_str_t jwks_path;        // the first location with oauth_jwks
@@ -152,6 +156,7 @@ struct LocationConf {
     std::vector<oauth::jose::ClaimRequirement> *require_claims;  // nullptr: none
     ConfPlace claims_place;                   // line 0: not written in this location block
     ResourceMetadataConf *resource_metadata;  // nullptr: not served here
+    ngx_str_t dpop_origin;  // oauth_dpop_origin: what DPoP proofs' htu name; empty: the request's
 };
 
 // What a successful bearer check leaves for the $oauth_* variables.
@@ -391,6 +396,34 @@ char *setResourceMetadata(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *checkResourceMetadataOpen(ngx_conf_t *cf, const LocationConf *conf);
 // The absolute URL of the server's oauth_resource_metadata; empty: none.
 std::string resourceMetadataUrl(ngx_http_request_t *r);
+// The scheme and Host of the request, else of the server's name: what the
+// client named; nullopt for a Host no URI can hold.
+std::optional<std::string> requestOrigin(ngx_http_request_t *r);
+
+// ---- DPoP, RFC 9449 (dpop.cpp) --------------------------------------------------
+
+char *setDpopOrigin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+// What a request brings of DPoP, and what its proof must match.
+struct DpopRequest {
+    size_t headers = 0;
+    std::string_view proof;  // the first DPoP header
+    std::string url;         // the origin (oauth_dpop_origin or the request's) and the path
+    std::optional<oauth::ReplayCache> replays;
+    std::optional<oauth::jose::DpopNonces> nonces;  // oauth_dpop_nonce on
+
+    // From the request, its location and `zone` (whose replay cache takes
+    // the jtis). A Host that names no URI leaves `url` empty, which no htu matches.
+    void read(ngx_http_request_t *r, ngx_shm_zone_t *zone);
+    oauth::jose::DpopPolicy policy() {
+        return {replays ? &*replays : nullptr, nonces ? &*nonces : nullptr};
+    }
+};
+// Sends the server's current nonce in DPoP-Nonce, when oauth_dpop_nonce is on.
+ngx_int_t addDpopNonce(ngx_http_request_t *r);
+// The credentials of a request to a location checked against `zone`, as the
+// bearer check reads them: `thumbprint` and `dpop` hold what it points into.
+oauth::BearerRequest bearerRequestOf(ngx_http_request_t *r, ngx_shm_zone_t *zone,
+                                     oauth::Digest &thumbprint, DpopRequest &dpop);
 
 // ---- signing keys and the JWK Set (jwks.cpp) ---------------------------------
 

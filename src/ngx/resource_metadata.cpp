@@ -10,11 +10,7 @@
 
 namespace oauth_ngx {
 
-namespace {
-
-// The resource the client asked for: the scheme and Host of its request,
-// else of the server's name; nullopt for a Host no URI can hold.
-std::optional<std::string> resourceOf(ngx_http_request_t *r) {
+std::optional<std::string> requestOrigin(ngx_http_request_t *r) {
     bool https = false;
 #if (NGX_HTTP_SSL)
     https = r->connection->ssl != nullptr;
@@ -27,6 +23,8 @@ std::optional<std::string> resourceOf(ngx_http_request_t *r) {
     }
     return oauth::resource_of_request(https, host);
 }
+
+namespace {
 
 // oauth_issuer, then each trusted issuer, once.
 std::vector<std::string_view> authorizationServersOf(ngx_http_request_t *r,
@@ -54,7 +52,7 @@ ngx_int_t resourceMetadataHandler(ngx_http_request_t *r) {
     const ResourceMetadataConf &conf = *lcf->resource_metadata;
     try {
         std::optional<std::string> requested;
-        if (conf.resource.len == 0 && !(requested = resourceOf(r))) {
+        if (conf.resource.len == 0 && !(requested = requestOrigin(r))) {
             return NGX_HTTP_BAD_REQUEST;
         }
         oauth::ResourceMetadataConfig document{
@@ -155,7 +153,7 @@ std::string resourceMetadataUrl(ngx_http_request_t *r) {
     if (scf->resource_metadata_path.len == 0) {
         return {};
     }
-    std::optional<std::string> resource = resourceOf(r);
+    std::optional<std::string> resource = requestOrigin(r);
     return resource ? *resource + std::string(view(scf->resource_metadata_path)) : std::string();
 }
 

@@ -86,6 +86,9 @@ ngx_int_t addResponseHeaders(ngx_http_request_t *r, const oauth::HttpResponse &r
     if (!response.allow.empty()) {
         rc |= addHeader(r, ngx_string("Allow"), response.allow);
     }
+    if (!response.dpop_nonce.empty()) {
+        rc |= addHeader(r, ngx_string("DPoP-Nonce"), response.dpop_nonce);
+    }
     if (response.retry_after != 0) {
         rc |= addHeader(r, ngx_string("Retry-After"), std::to_string(response.retry_after));
     }

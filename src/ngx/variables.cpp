@@ -15,15 +15,17 @@ RequestContext *grantOf(ngx_http_request_t *r) {
     }
     auto *lcf = static_cast<LocationConf *>(ngx_http_get_module_loc_conf(r, ngx_http_oauth_module));
     oauth::TokenGrant grant;
-    oauth::Digest thumbprint;
-    oauth::BearerRequest request{countAuthorizationHeaders(r),
-                                 headerValue(r->headers_in.authorization),
-                                 clientCertificateThumbprint(r, thumbprint)};
     Jwts jwts(r, lcf);
-    if (lcf->require_scope == nullptr ||
-        !oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone), uint32_t(ngx_time()),
-                                  grant, jwts.verifier(), registryOf(lcf))) {
-        grant = oauth::TokenGrant();
+    if (lcf->require_scope != nullptr) {
+        oauth::Digest thumbprint;
+        DpopRequest dpop;
+        oauth::BearerRequest request =
+            bearerRequestOf(r, lcf->require_scope->zone, thumbprint, dpop);
+        if (!oauth::find_bearer_grant(request, storeOf(lcf->require_scope->zone),
+                                      uint32_t(ngx_time()), grant, jwts.verifier(),
+                                      registryOf(lcf))) {
+            grant = oauth::TokenGrant();
+        }
     }
     if (rememberGrant(r, grant, jwts.verifier()) != NGX_OK) {
         return nullptr;

@@ -15,14 +15,28 @@ const std::string kToken = "tok_ABCdef0123456789-._~+/tok_ABCdef0123456";
 
 oauth::BearerStatus parse(size_t headers, std::string_view value) {
     std::string_view token;
-    return oauth::parse_bearer_token(headers, value, token);
+    oauth::TokenScheme scheme;
+    return oauth::parse_bearer_token(headers, value, token, scheme);
 }
 
 void parses_bearer_case_insensitively(void **) {
     std::string_view token;
-    assert_int_equal(oauth::parse_bearer_token(1, "bEaReR  abc.DEF~12+/==", token),
+    oauth::TokenScheme scheme = oauth::TokenScheme::dpop;
+    assert_int_equal(oauth::parse_bearer_token(1, "bEaReR  abc.DEF~12+/==", token, scheme),
                      oauth::BearerStatus::ok);
     assert_text(token, "abc.DEF~12+/==");
+    assert_int_equal(int(scheme), int(oauth::TokenScheme::bearer));
+}
+
+// RFC 9449 §7.1: a DPoP-bound token comes with the DPoP scheme.
+void parses_the_dpop_scheme(void **) {
+    std::string_view token;
+    oauth::TokenScheme scheme = oauth::TokenScheme::bearer;
+    assert_int_equal(oauth::parse_bearer_token(1, "dpop abc.DEF", token, scheme),
+                     oauth::BearerStatus::ok);
+    assert_text(token, "abc.DEF");
+    assert_int_equal(int(scheme), int(oauth::TokenScheme::dpop));
+    assert_int_equal(parse(1, "DPoP a b"), oauth::BearerStatus::malformed);
 }
 
 void missing_and_other_schemes(void **) {
@@ -232,6 +246,7 @@ void claims_follow_the_registry_as_a_stored_grant_does(void **) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_bearer_case_insensitively),
+        cmocka_unit_test(parses_the_dpop_scheme),
         cmocka_unit_test(missing_and_other_schemes),
         cmocka_unit_test(malformed_bearer_credentials),
         cmocka_unit_test(compiles_scope_requirements),

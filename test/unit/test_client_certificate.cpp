@@ -319,9 +319,9 @@ void bound_tokens_need_a_jwt_endpoint(void **) {
     assert_int_equal(endpoint.memory.open().live_tokens(), 0);
     // nginx -t says so first.
     std::optional<std::string> problem =
-        oauth::check_certificate_binding(*endpoint.registry, false);
+        oauth::check_token_binding(*endpoint.registry, false);
     assert_true(problem && problem->find("client \"bound\"") != std::string::npos);
-    assert_false(oauth::check_certificate_binding(*endpoint.registry, true).has_value());
+    assert_false(oauth::check_token_binding(*endpoint.registry, true).has_value());
 }
 
 // Each method is counted apart, authenticated or not, over every endpoint.

@@ -32,6 +32,11 @@ struct FormRequest {
     bool body_too_large = false;       // over kMaxFormBody; `body` is then empty
     std::string_view client_address;   // whose failed authentications are counted
     PresentedCertificate certificate;  // the connection's TLS client certificate
+    // RFC 9449 §4.1: the DPoP headers, and the URL a proof's htu must name
+    // (scheme://host[:port]/path, no query).
+    size_t dpop_headers = 0;
+    std::string_view dpop_proof;  // the first DPoP header
+    std::string_view url;
 };
 
 struct ClientAuthConfig {

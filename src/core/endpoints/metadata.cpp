@@ -117,6 +117,7 @@ std::string render_metadata(const MetadataConfig &config, const Registry *regist
     doc.member("revocation_endpoint_auth_signing_alg_values_supported", signing_algs);
     if (config.certificate_bound_tokens) {
         doc.member("tls_client_certificate_bound_access_tokens", true);
+        doc.member("dpop_signing_alg_values_supported", signing_algs);  // RFC 9449 §5.1
     }
     return std::move(doc).finish();
 }

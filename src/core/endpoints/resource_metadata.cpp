@@ -1,7 +1,9 @@
 #include "core/endpoints/resource_metadata.hpp"
 
 #include "core/http/json.hpp"
+#include "core/jose/dpop.hpp"
 #include "core/resource.hpp"
+#include "core/scope.hpp"
 
 namespace oauth {
 
@@ -41,6 +43,12 @@ std::string render_resource_metadata(const ResourceMetadataConfig &config) {
         doc.member("scopes_supported", config.scopes);
     }
     doc.member("bearer_methods_supported", std::vector<std::string_view>{"header"});
+    // RFC 9728 §2: the gate takes DPoP proofs of every asymmetric algorithm,
+    // and Bearer tokens too.
+    std::vector<std::string_view> dpop_algs;
+    split_scope(jose::dpop_algs(), dpop_algs);
+    doc.member("dpop_signing_alg_values_supported", dpop_algs);
+    doc.member("dpop_bound_access_tokens_required", false);
     return std::move(doc).finish();
 }
 

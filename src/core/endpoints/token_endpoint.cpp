@@ -67,29 +67,37 @@ HttpResponse no_token(const char *why) {
 
 // RFC 9068 §2.2, aud as RFC 8707 §2 chose it. The zone keeps nothing: the
 // token carries its own proof.
+// What a token is bound to (RFC 8705 §3, RFC 9449 §6); unbound: a bearer token.
+struct Bindings {
+    CertificateBinding certificate;
+    KeyBinding dpop;
+};
+
 HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audience &audience,
-                       const CertificateBinding &binding, uint32_t ttl,
-                       const TokenEndpointConfig &config, uint32_t now) {
+                       const Bindings &bindings, uint32_t ttl, const TokenEndpointConfig &config,
+                       uint32_t now) {
     std::string uris = render_scope(audience.list, audience.mask);
     std::vector<std::string_view> aud;
     split_scope(uris, aud);
-    jose::AccessTokenClaims claims{config.issuer, client.id, aud, now, now + ttl, scope, binding};
+    jose::AccessTokenClaims claims{config.issuer,        client.id,    aud, now, now + ttl, scope,
+                                   bindings.certificate, bindings.dpop};
     std::string token;
     if (!jose::issue_access_token(*config.jwt_key, claims, token)) {
         return no_token("the token could not be signed");
     }
     HttpResponse response;
-    response.body = render_token_response(token, ttl, scope);
+    response.body =
+        render_token_response(token, ttl, scope, bindings.dpop.bound ? "DPoP" : "Bearer");
     response.outcome.result = "issued";
     return response;
 }
 
 HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &audience,
-                         const CertificateBinding &binding, TokenStore &store,
+                         const Bindings &bindings, TokenStore &store,
                          const TokenEndpointConfig &config, uint32_t now) {
     uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
     if (config.jwt_key != nullptr) {
-        return issue_jwt(client, render_scope(client.scope, scope), audience, binding, ttl, config,
+        return issue_jwt(client, render_scope(client.scope, scope), audience, bindings, ttl, config,
                          now);
     }
     std::string token;
@@ -110,12 +118,14 @@ HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &a
 }
 
 std::optional<std::string> binding_problem(const Client &client, bool jwt) {
-    if (!client.certificate_bound_tokens || jwt) {
+    if (jwt || (!client.certificate_bound_tokens && !client.dpop_bound_tokens)) {
         return std::nullopt;
     }
-    return "client \"" + client.id +
-           "\" asks for certificate-bound tokens (tls_client_certificate_bound_access_tokens), "
-           "which only JWTs carry: give this oauth_token_endpoint format=jwt";
+    return "client \"" + client.id + "\" asks for " +
+           (client.certificate_bound_tokens
+                ? "certificate-bound tokens (tls_client_certificate_bound_access_tokens)"
+                : "DPoP-bound tokens (dpop_bound_access_tokens)") +
+           ", which only JWTs carry: give this oauth_token_endpoint format=jwt";
 }
 
 // RFC 8705 §3: a client registered for bound tokens gets them only over a
@@ -144,6 +154,34 @@ std::optional<HttpResponse> bind_to_certificate(const Client &client,
     }
     binding.bound = true;
     return std::nullopt;
+}
+
+// RFC 9449 §5: a JWT is bound to the key of the DPoP proof that came with
+// the request, which must then pass every check; a client registered for
+// DPoP must send one. Opaque tokens are Bearer tokens, the proof unread: the
+// store keeps no thumbprint (RFC 9449 §5 lets a server issue Bearer tokens).
+std::optional<HttpResponse> bind_to_proof(const Client &client, const FormRequest &request,
+                                          const TokenEndpointConfig &config, uint32_t now,
+                                          KeyBinding &binding) {
+    if (config.jwt_key == nullptr || (request.dpop_headers == 0 && !client.dpop_bound_tokens)) {
+        return std::nullopt;
+    }
+    uint32_t retry_after = 0;
+    jose::DpopCheck check = jose::check_dpop_proof(
+        request.dpop_headers, request.dpop_proof,
+        jose::DpopExpectation{request.method, request.url, {}, nullptr, client.id}, config.dpop,
+        now, binding.thumbprint, retry_after);
+    if (check == jose::DpopCheck::ok) {
+        binding.bound = true;
+        return std::nullopt;
+    }
+    HttpResponse response =
+        check == jose::DpopCheck::no_room
+            ? error_response(429, "temporarily_unavailable", jose::describe(check))
+            : error_response(400, jose::dpop_error(check), jose::describe(check));
+    response.retry_after = retry_after;
+    response.outcome.dpop_result = jose::dpop_result(check);
+    return response;
 }
 
 HttpResponse answer(const FormRequest &request, ClientRequest &client_request,
@@ -179,17 +217,22 @@ HttpResponse answer(const FormRequest &request, ClientRequest &client_request,
         return error_response(400, "invalid_target",
                               "a requested resource is malformed or not one of this client's");
     }
-    CertificateBinding binding;
-    if (std::optional<HttpResponse> refused =
-            bind_to_certificate(*client, request.certificate, config, binding)) {
+    Bindings bindings;
+    std::optional<HttpResponse> refused =
+        bind_to_certificate(*client, request.certificate, config, bindings.certificate);
+    if (refused || (refused = bind_to_proof(*client, request, config, now, bindings.dpop))) {
         return std::move(*refused);
     }
-    return issue_token(*client, *scope, *audience, binding, store, config, now);
+    HttpResponse response = issue_token(*client, *scope, *audience, bindings, store, config, now);
+    if (bindings.dpop.bound) {
+        response.outcome.dpop_result = "ok";
+    }
+    return response;
 }
 
 }  // namespace
 
-std::optional<std::string> check_certificate_binding(const Registry &registry, bool jwt) {
+std::optional<std::string> check_token_binding(const Registry &registry, bool jwt) {
     for (const Client &client : registry.clients()) {
         if (std::optional<std::string> problem = binding_problem(client, jwt)) {
             return problem;
@@ -205,6 +248,9 @@ HttpResponse handle_token_request(const FormRequest &request, const Registry &re
         ClientRequest client_request(request, config.auth, now, "resource");
         HttpResponse response = answer(request, client_request, registry, store, config, now);
         client_request.note_outcome(response.outcome);
+        if (config.jwt_key != nullptr && config.dpop.nonces != nullptr) {
+            response.dpop_nonce = config.dpop.nonces->current(now);  // RFC 9449 §8.2
+        }
         return response;
     } catch (...) {
         return server_error_response();

@@ -9,6 +9,7 @@
 
 #include "core/endpoints/client_request.hpp"
 #include "core/http/http.hpp"
+#include "core/jose/dpop.hpp"
 #include "core/jose/key.hpp"
 #include "core/registry.hpp"
 #include "core/tokens/token_store.hpp"
@@ -21,12 +22,16 @@ struct TokenEndpointConfig {
     // Set: RFC 9068 JWTs signed with this key, iss `issuer`; else opaque tokens.
     const jose::Key *jwt_key = nullptr;
     std::string_view issuer = {};
+    // RFC 9449: where DPoP proofs' jtis are remembered, and the server's
+    // nonces if it asks for them. JWTs only: opaque tokens are Bearer tokens.
+    jose::DpopPolicy dpop = {};
 };
 
-// RFC 8705 §3: a bound token names its certificate, which only a JWT can
-// (the store keeps no thumbprint). nullopt when every client of `registry`
-// can be served by a token endpoint of this format, else why not.
-std::optional<std::string> check_certificate_binding(const Registry &registry, bool jwt);
+// RFC 8705 §3, RFC 9449 §6: a bound token names its certificate or key,
+// which only a JWT can (the store keeps no thumbprint). nullopt when every
+// client of `registry` can be served by a token endpoint of this format,
+// else why not.
+std::optional<std::string> check_token_binding(const Registry &registry, bool jwt);
 
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
                                   TokenStore &store, const TokenEndpointConfig &config,

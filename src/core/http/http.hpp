@@ -14,6 +14,7 @@ struct HttpResponse {
     std::string allow;             // empty: no Allow header (only 405 sets it)
     uint32_t retry_after = 0;      // 0: no Retry-After header
     bool no_store = true;          // Cache-Control: no-store, Pragma: no-cache
+    std::string dpop_nonce;        // empty: no DPoP-Nonce header (RFC 9449 §8)
 
     enum class Log { none, info, warn, error };
     Log log = Log::none;
@@ -32,6 +33,8 @@ struct HttpResponse {
         // how that went (metrics::kAuthResults); empty: no attempt.
         std::string_view auth_method;
         std::string_view auth_result;
+        // How a DPoP proof fared (jose::dpop_result); empty: none was checked.
+        std::string_view dpop_result;
     } outcome;
 };
 

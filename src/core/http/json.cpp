@@ -98,12 +98,14 @@ std::string JsonObject::finish() && {
 }
 
 std::string render_token_response(std::string_view token, uint32_t expires_in,
-                                  std::string_view scope) {
+                                  std::string_view scope, std::string_view token_type) {
     std::string out;
     out.reserve(token.size() + scope.size() + 96);
     out += "{\"access_token\":";
     append_json_string(out, token);
-    out += ",\"token_type\":\"Bearer\",\"expires_in\":";
+    out += ",\"token_type\":";
+    append_json_string(out, token_type);
+    out += ",\"expires_in\":";
     append_number(out, expires_in);
     if (!scope.empty()) {
         out += ",\"scope\":";

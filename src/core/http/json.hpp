@@ -34,8 +34,9 @@ class JsonObject {
 
 // {"access_token":…,"token_type":"Bearer","expires_in":N,"scope":…}; the
 // scope member is left out when `scope` is empty (scope-token is 1*NQCHAR).
+// A DPoP-bound token's type is "DPoP" (RFC 9449 §5).
 std::string render_token_response(std::string_view token, uint32_t expires_in,
-                                  std::string_view scope);
+                                  std::string_view scope, std::string_view token_type = "Bearer");
 
 // {"error":…,"error_description":…}
 std::string render_error(std::string_view error, std::string_view description);

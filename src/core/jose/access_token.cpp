@@ -341,28 +341,38 @@ JwtCheck read_scope(json_t *claims, const TokenProfile &profile, VerifiedToken &
     return JwtCheck::ok;
 }
 
-// RFC 8705 §3.1: a token bound to a certificate names it in cnf; other
-// confirmation methods are not this check's.
+// One member of cnf that names a SHA-256 thumbprint in base64url; absent: unbound.
+JwtCheck read_thumbprint(json_t *cnf, const char *name, bool &bound, Digest &thumbprint) {
+    json_t *member = json_object_get(cnf, name);
+    if (member == nullptr) {
+        return JwtCheck::ok;
+    }
+    std::optional<std::string> bytes =
+        json_is_string(member)
+            ? decode_base64url({json_string_value(member), json_string_length(member)})
+            : std::nullopt;
+    if (!bytes || bytes->size() != thumbprint.size()) {
+        return JwtCheck::cnf;
+    }
+    bound = true;
+    std::copy(bytes->begin(), bytes->end(), thumbprint.begin());
+    return JwtCheck::ok;
+}
+
+// A token bound to a certificate (RFC 8705 §3.1) or to a DPoP key (RFC 9449
+// §6.1) names it in cnf; other confirmation methods are not this check's.
 JwtCheck read_confirmation(json_t *claims, VerifiedToken &out) {
     json_t *cnf = json_object_get(claims, "cnf");
     if (cnf == nullptr) {
         return JwtCheck::ok;
     }
-    json_t *x5t = json_object_get(cnf, "x5t#S256");
-    if (!json_is_object(cnf) || (x5t != nullptr && !json_is_string(x5t))) {
+    if (!json_is_object(cnf)) {
         return JwtCheck::cnf;
     }
-    if (x5t == nullptr) {
-        return JwtCheck::ok;
-    }
-    std::optional<std::string> thumbprint =
-        decode_base64url({json_string_value(x5t), json_string_length(x5t)});
-    if (!thumbprint || thumbprint->size() != out.certificate.thumbprint.size()) {
-        return JwtCheck::cnf;
-    }
-    out.certificate.bound = true;
-    std::copy(thumbprint->begin(), thumbprint->end(), out.certificate.thumbprint.begin());
-    return JwtCheck::ok;
+    JwtCheck check =
+        read_thumbprint(cnf, "x5t#S256", out.certificate.bound, out.certificate.thumbprint);
+    return check != JwtCheck::ok ? check
+                                 : read_thumbprint(cnf, "jkt", out.dpop.bound, out.dpop.thumbprint);
 }
 
 // The signature is checked unless this very key verified it before.
@@ -429,8 +439,8 @@ bool issue_access_token(const Key &key, const AccessTokenClaims &claims, std::st
     if (!claims.scope.empty()) {
         payload.member("scope", claims.scope);
     }
-    if (claims.certificate.bound) {
-        payload.raw_member("cnf", render_confirmation(claims.certificate));
+    if (claims.certificate.bound || claims.dpop.bound) {
+        payload.raw_member("cnf", render_confirmation(claims.certificate, claims.dpop));
     }
     return sign_compact(key, std::move(header).finish(), std::move(payload).finish(), token);
 }
@@ -487,8 +497,8 @@ std::string_view describe_fixed(JwtCheck check) noexcept {
             return "the issuer's keys are not available yet: fetching them from the IdP has not "
                    "succeeded";
         case JwtCheck::cnf:
-            return "its cnf is not an object, or its x5t#S256 is not a base64url SHA-256 (RFC 8705 "
-                   "section 3.1)";
+            return "its cnf is not an object, or its x5t#S256 or jkt is not a base64url SHA-256 "
+                   "(RFC 8705 section 3.1, RFC 9449 section 6.1)";
         case JwtCheck::typ:
         case JwtCheck::client_claim:
         case JwtCheck::scope:

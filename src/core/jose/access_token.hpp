@@ -28,6 +28,8 @@ struct AccessTokenClaims {
     std::string_view scope;  // left out when empty
     // RFC 8705 §3.1: cnf {"x5t#S256": base64url of it} when bound.
     CertificateBinding certificate = {};
+    // RFC 9449 §6.1: cnf {"jkt": the thumbprint} when bound to a DPoP key.
+    KeyBinding dpop = {};
 };
 
 // Header {alg, typ "at+jwt", kid}, the claims, a fresh jti of 128 bits from
@@ -54,7 +56,8 @@ enum class JwtCheck {
     client,        // an own token whose client is no longer registered (gate.hpp)
     revoked,       // in the zone's revocation list (RFC 7009 §2.1, gate.hpp)
     no_keys,       // a trusted issuer whose keys, from a URL, are not fetched yet (gate.hpp)
-    cnf,           // cnf not an object, or its x5t#S256 not a SHA-256 in base64url (RFC 8705 §3.1)
+    cnf,           // cnf not an object, or its x5t#S256 or jkt not a SHA-256 in base64url
+                   // (RFC 8705 §3.1, RFC 9449 §6.1)
 };
 
 struct VerifierPolicy {
@@ -101,6 +104,7 @@ struct VerifiedToken {
     KeyFingerprint key{};            // of the key whose signature it bears
     ClaimSet claim_set;              // every claim, as verified
     CertificateBinding certificate;  // cnf x5t#S256 (RFC 8705 §3.1)
+    KeyBinding dpop;                 // cnf jkt (RFC 9449 §6.1)
     // The header as it came, for a refusal's description and log line: never
     // trusted, only shown (log_safe).
     std::string kid;

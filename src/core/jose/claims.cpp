@@ -213,8 +213,9 @@ std::string render_introspection(const TokenGrant &grant, std::string_view issue
     if (jwt != nullptr) {
         out.member("jti", jwt->jti);
     }
-    if (grant.certificate.bound) {
-        out.raw_member("cnf", render_confirmation(grant.certificate));  // RFC 8705 §3.2
+    if (grant.certificate.bound || grant.dpop.bound) {
+        // RFC 8705 §3.2, RFC 9449 §6.2
+        out.raw_member("cnf", render_confirmation(grant.certificate, grant.dpop));
     }
     return std::move(out).finish();
 }

@@ -147,6 +147,7 @@ bool JwtVerifier::grant(const std::vector<Key> *keys, const VerifiedToken &claim
         return false;
     }
     out.certificate = claims.certificate;
+    out.dpop = claims.dpop;
     return keys == policy_.own_keys ? grant_own(claims, out) : grant_trusted(claims, out);
 }
 

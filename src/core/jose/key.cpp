@@ -481,9 +481,7 @@ bool load_private_key(std::string_view pem, std::string_view kid, Key &key, std:
     return true;
 }
 
-namespace {
-
-oauth::Digest thumbprint_digest(const Key &key) {
+Digest thumbprint_digest(const Key &key) {
     std::string canonical = "{";
     for (const auto &[name, value] : public_members(key).members) {
         if (canonical.size() > 1) {
@@ -496,8 +494,6 @@ oauth::Digest thumbprint_digest(const Key &key) {
     canonical.push_back('}');
     return digest_token(canonical);
 }
-
-}  // namespace
 
 std::string thumbprint(const Key &key) {
     Digest digest = thumbprint_digest(key);
@@ -574,6 +570,11 @@ bool parse_jwk_set(std::string_view json, std::vector<Key> &keys, std::vector<Sk
         return false;
     }
     return true;
+}
+
+std::optional<std::string> read_public_jwk(json_t *jwk, Key &key) {
+    std::optional<Refusal> refusal = import_jwk(jwk, key);
+    return refusal ? std::optional<std::string>(std::move(refusal->why)) : std::nullopt;
 }
 
 const Key *find_key(const std::vector<Key> &keys, std::optional<std::string_view> kid) noexcept {

@@ -11,7 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include <jansson.h>
 #include <openssl/evp.h>
+
+#include "core/tokens/token.hpp"
 
 namespace oauth::jose {
 
@@ -61,6 +64,8 @@ bool load_private_key(std::string_view pem, std::string_view kid, Key &key, std:
 
 // RFC 7638: the SHA-256 of the required members, base64url.
 std::string thumbprint(const Key &key);
+// The same SHA-256, as bytes: what a DPoP-bound token's cnf jkt decodes to.
+Digest thumbprint_digest(const Key &key);
 
 // The key's fingerprint (see KeyFingerprint).
 const KeyFingerprint &key_fingerprint(const Key &key);
@@ -90,6 +95,11 @@ struct SkippedKey {
 // False, with `error`, when the text is no JWK Set or no key is left.
 bool parse_jwk_set(std::string_view json, std::vector<Key> &keys, std::vector<SkippedKey> &skipped,
                    std::string &error);
+
+// One public JWK on its own (a DPoP proof's header names its key so, RFC
+// 9449 §4.2), by the rules parse_jwk_set holds each key of a set to. nullopt
+// when `key` holds it; else why it is refused.
+std::optional<std::string> read_public_jwk(json_t *jwk, Key &key);
 
 // The key named `kid`; with no kid, the only key there is.
 const Key *find_key(const std::vector<Key> &keys, std::optional<std::string_view> kid) noexcept;

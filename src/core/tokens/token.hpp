@@ -23,6 +23,14 @@ struct CertificateBinding {
     Digest thumbprint{};
 };
 
+// RFC 9449 §6: the key a DPoP-bound token is bound to, by its RFC 7638
+// thumbprint (cnf "jkt"); only a request with a proof signed by that key may
+// use it. Unbound: a bearer token.
+struct KeyBinding {
+    bool bound = false;
+    Digest thumbprint{};
+};
+
 // False only when the CSPRNG fails.
 bool generate_token(std::string &token);
 

@@ -51,6 +51,7 @@ struct TokenGrant {
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
     CertificateBinding certificate;  // JWTs only: the store keeps none yet
+    KeyBinding dpop;                 // JWTs only, as certificate
 
     std::string_view client() const { return {client_id, client_id_length}; }
     std::string_view scopes() const { return {scope, scope_length}; }

@@ -15,14 +15,20 @@ void renders_the_document(void **) {
         "{\"resource\":\"https://api.example\","
         "\"authorization_servers\":[\"https://as.example\",\"https://kc.example/realms/r\"],"
         "\"scopes_supported\":[\"read\",\"write\"],"
-        "\"bearer_methods_supported\":[\"header\"]}");
+        "\"bearer_methods_supported\":[\"header\"],"
+        "\"dpop_signing_alg_values_supported\":[\"ES256\",\"ES384\",\"ES512\",\"RS256\","
+        "\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\",\"EdDSA\"],"
+        "\"dpop_bound_access_tokens_required\":false}");
 }
 
 void leaves_out_scopes_not_given(void **) {
     oauth::ResourceMetadataConfig config{"http://127.0.0.1:8080", {}, {}};
     assert_text(oauth::render_resource_metadata(config),
                 "{\"resource\":\"http://127.0.0.1:8080\",\"authorization_servers\":[],"
-                "\"bearer_methods_supported\":[\"header\"]}");
+                "\"bearer_methods_supported\":[\"header\"],"
+                "\"dpop_signing_alg_values_supported\":[\"ES256\",\"ES384\",\"ES512\",\"RS256\","
+                "\"RS384\",\"RS512\",\"PS256\",\"PS384\",\"PS512\",\"EdDSA\"],"
+                "\"dpop_bound_access_tokens_required\":false}");
 }
 
 void checks_the_resource_identifier(void **) {
