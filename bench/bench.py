@@ -424,6 +424,9 @@ class Wrk:
         if proc.returncode != 0 or not m:
             raise RuntimeError("wrk failed (%s):\n%s%s" % (" ".join(cmd), stdout, stderr))
         s = json.loads(m.group(1))
+        refusal = re.search(r"^BENCH_REFUSAL (.*)$", stdout, re.M)
+        if refusal:
+            s["last_refusal"] = refusal.group(1)
         wall = t1 - t0
         server = cpu1 - cpu0
         s["rps"] = s["requests"] / (s["duration_us"] / 1e6) if s["duration_us"] else 0.0
@@ -1172,8 +1175,8 @@ class Bench:
         assertion or proof is a bench that measures refusals (a 429: a client's
         share of the replay cache is full, see KEY_CLIENTS and key_zone_mib)."""
         if s["non200"]:
-            raise RuntimeError("%s: %d of %d answers were not 200; see the error log of %s" % (
-                name, s["non200"], s["requests"], self.workdir))
+            raise RuntimeError("%s: %d of %d answers were not 200, the last: %s" % (
+                name, s["non200"], s["requests"], s.get("last_refusal")))
         if s["wrapped"]:
             s["valid"] = False
             self.notes.append("%s ran out of minted lines: raise MINT_RATE" % name)

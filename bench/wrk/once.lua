@@ -8,7 +8,8 @@
 -- discards the sample, since the file's first lines were sent before), unless
 -- BENCH_CYCLE is set (a location that checks nothing: the lines go round), and
 -- how many answers were not 200 (non200: a 429 is a full replay cache; wrk's
--- own count of errors leaves out 1xx-3xx).
+-- own count of errors leaves out 1xx-3xx), with the last of them on a line
+-- "BENCH_REFUSAL STATUS CHALLENGE-OR-BODY" for the driver's error message.
 local report = dofile(os.getenv("BENCH_WRK_DIR") .. "/report.lua")
 
 local kind = os.getenv("BENCH_KIND")
@@ -52,6 +53,7 @@ end
 function response(status, headers, body)
    if status ~= 200 then
       non200 = non200 + 1
+      refusal = status .. " " .. (headers["WWW-Authenticate"] or body or ""):sub(1, 300)
    end
 end
 
@@ -60,6 +62,9 @@ function done(summary, latency, requests)
    for _, thread in ipairs(threads) do
       totals.wrapped = math.max(totals.wrapped, thread:get("wrapped") or 0)
       totals.non200 = totals.non200 + (thread:get("non200") or 0)
+      if thread:get("refusal") then
+         io.write("BENCH_REFUSAL " .. thread:get("refusal"):gsub("\n", " ") .. "\n")
+      end
    end
    report.line(summary, latency, totals)
 end
