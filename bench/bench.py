@@ -86,9 +86,9 @@ RS_FRESH_POOL = 8192
 KJDEV_SRC = os.environ.get("KJDEV_SRC", "/work/.mirror/kjdev+nginx-auth-jwt/repo")
 KJDEV_SO = "ngx_http_auth_jwt_module.so"
 # Figures K1, K3, K4: each request a JWS used once (an assertion, a DPoP
-# proof), minted by bench/peer/jws_mint.mjs just before each sample: this many
-# for a second of the sample at first, then 1.5 times the variant's best rate
-# so far (more than one core verifies: ~13k/s here).
+# proof), minted by bench/peer/jws_mint.mjs just before each sample, this many
+# for a second of it: above what one core verifies (~13k/s here); a sample
+# that runs out is discarded.
 MINT_RATE = 20000
 ASSERTION_LIFETIME = 60  # s: an assertion's exp after it is minted, as oauth4webapi's
 # The jtis are spread over this many clients of each kind: a client may hold
@@ -462,7 +462,6 @@ class Bench:
         self.variants = {}
         self.facts = {}
         self.peer = self.njs = self.idp = self.kjdev = self.front = self.minter = None
-        self.mint_rates = {}  # figures K1, K3, K4: each minting variant's best req/s so far
         self.nginx = None
         self.redis = None
         self.nodes = {}  # the fleet figures' nginx nodes, by name
@@ -1162,25 +1161,23 @@ class Bench:
         return s
 
     def mint_for(self, name, duration):
-        """A file of name's lines for a sample of duration, each a JWS made
-        now: MINT_RATE a second, or 1.5 times the variant's best so far."""
+        """A file of name's lines for a sample of duration, each a JWS made now."""
         items, exp_in = self.mint_items[name]
-        best = self.mint_rates.get(name)
-        rate = MINT_RATE if best is None else min(MINT_RATE, 1.5 * best)
         return self.minter.mint(os.path.join(self.workdir, "mint-%s.txt" % name),
-                                int(rate * duration) + 1000, items, exp_in)
+                                MINT_RATE * duration, items, exp_in)
 
     def check_once(self, name, s):
         """Every answer of K1's, K3's and K4's samples must be 200: a refused
         assertion or proof is a bench that measures refusals (a 429: a client's
-        share of the replay cache is full, see KEY_CLIENTS and key_zone_mib)."""
-        if s["non200"]:
-            raise RuntimeError("%s: %d of %d answers were not 200, the last: %s" % (
-                name, s["non200"], s["requests"], s.get("last_refusal")))
+        share of the replay cache is full, see KEY_CLIENTS and key_zone_mib).
+        A sample that ran out of lines is discarded: it sent its first ones
+        again, and they were refused as replays."""
         if s["wrapped"]:
             s["valid"] = False
-            self.notes.append("%s ran out of minted lines: raise MINT_RATE" % name)
-        self.mint_rates[name] = max(self.mint_rates.get(name, 0), s["rps"])
+            self.notes.append("%s ran out of minted lines (%d requests): raise MINT_RATE" % (name, s["requests"]))
+        elif s["non200"]:
+            raise RuntimeError("%s: %d of %d answers were not 200, the last: %s" % (
+                name, s["non200"], s["requests"], s.get("last_refusal")))
 
     def measure(self, names):
         """Every round runs every variant once, forward in odd rounds and
