@@ -72,6 +72,13 @@ sub get_as_host {
     return $t->raw("GET $path HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
 }
 
+# RFC 9449 §7.1 through RFC 9728 §2: the gate takes DPoP proofs of every
+# asymmetric algorithm, and Bearer tokens too.
+my %dpop = (
+    dpop_signing_alg_values_supported => [qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA)],
+    dpop_bound_access_tokens_required => JSON::PP::false,
+);
+
 subtest 'the document' => sub {
     my $r = get($t->port, $wk);
     is $r->{status}, 200, 'answered 200' or diag show($r);
@@ -82,7 +89,8 @@ subtest 'the document' => sub {
         authorization_servers => [$issuer, $kc],
         scopes_supported => ['read', 'write'],
         bearer_methods_supported => ['header'],
-    }, 'resource, authorization_servers, scopes_supported, bearer_methods_supported'
+        %dpop,
+    }, 'resource, authorization_servers, scopes_supported, bearer_methods_supported, DPoP'
         or diag $r->{content};
     is get_as_host($wk, 'api.test:8443')->{json}{resource}, 'http://api.test:8443',
         'the resource is the scheme and host the client asked for';
@@ -90,6 +98,7 @@ subtest 'the document' => sub {
         resource => 'https://api.example/v1',
         authorization_servers => [$kc],
         bearer_methods_supported => ['header'],
+        %dpop,
     }, 'resource= as given; no oauth_issuer, no scopes=';
     is $t->request('POST', $wk, {body => 'x'})->{status}, 405, 'POST: 405';
     is $t->request('HEAD', $wk)->{status}, 200, 'HEAD: 200';

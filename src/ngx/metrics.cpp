@@ -58,7 +58,7 @@ void countBearerCheck(ngx_http_request_t *r, ngx_shm_zone_t *zone,
             mark->data = r;
         }
     }
-    countersOf(zone).count_bearer_check(verdict.result);
+    countersOf(zone).count_bearer_check(verdict.result, verdict.dpop_result);
 }
 
 // ---- the oauth_metrics location ------------------------------------------------

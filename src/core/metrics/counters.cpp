@@ -9,7 +9,8 @@ namespace oauth::metrics {
 namespace {
 
 constexpr uint64_t kMagic = 0x5352544d48545541;  // "AUTHMTRS"
-constexpr uint32_t kVersion = 3;  // 2: invalid_target among the token results; 3: client auths
+// 2: invalid_target among the token results; 3: client auths; 4: DPoP proofs
+constexpr uint32_t kVersion = 4;
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free &&
@@ -68,6 +69,7 @@ struct Counters::Header {
     Counter throttled;
     Counter zone_full;
     Counter authentications[kAuthMethodCount][kAuthResultCount];
+    Counter dpop_proofs[kDpopPlaceCount][kDpopResultCount];
     ClientSlot unknown;  // the empty id; slot_count slots follow the header
 };
 
@@ -175,8 +177,15 @@ void Counters::count_authentication(const HttpResponse::Outcome &outcome) noexce
         .fetch_add(1, kRelaxed);
 }
 
+void Counters::count_dpop_proof(size_t place, std::string_view result) noexcept {
+    if (!result.empty()) {
+        header_->dpop_proofs[place][index_of(kDpopResults, result)].fetch_add(1, kRelaxed);
+    }
+}
+
 void Counters::count_token_response(const HttpResponse::Outcome &outcome) noexcept {
     count_authentication(outcome);
+    count_dpop_proof(0, outcome.dpop_result);
     slot_of(outcome.client)
         .token_requests[index_of(kTokenResults, outcome.result)]
         .fetch_add(1, kRelaxed);
@@ -197,8 +206,9 @@ void Counters::count_revocation_response(const HttpResponse::Outcome &outcome) n
     count_cause(outcome.cause);
 }
 
-void Counters::count_bearer_check(std::string_view result) noexcept {
+void Counters::count_bearer_check(std::string_view result, std::string_view dpop_result) noexcept {
     header_->bearer_checks[index_of(kBearerResults, result)].fetch_add(1, kRelaxed);
+    count_dpop_proof(1, dpop_result);
 }
 
 Snapshot Counters::snapshot() const {
@@ -223,6 +233,9 @@ Snapshot Counters::snapshot() const {
     out.zone_full = header_->zone_full.load(kRelaxed);
     for (size_t method = 0; method < kAuthMethodCount; ++method) {
         read_all(header_->authentications[method], out.authentications[method]);
+    }
+    for (size_t place = 0; place < kDpopPlaceCount; ++place) {
+        read_all(header_->dpop_proofs[place], out.dpop_proofs[place]);
     }
     return out;
 }

@@ -64,6 +64,15 @@ constexpr std::string_view kAuthMethods[] = {
     "tls_client_auth",     "self_signed_tls_client_auth", "other"};
 constexpr std::string_view kAuthResults[] = {"ok",      "failed",    "replayed",
                                              "no_room", "throttled", "other"};
+// DPoP proofs (RFC 9449), where they were checked and how they fared: ok,
+// invalid, replayed (a jti taken before), nonce (without the server's
+// current nonce), no_room (the replay cache full for that client).
+constexpr std::string_view kDpopPlaces[] = {"token_endpoint", "gate"};
+constexpr std::string_view kDpopResults[] = {"ok",    "invalid", "replayed",
+                                             "nonce", "no_room", "other"};
+constexpr size_t kDpopPlaceCount = std::size(kDpopPlaces);
+constexpr size_t kDpopResultCount = std::size(kDpopResults);
+
 constexpr size_t kAuthMethodCount = std::size(kAuthMethods);
 constexpr size_t kAuthResultCount = std::size(kAuthResults);
 
@@ -85,6 +94,7 @@ struct Snapshot {
     uint64_t throttled = 0;  // refused with 429 by the brute-force throttle
     uint64_t zone_full = 0;  // token requests refused because the zone was full
     uint64_t authentications[kAuthMethodCount][kAuthResultCount] = {};
+    uint64_t dpop_proofs[kDpopPlaceCount][kDpopResultCount] = {};
 };
 
 class Counters {
@@ -102,7 +112,8 @@ class Counters {
     void count_token_response(const HttpResponse::Outcome &outcome) noexcept;
     void count_introspection_response(const HttpResponse::Outcome &outcome) noexcept;
     void count_revocation_response(const HttpResponse::Outcome &outcome) noexcept;
-    void count_bearer_check(std::string_view result) noexcept;
+    // `dpop_result`: how the request's DPoP proof fared; empty: it had none.
+    void count_bearer_check(std::string_view result, std::string_view dpop_result = {}) noexcept;
 
     Snapshot snapshot() const;
 
@@ -119,6 +130,7 @@ class Counters {
     ClientSlot &slot_of(std::string_view client) noexcept;
     void count_cause(HttpResponse::Outcome::Cause cause) noexcept;
     void count_authentication(const HttpResponse::Outcome &outcome) noexcept;
+    void count_dpop_proof(size_t place, std::string_view result) noexcept;
 
     Header *header_;
     StoreLock lock_;

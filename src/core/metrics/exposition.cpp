@@ -88,6 +88,24 @@ void append_authentications(std::string &out, const std::vector<ZoneMetrics> &zo
     }
 }
 
+void append_dpop_proofs(std::string &out, const std::vector<ZoneMetrics> &zones) {
+    constexpr std::string_view name = "oauth_dpop_proofs_total";
+    append_family(out, name, "counter",
+                  "DPoP proofs (RFC 9449) checked at the token endpoint and the gate, by result "
+                  "(ok, invalid, replayed: a proof used before, nonce: without the server's "
+                  "current nonce, no_room: the replay cache full for that client).");
+    for (const ZoneMetrics &zone : zones) {
+        for (size_t place = 0; place < kDpopPlaceCount; ++place) {
+            for (size_t result = 0; result < kDpopResultCount; ++result) {
+                Sample(out, name, zone.zone)
+                    .label("where", kDpopPlaces[place])
+                    .label("result", kDpopResults[result])
+                    .value(zone.counters.dpop_proofs[place][result]);
+            }
+        }
+    }
+}
+
 void append_per_zone(std::string &out, std::string_view name, std::string_view type,
                      std::string_view help, const std::vector<ZoneMetrics> &zones,
                      uint64_t (*value)(const ZoneMetrics &)) {
@@ -217,6 +235,7 @@ std::string render_exposition(const std::vector<ZoneMetrics> &zones) {
                    "Revocation endpoint requests by result (ok or the error code).", zones,
                    kRevocationResults, &Snapshot::revocation_requests);
     append_authentications(out, zones);
+    append_dpop_proofs(out, zones);
     append_per_zone(out, "oauth_throttle_blocks_total", "counter",
                     "Client authentications refused with 429 by oauth_auth_failure_limit, "
                     "before any secret was checked.",

@@ -225,6 +225,38 @@ void authentications_are_counted_by_method_and_result(void **) {
                           "jwt\",result=\"replayed\"} 1\n") != std::string::npos);
 }
 
+// oauth_dpop_proofs_total: each proof where it was checked, by result; a
+// request without one counts in no sample.
+void dpop_proofs_are_counted_where_they_were_checked(void **) {
+    Region region;
+    Counters counters = region.open();
+    HttpResponse::Outcome issued = outcome("issued", "app");
+    issued.dpop_result = "ok";
+    counters.count_token_response(issued);
+    counters.count_token_response(outcome("issued", "app"));
+    counters.count_bearer_check("invalid_token", "replayed");
+    counters.count_bearer_check("invalid_token", "nonce");
+    counters.count_bearer_check("ok");
+    counters.count_bearer_check("invalid_token", "strange");
+    Snapshot s = counters.snapshot();
+    assert_int_equal(s.dpop_proofs[0][0], 1);  // token_endpoint, ok
+    assert_int_equal(s.dpop_proofs[1][2], 1);  // gate, replayed
+    assert_int_equal(s.dpop_proofs[1][3], 1);  // gate, nonce
+    assert_int_equal(s.dpop_proofs[1][5], 1);  // gate, other
+    uint64_t total = 0;
+    for (const auto &place : s.dpop_proofs) {
+        for (uint64_t count : place) {
+            total += count;
+        }
+    }
+    assert_int_equal(total, 4);
+    std::string text = oauth::metrics::render_exposition({{"z", s, 0, 0, {}, {}}});
+    assert_true(text.find("oauth_dpop_proofs_total{zone=\"z\",where=\"gate\",result=\"replayed\"} "
+                          "1\n") != std::string::npos);
+    assert_true(text.find("oauth_dpop_proofs_total{zone=\"z\",where=\"token_endpoint\",result="
+                          "\"ok\"} 1\n") != std::string::npos);
+}
+
 void a_full_zone_and_a_block_say_why(void **) {
     fixture::Store memory(oauth::TokenStore::kMinRegionSize);
     oauth::TokenStore filled = memory.open();
@@ -436,6 +468,7 @@ int main() {
         cmocka_unit_test(a_format_starts_from_zero),
         cmocka_unit_test(the_token_endpoint_says_what_it_answered),
         cmocka_unit_test(authentications_are_counted_by_method_and_result),
+        cmocka_unit_test(dpop_proofs_are_counted_where_they_were_checked),
         cmocka_unit_test(a_full_zone_and_a_block_say_why),
         cmocka_unit_test(introspection_and_revocation_say_what_they_answered),
         cmocka_unit_test(the_bearer_verdict_says_what_it_answered),
