@@ -29,11 +29,13 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 import fleet
 from nginx_instance import NginxInstance, free_port
@@ -68,6 +70,7 @@ GOALS = {
     "J5": (">=", 0.98), "J6": (">=", 0.8), "J7": (">=", 0.98), "J8": (">=", 20.0),
     "J9": (">=", 0.75),
     "9a": (">=", 0.95), "9b": (">=", 0.95), "9c": ("<=", 1000.0), "9d": ("<=", 100.0),
+    "K1": (">=", 0.7), "K2": (">=", 0.95), "K3": (">=", 0.8), "K4": None,
 }
 SCRAPE_INTERVAL = 1.0  # seconds between two GET /metrics while a "_scraped" variant runs
 # Figure J3's tokens, each sent once: minted for this many per second of the
@@ -82,6 +85,22 @@ RS_FRESH_POOL = 8192
 # Figure J8's peer: kjdev/nginx-auth-jwt's git mirror (bench/kjdev_build.sh)
 KJDEV_SRC = os.environ.get("KJDEV_SRC", "/work/.mirror/kjdev+nginx-auth-jwt/repo")
 KJDEV_SO = "ngx_http_auth_jwt_module.so"
+# Figures K1, K3, K4: each request a JWS used once (an assertion, a DPoP
+# proof), minted by bench/peer/jws_mint.mjs just before each sample, this many
+# for a second of it: above what one core verifies (~13k/s here); a sample
+# that runs out is discarded.
+MINT_RATE = 20000
+ASSERTION_LIFETIME = 60  # s: an assertion's exp after it is minted, as oauth4webapi's
+# The jtis are spread over this many clients of each kind: a client may hold
+# a quarter of its zone's replay cache.
+KEY_CLIENTS = 4
+# The replay cache is 1/32 of a zone, about 812 jtis a MiB (README, "Replay
+# cache"); a jti stays some 90 s (an assertion's exp + 30 s; a proof's iat +
+# 60 s + 30 s), and a variant runs at most 3 samples in 90 s (two back to back
+# where a round turns, rounds of a minute or more).
+REPLAY_JTIS_PER_MIB = 812
+SAMPLES_PER_JTI_LIFE = 3
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def log(msg):
@@ -106,8 +125,10 @@ def wait_port(port, deadline):
     return False
 
 
-def http_request(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def http_request(port, method, path, body=None, headers=None, tls=None):
+    """One request on a connection of its own; over TLS with the ssl context tls."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls) if tls else \
+        http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
@@ -116,9 +137,19 @@ def http_request(port, method, path, body=None, headers=None):
         conn.close()
 
 
-def form_post(port, path, auth, body):
-    return http_request(port, "POST", path, body, {
-        "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+def form_post(port, path, auth, body, headers=None, tls=None):
+    return http_request(port, "POST", path, body, dict({
+        "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth}, **(headers or {})),
+                        tls=tls)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def jwt_claims(token):
+    claims = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
 
 
 class Scraper:
@@ -241,6 +272,35 @@ def rsa_key(path):
         os.umask(old)
 
 
+def tls_certificate(path, cn):
+    """A self-signed P-256 certificate path.pem and its key path.key
+    (openssl req, as README says); returns their paths and the certificate's
+    RFC 8705 thumbprint, base64url(SHA-256(DER))."""
+    cert, key = path + ".pem", path + ".key"
+    old = os.umask(0o077)
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-subj", "/CN=" + cn, "-days", "2", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+    finally:
+        os.umask(old)
+    os.chmod(cert, 0o644)
+    with open(cert) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    return cert, key, b64url(hashlib.sha256(der).digest())
+
+
+def tls_context(cert=None, key=None):
+    """A client's TLS context for the bench's self-signed server, presenting
+    cert when given."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
 def token_response(token):
     """A token response as the module renders it, around token: the ceilings
     answer this, so that they send the same bytes as the endpoint."""
@@ -291,6 +351,49 @@ class Peer:
         self.proc = None
 
 
+class Minter:
+    """bench/peer/jws_mint.mjs, kept running on wrk's core: files of ES256
+    JWSs (client assertions, DPoP proofs), each line used once."""
+
+    def __init__(self, cpu):
+        self.cpu, self.proc = cpu, None
+
+    @staticmethod
+    def unavailable():
+        return "node is not installed" if shutil.which("node") is None else None
+
+    def start(self, log_dir):
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(self.cpu), "node", os.path.join(HERE, "peer", "jws_mint.mjs")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(os.path.join(log_dir, "jws_mint.log"), "w"), text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("bench/peer/jws_mint.mjs did not start")
+
+    def mint(self, out, count, items, exp_in=None):
+        """count lines into out, line i items[i % len(items)]'s prefix and JWS."""
+        request = {"out": out, "count": count, "items": items}
+        if exp_in:
+            request["exp_in"] = exp_in
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok %d" % count:
+            raise RuntimeError("jws_mint.mjs: %s" % (answer or "no answer"))
+        return out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
 # ---- wrk -----------------------------------------------------------------------
 
 class Wrk:
@@ -321,6 +424,9 @@ class Wrk:
         if proc.returncode != 0 or not m:
             raise RuntimeError("wrk failed (%s):\n%s%s" % (" ".join(cmd), stdout, stderr))
         s = json.loads(m.group(1))
+        refusal = re.search(r"^BENCH_REFUSAL (.*)$", stdout, re.M)
+        if refusal:
+            s["last_refusal"] = refusal.group(1)
         wall = t1 - t0
         server = cpu1 - cpu0
         s["rps"] = s["requests"] / (s["duration_us"] / 1e6) if s["duration_us"] else 0.0
@@ -355,7 +461,7 @@ class Bench:
         self.samples = {}
         self.variants = {}
         self.facts = {}
-        self.peer = self.njs = self.idp = self.kjdev = None
+        self.peer = self.njs = self.idp = self.kjdev = self.front = self.minter = None
         self.nginx = None
         self.redis = None
         self.nodes = {}  # the fleet figures' nginx nodes, by name
@@ -377,32 +483,78 @@ class Bench:
              "scope": SCOPE_LIST, "default_scope": SCOPE},
             {"client_id": "bench-introspect", "client_secret_hash": sha(self.secrets["intro"]),
              "scope": "", "introspection": True},
+        ] + [
+            # figure K1: private_key_jwt, each client a P-256 key of its own
+            {"client_id": "bench-pkjwt-%d" % i, "token_endpoint_auth_method": "private_key_jwt",
+             "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": "pkjwt-%d" % i,
+                                "alg": "ES256", "use": "sig"}]},
+             "scope": SCOPE_LIST, "default_scope": SCOPE}
+            for i, (_, x, y) in enumerate(self.pkjwt_keys)
+        ] + [
+            # figures K3, K4: DPoP-bound tokens, a client (and a DPoP key) each
+            {"client_id": "bench-dpop-%d" % i, "client_secret_hash": sha(self.secrets["sha"]),
+             "scope": SCOPE_LIST, "default_scope": SCOPE}
+            for i in range(KEY_CLIENTS)
         ]
+
+    def tls_clients(self):
+        """Figure K2's server's registry: a token of each client differs only
+        by the bound one's cnf."""
+        sha = "$sha256$" + b64(hashlib.sha256(self.secrets["sha"].encode()).digest())
+        return [{"client_id": "bench-unbound", "client_secret_hash": sha, "scope": SCOPE_LIST,
+                 "default_scope": SCOPE},
+                {"client_id": "bench-bound", "client_secret_hash": sha, "scope": SCOPE_LIST,
+                 "default_scope": SCOPE, "tls_client_certificate_bound_access_tokens": True}]
+
+    def make_keys(self):
+        """Figures K1-K4's keys and certificates, made for the run."""
+        self.pkjwt_keys = []
+        for i in range(KEY_CLIENTS):
+            path = os.path.join(self.workdir, "pkjwt-%d.pem" % i)
+            self.pkjwt_keys.append((path,) + es256_key(path))
+        self.dpop_keys = [os.path.join(self.workdir, "dpop-%d.pem" % i) for i in range(KEY_CLIENTS)]
+        for path in self.dpop_keys:
+            es256_key(path)
+        self.tls = {name: tls_certificate(os.path.join(self.workdir, "tls-" + name), cn)
+                    for name, cn in (("server", "127.0.0.1"), ("front", "bench front"))}
+
+    def key_zone_mib(self):
+        """Zone keys holds the jtis of K1's and K3's samples of a jti's life,
+        each of at most MINT_RATE a second, a quarter of them a client (see
+        SAMPLES_PER_JTI_LIFE), with a quarter to spare."""
+        jtis = 2 * SAMPLES_PER_JTI_LIFE * MINT_RATE * self.cfg["duration"]
+        return -(-jtis * 5 // 4 // REPLAY_JTIS_PER_MIB)
 
     def start(self):
         # what an earlier run left here, and nothing else
-        for name in ("prefix", "njs-prefix", "idp-prefix", "kjdev-prefix"):
+        for name in ("prefix", "njs-prefix", "idp-prefix", "kjdev-prefix", "front-prefix"):
             shutil.rmtree(os.path.join(self.workdir, name), ignore_errors=True)
         for name in ("tokens-main.txt", "tokens-small.txt", "tokens-big.txt", "tokens-kept.txt",
                      "tokens-jwt.txt", "tokens-fresh.txt", "es256.pem", "fill.stop", "peer.log",
-                     "rs256.pem", "idp-jwks.json", "tokens-idp.txt", "tokens-rs-fresh.txt"):
+                     "rs256.pem", "idp-jwks.json", "tokens-idp.txt", "tokens-rs-fresh.txt",
+                     "tokens-bound.txt", "tokens-unbound.txt", "dpop-open.txt", "jws_mint.log",
+                     "mint-issue_pkjwt.txt", "mint-protected_dpop.txt", "mint-njs_dpop.txt", "mint-sanity.txt"):
             if os.path.exists(os.path.join(self.workdir, name)):
                 os.unlink(os.path.join(self.workdir, name))
         os.makedirs(self.workdir, exist_ok=True)
         added = (self.cfg["rounds"] * self.cfg["duration"] + self.cfg["warmup"] + 1) * SCALE_HEADROOM_RATE
         scale_mb = -(-(self.cfg["fill_big"] + added) * SIZING_BYTES_PER_TOKEN // (1 << 20))
-        self.zones = {"main": 128, "scale": scale_mb, "fill": self.cfg["fill_zone_mb"]}
+        self.zones = {"main": 128, "scale": scale_mb, "fill": self.cfg["fill_zone_mb"],
+                      "keys": self.key_zone_mib()}
         self.port = free_port()
         key = os.path.join(self.workdir, "es256.pem")
         x, y = es256_key(key)
         self.jwt = {"port": free_port(), "x": x, "y": y}
+        self.make_keys()
+        self.mtls_port = free_port()
         prefix = os.path.join(self.workdir, "prefix")
         os.makedirs(os.path.join(prefix, "modules"))
         # A copy: a rebuild rewrites build/ngx_http_oauth_module.so in place,
         # which crashes every nginx that has it mapped.
         module = os.path.join(prefix, "modules", os.path.basename(self.args.module))
         shutil.copyfile(self.args.module, module)
-        files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2)}
+        files = {"clients.json": json.dumps({"clients": self.clients()}, indent=2),
+                 "clients-tls.json": json.dumps({"clients": self.tls_clients()}, indent=2)}
         self.start_idp(module, files)
         fields = {
             "MODULE": module, "PORT": str(self.port), "CEILING_BODY": token_response("A" * 43),
@@ -410,10 +562,12 @@ class Bench:
             "FILL_ZONE": "%dm" % self.zones["fill"], "JWT_PORT": str(self.jwt["port"]),
             "ES256_KEY": key, "JWK_KID": JWK_KID, "JWT_CEILING_BODY": token_response(""),
             "IDP_ISSUER": self.idp.issuer, "IDP_JWKS_FILE": self.idp.jwks_file,
+            "KEY_ZONE": "%dm" % self.zones["keys"], "MTLS_PORT": str(self.mtls_port),
+            "TLS_CERT": self.tls["server"][0], "TLS_KEY": self.tls["server"][1],
         }
         self.module_copy, self.clients_file = module, files
-        self.nginx = Nginx(self.args.nginx, prefix, self.server_cpu, [self.port, self.jwt["port"]],
-                           "nginx.conf.in")
+        self.nginx = Nginx(self.args.nginx, prefix, self.server_cpu,
+                           [self.port, self.jwt["port"], self.mtls_port], "nginx.conf.in")
         self.nginx.write(fields, files)
         self.nginx.start()
         # J1's ceiling sends a JWT response's bytes: their length is known once one is issued.
@@ -427,6 +581,8 @@ class Bench:
         self.start_njs()
         self.start_kjdev()
         self.start_fleet()
+        self.start_front()
+        self.start_minter()
         log("nginx: master %d, worker %d on CPU %d, port %d; zones %s MiB" %
             (self.nginx.master, self.nginx.worker, self.server_cpu, self.port, self.zones))
         self.wrk = Wrk(self.client_cpu, self.cfg["connections"])
@@ -528,7 +684,33 @@ class Bench:
         log("fleet: redis on port %d, nodes %s" % (self.redis.port, ", ".join(
             "%s %d" % (k, n.port) for k, n in self.nodes.items())))
 
+    def start_front(self):
+        """Figure K2's front (bench/mtls_front.conf.in): plain HTTP from wrk,
+        TLS with the front's certificate to the gate, connections kept alive."""
+        port = free_port()
+        self.front = Nginx(self.args.nginx, os.path.join(self.workdir, "front-prefix"), self.server_cpu, [port],
+                           "mtls_front.conf.in")
+        self.front.port = port
+        self.front.write({"PORT": str(port), "GATE_PORT": str(self.mtls_port),
+                          "CERT": self.tls["front"][0], "KEY": self.tls["front"][1]})
+        self.front.start()
+        log("mTLS front: nginx worker %d on CPU %d, port %d, to the gate's port %d" % (
+            self.front.worker, self.server_cpu, port, self.mtls_port))
+
+    def start_minter(self):
+        """Figures K1, K3, K4's assertions and proofs (bench/peer/jws_mint.mjs)."""
+        why = Minter.unavailable()
+        if why:
+            self.notes.append("figures K1, K3, K4 skipped: %s" % why)
+            return
+        self.minter = Minter(self.client_cpu)
+        self.minter.start(self.workdir)
+
     def stop(self):
+        if self.minter:
+            self.minter.stop()
+        if self.front:
+            self.front.stop()
         for n in self.nodes.values():
             n.stop()
         if self.redis:
@@ -586,6 +768,14 @@ class Bench:
                 self.peer = None
         self.jwt_sanity()
         self.idp_sanity()
+        self.mtls_sanity()
+        self.dpop_tokens = None
+        if self.minter:
+            self.pkjwt_sanity()
+            if self.args.no_dpop:
+                self.notes.append("figures K3, K4 skipped: --no-dpop")
+            else:
+                self.dpop_sanity()
         self.introspect_token = token
         tokens = [self.issue()["access_token"] for _ in range(64)]
         self.protected_tokens = self.write_lines("tokens-main.txt", tokens)
@@ -649,6 +839,118 @@ class Bench:
         self.idp_token = token
         self.idp_tokens = self.write_lines("tokens-idp.txt", [
             self.issue(port=self.idp.port)["access_token"] for _ in range(64)])
+
+    def mtls_sanity(self):
+        """K2: over TLS with the front's certificate, client bench-bound gets a
+        JWT bound to it (cnf x5t#S256) and bench-unbound one without cnf; both
+        pass through the front, and the bound one fails straight to the gate
+        without the certificate."""
+        cert, key, thumbprint = self.tls["front"]
+        tokens = {}
+        for who in ("bound", "unbound"):
+            status, _, body = form_post(self.mtls_port, "/token", basic("bench-" + who, self.secrets["sha"]),
+                                        self.token_body, tls=tls_context(cert, key))
+            if status != 200:
+                raise RuntimeError("K2's token request for bench-%s answered %d: %s" % (who, status, body[:200]))
+            tokens[who] = json.loads(body)["access_token"]
+        if jwt_claims(tokens["bound"]).get("cnf") != {"x5t#S256": thumbprint}:
+            raise RuntimeError("K2's bound token is not bound to the front's certificate: cnf %r" %
+                               jwt_claims(tokens["bound"]).get("cnf"))
+        if "cnf" in jwt_claims(tokens["unbound"]):
+            raise RuntimeError("K2's unbound token has a cnf")
+        bearer = lambda t: {"Authorization": "Bearer " + t}
+        for who, token in tokens.items():
+            status, _, _ = http_request(self.front.port, "GET", "/protected", headers=bearer(token))
+            if status != 200:
+                raise RuntimeError("K2's %s token through the front answered %d" % (who, status))
+        status, _, _ = http_request(self.mtls_port, "GET", "/protected", headers=bearer(tokens["bound"]),
+                                    tls=tls_context())
+        if status != 401:
+            raise RuntimeError("K2's bound token without the certificate answered %d, not 401" % status)
+        self.bound_tokens = self.write_lines("tokens-bound.txt", [tokens["bound"]])
+        self.unbound_tokens = self.write_lines("tokens-unbound.txt", [tokens["unbound"]])
+
+    def mint_one(self, item):
+        with open(self.minter.mint(os.path.join(self.workdir, "mint-sanity.txt"), 1, [item],
+                                   ASSERTION_LIFETIME)) as f:
+            return f.read().rstrip("\n")
+
+    def assertion_items(self):
+        """K1's client assertions (RFC 7523 §3): a token request's body each,
+        aud the issuer, spread over the KEY_CLIENTS clients."""
+        prefix = "%s&client_assertion_type=%s&client_assertion=" % (
+            self.token_body, urllib.parse.quote(ASSERTION_TYPE, safe=""))
+        items = []
+        for i, (key, _, _) in enumerate(self.pkjwt_keys):
+            cid = "bench-pkjwt-%d" % i
+            items.append({"key": key, "header": {"alg": "ES256", "typ": "JWT", "kid": "pkjwt-%d" % i},
+                          "claims": {"iss": cid, "sub": cid, "aud": "http://127.0.0.1:%d" % self.port},
+                          "prefix": prefix})
+        return items
+
+    def dpop_items(self, port, path, method="GET"):
+        """DPoP proofs (RFC 9449 §4.2) for method and the URL of path on
+        port, one per DPoP client; with its token (and ath) once there are
+        tokens, the line "TOKEN PROOF"."""
+        items = []
+        for i, key in enumerate(self.dpop_keys):
+            claims = {"htm": method, "htu": "http://127.0.0.1:%d%s" % (port, path)}
+            token = self.dpop_tokens[i] if self.dpop_tokens else None
+            if token:
+                claims["ath"] = b64url(hashlib.sha256(token.encode()).digest())
+            items.append({"key": key, "header": {"alg": "ES256", "typ": "dpop+jwt"}, "jwk_in_header": True,
+                          "claims": claims, "prefix": token + " " if token else ""})
+        return items
+
+    def pkjwt_sanity(self):
+        """K1: an assertion gets a JWT once, and is refused replayed."""
+        body = self.mint_one(self.assertion_items()[0])
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for want in (200, 401):
+            status, _, answer = http_request(self.jwt["port"], "POST", "/token-pkjwt", body, form)
+            if status != want:
+                raise RuntimeError("K1's assertion answered %d, not %d: %s" % (status, want, answer[:200]))
+
+    def dpop_sanity(self):
+        """K3, K4: each DPoP client gets a DPoP-bound JWT (else DPoP has not
+        landed in this module: the figures are skipped); the gate takes it
+        with a fresh proof, refuses the proof replayed and the token as
+        Bearer; njs takes a proof of its URL and refuses one of another."""
+        port = self.jwt["port"]
+        tokens = []
+        for i, item in enumerate(self.dpop_items(port, "/token-dpop", "POST")):
+            status, _, body = form_post(port, "/token-dpop", basic("bench-dpop-%d" % i, self.secrets["sha"]),
+                                        self.token_body, headers={"DPoP": self.mint_one(item)})
+            answer = json.loads(body) if status == 200 else {}
+            if answer.get("token_type") != "DPoP":
+                self.notes.append("figures K3, K4 skipped: this module answers a token request with a DPoP "
+                                  "proof %d, token_type %s: no DPoP (branch dpop21)" % (
+                                      status, answer.get("token_type")))
+                return
+            tokens.append(answer["access_token"])
+        self.dpop_tokens = tokens
+        def dpop(line):
+            token, proof = line.split(" ")
+            return {"Authorization": "DPoP " + token, "DPoP": proof}
+
+        ours = self.mint_one(self.dpop_items(port, "/protected-dpop")[0])
+        checks = [(port, ours, 200), (port, ours, 401)]
+        if self.njs:
+            njs_line = self.mint_one(self.dpop_items(self.njs.port, "/protected-dpop")[0])
+            checks += [(self.njs.port, njs_line, 200),
+                       (self.njs.port, self.mint_one(self.dpop_items(port, "/protected-dpop")[0]), 401)]
+        for gate_port, line, want in checks:
+            status, _, _ = http_request(gate_port, "GET", "/protected-dpop", headers=dpop(line))
+            if status != want:
+                raise RuntimeError("GET /protected-dpop on port %d with a DPoP proof answered %d, not %d" % (
+                    gate_port, status, want))
+        status, _, _ = http_request(port, "GET", "/protected-dpop",
+                                    headers={"Authorization": "Bearer " + tokens[0]})
+        if status != 401:
+            raise RuntimeError("a DPoP-bound token sent as Bearer answered %d, not 401" % status)
+        # K3's "open": the same requests to a location that checks nothing, cycled
+        self.dpop_open_lines = self.minter.mint(os.path.join(self.workdir, "dpop-open.txt"), 1024,
+                                                self.dpop_items(port, "/open"))
 
     def write_lines(self, name, lines):
         path = os.path.join(self.workdir, name)
@@ -754,6 +1056,22 @@ class Bench:
         })
         if self.njs:
             v["njs_jwt"] = bearer("/protected", self.jwt_tokens, self.njs.port)
+        v["protected_bound"] = bearer("/protected", self.bound_tokens, self.front.port)
+        v["protected_unbound"] = bearer("/protected", self.unbound_tokens, self.front.port)
+        # each request a line minted for the sample (run_variant): (items, exp_in)
+        self.mint_items = {}
+        if self.minter:
+            v["issue_pkjwt"] = ("once.lua", "/token-pkjwt", jwt_port, {"BENCH_KIND": "form"})
+            v["openssl_sign_verify"] = None
+            self.mint_items["issue_pkjwt"] = (self.assertion_items(), ASSERTION_LIFETIME)
+        if self.dpop_tokens:
+            v["protected_dpop"] = ("once.lua", "/protected-dpop", jwt_port, {"BENCH_KIND": "dpop"})
+            v["open_dpop"] = ("once.lua", "/open", jwt_port, {
+                "BENCH_KIND": "dpop", "BENCH_LINES": self.dpop_open_lines, "BENCH_CYCLE": "1"})
+            self.mint_items["protected_dpop"] = (self.dpop_items(jwt_port, "/protected-dpop"), None)
+            if self.njs:
+                v["njs_dpop"] = ("once.lua", "/protected-dpop", self.njs.port, {"BENCH_KIND": "dpop"})
+                self.mint_items["njs_dpop"] = (self.dpop_items(self.njs.port, "/protected-dpop"), None)
         if self.kjdev:
             v["kjdev_jwt"] = bearer("/protected", self.idp_tokens, self.kjdev.port)
         for name in ("ceiling", "issue_sha256", "open", "protected"):
@@ -763,10 +1081,12 @@ class Bench:
         self.variants = v
 
     # `openssl speed` algorithms by variant, the -mr line of their rates
-    # (signatures, verifications per second), and which of the two it is
+    # (signatures, verifications per second), and which of the two it is;
+    # None: a signature and a verification, 1/(1/sign + 1/verify) a second
     OPENSSL_SPEED = {"openssl_verify": ("ecdsap256", r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$", 2),
                      "openssl_verify_rs256": ("rsa2048", r"^\+F2:\d+:2048:([0-9.]+):([0-9.]+)$", 2),
-                     "openssl_sign": ("ecdsap256", r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$", 1)}
+                     "openssl_sign": ("ecdsap256", r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$", 1),
+                     "openssl_sign_verify": ("ecdsap256", r"^\+F4:\d+:256:([0-9.]+):([0-9.]+)$", None)}
 
     def openssl_speed(self, duration, variant):
         """Verifications (or signatures) per second, ECDSA P-256 or RSA 2048,
@@ -788,7 +1108,8 @@ class Bench:
         m = re.search(line, out, re.M)
         if os.waitstatus_to_exitcode(status) != 0 or not m:
             raise RuntimeError("openssl speed failed (%s):\n%s" % (" ".join(cmd), out))
-        per_s = float(m.group(rate_group))
+        sign, verify = float(m.group(1)), float(m.group(2))
+        per_s = (sign, verify)[rate_group - 1] if rate_group else 1 / (1 / sign + 1 / verify)
         busy = (usage.ru_utime + usage.ru_stime) / wall
         return {"requests": round(per_s * duration), "duration_us": duration * 1e6,
                 "rps": per_s, "server_cpu_us_per_request": busy * 1e6 / per_s,
@@ -814,6 +1135,8 @@ class Bench:
         script, path, port, env = self.variants[name]
         if script == "fresh.lua":
             env = dict(env, BENCH_OFFSET=str(self.fresh_offset))
+        if name in self.mint_items:
+            env = dict(env, BENCH_LINES=self.mint_for(name, duration))
         pid = self.peer.pid if name.startswith("peer") else \
             self.njs.worker if name.startswith("njs") else \
             self.kjdev.worker if name.startswith("kjdev") else self.nginx.worker
@@ -832,8 +1155,29 @@ class Bench:
             if s["wrapped"]:
                 s["valid"] = False
                 self.notes.append("%s ran out of fresh JWTs: raise FRESH_JWT_RATE" % name)
+        if script == "once.lua":
+            self.check_once(name, s)
         s["variant"] = name
         return s
+
+    def mint_for(self, name, duration):
+        """A file of name's lines for a sample of duration, each a JWS made now."""
+        items, exp_in = self.mint_items[name]
+        return self.minter.mint(os.path.join(self.workdir, "mint-%s.txt" % name),
+                                MINT_RATE * duration, items, exp_in)
+
+    def check_once(self, name, s):
+        """Every answer of K1's, K3's and K4's samples must be 200: a refused
+        assertion or proof is a bench that measures refusals (a 429: a client's
+        share of the replay cache is full, see KEY_CLIENTS and key_zone_mib).
+        A sample that ran out of lines is discarded: it sent its first ones
+        again, and they were refused as replays."""
+        if s["wrapped"]:
+            s["valid"] = False
+            self.notes.append("%s ran out of minted lines (%d requests): raise MINT_RATE" % (name, s["requests"]))
+        elif s["non200"]:
+            raise RuntimeError("%s: %d of %d answers were not 200, the last: %s" % (
+                name, s["non200"], s["requests"], s.get("last_refusal")))
 
     def measure(self, names):
         """Every round runs every variant once, forward in odd rounds and
@@ -947,8 +1291,12 @@ class Bench:
                 "issue_sha256_scraped", "introspect", "open", "protected", "protected_kept",
                 "protected_scraped", "open_scraped",
                 "issue_small_zone", "issue_big_zone", "protected_small_zone", "protected_big_zone",
-                "issue_jwt", "ceiling_jwt", "openssl_sign", "open_jwt", "protected_jwt"] + (
-                ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify",
+                "issue_jwt", "ceiling_jwt", "openssl_sign"] + (
+                ["openssl_sign_verify", "issue_pkjwt"] if self.minter else []) + [
+                "open_jwt", "protected_jwt"] + (
+                ["njs_jwt"] if self.njs else []) + ["protected_jwt_fresh", "openssl_verify"] + (
+                ["protected_dpop", "open_dpop"] + (["njs_dpop"] if self.njs else [])
+                if self.dpop_tokens else []) + ["protected_bound", "protected_unbound",
                 "protected_rs_fresh", "openssl_verify_rs256", "protected_file", "protected_url",
                 "protected_url_idp_down"] + (["kjdev_jwt"] if self.kjdev else []) + [
                 "issue_fleet", "issue_plain", "protected_fleet", "protected_plain"]
@@ -1001,11 +1349,13 @@ class Bench:
             title = "gate, keys from URL / kjdev auth_jwt_key_request"
             figures.append(self.figure("J8", title, "protected_url", "kjdev_jwt", ra) if self.kjdev else
                            {"id": "J8", "title": title, "value": None})
+            figures += self.key_figures(ra)
             self.figures = [self.judge(f) for f in figures]
             # zone "fill" is meant to fill up; anything else in the error log is news
             errors = [l for l in self.nginx.error_log().splitlines() + (
                 self.njs.error_log().splitlines() if self.njs else []) + (
-                self.kjdev.error_log().splitlines() if self.kjdev else [])
+                self.kjdev.error_log().splitlines() if self.kjdev else []) + (
+                self.front.error_log().splitlines() if self.front else [])
                       if l.strip() and 'zone is full of live tokens, zone "fill"' not in l]
             if errors:
                 self.notes.append("nginx error log (%d lines), last: %s" % (len(errors), errors[-1][:300]))
@@ -1017,6 +1367,25 @@ class Bench:
                               "a smoke run, not figures to quote" % (self.cfg["rounds"], self.cfg["duration"],
                                                                      self.cfg["fill_big"]))
         self.report()
+
+    def key_figures(self, rounds):
+        """K1-K4: keys instead of secrets, sender-constrained tokens (issue 21)."""
+        skipped = lambda fid, title: {"id": fid, "title": title, "value": None}
+        titles = {"K1": "private_key_jwt issuance / ceil+verify+sign",
+                  "K2": "mTLS gate, cert-bound token / unbound",
+                  "K3": "DPoP gate, fresh proof / open + openssl verify",
+                  "K4": "DPoP gate (K3) / njs WebCrypto, auth_request"}
+        figures = [self.figure_vs_limit("K1", titles["K1"], "issue_pkjwt", "ceiling_jwt", "openssl_sign_verify",
+                                        rounds) if self.minter else skipped("K1", titles["K1"]),
+                   self.figure("K2", titles["K2"], "protected_bound", "protected_unbound", rounds)]
+        if self.dpop_tokens:
+            figures.append(self.figure_vs_limit("K3", titles["K3"], "protected_dpop", "open_dpop",
+                                                "openssl_verify", rounds))
+        else:
+            figures.append(skipped("K3", titles["K3"]))
+        figures.append(self.figure("K4", titles["K4"], "protected_dpop", "njs_dpop", rounds)
+                       if self.dpop_tokens and self.njs else skipped("K4", titles["K4"]))
+        return figures
 
     def ask_refetch(self):
         """A token of a kid the IdP never had: the gate fetches the IdP's keys
@@ -1155,6 +1524,8 @@ def main():
     p.add_argument("--no-peer", action="store_true", help="leave out oidc-provider (figure 6)")
     p.add_argument("--no-startup", action="store_true", help="leave out the startup section")
     p.add_argument("--no-state-load", action="store_true", help="leave out the state load section")
+    p.add_argument("--no-dpop", action="store_true",
+                   help="leave out figures K3, K4 (also left out when the module issues no DPoP token)")
     args = p.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:

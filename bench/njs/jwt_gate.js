@@ -50,4 +50,4 @@ async function verify(r) {
     r.return(ok ? 204 : 401);
 }
 
-export default {verify};
+export default {verify, refusal};  // refusal: dpop_gate.js checks the token alike
