@@ -27,7 +27,7 @@ my $python = need_python('jwt, cryptography', 'python3-jwt');
 my $prover = "$FindBin::Bin/interop/dpop_proof.py";
 my $idp = "$FindBin::Bin/interop/idp_jwt.py";
 my $root = "$FindBin::Bin/..";
-my @ALGS = qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA);
+my @ALGS = qw(ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA Ed25519);
 my $REALM = 'dpop-test';
 
 my $t = OAuthTest->new;
@@ -454,7 +454,8 @@ subtest 'real clients: oauth4webapi and openid-client' => sub {
         skip 'node or node_modules (npm ci) is missing', 1 unless node_ready();
         real_client_ok($t, $base, 'oauth4webapi', 'app', "secret:$secret{app}", 'ES256');
         real_client_ok($t, $base, 'oauth4webapi', 'keyed', "private_key_jwt:$keyed_pem:keyed-key", 'PS256');
-        real_client_ok($t, $base, 'openid-client', 'bound', "secret:$secret{bound}", 'ES384');
+        real_client_ok($t, $base, 'openid-client', 'bound', "secret:$secret{bound}", 'EdDSA');
+        real_client_ok($t, $base, 'oauth4webapi', 'bound', "secret:$secret{bound}", 'ES384');
         real_client_ok($t, $base, 'openid-client', 'keyed', "private_key_jwt:$keyed_pem:keyed-key", 'ES256');
     }
 };

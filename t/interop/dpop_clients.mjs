@@ -25,7 +25,7 @@ const require = createRequire(import.meta.url);
 const version = require(`${library}/package.json`).version;
 const nonceMode = mode === 'nonce';
 const SCOPE = 'reports:read';
-const ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
+const ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519'];
 
 function check(cond, what, detail) {
   if (!cond) {
