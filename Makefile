@@ -112,7 +112,7 @@ unit: $(UNIT_BINS)
 integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics \
 		$(BUILD)/.packages-fleet
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
-		prove -r t/
+		prove --timer -r t/
 
 test: unit integration
 

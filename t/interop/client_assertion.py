@@ -37,10 +37,26 @@ def alg_of(key):
     return "EdDSA"
 
 
+def integer(n, size=None):
+    return b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
+
+
+def public_jwk(key):
+    """The public JWK, built by hand: PyJWT 2.6 leaves leading zero bytes
+    out of EC coordinates (RFC 7518 §6.2.1.2 wants the full size)."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        numbers = key.public_key().public_numbers()
+        return {"kty": "EC", "crv": "P-256", "x": integer(numbers.x, 32), "y": integer(numbers.y, 32)}
+    if isinstance(key, rsa.RSAPrivateKey):
+        numbers = key.public_key().public_numbers()
+        return {"kty": "RSA", "n": integer(numbers.n), "e": integer(numbers.e)}
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
+
+
 def jwks(path, kid):
     key = private_key(path)
-    algorithm = jwt.get_algorithm_by_name(alg_of(key))
-    jwk = json.loads(algorithm.to_jwk(key.public_key()))
+    jwk = public_jwk(key)
     jwk.update({"kid": kid, "use": "sig", "alg": alg_of(key)})
     return json.dumps({"keys": [jwk]})
 
@@ -78,9 +94,10 @@ def assertion(path, kid, client, aud, variant):
     return jwt.encode(claims, key, algorithm=alg_of(key), headers={"kid": kid})
 
 
-if sys.argv[1] == "jwks":
-    print(jwks(sys.argv[2], sys.argv[3]))
-else:
-    path, kid, client, aud, variant = sys.argv[2:7]
-    for _ in range(int(sys.argv[7]) if len(sys.argv) > 7 else 1):
-        print(assertion(path, kid, client, aud, variant))
+if __name__ == "__main__":
+    if sys.argv[1] == "jwks":
+        print(jwks(sys.argv[2], sys.argv[3]))
+    else:
+        path, kid, client, aud, variant = sys.argv[2:7]
+        for _ in range(int(sys.argv[7]) if len(sys.argv) > 7 else 1):
+            print(assertion(path, kid, client, aud, variant))

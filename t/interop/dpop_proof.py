@@ -20,10 +20,10 @@ JWK in the header. OPTIONS_JSON may hold:
   variant     good (default), alg-none (unsigned), hs256-oct (HMAC with an
               oct jwk), hs256-public-key (HMAC keyed with the public key
               PEM), private-jwk (the jwk carries the private key)"""
-import base64
 import hashlib
 import hmac
 import json
+import os
 import sys
 import time
 import uuid
@@ -33,37 +33,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client_assertion import alg_of, b64, integer, private_key, public_jwk  # noqa: E402
 
 
-def private_key(path):
-    return serialization.load_pem_private_key(open(path, "rb").read(), None)
-
-
-def alg_of(key):
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return "ES256"
-    if isinstance(key, rsa.RSAPrivateKey):
-        return "RS256"
-    return "EdDSA"
-
-
-def integer(n, size=None):
-    return b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
-
-
-def public_jwk(key):
-    """The public JWK, built by hand: PyJWT 2.6 leaves leading zero bytes
-    out of EC coordinates (RFC 7518 §6.2.1.2 wants the full size)."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        numbers = key.public_key().public_numbers()
-        return {"kty": "EC", "crv": "P-256", "x": integer(numbers.x, 32), "y": integer(numbers.y, 32)}
-    if isinstance(key, rsa.RSAPrivateKey):
-        numbers = key.public_key().public_numbers()
-        return {"kty": "RSA", "n": integer(numbers.n), "e": integer(numbers.e)}
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
 
 
 def private_jwk(key):

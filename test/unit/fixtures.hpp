@@ -14,7 +14,11 @@
 #include "core/tokens/token_store.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+
+#include "core/jose/key.hpp"
 
 namespace fixture {
 
@@ -104,6 +108,22 @@ inline std::string high_s_twin(const std::string &token) {
     BN_free(order);
     BN_free(s);
     return token.substr(0, dot + 1) + oauth::encode_base64url(raw);
+}
+
+// A new EC key of `curve` and `kid` (empty: its thumbprint): it signs, and
+// its public half verifies.
+inline oauth::jose::Key generated_key(const std::string &kid, const char *curve = "P-256") {
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_EC_gen(curve), EVP_PKEY_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    char *pem = nullptr;
+    long length = BIO_get_mem_data(bio.get(), &pem);
+    oauth::jose::Key key;
+    std::string error;
+    if (!oauth::jose::load_private_key(std::string(pem, length), kid, key, error)) {
+        abort();
+    }
+    return key;
 }
 
 }  // namespace fixture

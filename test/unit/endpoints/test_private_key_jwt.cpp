@@ -26,26 +26,13 @@ using oauth::jose::AssertionCheck;
 constexpr uint32_t kNow = 1700000000;
 constexpr const char *kIssuer = "https://as.example";
 
-// A new P-256 key of kid `kid`: it signs, and its public half verifies.
-oauth::jose::Key new_key(const std::string &kid) {
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_EC_gen("P-256"), EVP_PKEY_free);
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-    PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    char *pem = nullptr;
-    long length = BIO_get_mem_data(bio.get(), &pem);
-    oauth::jose::Key key;
-    std::string error;
-    assert_true(oauth::jose::load_private_key(std::string(pem, length), kid, key, error));
-    return key;
-}
-
 const oauth::jose::Key &client_key() {
-    static oauth::jose::Key key = new_key("app-key");
+    static oauth::jose::Key key = fixture::generated_key("app-key");
     return key;
 }
 
 const oauth::jose::Key &other_key() {
-    static oauth::jose::Key key = new_key("other-key");
+    static oauth::jose::Key key = fixture::generated_key("other-key");
     return key;
 }
 
@@ -136,7 +123,7 @@ void exp_is_required(void **) {
 void only_the_clients_key_and_alg_verify(void **) {
     Checker c;
     assert_int_equal(int(c.check(signed_by(other_key(), claims()))), int(AssertionCheck::key));
-    oauth::jose::Key impostor = new_key("app-key");  // the client's kid, another key
+    oauth::jose::Key impostor = fixture::generated_key("app-key");  // the client's kid, another key
     assert_int_equal(int(c.check(signed_by(impostor, claims()))), int(AssertionCheck::signature));
     std::string none = oauth::encode_base64url(R"({"alg":"none","kid":"app-key"})") + "." +
                        oauth::encode_base64url(claims()) + ".";

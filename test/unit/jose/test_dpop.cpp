@@ -15,6 +15,7 @@
 #include "core/jose/jws.hpp"
 #include "core/jose/key.hpp"
 #include "core/tokens/replay_cache.hpp"
+#include "fixtures.hpp"
 
 namespace {
 
@@ -24,25 +25,13 @@ constexpr uint32_t kNow = 1700000000;
 constexpr const char *kUrl = "https://api.example/orders";
 constexpr const char *kToken = "the-access-token";
 
-oauth::jose::Key new_key(const char *curve = "P-256") {
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_EC_gen(curve), EVP_PKEY_free);
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-    PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    char *pem = nullptr;
-    long length = BIO_get_mem_data(bio.get(), &pem);
-    oauth::jose::Key key;
-    std::string error;
-    assert_true(oauth::jose::load_private_key(std::string(pem, length), "", key, error));
-    return key;
-}
-
 const oauth::jose::Key &client_key() {
-    static oauth::jose::Key key = new_key();
+    static oauth::jose::Key key = fixture::generated_key("");
     return key;
 }
 
 const oauth::jose::Key &attacker_key() {
-    static oauth::jose::Key key = new_key();
+    static oauth::jose::Key key = fixture::generated_key("");
     return key;
 }
 
