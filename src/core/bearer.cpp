@@ -80,9 +80,6 @@ bool presented_with_its_certificate(const BearerRequest &request, const TokenGra
             *request.certificate_thumbprint == grant.certificate.thumbprint);
 }
 
-// RFC 9449 §7.1: a DPoP-bound token is its key's holder's only, and goes
-// with the DPoP scheme; an unbound one with Bearer.
-//
 // The proof of a DPoP-bound token sent with the DPoP scheme.
 jose::DpopCheck check_possession(const BearerRequest &request, std::string_view token,
                                  const TokenGrant &grant, const jose::DpopPolicy &policy,
@@ -94,6 +91,8 @@ jose::DpopCheck check_possession(const BearerRequest &request, std::string_view 
                                   policy, now, jkt, retry_after);
 }
 
+// RFC 9449 §7.1: a DPoP-bound token is its key's holder's only, and goes
+// with the DPoP scheme; an unbound one with Bearer.
 std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &request,
                                                      TokenScheme scheme, std::string_view token,
                                                      const TokenGrant &grant,
