@@ -1,7 +1,8 @@
 # DPoP (RFC 9449; SPEC "Keys instead of shared secrets; sender-constrained
 # tokens"), against a real nginx with two workers: the token endpoint
-# (format=jwt) checks the proof and binds the JWT to its key (cnf.jkt), the
-# gate takes `Authorization: DPoP` with a proof of that key. Proofs are
+# checks the proof and binds the token to its key (a JWT's cnf.jkt, an opaque
+# token's thumbprint kept in the zone), the gate takes `Authorization: DPoP`
+# with a proof of that key. Proofs are
 # signed by t/interop/dpop_proof.py (PyJWT), right and each way wrong; real
 # clients, oauth4webapi and openid-client, go through it with their own DPoP
 # handles (t/interop/dpop_clients.mjs), with server nonces too. Every attack
@@ -48,7 +49,7 @@ my $keyed_pem = $t->genpkey('keyed.pem', 'ES256');
 my $keyed_jwks = $t->output_of($python, "$FindBin::Bin/interop/client_assertion.py", 'jwks',
     $keyed_pem, 'keyed-key');
 
-my %secret = map { $_ => random_secret() } qw(app bound flood victim);
+my %secret = map { $_ => random_secret() } qw(app bound flood victim inspector);
 sub secret_client {
     my ($id, %fields) = @_;
     return {client_id => $id, client_secret_hash => sha256_hash($secret{$id}), scope => 'reports:read',
@@ -60,9 +61,11 @@ $t->write_clients({clients => [
     {client_id => 'keyed', token_endpoint_auth_method => 'private_key_jwt',
      jwks => decode_json($keyed_jwks), scope => 'reports:read'},
 ]});
-# the second server's registry: an opaque endpoint may have no bound client
+# the second server's registry, of its opaque endpoint and the flood's
 $t->write_file('clients2.json', JSON::PP->new->canonical->encode({clients => [
-    secret_client('app'), secret_client('flood'), secret_client('victim')]}));
+    secret_client('app'), secret_client('flood'), secret_client('victim'),
+    secret_client('bound', dpop_bound_access_tokens => JSON::PP::true),
+    secret_client('inspector', introspection => JSON::PP::true)]}));
 mkdir "$p/html";
 $t->write_file('html/reports', "ok\n");
 
@@ -99,6 +102,7 @@ server {
     listen 127.0.0.1:$port2;
     oauth_clients clients2.json;
     location = /opaque-token { oauth_token_endpoint zone=tokens; }
+    location = /introspect { oauth_introspection_endpoint zone=tokens; }
     location = /small/token { oauth_token_endpoint zone=small format=jwt; }
     location /small/api/ {
         oauth_require_scope zone=small reports:read;
@@ -361,12 +365,50 @@ subtest 'the scheme must match the binding: invalid_token' => sub {
     my $unbound = bearer_jwt_ok(token_request('app'), 'an unbound JWT');
     gate_refused_ok(with_proof('/api/reports', $unbound, 'alice'), 'invalid_token',
         'an unbound JWT sent as DPoP');
-    my $r = at_port2(sub { $t->token_request(basic => ['app', $secret{app}],
-        path => '/opaque-token', headers => {DPoP => proof('alice', 'POST', "$base2/opaque-token")}) });
-    my $opaque = token_ok($r, scope => 'reports:read', name => 'an opaque endpoint ignores the proof');
+    my $r = at_port2(sub { $t->token_request(basic => ['app', $secret{app}], path => '/opaque-token') });
+    my $opaque = token_ok($r, scope => 'reports:read', name => 'an opaque token without a proof');
     gate_refused_ok(with_proof('/api/reports', $opaque, 'alice'), 'invalid_token',
-        'an opaque token sent as DPoP');
-    is $t->bearer_get('/api/reports', $opaque)->{status}, 200, 'the opaque token as Bearer still works';
+        'an unbound opaque token sent as DPoP');
+    is $t->bearer_get('/api/reports', $opaque)->{status}, 200, 'the opaque token as Bearer works';
+};
+
+# An opaque token from the second server's endpoint, with these proofs.
+sub opaque_request {
+    my ($client, @proofs) = @_;
+    my %o = (basic => [$client, $secret{$client}], path => '/opaque-token');
+    $o{headers} = {DPoP => $proofs[0]} if @proofs;
+    return at_port2(sub { $t->token_request(%o) });
+}
+
+subtest 'an opaque DPoP-bound token: the zone keeps its key thumbprint' => sub {
+    my $r = opaque_request('app', proof('alice', 'POST', "$base2/opaque-token"));
+    is $r->{status}, 200, 'issued' or diag show($r);
+    is $r->{json}{token_type}, 'DPoP', 'token_type DPoP';
+    my $opaque = $r->{json}{access_token};
+    unlike $opaque, qr/\./, 'an opaque token';
+    my $first = proof('alice', 'GET', "$base/api/reports", token => $opaque);
+    passed_ok(gate_get('/api/reports', $opaque, [$first]), 'with a proof of its key');
+    gate_refused_ok(gate_get('/api/reports', $opaque, [$first]), 'invalid_dpop_proof',
+        'the same proof again', qr/jti|replay|used/i);
+    gate_refused_ok(gate_get('/api/reports', $opaque, [], scheme => 'Bearer'), 'invalid_token',
+        'sent as Bearer');
+    gate_refused_ok(gate_get('/api/reports', $opaque, []), 'invalid_dpop_proof', 'no proof');
+    gate_refused_ok(with_proof('/api/reports', $opaque, 'attacker'), 'invalid_dpop_proof',
+        "with the attacker's key");
+    $r = at_port2(sub { $t->token_request(basic => ['inspector', $secret{inspector}],
+        path => '/introspect', form => [token => $opaque]) });
+    my $answer = $r->{json} // {};
+    ok $answer->{active}, 'introspection: active' or diag show($r);
+    is $answer->{token_type}, 'DPoP', 'introspection: token_type DPoP';
+    is $answer->{cnf}{jkt}, $jkt{alice}, "introspection: cnf.jkt is the proof key's thumbprint";
+
+    proof_refused_ok(opaque_request('app', proof('alice', 'POST', "$base2/elsewhere")),
+        'a proof for another URL');
+    proof_refused_ok(opaque_request('bound'), 'a dpop_bound client without a proof');
+    $r = opaque_request('bound', proof('rsa', 'POST', "$base2/opaque-token"));
+    is $r->{status}, 200, 'the dpop_bound client with a proof' or diag show($r);
+    is $r->{json}{token_type}, 'DPoP', 'gets a DPoP token';
+    passed_ok(with_proof('/api/reports', $r->{json}{access_token}, 'rsa'), 'which opens the gate');
 };
 
 subtest "a trusted issuer's cnf.jkt token needs the proof too" => sub {
@@ -587,19 +629,6 @@ $n->log_clean_ok;
 $n->stop;
 
 # ---- configuration -----------------------------------------------------------------
-
-subtest 'nginx -t: a dpop_bound client at an opaque endpoint' => sub {
-    my $c = OAuthTest->new;
-    $c->write_clients({clients => [secret_client('bound', dpop_bound_access_tokens => JSON::PP::true)]});
-    my ($rc, $out) = $c->test_config(http => <<'CONF');
-oauth_token_zone z:1m;
-oauth_clients clients.json;
-server { listen 127.0.0.1:%%PORT%%; location = /token { oauth_token_endpoint; } }
-CONF
-    isnt $rc, 0, 'nginx -t fails';
-    like $out, qr/"bound"/, 'naming the client' or diag $out;
-    like $out, qr/dpop/i, 'and DPoP' or diag $out;
-};
 
 subtest 'oauth-client-entry --dpop-bound' => sub {
     my $cmd = $ENV{OAUTH_CLIENT_ENTRY};

@@ -264,7 +264,6 @@ char *setEndpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
     ngx_str_t &path = scf->paths[size_t(endpoint->kind)];
     if (path.len == 0 && clcf->regex == nullptr && !clcf->named) {
         path = clcf->name;
-        scf->jwt_tokens |= endpoint->kind == Endpoint::token && endpoint->jwt;
     }
     return NGX_CONF_OK;
 }
@@ -617,15 +616,6 @@ char *mergeEndpoint(ngx_conf_t *cf, LocationConf *conf) {
     if (endpoint->jwt && checkJwtIssuance(cf, endpoint) != NGX_CONF_OK) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-    if (endpoint->kind == Endpoint::token) {
-        std::optional<std::string> problem =
-            oauth::check_token_binding(*conf->clients, endpoint->jwt);
-        if (problem) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %V:%ui", problem->c_str(),
-                          &endpoint->place.file, endpoint->place.line);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-    }
     // A client assertion's aud names the issuer (or a URL built from it):
     // without one, a private_key_jwt client could never authenticate.
     auto *scf =
@@ -655,7 +645,7 @@ char *renderMetadata(ngx_conf_t *cf, LocationConf *conf) {
     try {
         oauth::MetadataConfig metadata{view(scf->issuer),    view(scf->paths[0]),
                                        view(scf->paths[1]),  view(scf->paths[2]),
-                                       view(scf->jwks_path), scf->jwt_tokens};
+                                       view(scf->jwks_path), scf->paths[0].len != 0};
         const oauth::Registry *registry =
             conf->clients == NGX_CONF_UNSET_PTR ? nullptr : conf->clients;
         conf->metadata_document = ngxString(cf->pool, oauth::render_metadata(metadata, registry));

@@ -113,7 +113,6 @@ struct ServerConf {
     ngx_str_t issuer;
     ngx_flag_t dpop_nonce;      // oauth_dpop_nonce: proofs must carry a server nonce (RFC 9449 §8)
     ngx_str_t paths[3];         // by Endpoint
-    bool jwt_tokens;            // the token endpoint of paths[] signs JWTs
     ngx_str_t jwks_path;        // the first location with oauth_jwks
     SigningKeys *signing_keys;  // nullptr: none
     // The first location with oauth_resource_metadata, named by 401 challenges.

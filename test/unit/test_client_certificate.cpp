@@ -310,18 +310,31 @@ void bound_client_gets_a_jwt_with_cnf(void **) {
     assert_false(plain_claims.certificate.bound);
 }
 
-void bound_tokens_need_a_jwt_endpoint(void **) {
+// RFC 8705 §3: an opaque token's thumbprint is kept beside it in the store,
+// where the gate and introspection read it.
+void bound_client_gets_an_opaque_token_bound_in_the_store(void **) {
     Endpoint endpoint;
-    oauth::HttpResponse refused = endpoint.post("grant_type=client_credentials&client_id=bound",
-                                                {client_cert(), true}, false);
-    assert_int_equal(refused.status, 500);
-    assert_true(refused.log_message.find("format=jwt") != std::string::npos);
-    assert_int_equal(endpoint.memory.open().live_tokens(), 0);
-    // nginx -t says so first.
-    std::optional<std::string> problem =
-        oauth::check_token_binding(*endpoint.registry, false);
-    assert_true(problem && problem->find("client \"bound\"") != std::string::npos);
-    assert_false(oauth::check_token_binding(*endpoint.registry, true).has_value());
+    oauth::HttpResponse issued = endpoint.post("grant_type=client_credentials&client_id=bound",
+                                               {client_cert(), true}, false);
+    assert_int_equal(issued.status, 200);
+    assert_text(field(issued, "token_type"), "Bearer");
+    oauth::TokenGrant grant;
+    oauth::TokenStore store = endpoint.memory.open();
+    assert_true(store.find(oauth::digest_token(field(issued, "access_token")), kNow, grant));
+    oauth::Digest thumbprint;
+    assert_true(oauth::certificate_thumbprint(client_cert(), thumbprint));
+    assert_true(grant.certificate.bound);
+    assert_true(grant.certificate.thumbprint == thumbprint);
+    assert_false(grant.dpop.bound);
+
+    // Without a certificate, none is issued.
+    assert_int_equal(
+        endpoint.post("grant_type=client_credentials&client_id=bound", {}, false).status, 401);
+    // An unbound client's opaque token is a bearer token.
+    oauth::HttpResponse plain =
+        endpoint.post("grant_type=client_credentials&client_id=m", {client_cert(), true}, false);
+    assert_true(store.find(oauth::digest_token(field(plain, "access_token")), kNow, grant));
+    assert_false(grant.certificate.bound);
 }
 
 // Each method is counted apart, authenticated or not, over every endpoint.
@@ -441,7 +454,7 @@ int main() {
         cmocka_unit_test(registry_refuses_what_cannot_authenticate),
         cmocka_unit_test(token_endpoint_authenticates_by_certificate),
         cmocka_unit_test(bound_client_gets_a_jwt_with_cnf),
-        cmocka_unit_test(bound_tokens_need_a_jwt_endpoint),
+        cmocka_unit_test(bound_client_gets_an_opaque_token_bound_in_the_store),
         cmocka_unit_test(authentications_are_counted_by_method),
         cmocka_unit_test(gate_refuses_a_bound_token_without_its_certificate),
         cmocka_unit_test(introspection_answers_cnf),

@@ -17,8 +17,9 @@ struct MetadataConfig {
     std::string_view introspection_path;
     std::string_view revocation_path;
     std::string_view jwks_path = {};  // the JWK Set (RFC 8414 §2 jwks_uri)
-    // The token endpoint signs JWTs, which carry cnf x5t#S256 (RFC 8705 §3.3)
-    // or cnf jkt for a DPoP proof (RFC 9449 §5.1).
+    // The server has a token endpoint, which binds tokens to a certificate
+    // (cnf x5t#S256, RFC 8705 §3.3) or to a DPoP proof's key (cnf jkt, RFC
+    // 9449 §5.1), JWTs and opaque tokens alike.
     bool certificate_bound_tokens = false;
 };
 

@@ -67,14 +67,8 @@ HttpResponse no_token(const char *why) {
 
 // RFC 9068 §2.2, aud as RFC 8707 §2 chose it. The zone keeps nothing: the
 // token carries its own proof.
-// What a token is bound to (RFC 8705 §3, RFC 9449 §6); unbound: a bearer token.
-struct Bindings {
-    CertificateBinding certificate;
-    KeyBinding dpop;
-};
-
 HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audience &audience,
-                       const Bindings &bindings, uint32_t ttl, const TokenEndpointConfig &config,
+                       const TokenBindings &bindings, uint32_t ttl, const TokenEndpointConfig &config,
                        uint32_t now) {
     std::string uris = render_scope(audience.list, audience.mask);
     std::vector<std::string_view> aud;
@@ -93,7 +87,7 @@ HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audie
 }
 
 HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &audience,
-                         const Bindings &bindings, TokenStore &store,
+                         const TokenBindings &bindings, TokenStore &store,
                          const TokenEndpointConfig &config, uint32_t now) {
     uint32_t ttl = client.token_ttl != 0 ? client.token_ttl : config.ttl;
     if (config.jwt_key != nullptr) {
@@ -107,40 +101,23 @@ HttpResponse issue_token(const Client &client, uint64_t scope, const Audience &a
     uint32_t cap = client.max_tokens != 0 ? client.max_tokens : TokenStore::kDefaultClientCap;
     uint32_t retry_after = 0;
     InsertResult stored = store.insert(digest_token(token), client.id, client.scope, scope, now,
-                                       now + ttl, now, retry_after, cap, audience);
+                                       now + ttl, now, retry_after, cap, audience, bindings);
     if (stored != InsertResult::ok) {
         return refusal_to_store(client, stored, retry_after);
     }
     HttpResponse response;
-    response.body = render_token_response(token, ttl, render_scope(client.scope, scope));
+    response.body = render_token_response(token, ttl, render_scope(client.scope, scope),
+                                          bindings.dpop.bound ? "DPoP" : "Bearer");
     response.outcome.result = "issued";
     return response;
 }
 
-std::optional<std::string> binding_problem(const Client &client, bool jwt) {
-    if (jwt || (!client.certificate_bound_tokens && !client.dpop_bound_tokens)) {
-        return std::nullopt;
-    }
-    return "client \"" + client.id + "\" asks for " +
-           (client.certificate_bound_tokens
-                ? "certificate-bound tokens (tls_client_certificate_bound_access_tokens)"
-                : "DPoP-bound tokens (dpop_bound_access_tokens)") +
-           ", which only JWTs carry: give this oauth_token_endpoint format=jwt";
-}
-
 // RFC 8705 §3: a client registered for bound tokens gets them only over a
-// connection with a certificate, and only as JWTs: the store keeps no
-// thumbprint, and a token the gate cannot hold to its certificate is not
-// issued at all.
+// connection with a certificate. A JWT carries the thumbprint in cnf; the
+// store keeps an opaque token's beside it.
 std::optional<HttpResponse> bind_to_certificate(const Client &client,
                                                 const PresentedCertificate &certificate,
-                                                const TokenEndpointConfig &config,
                                                 CertificateBinding &binding) {
-    if (std::optional<std::string> problem = binding_problem(client, config.jwt_key != nullptr)) {
-        HttpResponse response = no_token("");
-        response.log_message = std::move(*problem);  // nginx -t refuses it first
-        return response;
-    }
     if (!client.certificate_bound_tokens) {
         return std::nullopt;
     }
@@ -156,14 +133,14 @@ std::optional<HttpResponse> bind_to_certificate(const Client &client,
     return std::nullopt;
 }
 
-// RFC 9449 §5: a JWT is bound to the key of the DPoP proof that came with
+// RFC 9449 §5: a token is bound to the key of the DPoP proof that came with
 // the request, which must then pass every check; a client registered for
-// DPoP must send one. Opaque tokens are Bearer tokens, the proof unread: the
-// store keeps no thumbprint (RFC 9449 §5 lets a server issue Bearer tokens).
+// DPoP must send one. A JWT carries the key's thumbprint in cnf; the store
+// keeps an opaque token's beside it.
 std::optional<HttpResponse> bind_to_proof(const Client &client, const FormRequest &request,
                                           const TokenEndpointConfig &config, uint32_t now,
                                           KeyBinding &binding) {
-    if (config.jwt_key == nullptr || (request.dpop_headers == 0 && !client.dpop_bound_tokens)) {
+    if (request.dpop_headers == 0 && !client.dpop_bound_tokens) {
         return std::nullopt;
     }
     uint32_t retry_after = 0;
@@ -217,9 +194,9 @@ HttpResponse answer(const FormRequest &request, ClientRequest &client_request,
         return error_response(400, "invalid_target",
                               "a requested resource is malformed or not one of this client's");
     }
-    Bindings bindings;
+    TokenBindings bindings;
     std::optional<HttpResponse> refused =
-        bind_to_certificate(*client, request.certificate, config, bindings.certificate);
+        bind_to_certificate(*client, request.certificate, bindings.certificate);
     if (refused || (refused = bind_to_proof(*client, request, config, now, bindings.dpop))) {
         return std::move(*refused);
     }
@@ -232,15 +209,6 @@ HttpResponse answer(const FormRequest &request, ClientRequest &client_request,
 
 }  // namespace
 
-std::optional<std::string> check_token_binding(const Registry &registry, bool jwt) {
-    for (const Client &client : registry.clients()) {
-        if (std::optional<std::string> problem = binding_problem(client, jwt)) {
-            return problem;
-        }
-    }
-    return std::nullopt;
-}
-
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
                                   TokenStore &store, const TokenEndpointConfig &config,
                                   uint32_t now) noexcept {
@@ -248,7 +216,7 @@ HttpResponse handle_token_request(const FormRequest &request, const Registry &re
         ClientRequest client_request(request, config.auth, now, "resource");
         HttpResponse response = answer(request, client_request, registry, store, config, now);
         client_request.note_outcome(response.outcome);
-        if (config.jwt_key != nullptr && config.dpop.nonces != nullptr) {
+        if (config.dpop.nonces != nullptr) {
             response.dpop_nonce = config.dpop.nonces->current(now);  // RFC 9449 §8.2
         }
         return response;

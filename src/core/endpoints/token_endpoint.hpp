@@ -27,12 +27,6 @@ struct TokenEndpointConfig {
     jose::DpopPolicy dpop = {};
 };
 
-// RFC 8705 §3, RFC 9449 §6: a bound token names its certificate or key,
-// which only a JWT can (the store keeps no thumbprint). nullopt when every
-// client of `registry` can be served by a token endpoint of this format,
-// else why not.
-std::optional<std::string> check_token_binding(const Registry &registry, bool jwt);
-
 HttpResponse handle_token_request(const FormRequest &request, const Registry &registry,
                                   TokenStore &store, const TokenEndpointConfig &config,
                                   uint32_t now) noexcept;

@@ -26,8 +26,17 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free &&
 constexpr uint32_t kNone = UINT32_MAX;  // no slot
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-// What an entry holds, in w[7]'s top byte.
-enum Kind : uint8_t { kToken = 1, kClientHead = 2, kClientText = 3 };
+// What an entry holds, in w[7]'s top byte. A bound token (RFC 8705 §3,
+// RFC 9449 §6) is a token of its own kind beside one entry per binding, so
+// that a token whose binding is lost is never taken for a bearer token.
+enum Kind : uint8_t {
+    kToken = 1,
+    kClientHead = 2,
+    kClientText = 3,
+    kBoundToken = 4,
+    kCertificateBinding = 5,
+    kKeyBinding = 6
+};
 
 // Eight words: w[0..3] the key (w[0] picks the home slot), w[4] the state,
 // whose low half is 0 when the slot is empty; the rest is the kind's.
@@ -58,7 +67,7 @@ inline bool is_empty(const Entry &entry) {
 
 // A kind this table's writers write: anything else is not theirs.
 inline bool is_known_kind(Kind kind) {
-    return kind == kToken || kind == kClientHead || kind == kClientText;
+    return kind >= kToken && kind <= kKeyBinding;
 }
 
 // Inline: locate() compares each entry of a probe chain.
@@ -105,13 +114,20 @@ class Table {
 
     // The slot holding `key`, or kNone.
     uint32_t locate(const Key &key) const {
-        uint32_t i = home(key.words[0]);
+        return locate_if(key.words[0], [&](const Entry &entry) { return holds(entry, key); });
+    }
+
+    // The first slot of the probe chain from `hash`'s home whose entry
+    // `matches`, or kNone: for entries found by less than their whole key.
+    template <typename Match>
+    uint32_t locate_if(uint64_t hash, Match matches) const {
+        uint32_t i = home(hash);
         for (uint32_t steps = 0; steps < slot_count_; ++steps, i = next(i)) {
             const Entry &entry = slot(i);
             if (is_empty(entry)) {
                 return kNone;
             }
-            if (holds(entry, key)) {
+            if (matches(entry)) {
                 return i;
             }
         }

@@ -28,10 +28,15 @@ constexpr size_t kBodySizeAt = 16;
 constexpr size_t kStampAt = 24;     // zone instance, writer pid, write id, time: u64 each
 constexpr size_t kCountsAt = 56;    // grants, tokens, revocations, zone name length: u32 each
 constexpr size_t kPositionAt = 72;  // fleet stream position: ms, seq (u64 each)
-constexpr size_t kReservedAt = 88;
+constexpr size_t kBindingCountAt = 88;
+constexpr size_t kReservedAt = 92;
 constexpr size_t kChecksumAt = 96;
 constexpr size_t kTokenRecordSize = 32 + 3 * 4;
 constexpr size_t kRevocationRecordSize = 32 + 4;
+constexpr size_t kBindingRecordSize = 4 + 1 + 32;
+
+// What a binding record's thumbprint is of.
+enum BindingKind : uint8_t { kCertificate = 1, kDpopKey = 2 };
 constexpr size_t kMaxZoneName = 255;
 
 void put_u16(std::string &out, uint16_t v) {
@@ -81,6 +86,17 @@ Digest get_digest(std::string_view in, size_t at) {
     Digest digest;
     std::memcpy(digest.data(), in.data() + at, digest.size());
     return digest;
+}
+
+void put_binding(std::string &out, uint32_t token, BindingKind kind, const Digest &thumbprint) {
+    put_u32(out, token);
+    out.push_back(char(kind));
+    put_digest(out, thumbprint);
+}
+
+// Where the header's bytes that must be zero begin: what a version left unused.
+size_t unused_header_bytes(uint32_t version) {
+    return version < 3 ? kPositionAt : version < 4 ? kBindingCountAt : kReservedAt;
 }
 
 // What the checksum covers: the header up to the checksum, then the body.
@@ -152,6 +168,14 @@ void StateFileWriter::add_token(const Digest &digest, const TokenGrant &grant) {
     put_u32(tokens_, last_grant_);
     put_u32(tokens_, grant.issued_at);
     put_u32(tokens_, grant.expires_at);
+    if (grant.certificate.bound) {
+        put_binding(bindings_, token_count_, kCertificate, grant.certificate.thumbprint);
+        ++binding_count_;
+    }
+    if (grant.dpop.bound) {
+        put_binding(bindings_, token_count_, kDpopKey, grant.dpop.thumbprint);
+        ++binding_count_;
+    }
     ++token_count_;
 }
 
@@ -181,7 +205,8 @@ void StateFileWriter::add_revocation(const Digest &digest, uint32_t expires_at) 
 }
 
 void StateFileWriter::finish() {
-    size_t body = zone_name_.size() + grants_.size() + tokens_.size() + revocations_.size();
+    size_t body = zone_name_.size() + grants_.size() + tokens_.size() + revocations_.size() +
+                  bindings_.size();
     image_.reserve(kStateHeaderSize + body);
     image_.assign(kStateHeaderSize, '\0');
     std::memcpy(&image_[0], kMagic, sizeof kMagic);
@@ -198,10 +223,12 @@ void StateFileWriter::finish() {
     set_u32(image_, kCountsAt + 12, uint32_t(zone_name_.size()));
     set_u64(image_, kPositionAt, position_.ms);
     set_u64(image_, kPositionAt + 8, position_.seq);
-    image_.append(zone_name_).append(grants_).append(tokens_).append(revocations_);
+    set_u32(image_, kBindingCountAt, binding_count_);
+    image_.append(zone_name_).append(grants_).append(tokens_).append(revocations_).append(bindings_);
     std::string().swap(grants_);
     std::string().swap(tokens_);
     std::string().swap(revocations_);
+    std::string().swap(bindings_);
     grant_index_.clear();
 }
 
@@ -285,7 +312,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
 
         // From here on a failure means a writer that is not this module.
         reason = "damaged: inconsistent content";
-        for (size_t i = version < 3 ? kPositionAt : kReservedAt; i < kChecksumAt; ++i) {
+        for (size_t i = unused_header_bytes(version); i < kChecksumAt; ++i) {
             if (bytes[i] != 0) {
                 return std::nullopt;
             }
@@ -294,6 +321,7 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
         uint64_t token_count = get_u32(bytes, kCountsAt + 4);
         uint64_t revocation_count = get_u32(bytes, kCountsAt + 8);
         uint64_t name_length = get_u32(bytes, kCountsAt + 12);
+        uint64_t binding_count = version < 4 ? 0 : get_u32(bytes, kBindingCountAt);
         std::string_view body = body_of(bytes);
         if (name_length > kMaxZoneName || name_length > body.size()) {
             return std::nullopt;
@@ -339,8 +367,9 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
             file.grants_.push_back(grant);
             at += client_length + scope_length + audience_length;
         }
-        if (body.size() - at !=
-            token_count * kTokenRecordSize + revocation_count * kRevocationRecordSize) {
+        if (body.size() - at != token_count * kTokenRecordSize +
+                                    revocation_count * kRevocationRecordSize +
+                                    binding_count * kBindingRecordSize) {
             return std::nullopt;
         }
         file.tokens_offset_ = kStateHeaderSize + at;
@@ -362,6 +391,22 @@ std::optional<StateFile> StateFile::parse(std::string_view bytes, std::string_vi
                 return std::nullopt;
             }
         }
+        at += revocation_count * kRevocationRecordSize;
+        file.bindings_offset_ = kStateHeaderSize + at;
+        file.binding_count_ = binding_count;
+        // In token order, each kind once per token: what token() looks up.
+        uint64_t previous = 0;
+        for (size_t b = 0; b < binding_count; ++b) {
+            size_t record = at + b * kBindingRecordSize;
+            uint32_t token = get_u32(body, record);
+            uint8_t kind = uint8_t(body[record + 4]);
+            uint64_t order = uint64_t{token} << 8 | kind;
+            if (token >= token_count || (kind != kCertificate && kind != kDpopKey) ||
+                (b > 0 && order <= previous)) {
+                return std::nullopt;
+            }
+            previous = order;
+        }
         reason.clear();
         return file;
     } catch (const std::bad_alloc &) {
@@ -378,7 +423,37 @@ StateToken StateFile::token(size_t i) const noexcept {
                       grant.scopes,
                       grant.audiences,
                       get_u32(bytes_, record + 36),
-                      get_u32(bytes_, record + 40)};
+                      get_u32(bytes_, record + 40),
+                      bindings_of(i)};
+}
+
+// The binding records are in token order: the first of token i is found by
+// bisection, and its second, if any, follows it.
+TokenBindings StateFile::bindings_of(size_t token) const noexcept {
+    TokenBindings bindings;
+    size_t low = 0;
+    size_t high = binding_count_;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (get_u32(bytes_, bindings_offset_ + middle * kBindingRecordSize) < token) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    for (; low < binding_count_; ++low) {
+        size_t record = bindings_offset_ + low * kBindingRecordSize;
+        if (get_u32(bytes_, record) != token) {
+            break;
+        }
+        bool is_certificate = uint8_t(bytes_[record + 4]) == kCertificate;
+        bool &bound = is_certificate ? bindings.certificate.bound : bindings.dpop.bound;
+        Digest &thumbprint =
+            is_certificate ? bindings.certificate.thumbprint : bindings.dpop.thumbprint;
+        bound = true;
+        thumbprint = get_digest(bytes_, record + 5);
+    }
+    return bindings;
 }
 
 Digest StateFile::token_digest(size_t i) const noexcept {
@@ -498,7 +573,8 @@ size_t apply_state_records(const StateFile &file, TokenStore &store, RevocationL
         } else if (into_live && store.find(token.digest, now, grant)) {
             ++counts.present;
         } else if (tables.restore_token(token.digest, token.client_id, token.scopes,
-                                        token.audiences, token.issued_at, token.expires_at, now)) {
+                                        token.audiences, token.issued_at, token.expires_at, now,
+                                        token.bindings)) {
             ++counts.tokens;
         } else {
             ++counts.refused;

@@ -1,18 +1,21 @@
 // The state file: a zone's live tokens and revocations on disk, so that they
 // survive a restart. Digests and grants only, never a token or a secret.
 //
-// Layout (little-endian), version 3:
+// Layout (little-endian), version 4:
 //   header, 128 bytes: magic "OAUTHSTF", version, header size, body size,
 //     the stamp (zone instance, writer pid, write id, time written), the
 //     counts of grants, tokens and revocations, the zone name's length, the
-//     fleet stream position (ms, seq: u64 each; 0-0 when none), and at byte
-//     96 the SHA-256 of header bytes 0..95 followed by the body;
+//     fleet stream position (ms, seq: u64 each; 0-0 when none), the count of
+//     bindings (u32), and at byte 96 the SHA-256 of header bytes 0..95
+//     followed by the body;
 //   body: the zone name; grants (u16 client id length, u16 scope length,
 //     u16 audience length, client id, granted scopes, audience URIs; version
 //     1, still read, had no audience); tokens (digest, u32 grant index, u32 iat,
-//     u32 exp: 44 bytes); revocations (digest, u32 exp: 36 bytes).
+//     u32 exp: 44 bytes); revocations (digest, u32 exp: 36 bytes); bindings
+//     of bound tokens (u32 token index, u8 1 for a certificate's x5t#S256 or
+//     2 for a DPoP key's jkt, the thumbprint: 37 bytes), in token order.
 // Versions 1 and 2, still read, had no stream position (zero bytes there:
-// 0-0); a later version is refused.
+// 0-0), version 3 no bindings (zero bytes there); a later version is refused.
 //
 // Two files of this format keep a zone: FILE, a snapshot of the whole zone,
 // and FILE.journal, images of the same format one after another, each what
@@ -40,7 +43,7 @@
 namespace oauth {
 
 constexpr size_t kStateHeaderSize = 128;
-constexpr uint32_t kStateFileVersion = 3;
+constexpr uint32_t kStateFileVersion = 4;
 
 // Who wrote a file, and when: what tells a writer that the file on disk is
 // not its own last one.
@@ -58,6 +61,7 @@ struct StateToken {
     std::string_view audiences;  // space-joined URIs
     uint32_t issued_at;
     uint32_t expires_at;
+    TokenBindings bindings;
 };
 
 struct StateRevocation {
@@ -98,6 +102,7 @@ class StateFileWriter {
     std::string grants_;
     std::string tokens_;
     std::string revocations_;
+    std::string bindings_;
     std::unordered_map<std::string, uint32_t> grant_index_;
     uint32_t grant_count_ = 0;
     std::string last_client_;  // the grant of the last token added, and its index
@@ -105,6 +110,7 @@ class StateFileWriter {
     uint32_t last_grant_ = 0;
     uint32_t token_count_ = 0;
     uint32_t revocation_count_ = 0;
+    uint32_t binding_count_ = 0;
     std::string image_;
     size_t hashed_ = 0;  // bytes of the body hashed
     Hash *hash_ = nullptr;
@@ -132,6 +138,7 @@ class StateFile {
     StateRevocation revocation(size_t i) const noexcept;
 
   private:
+    TokenBindings bindings_of(size_t token) const noexcept;
     struct GrantText {
         std::string_view client_id;
         std::string_view scopes;
@@ -145,6 +152,8 @@ class StateFile {
     size_t token_count_ = 0;
     size_t revocations_offset_ = 0;
     size_t revocation_count_ = 0;
+    size_t bindings_offset_ = 0;
+    size_t binding_count_ = 0;
 };
 
 // A journal's whole images, in order, and what is wrong with the rest.

@@ -31,6 +31,14 @@ struct KeyBinding {
     Digest thumbprint{};
 };
 
+// What a token is bound to: a certificate, a DPoP key, both or neither.
+struct TokenBindings {
+    CertificateBinding certificate;
+    KeyBinding dpop;
+
+    bool any() const { return certificate.bound || dpop.bound; }
+};
+
 // False only when the CSPRNG fails.
 bool generate_token(std::string &token);
 

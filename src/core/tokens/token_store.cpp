@@ -6,8 +6,9 @@
 // the store's rules over them (reclaiming, sweeping, caps, repair).
 //
 // A writer may die at any instruction. It writes a client record before the
-// token that points at it, and removes it only after its last token. repair()
-// then mends what an interrupted change leaves.
+// token that points at it, and removes it only after its last token; it
+// writes a token's bindings before the token, and removes them after it.
+// repair() then mends what an interrupted change leaves.
 #include "core/tokens/token_store.hpp"
 
 #include <algorithm>
@@ -44,7 +45,12 @@ static_assert(kMaxResources == 16, "a token keeps its audience in 16 bits of w[7
 // client_records.cpp the records'):
 //   key = digest; w[4] = expires_at | issued_at << 32; w[5] = scope mask over
 //   the client's dictionary; w[6], w[7] low 40 bits = client key; w[7] bits
-//   40-55: audience mask over its audience dictionary
+//   40-55: audience mask over its audience dictionary; its kind kToken, or
+//   kBoundToken for a token with one or two binding entries.
+// A binding entry's: w[0], w[1] = the first half of its token's digest (so it
+// shares its token's home, and 128 random bits tell tokens apart);
+// w[2], w[3], w[5], w[6] = the thumbprint; w[4] = its token's expires_at;
+// kind kCertificateBinding (x5t#S256) or kKeyBinding (jkt).
 
 struct Region {
     uint64_t magic;
@@ -99,8 +105,39 @@ Digest digest_of(const Words &words) {
     return digest;
 }
 
+bool is_token_kind(slot_table::Kind kind) {
+    return kind == slot_table::kToken || kind == slot_table::kBoundToken;
+}
+
+bool is_binding_kind(slot_table::Kind kind) {
+    return kind == slot_table::kCertificateBinding || kind == slot_table::kKeyBinding;
+}
+
 bool is_token(const Entry &entry) {
-    return !is_empty(entry) && kind_of(entry) == slot_table::kToken;
+    return !is_empty(entry) && is_token_kind(kind_of(entry));
+}
+
+// Whether `entry` is the first half of the digest `token_key`, of `kind`: a
+// token's binding, or a binding's token.
+bool shares_digest_half(const Entry &entry, slot_table::Kind kind, const Words &token_key) {
+    return kind_of(entry) == kind && entry.w[0].load(kRelaxed) == token_key[0] &&
+           entry.w[1].load(kRelaxed) == token_key[1];
+}
+
+slot_table::EntryWords binding_words(const Words &token_key, slot_table::Kind kind,
+                                     const Digest &thumbprint, uint32_t expires_at) {
+    Words print = words_of(thumbprint);
+    return {token_key[0], token_key[1], print[0],  print[1],
+            expires_at,   print[2],     print[3], uint64_t{kind} << 56};
+}
+
+Digest thumbprint_of(const Entry &binding) {
+    return digest_of({binding.w[2].load(kRelaxed), binding.w[3].load(kRelaxed),
+                      binding.w[5].load(kRelaxed), binding.w[6].load(kRelaxed)});
+}
+
+size_t binding_entries(const TokenBindings &bindings) {
+    return size_t{bindings.certificate.bound} + size_t{bindings.dpop.bound};
 }
 
 bool is_expired(const Entry &entry, uint32_t now) {
@@ -135,7 +172,18 @@ class Tokens {
     void prefetch(const Digest &digest) const { table_.prefetch(words_of(digest)[0]); }
 
     uint32_t locate_token(const Digest &digest) const {
-        return table_.locate({words_of(digest), slot_table::kToken});
+        Words key = words_of(digest);
+        return table_.locate_if(key[0], [&](const Entry &entry) {
+            return slot_table::holds(entry, {key, slot_table::kToken}) ||
+                   slot_table::holds(entry, {key, slot_table::kBoundToken});
+        });
+    }
+
+    // The binding of `kind` of the token `token_key`, or kNone.
+    uint32_t locate_binding(const Words &token_key, slot_table::Kind kind) const {
+        return table_.locate_if(token_key[0], [&](const Entry &entry) {
+            return shares_digest_half(entry, kind, token_key);
+        });
     }
 
     // ---- reading (without the lock the result may be torn; the caller checks seq)
@@ -143,8 +191,8 @@ class Tokens {
     bool read_token(uint32_t i, uint32_t now, TokenGrant &out) const {
         const Entry &entry = table_.slot(i);
         uint64_t state = entry.w[4].load(kRelaxed);
-        if (kind_of(entry) != slot_table::kToken || uint32_t(state) == 0 ||
-            now >= uint32_t(state)) {
+        if (!is_token_kind(kind_of(entry)) || uint32_t(state) == 0 || now >= uint32_t(state) ||
+            !read_bindings(entry, out)) {
             return false;
         }
         out.expires_at = uint32_t(state);
@@ -172,6 +220,30 @@ class Tokens {
         return true;
     }
 
+    // A bound token's thumbprints. False when it has neither binding: a
+    // token that lost what it is bound to is nobody's, never a bearer token.
+    bool read_bindings(const Entry &token, TokenGrant &out) const {
+        out.certificate = {};
+        out.dpop = {};
+        if (kind_of(token) != slot_table::kBoundToken) {
+            return true;
+        }
+        Words key = slot_table::key_of(token);
+        read_binding(key, slot_table::kCertificateBinding, out.certificate.bound,
+                     out.certificate.thumbprint);
+        read_binding(key, slot_table::kKeyBinding, out.dpop.bound, out.dpop.thumbprint);
+        return out.certificate.bound || out.dpop.bound;
+    }
+
+    void read_binding(const Words &token_key, slot_table::Kind kind, bool &bound,
+                      Digest &thumbprint) const {
+        uint32_t i = locate_binding(token_key, kind);
+        bound = i != kNone;
+        if (bound) {
+            thumbprint = thumbprint_of(table_.slot(i));
+        }
+    }
+
     bool read(const Digest &digest, uint32_t now, TokenGrant &out) const {
         uint32_t i = locate_token(digest);
         return i != kNone && read_token(i, now, out);
@@ -196,19 +268,28 @@ class Tokens {
 
     bool has_room(size_t entries) const { return table_.has_room(entries); }
 
-    // Writes the client's record as planned, then the token: a reader that
-    // finds the token finds its record.
+    // Writes the client's record as planned, then the token's bindings, then
+    // the token: a reader that finds the token finds its record and bindings.
     void place_token(const Digest &digest, const ClientKey &client, const ClientPlan &plan,
-                     uint32_t issued_at, uint32_t expires_at, uint32_t cap) {
+                     uint32_t issued_at, uint32_t expires_at, uint32_t cap,
+                     const TokenBindings &bindings) {
         records_.write(client, plan, expires_at, cap);
-        slot_table::EntryWords words{};
         Words key = words_of(digest);
+        if (bindings.certificate.bound) {
+            table_.add(binding_words(key, slot_table::kCertificateBinding,
+                                     bindings.certificate.thumbprint, expires_at));
+        }
+        if (bindings.dpop.bound) {
+            table_.add(
+                binding_words(key, slot_table::kKeyBinding, bindings.dpop.thumbprint, expires_at));
+        }
+        slot_table::Kind kind = bindings.any() ? slot_table::kBoundToken : slot_table::kToken;
+        slot_table::EntryWords words{};
         std::copy(key.begin(), key.end(), words.begin());
         words[4] = expires_at | uint64_t{issued_at} << 32;
         words[5] = plan.mask;
         words[6] = client.a;
-        words[7] = client.b | (plan.audience_mask & kAudienceBits) << 40 |
-                   uint64_t{slot_table::kToken} << 56;
+        words[7] = client.b | (plan.audience_mask & kAudienceBits) << 40 | uint64_t{kind} << 56;
         table_.add(words);
         region_.live.store(region_.live.load(kRelaxed) + 1, kRelaxed);
         if (region_.no_expiry_before > expires_at) {
@@ -223,10 +304,16 @@ class Tokens {
         Entry &entry = table_.slot(i);
         uint32_t expires_at = expiry_of(entry);
         ClientKey client = client_of(entry);
+        bool bound = kind_of(entry) == slot_table::kBoundToken;
+        Words key = slot_table::key_of(entry);
         if (expires_at == region_.no_expiry_before) {
             region_.no_expiry_before = 0;  // the soonest expiry may be later now: unknown
         }
         table_.erase(i);
+        if (bound) {
+            erase_binding(key, slot_table::kCertificateBinding);
+            erase_binding(key, slot_table::kKeyBinding);
+        }
         region_.live.store(region_.live.load(kRelaxed) - 1, kRelaxed);
         Head head;
         if (records_.read_head(client, head)) {
@@ -237,6 +324,13 @@ class Tokens {
             if (drop_client && head.tokens == 1) {
                 records_.remove(client);
             }
+        }
+    }
+
+    void erase_binding(const Words &token_key, slot_table::Kind kind) {
+        uint32_t i = locate_binding(token_key, kind);
+        if (i != kNone) {
+            table_.erase(i);
         }
     }
 
@@ -277,7 +371,7 @@ class Tokens {
 
     // What an interrupted change leaves: counts off by one, a probe chain cut
     // by a hole, an entry present twice, a client record no token points at,
-    // or a text entry without its head.
+    // a text entry without its head, or a binding without its token.
     void repair() {
         table_.restore_probe_chains();
         drop_broken_records();
@@ -322,10 +416,28 @@ class Tokens {
     }
 
     bool is_broken(const Entry &entry) const {
-        if (kind_of(entry) == slot_table::kToken) {
-            return !records_.is_whole(client_of(entry));
+        slot_table::Kind kind = kind_of(entry);
+        if (is_token_kind(kind)) {
+            return !records_.is_whole(client_of(entry)) ||
+                   (kind == slot_table::kBoundToken && !has_binding(entry));
+        }
+        if (is_binding_kind(kind)) {
+            return !has_bound_token(entry);
         }
         return records_.is_broken(entry);
+    }
+
+    bool has_binding(const Entry &token) const {
+        Words key = slot_table::key_of(token);
+        return locate_binding(key, slot_table::kCertificateBinding) != kNone ||
+               locate_binding(key, slot_table::kKeyBinding) != kNone;
+    }
+
+    bool has_bound_token(const Entry &binding) const {
+        Words key = slot_table::key_of(binding);
+        return table_.locate_if(key[0], [&](const Entry &entry) {
+                   return shares_digest_half(entry, slot_table::kBoundToken, key);
+               }) != kNone;
     }
 
     // Counts tokens per client again, drops the records no token points at,
@@ -418,7 +530,7 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
                                 std::string_view scope_list, uint64_t scope_mask,
                                 uint32_t issued_at, uint32_t expires_at, uint32_t now,
                                 uint32_t &retry_after, uint32_t client_cap,
-                                const Audience &audience) noexcept {
+                                const Audience &audience, const TokenBindings &bindings) noexcept {
     ClientKey client;
     if (client_id.size() > kMaxClientIdLength || scope_list.size() > kMaxScopeListLength ||
         audience.list.size() > kMaxResourceListLength ||
@@ -448,7 +560,8 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
     bool at_cap = plan.head.slot != kNone && plan.head.tokens >= cap;
     bool sweep_may_help =
         at_cap ? plan.head.soonest == 0 || plan.head.soonest <= now : !table.sweep_is_futile(now);
-    if ((at_cap || !table.has_room(plan.entries_needed())) && sweep_may_help) {
+    if ((at_cap || !table.has_room(plan.entries_needed() + binding_entries(bindings))) &&
+        sweep_may_help) {
         table.sweep(now);
         table.plan(client, client_id, scope_list, scope_mask, audience, plan);
         at_cap = plan.head.slot != kNone && plan.head.tokens >= cap;
@@ -461,11 +574,11 @@ InsertResult TokenStore::insert(const Digest &digest, std::string_view client_id
         retry_after = 0;
         return InsertResult::dictionary_overflow;
     }
-    if (!table.has_room(plan.entries_needed())) {
+    if (!table.has_room(plan.entries_needed() + binding_entries(bindings))) {
         retry_after = table.seconds_until_expiry(now);
         return InsertResult::full;
     }
-    table.place_token(digest, client, plan, issued_at, expires_at, cap);
+    table.place_token(digest, client, plan, issued_at, expires_at, cap, bindings);
     changes_.note(digest, 0);
     return InsertResult::ok;
 }

@@ -3,8 +3,10 @@
 // the region is position-independent (offsets, no pointers), so every process
 // may map it at its own address, and a reload reuses it as it is.
 //
-// Layout: a header, then one open-addressing table of 64-byte entries of two
-// kinds sharing one capacity: tokens, keyed by their digest, and client
+// Layout: a header, then one open-addressing table of 64-byte entries of
+// three kinds sharing one capacity: tokens, keyed by their digest, the
+// bindings of bound tokens (RFC 8705 §3, RFC 9449 §6: the thumbprint of a
+// certificate or a DPoP key, one entry each, beside their token), and client
 // records, keyed by a hash of the client id. A client record is a head entry
 // (tokens held, their soonest expiry) and text entries holding the client id
 // and the client's scope dictionary: the scope names it has been granted, in
@@ -50,8 +52,10 @@ struct TokenGrant {
     size_t audience_length = 0;
     uint32_t issued_at = 0;
     uint32_t expires_at = 0;
-    CertificateBinding certificate;  // JWTs only: the store keeps none yet
-    KeyBinding dpop;                 // JWTs only, as certificate
+    CertificateBinding certificate;
+    KeyBinding dpop;
+
+    TokenBindings bindings() const { return {certificate, dpop}; }
 
     std::string_view client() const { return {client_id, client_id_length}; }
     std::string_view scopes() const { return {scope, scope_length}; }
@@ -113,12 +117,13 @@ class TokenStore {
     //   that keep changing the client's scopes, resources or the issuer);
     //   `retry_after` is then 0.
     // The token's audience is the bits `audience.mask` of `audience.list`
-    // (the client's resources, or the issuer, as the caller knows them).
+    // (the client's resources, or the issuer, as the caller knows them). A
+    // bound token takes an entry more for each of its `bindings`.
     InsertResult insert(const Digest &digest, std::string_view client_id,
                         std::string_view scope_list, uint64_t scope_mask, uint32_t issued_at,
                         uint32_t expires_at, uint32_t now, uint32_t &retry_after,
-                        uint32_t client_cap = kDefaultClientCap,
-                        const Audience &audience = {}) noexcept;
+                        uint32_t client_cap = kDefaultClientCap, const Audience &audience = {},
+                        const TokenBindings &bindings = {}) noexcept;
 
     // Fills `out` and answers true when the token is live at `now`.
     bool find(const Digest &digest, uint32_t now, TokenGrant &out) const noexcept;

@@ -74,16 +74,18 @@ RevocationRestored ZoneTables::restore_revocation(const RevocationEntry &entry,
 bool ZoneTables::restore_token(const Digest &digest, const TokenGrant &grant,
                                uint32_t now) noexcept {
     return restore_token(digest, grant.client(), grant.scopes(), grant.audiences(), grant.issued_at,
-                         grant.expires_at, now);
+                         grant.expires_at, now, grant.bindings());
 }
 
 bool ZoneTables::restore_token(const Digest &digest, std::string_view client_id,
                                std::string_view scopes, std::string_view audiences,
-                               uint32_t issued_at, uint32_t expires_at, uint32_t now) noexcept {
+                               uint32_t issued_at, uint32_t expires_at, uint32_t now,
+                               const TokenBindings &bindings) noexcept {
     uint32_t retry_after = 0;
     return store_.insert(digest, client_id, scopes, mask_of_all(scopes), issued_at, expires_at, now,
                          retry_after, TokenStore::kNoClientCap,
-                         Audience{audiences, mask_of_all(audiences)}) == InsertResult::ok;
+                         Audience{audiences, mask_of_all(audiences)},
+                         bindings) == InsertResult::ok;
 }
 
 void ZoneTables::prefetch(const Digest &digest) const noexcept {

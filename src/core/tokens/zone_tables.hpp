@@ -72,12 +72,13 @@ class ZoneTables {
     RevocationRestored restore_revocation(const RevocationEntry &entry, uint32_t now) noexcept;
 
     // A token from the zone's own history, as it was granted: with every
-    // scope and audience it names and no client cap, since it was within its
-    // client's cap when issued. False when the store refuses it.
+    // scope and audience it names, bound as it was, and no client cap, since
+    // it was within its client's cap when issued. False when the store
+    // refuses it.
     bool restore_token(const Digest &digest, const TokenGrant &grant, uint32_t now) noexcept;
     bool restore_token(const Digest &digest, std::string_view client_id, std::string_view scopes,
                        std::string_view audiences, uint32_t issued_at, uint32_t expires_at,
-                       uint32_t now) noexcept;
+                       uint32_t now, const TokenBindings &bindings = {}) noexcept;
 
     // Brings what a look-up of `digest` in either table reads into the cache.
     void prefetch(const Digest &digest) const noexcept;

@@ -278,8 +278,8 @@ void foreign_files_are_refused(void **) {
     assert_text(reason_for("{\"clients\":[]}"), "not a state file of this module");
     assert_text(reason_for(sample.file, "other"), "written for oauth_token_zone \"tokens\"");
     std::string future = sample.file;
-    future[8] = 4;
-    assert_text(reason_for(future), "format version 4, this module reads versions 1 to 3");
+    future[8] = 5;
+    assert_text(reason_for(future), "format version 5, this module reads versions 1 to 4");
 }
 
 // A writer whose checksum is right but whose content is not: each lie is caught.
@@ -309,6 +309,98 @@ void a_checksummed_lie_is_refused(void **) {
     size_t scope = bad_scope.find("a c");
     bad_scope[scope + 1] = '"';
     assert_text(reason_for(reseal(bad_scope)), "damaged: inconsistent content");
+}
+
+// Bound tokens keep their thumbprints through a file (RFC 8705 §3, RFC 9449 §6).
+struct BoundSample {
+    fixture::Store memory;
+    TokenStore store = memory.open();
+    Revocations revoked;
+    std::string file;
+
+    static TokenBindings bindings(bool certificate, bool key, int n) {
+        TokenBindings out;
+        out.certificate = {certificate, digest_token("certificate-" + std::to_string(n))};
+        out.dpop = {key, digest_token("key-" + std::to_string(n))};
+        return out;
+    }
+
+    BoundSample() {
+        for (int n = 1; n <= 4; ++n) {
+            uint32_t retry_after = 0;
+            assert_int_equal(store.insert(digest_of(n), "app", "a", 1, kNow - 5, kNow + 3600, kNow,
+                                          retry_after, TokenStore::kDefaultClientCap, {},
+                                          bindings(n != 2, n >= 2 && n != 4, n)),
+                             InsertResult::ok);
+        }
+        file = snapshot(store, revoked.list);
+    }
+};
+
+void bound_tokens_keep_their_bindings_through_a_file(void **) {
+    BoundSample sample;
+    std::string reason;
+    std::optional<StateFile> file = StateFile::parse(sample.file, "tokens", reason);
+    assert_true(file.has_value());
+    fixture::Store fresh;
+    TokenStore store = fresh.open();
+    Revocations revoked;
+    assert_int_equal(apply_state_file(*file, store, revoked.list, kNow).tokens, 4);
+    for (int n = 1; n <= 4; ++n) {
+        TokenBindings expected = BoundSample::bindings(n != 2, n >= 2 && n != 4, n);
+        TokenGrant grant;
+        assert_true(store.find(digest_of(n), kNow, grant));
+        assert_int_equal(grant.certificate.bound, expected.certificate.bound);
+        assert_int_equal(grant.dpop.bound, expected.dpop.bound);
+        assert_true(!expected.certificate.bound ||
+                    grant.certificate.thumbprint == expected.certificate.thumbprint);
+        assert_true(!expected.dpop.bound || grant.dpop.thumbprint == expected.dpop.thumbprint);
+    }
+}
+
+void a_checksummed_lie_about_a_binding_is_refused(void **) {
+    BoundSample sample;
+    auto reseal = [](std::string file) {
+        Digest sum;
+        sha256_digest({std::string_view(file).substr(0, 96), std::string_view(file).substr(128)},
+                      sum);
+        std::memcpy(&file[96], sum.data(), sum.size());
+        return file;
+    };
+    auto u32_at = [&](size_t at) {
+        uint32_t v;
+        std::memcpy(&v, &sample.file[at], 4);
+        return v;
+    };
+    assert_int_equal(u32_at(88), 5);  // bindings: 1 and 3 by certificate, 2 and 3 by key
+    const size_t record = 37;
+    size_t first = sample.file.size() - 5 * record;
+    std::string bad_kind = sample.file;
+    bad_kind[first + 4] = 3;
+    assert_text(reason_for(reseal(bad_kind)), "damaged: inconsistent content");
+    std::string no_such_token = sample.file;
+    no_such_token[first] = 4;
+    assert_text(reason_for(reseal(no_such_token)), "damaged: inconsistent content");
+    std::string out_of_order = sample.file;
+    std::swap_ranges(&out_of_order[first], &out_of_order[first + record],
+                     &out_of_order[first + record]);
+    assert_text(reason_for(reseal(out_of_order)), "damaged: inconsistent content");
+    std::string twice = sample.file;
+    std::memcpy(&twice[first + record], &twice[first], record);
+    assert_text(reason_for(reseal(twice)), "damaged: inconsistent content");
+    std::string uncounted = sample.file;
+    uncounted[88] = 4;
+    assert_text(reason_for(reseal(uncounted)), "damaged: inconsistent content");
+    // A version 3 file had no bindings: its byte 88 is zero.
+    std::string version_3 = sample.file.substr(0, sample.file.size() - 5 * record);
+    version_3[8] = 3;
+    version_3[88] = 0;
+    std::memcpy(&version_3[16], "\0\0\0\0\0\0\0\0", 8);
+    uint64_t body = version_3.size() - 128;
+    std::memcpy(&version_3[16], &body, 8);
+    assert_text(reason_for(reseal(version_3)), "(accepted)");
+    version_3[88] = 1;
+    assert_text(reason_for(reseal(version_3)), "damaged: inconsistent content");
 }
 
 // Version 1 had no audience in its grants: a file of it is still read, and
@@ -569,6 +661,8 @@ int main() {
         cmocka_unit_test(foreign_files_are_refused),
         cmocka_unit_test(a_checksummed_lie_is_refused),
         cmocka_unit_test(a_version_1_file_is_still_read),
+        cmocka_unit_test(bound_tokens_keep_their_bindings_through_a_file),
+        cmocka_unit_test(a_checksummed_lie_about_a_binding_is_refused),
         cmocka_unit_test(a_peek_tells_who_wrote_a_file),
         cmocka_unit_test(a_merge_in_ranges_does_what_a_whole_merge_does),
         cmocka_unit_test(the_fleet_stream_position_round_trips),

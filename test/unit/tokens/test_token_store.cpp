@@ -1073,6 +1073,157 @@ Digest pool_token(uint32_t id) {
     }
 }
 
+// ---- bound tokens (RFC 8705 §3, RFC 9449 §6): a binding entry beside the token
+
+Digest thumbprint_of(uint64_t n) {
+    return digest_token("thumbprint-" + std::to_string(n));
+}
+
+TokenBindings bound_to(bool certificate, bool key, uint64_t n = 1) {
+    TokenBindings bindings;
+    bindings.certificate = {certificate, thumbprint_of(n)};
+    bindings.dpop = {key, thumbprint_of(n + 1000)};
+    return bindings;
+}
+
+InsertResult issue_bound(TokenStore &store, const Digest &digest, std::string_view client,
+                         const TokenBindings &bindings, uint32_t expires_at = kHourLater) {
+    uint32_t retry_after = 0;
+    return store.insert(digest, client, "read write", 0b11, kNow, expires_at, kNow, retry_after,
+                        TokenStore::kNoClientCap, {}, bindings);
+}
+
+void bound_token_carries_its_thumbprints(void **) {
+    Zone zone;
+    assert_int_equal(issue_bound(zone.store, token(1), "app", bound_to(true, false, 1)),
+                     InsertResult::ok);
+    assert_int_equal(issue_bound(zone.store, token(2), "app", bound_to(false, true, 2)),
+                     InsertResult::ok);
+    assert_int_equal(issue_bound(zone.store, token(3), "app", bound_to(true, true, 3)),
+                     InsertResult::ok);
+    assert_int_equal(issue(zone.store, token(4), "app"), InsertResult::ok);
+    TokenGrant grant;
+    assert_true(zone.store.find(token(1), kNow, grant));
+    assert_true(grant.certificate.bound && grant.certificate.thumbprint == thumbprint_of(1));
+    assert_false(grant.dpop.bound);
+    assert_true(zone.store.find(token(2), kNow, grant));
+    assert_false(grant.certificate.bound);
+    assert_true(grant.dpop.bound && grant.dpop.thumbprint == thumbprint_of(1002));
+    assert_true(zone.store.find(token(3), kNow, grant));
+    assert_true(grant.certificate.bound && grant.certificate.thumbprint == thumbprint_of(3));
+    assert_true(grant.dpop.bound && grant.dpop.thumbprint == thumbprint_of(1003));
+    assert_true(zone.store.find(token(4), kNow, grant));
+    assert_false(grant.certificate.bound || grant.dpop.bound);
+    assert_text(grant.client(), "app");
+    assert_int_equal(zone.store.live_tokens(), 4);
+}
+
+// Each binding takes an entry of the capacity, and gives it back with its
+// token, revoked or expired.
+void bindings_take_room_and_give_it_back(void **) {
+    Zone zone;
+    size_t room = room_for_one_client(zone.store, "bound");
+    size_t fitted = 0;
+    while (issue_bound(zone.store, token(10000 + fitted), "bound", bound_to(true, true, fitted),
+                       kNow + 10) == InsertResult::ok) {
+        ++fitted;
+    }
+    assert_int_equal(fitted, room / 3);
+    for (size_t i = 0; i < fitted; ++i) {
+        assert_true(zone.store.revoke(token(10000 + i), "bound"));
+    }
+    Zone fresh;
+    size_t lone = fill_with_distinct_clients(fresh.store);
+    assert_int_equal(fill_with_distinct_clients(zone.store), lone);
+
+    Zone expiring;
+    for (size_t i = 0; i < fitted; ++i) {
+        assert_int_equal(issue_bound(expiring.store, token(10000 + i), "bound",
+                                     bound_to(true, true, i), kNow + 10),
+                         InsertResult::ok);
+    }
+    size_t after = 0;
+    while (issue(expiring.store, token(20000 + after), "after", kNow + 60, kNow + 10) ==
+           InsertResult::ok) {
+        ++after;
+    }
+    assert_int_equal(after, room_for_one_client(expiring.store, "after"));
+}
+
+// A digest issued again replaces its token, bindings and all.
+void a_digest_issued_again_drops_its_old_bindings(void **) {
+    Zone zone;
+    assert_int_equal(issue_bound(zone.store, token(1), "app", bound_to(true, true)),
+                     InsertResult::ok);
+    assert_int_equal(issue(zone.store, token(1), "app"), InsertResult::ok);
+    TokenGrant grant;
+    assert_true(zone.store.find(token(1), kNow, grant));
+    assert_false(grant.certificate.bound || grant.dpop.bound);
+    assert_true(zone.store.revoke(token(1), "app"));
+    Zone fresh;
+    assert_int_equal(fill_with_distinct_clients(zone.store),
+                     fill_with_distinct_clients(fresh.store));
+}
+
+// The binding entry of `digest` and `thumbprint`: their first halves side by side.
+size_t binding_offset(const void *region, size_t size, const Digest &digest,
+                      const Digest &thumbprint) {
+    uint8_t halves[32];
+    std::memcpy(halves, digest.data(), 16);
+    std::memcpy(halves + 16, thumbprint.data(), 16);
+    return offset_of(region, size, halves, sizeof halves);
+}
+
+// A token that lost its binding is nobody's: never taken for a bearer token.
+void a_bound_token_without_its_binding_is_not_found(void **) {
+    Zone zone;
+    assert_int_equal(issue_bound(zone.store, token(1), "app", bound_to(true, false)),
+                     InsertResult::ok);
+    assert_true(is_live(zone.store, token(1)));
+    size_t at = binding_offset(zone.memory.data(), zone.memory.size() * sizeof(uint64_t),
+                               token(1), thumbprint_of(1));
+    reinterpret_cast<char *>(zone.memory.data())[at + 8] ^= 1;  // w[1]: no longer its token's
+    assert_false(is_live(zone.store, token(1)));
+}
+
+// A writer that dies after it wrote a binding, before its token: the next
+// writer drops the binding, and its room comes back.
+void repair_drops_a_binding_without_its_token(void **) {
+    size_t clients = 0;
+    {
+        Zone fresh;
+        clients = fill_with_distinct_clients(fresh.store);
+    }
+    SharedZone zone(kSmall);
+    TokenStore store = zone.store();
+    assert_int_equal(issue(store, token(1), "steady"), InsertResult::ok);
+    const size_t page = sysconf(_SC_PAGESIZE);
+    int died = -1;
+    for (int n = 0; n < 4000 && died < 0; ++n) {
+        std::vector<uint64_t> scratch(zone.size / sizeof(uint64_t));
+        std::memcpy(scratch.data(), zone.memory, zone.size);
+        SpinLock lock;
+        TokenStore copy(scratch.data(), store_lock(lock));
+        assert_int_equal(issue_bound(copy, token(2000 + n), "steady", bound_to(true, false, n)),
+                         InsertResult::ok);
+        Digest digest = token(2000 + n);
+        size_t binding_at = binding_offset(scratch.data(), zone.size, digest, thumbprint_of(n));
+        size_t token_page =
+            offset_of(scratch.data(), zone.size, digest.data(), digest.size()) / page * page;
+        if (binding_at < token_page) {
+            die_mid_change(zone, token_page, [&](TokenStore &dying) {
+                issue_bound(dying, token(2000 + n), "steady", bound_to(true, false, n));
+            });
+            died = n;
+        }
+    }
+    assert_true(died >= 0);
+    assert_false(is_live(store, token(2000 + died)));
+    assert_text(found_client(store, token(1)), "steady");
+    assert_true(store.revoke(token(1), "steady"));
+    assert_int_equal(fill_with_distinct_clients(store), clients);
+}
+
 void killed_writers_lose_no_stored_token(void **) {
     SharedZone zone(kSmall);
     TokenStore store = zone.store();
@@ -1457,6 +1608,11 @@ int main() {
         cmocka_unit_test(token_expires_at_its_expiry_second),
         cmocka_unit_test(token_expired_on_arrival_is_not_stored),
         cmocka_unit_test(digest_issued_again_replaces_its_token),
+        cmocka_unit_test(bound_token_carries_its_thumbprints),
+        cmocka_unit_test(bindings_take_room_and_give_it_back),
+        cmocka_unit_test(a_digest_issued_again_drops_its_old_bindings),
+        cmocka_unit_test(a_bound_token_without_its_binding_is_not_found),
+        cmocka_unit_test(repair_drops_a_binding_without_its_token),
         cmocka_unit_test(revoke_by_its_client_removes_the_token),
         cmocka_unit_test(revoke_by_another_client_keeps_the_token),
         cmocka_unit_test(revoke_of_an_unknown_token_removes_nothing),
