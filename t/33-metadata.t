@@ -114,6 +114,9 @@ my %common = (
     token_endpoint_auth_signing_alg_values_supported => $signing_algs,
     introspection_endpoint_auth_signing_alg_values_supported => $signing_algs,
     revocation_endpoint_auth_signing_alg_values_supported => $signing_algs,
+    # every server here has a token endpoint, which binds tokens (RFC 8705 §3, RFC 9449 §5)
+    tls_client_certificate_bound_access_tokens => JSON::PP::true,
+    dpop_signing_alg_values_supported => $signing_algs,
 );
 
 subtest 'the document: issuer, endpoints, grants, scopes, auth methods' => sub {

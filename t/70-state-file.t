@@ -189,8 +189,8 @@ with_file('in its header truncated', substr($good, 0, 60), qr/truncated in its h
 with_file('zeroed', "\0" x length $good, qr/not a state file of this module/);
 with_file('of random bytes', join('', map { chr int rand 256 } 1 .. 4096), qr/not a state file of this module/);
 with_file('damaged', do { my $d = $good; substr($d, 300, 1) ^= "\x01"; $d }, qr/damaged: checksum mismatch/);
-with_file('from a future version', do { my $d = $good; substr($d, 8, 1) = "\x04"; $d },
-    qr/format version 4, this module reads versions 1 to 3/);
+with_file('from a future version', do { my $d = $good; substr($d, 8, 1) = "\x05"; $d },
+    qr/format version 5, this module reads versions 1 to 4/);
 
 subtest 'a journal cut short by a crash: what is whole loads, the rest is cut off' => sub {
     issue(1);  # the first change since the start: a snapshot of this zone

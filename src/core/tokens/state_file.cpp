@@ -210,7 +210,10 @@ void StateFileWriter::finish() {
     image_.reserve(kStateHeaderSize + body);
     image_.assign(kStateHeaderSize, '\0');
     std::memcpy(&image_[0], kMagic, sizeof kMagic);
-    set_u32(image_, kVersionAt, kStateFileVersion);
+    // Without a binding a file is version 3's byte for byte: written as
+    // such, an earlier build (the other generation of a binary upgrade)
+    // still reads it.
+    set_u32(image_, kVersionAt, binding_count_ == 0 ? kStateFileVersion - 1 : kStateFileVersion);
     set_u32(image_, kHeaderSizeAt, kStateHeaderSize);
     set_u64(image_, kBodySizeAt, body);
     set_u64(image_, kStampAt, stamp_.zone_instance);
