@@ -2,16 +2,18 @@
 # redis-server, two nodes sharing a signing key; a JWT issued on A and
 # revoked on B is refused on A within a second; a node started afterwards
 # refuses it from its first request; nginx -t names what is wrong in
-# oauth_fleet_redis. The fleet's full suite is t/80-fleet*.t.
+# oauth_fleet_redis; a client assertion's replay window across nodes, whose
+# replay caches are each their own. The fleet's full suite is t/80-fleet*.t.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use File::Temp qw(tempdir);
+use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
-use OAuthTest qw(need_module sha256_hash random_secret show);
+use OAuthTest qw(need_module need_python sha256_hash random_secret show);
 
 need_module();
 if (!grep { -x "$_/redis-server" } split /:/, $ENV{PATH}) {
@@ -50,10 +52,23 @@ start_redis();
 
 # ---- the nodes -------------------------------------------------------------------
 my $secret = random_secret();
+for my $key (qw(es keyed)) {
+    (OAuthTest::run_command([qw(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out),
+        "$dir/$key.pem"], "$dir/openssl.out"))[0] == 0 or die 'openssl genpkey failed';
+}
+# private_key_jwt, for the replay window (t/interop/client_assertion.py signs)
+my $python = need_python('jwt, cryptography', 'python3-jwt');
+my $signer = "$FindBin::Bin/interop/client_assertion.py";
+sub run_signer {
+    my ($rc, $out) = OAuthTest::run_command([$python, $signer, @_], "$dir/signer.out");
+    die "client_assertion.py: $out" if $rc != 0;
+    chomp $out;
+    return $out;
+}
 my $clients = {clients => [
-    {client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read'}]};
-(OAuthTest::run_command([qw(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out),
-    "$dir/es.pem"], "$dir/openssl.out"))[0] == 0 or die 'openssl genpkey failed';
+    {client_id => 'app', client_secret_hash => sha256_hash($secret), scope => 'read'},
+    {client_id => 'keyed', token_endpoint_auth_method => 'private_key_jwt', scope => 'read',
+     jwks => JSON::PP->new->decode(run_signer('jwks', "$dir/keyed.pem", 'keyed-key'))}]};
 
 sub node_conf {
     my (%o) = @_;
@@ -184,6 +199,22 @@ like $nodes[0]->error_log, qr/\[warn\].*oauth_fleet_redis: \d+ revocations did n
     '... and the node says some did not fit';
 
 $_->log_clean_ok for @nodes, $late, $stateful;
+# The replay window (README, "The replay window"): each node's replay cache
+# is its own, so an assertion taken on A is taken once more on B, then never
+# again there; within its exp + 30 s, which t/35 holds to at most 5 minutes.
+my $assertion = run_signer('sign', "$dir/keyed.pem", 'keyed-key', 'keyed', 'http://fleet.test',
+    'ok');
+my $by_assertion = sub {
+    my ($t) = @_;
+    return $t->token_request(form => [grant_type => 'client_credentials',
+        client_assertion_type => 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion => $assertion])->{status};
+};
+is $by_assertion->($nodes[0]), 200, 'an assertion taken on node A';
+is $by_assertion->($nodes[0]), 401, 'refused there the second time';
+is $by_assertion->($nodes[1]), 200, 'taken once more on node B: its replay cache is its own';
+is $by_assertion->($nodes[1]), 401, 'then refused there too';
+
 $_->stop for @nodes, $late, $stateful;
 
 # ---- nginx -t ----------------------------------------------------------------------
