@@ -1,7 +1,7 @@
 // The token store under random operation sequences on the smallest region,
 // checked against a model (std::map): every live token inserted is found with
-// what it was issued for, revoked and expired ones are not, a refusal (store
-// full, client at its cap) is justified, and nothing crashes.
+// what it was issued for and bound to, revoked and expired ones are not, a
+// refusal (store full, client at its cap) is justified, and nothing crashes.
 //
 // Input: one byte of setup (digest spread, key space), then operations.
 #include <algorithm>
@@ -40,7 +40,26 @@ struct Token {
     uint64_t mask;
     uint32_t issued_at;
     uint32_t expires_at;
+    unsigned bindings;  // bit 0: a certificate, bit 1: a DPoP key
 };
+
+constexpr unsigned kCertificate = 1;
+constexpr unsigned kDpopKey = 2;
+
+size_t binding_entries(unsigned bindings) {
+    return (bindings & kCertificate ? 1 : 0) + (bindings & kDpopKey ? 1 : 0);
+}
+
+oauth::Digest thumbprint(uint32_t key, unsigned kind) {
+    return oauth::digest_token("thumbprint " + std::to_string(key) + " " + std::to_string(kind));
+}
+
+oauth::TokenBindings bindings_of(uint32_t key, unsigned bindings) {
+    oauth::TokenBindings out;
+    out.certificate = {(bindings & kCertificate) != 0, thumbprint(key, kCertificate)};
+    out.dpop = {(bindings & kDpopKey) != 0, thumbprint(key, kDpopKey)};
+    return out;
+}
 
 void no_lock(void *) {}
 
@@ -71,6 +90,7 @@ struct Run {
     static constexpr size_t kClients = kGrantKeys / 2;
     struct Census {
         size_t tokens = 0;
+        size_t bindings = 0;  // their binding entries
         size_t of_client[kClients] = {};
         uint32_t soonest = UINT32_MAX;
         uint32_t soonest_of_client[kClients] = {UINT32_MAX, UINT32_MAX, UINT32_MAX,
@@ -91,6 +111,7 @@ struct Run {
                 if (live(entry.second)) {
                     size_t client = entry.second.grant_key / 2;
                     ++census_cache.tokens;
+                    census_cache.bindings += binding_entries(entry.second.bindings);
                     ++census_cache.of_client[client];
                     census_cache.soonest = std::min(census_cache.soonest, entry.second.expires_at);
                     census_cache.soonest_of_client[client] =
@@ -114,20 +135,26 @@ struct Run {
             FUZZ_CHECK(grant.client() == client_of(token.grant_key));
             FUZZ_CHECK(grant.scopes() == oauth::render_scope(list_of(token.grant_key), token.mask));
             FUZZ_CHECK(grant.issued_at == token.issued_at && grant.expires_at == token.expires_at);
+            oauth::TokenBindings expected = bindings_of(key, token.bindings);
+            FUZZ_CHECK(grant.certificate.bound == expected.certificate.bound);
+            FUZZ_CHECK(grant.dpop.bound == expected.dpop.bound);
+            FUZZ_CHECK(!grant.certificate.bound ||
+                       grant.certificate.thumbprint == expected.certificate.thumbprint);
+            FUZZ_CHECK(!grant.dpop.bound || grant.dpop.thumbprint == expected.dpop.thumbprint);
         }
     }
 
-    void insert(uint32_t key, size_t grant_key, uint64_t mask, uint32_t ttl) {
+    void insert(uint32_t key, size_t grant_key, uint64_t mask, uint32_t ttl, unsigned bindings) {
         uint32_t retry_after = 0;
-        oauth::InsertResult result =
-            store().insert(digest(key), client_of(grant_key), list_of(grant_key), mask, now,
-                           now + ttl, now, retry_after);
+        oauth::InsertResult result = store().insert(
+            digest(key), client_of(grant_key), list_of(grant_key), mask, now, now + ttl, now,
+            retry_after, TokenStore::kDefaultClientCap, {}, bindings_of(key, bindings));
         if (ttl == 0) {
             FUZZ_CHECK(result == oauth::InsertResult::ok);  // dead on arrival: not stored
             return;
         }
         if (result == oauth::InsertResult::ok) {
-            model[key] = Token{grant_key, mask, now, now + ttl};
+            model[key] = Token{grant_key, mask, now, now + ttl, bindings};
             ++version;
             return;
         }
@@ -144,8 +171,8 @@ struct Run {
         }
         FUZZ_CHECK(result == oauth::InsertResult::full);
         bool has_record = live_now.of_client[client] > 0;
-        size_t entries = live_now.tokens + kClientEntries * live_now.clients();
-        size_t needed = 1 + (has_record ? 0 : kClientEntries);
+        size_t entries = live_now.tokens + live_now.bindings + kClientEntries * live_now.clients();
+        size_t needed = 1 + binding_entries(bindings) + (has_record ? 0 : kClientEntries);
         FUZZ_CHECK(entries + needed > store().capacity());
         uint32_t soonest = live_now.soonest;
         FUZZ_CHECK(soonest != UINT32_MAX && retry_after == soonest - now);
@@ -215,7 +242,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 uint32_t key = bytes.u16() % key_space;
                 size_t grant_key = bytes.byte() % kGrantKeys;
                 uint64_t mask = bytes.byte() & (grant_key % 2 ? 0x0f : 0x07);
-                run.insert(key, grant_key, mask, bytes.byte() % 64);  // ttl 0: dead on arrival
+                unsigned bindings = op / 10 % 4;
+                run.insert(key, grant_key, mask, bytes.byte() % 64,
+                           bindings);  // ttl 0: dead on arrival
                 break;
             }
             case 4:
@@ -242,7 +271,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     size_t grant_key = bytes.byte() % kGrantKeys;
                     uint32_t ttl = bytes.byte() % 64 + 1;
                     for (uint32_t n = 0, count = 4u * bytes.byte(); n < count; ++n) {
-                        run.insert((first + n) % key_space, grant_key, n & 7, ttl);
+                        run.insert((first + n) % key_space, grant_key, n & 7, ttl, n >> 3 & 3);
                     }
                 }
                 break;

@@ -68,8 +68,8 @@ HttpResponse no_token(const char *why) {
 // RFC 9068 §2.2, aud as RFC 8707 §2 chose it. The zone keeps nothing: the
 // token carries its own proof.
 HttpResponse issue_jwt(const Client &client, std::string_view scope, const Audience &audience,
-                       const TokenBindings &bindings, uint32_t ttl, const TokenEndpointConfig &config,
-                       uint32_t now) {
+                       const TokenBindings &bindings, uint32_t ttl,
+                       const TokenEndpointConfig &config, uint32_t now) {
     std::string uris = render_scope(audience.list, audience.mask);
     std::vector<std::string_view> aud;
     split_scope(uris, aud);

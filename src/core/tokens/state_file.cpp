@@ -227,7 +227,11 @@ void StateFileWriter::finish() {
     set_u64(image_, kPositionAt, position_.ms);
     set_u64(image_, kPositionAt + 8, position_.seq);
     set_u32(image_, kBindingCountAt, binding_count_);
-    image_.append(zone_name_).append(grants_).append(tokens_).append(revocations_).append(bindings_);
+    image_.append(zone_name_)
+        .append(grants_)
+        .append(tokens_)
+        .append(revocations_)
+        .append(bindings_);
     std::string().swap(grants_);
     std::string().swap(tokens_);
     std::string().swap(revocations_);

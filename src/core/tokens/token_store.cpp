@@ -127,7 +127,7 @@ bool shares_digest_half(const Entry &entry, slot_table::Kind kind, const Words &
 slot_table::EntryWords binding_words(const Words &token_key, slot_table::Kind kind,
                                      const Digest &thumbprint, uint32_t expires_at) {
     Words print = words_of(thumbprint);
-    return {token_key[0], token_key[1], print[0],  print[1],
+    return {token_key[0], token_key[1], print[0], print[1],
             expires_at,   print[2],     print[3], uint64_t{kind} << 56};
 }
 
@@ -436,8 +436,8 @@ class Tokens {
     bool has_bound_token(const Entry &binding) const {
         Words key = slot_table::key_of(binding);
         return table_.locate_if(key[0], [&](const Entry &entry) {
-                   return shares_digest_half(entry, slot_table::kBoundToken, key);
-               }) != kNone;
+            return shares_digest_half(entry, slot_table::kBoundToken, key);
+        }) != kNone;
     }
 
     // Counts tokens per client again, drops the records no token points at,

@@ -84,8 +84,7 @@ bool ZoneTables::restore_token(const Digest &digest, std::string_view client_id,
     uint32_t retry_after = 0;
     return store_.insert(digest, client_id, scopes, mask_of_all(scopes), issued_at, expires_at, now,
                          retry_after, TokenStore::kNoClientCap,
-                         Audience{audiences, mask_of_all(audiences)},
-                         bindings) == InsertResult::ok;
+                         Audience{audiences, mask_of_all(audiences)}, bindings) == InsertResult::ok;
 }
 
 void ZoneTables::prefetch(const Digest &digest) const noexcept {

@@ -518,6 +518,12 @@ size_t fill_with_distinct_clients(TokenStore &store, std::string_view list = "re
     }
 }
 
+// How many lone tokens of distinct clients an empty store holds.
+size_t distinct_clients_of_a_fresh_zone() {
+    Zone fresh;
+    return fill_with_distinct_clients(fresh.store);
+}
+
 // Each client-N (at most 23 bytes with "read write") takes a token, a head and one text entry.
 constexpr size_t kEntriesPerLoneToken = 3;
 
@@ -909,11 +915,7 @@ void find_takes_the_lock_after_a_writer_died_mid_change(void **) {
 }
 
 void next_writer_repairs_what_a_dead_writer_left(void **) {
-    size_t records = 0;
-    {
-        Zone fresh;
-        records = fill_with_distinct_clients(fresh.store);
-    }
+    size_t records = distinct_clients_of_a_fresh_zone();
     for (int n = 0; n < 8; ++n) {
         SharedZone zone(kSmall);
         TokenStore store = zone.store();
@@ -941,36 +943,47 @@ size_t offset_of(const void *region, size_t size, const void *bytes, size_t leng
     return static_cast<const char *>(found) - static_cast<const char *>(region);
 }
 
-// A writer that dies after it wrote a new client's record, before the token
-// that would point at it: the next writer drops the record.
-void repair_drops_a_client_record_no_token_points_at(void **) {
-    size_t clients = 0;
-    {
-        Zone fresh;
-        clients = fill_with_distinct_clients(fresh.store);
-    }
-    SharedZone zone(kSmall);
-    TokenStore store = zone.store();
-    assert_int_equal(issue(store, token(1), "steady"), InsertResult::ok);
+// Tries the inserts insert(store, n) on copies of the zone until one writes
+// what `written_first` finds (its offset in the copy) on a page before its
+// token's, then runs that insert in a writer that dies at its token's page,
+// between the two. Answers that n, -1 when none of `tries` did.
+template <typename Insert, typename Offset>
+int die_before_the_token(SharedZone &zone, int tries, Insert insert, Offset written_first) {
     const size_t page = sysconf(_SC_PAGESIZE);
-    int died = -1;
-    for (int n = 0; n < 1000 && died < 0; ++n) {
-        std::string client = "newcomer-" + std::to_string(n);
+    for (int n = 0; n < tries; ++n) {
         std::vector<uint64_t> scratch(zone.size / sizeof(uint64_t));
         std::memcpy(scratch.data(), zone.memory, zone.size);
         SpinLock lock;
         TokenStore copy(scratch.data(), store_lock(lock));
-        assert_int_equal(issue(copy, token(2000 + n), client), InsertResult::ok);
-        size_t text_at = offset_of(scratch.data(), zone.size, client.data(), client.size());
+        insert(copy, n);
         Digest digest = token(2000 + n);
         size_t token_page =
             offset_of(scratch.data(), zone.size, digest.data(), digest.size()) / page * page;
-        if (text_at < token_page) {
-            die_mid_change(zone, token_page,
-                           [&](TokenStore &dying) { issue(dying, token(2000 + n), client); });
-            died = n;
+        if (written_first(scratch.data(), n) < token_page) {
+            die_mid_change(zone, token_page, [&](TokenStore &dying) { insert(dying, n); });
+            return n;
         }
     }
+    return -1;
+}
+
+// A writer that dies after it wrote a new client's record, before the token
+// that would point at it: the next writer drops the record.
+void repair_drops_a_client_record_no_token_points_at(void **) {
+    size_t clients = distinct_clients_of_a_fresh_zone();
+    SharedZone zone(kSmall);
+    TokenStore store = zone.store();
+    assert_int_equal(issue(store, token(1), "steady"), InsertResult::ok);
+    auto client = [](int n) { return "newcomer-" + std::to_string(n); };
+    int died = die_before_the_token(
+        zone, 1000,
+        [&](TokenStore &into, int n) {
+            assert_int_equal(issue(into, token(2000 + n), client(n)), InsertResult::ok);
+        },
+        [&](const void *copy, int n) {
+            std::string id = client(n);
+            return offset_of(copy, zone.size, id.data(), id.size());
+        });
     assert_true(died >= 0);
     assert_false(is_live(store, token(2000 + died)));
     assert_text(found_client(store, token(1)), "steady");
@@ -1132,9 +1145,7 @@ void bindings_take_room_and_give_it_back(void **) {
     for (size_t i = 0; i < fitted; ++i) {
         assert_true(zone.store.revoke(token(10000 + i), "bound"));
     }
-    Zone fresh;
-    size_t lone = fill_with_distinct_clients(fresh.store);
-    assert_int_equal(fill_with_distinct_clients(zone.store), lone);
+    assert_int_equal(fill_with_distinct_clients(zone.store), distinct_clients_of_a_fresh_zone());
 
     Zone expiring;
     for (size_t i = 0; i < fitted; ++i) {
@@ -1160,9 +1171,7 @@ void a_digest_issued_again_drops_its_old_bindings(void **) {
     assert_true(zone.store.find(token(1), kNow, grant));
     assert_false(grant.certificate.bound || grant.dpop.bound);
     assert_true(zone.store.revoke(token(1), "app"));
-    Zone fresh;
-    assert_int_equal(fill_with_distinct_clients(zone.store),
-                     fill_with_distinct_clients(fresh.store));
+    assert_int_equal(fill_with_distinct_clients(zone.store), distinct_clients_of_a_fresh_zone());
 }
 
 // The binding entry of `digest` and `thumbprint`: their first halves side by side.
@@ -1180,8 +1189,8 @@ void a_bound_token_without_its_binding_is_not_found(void **) {
     assert_int_equal(issue_bound(zone.store, token(1), "app", bound_to(true, false)),
                      InsertResult::ok);
     assert_true(is_live(zone.store, token(1)));
-    size_t at = binding_offset(zone.memory.data(), zone.memory.size() * sizeof(uint64_t),
-                               token(1), thumbprint_of(1));
+    size_t at = binding_offset(zone.memory.data(), zone.memory.size() * sizeof(uint64_t), token(1),
+                               thumbprint_of(1));
     reinterpret_cast<char *>(zone.memory.data())[at + 8] ^= 1;  // w[1]: no longer its token's
     assert_false(is_live(zone.store, token(1)));
 }
@@ -1189,34 +1198,18 @@ void a_bound_token_without_its_binding_is_not_found(void **) {
 // A writer that dies after it wrote a binding, before its token: the next
 // writer drops the binding, and its room comes back.
 void repair_drops_a_binding_without_its_token(void **) {
-    size_t clients = 0;
-    {
-        Zone fresh;
-        clients = fill_with_distinct_clients(fresh.store);
-    }
+    size_t clients = distinct_clients_of_a_fresh_zone();
     SharedZone zone(kSmall);
     TokenStore store = zone.store();
     assert_int_equal(issue(store, token(1), "steady"), InsertResult::ok);
-    const size_t page = sysconf(_SC_PAGESIZE);
-    int died = -1;
-    for (int n = 0; n < 4000 && died < 0; ++n) {
-        std::vector<uint64_t> scratch(zone.size / sizeof(uint64_t));
-        std::memcpy(scratch.data(), zone.memory, zone.size);
-        SpinLock lock;
-        TokenStore copy(scratch.data(), store_lock(lock));
-        assert_int_equal(issue_bound(copy, token(2000 + n), "steady", bound_to(true, false, n)),
-                         InsertResult::ok);
-        Digest digest = token(2000 + n);
-        size_t binding_at = binding_offset(scratch.data(), zone.size, digest, thumbprint_of(n));
-        size_t token_page =
-            offset_of(scratch.data(), zone.size, digest.data(), digest.size()) / page * page;
-        if (binding_at < token_page) {
-            die_mid_change(zone, token_page, [&](TokenStore &dying) {
-                issue_bound(dying, token(2000 + n), "steady", bound_to(true, false, n));
-            });
-            died = n;
-        }
-    }
+    int died = die_before_the_token(
+        zone, 4000,
+        [&](TokenStore &into, int n) {
+            issue_bound(into, token(2000 + n), "steady", bound_to(true, false, n));
+        },
+        [&](const void *copy, int n) {
+            return binding_offset(copy, zone.size, token(2000 + n), thumbprint_of(n));
+        });
     assert_true(died >= 0);
     assert_false(is_live(store, token(2000 + died)));
     assert_text(found_client(store, token(1)), "steady");
