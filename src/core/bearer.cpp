@@ -93,9 +93,11 @@ jose::DpopCheck check_possession(const BearerRequest &request, std::string_view 
 
 // RFC 9449 §7.1: a DPoP-bound token is its key's holder's only, and goes
 // with the DPoP scheme; an unbound one with Bearer.
+// `policy`: where the proof's jti is remembered (request.dpop for the gate).
 std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &request,
                                                      TokenScheme scheme, std::string_view token,
                                                      const TokenGrant &grant,
+                                                     const jose::DpopPolicy &policy,
                                                      std::string_view realm, uint32_t now) {
     if ((scheme == TokenScheme::dpop) != grant.dpop.bound) {
         BearerVerdict verdict = refuse(
@@ -112,7 +114,7 @@ std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &reques
         return std::nullopt;
     }
     uint32_t retry_after = 0;
-    jose::DpopCheck check = check_possession(request, token, grant, request.dpop, now, retry_after);
+    jose::DpopCheck check = check_possession(request, token, grant, policy, now, retry_after);
     if (check == jose::DpopCheck::ok) {
         return std::nullopt;
     }
@@ -124,20 +126,12 @@ std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &reques
     return verdict;
 }
 
-// find_bearer_grant's: the proof checked, its jti not taken.
+// find_bearer_grant's: the gate's rule, the proof checked, its jti not taken.
 bool possessed(const BearerRequest &request, TokenScheme scheme, std::string_view token,
                const TokenGrant &grant, uint32_t now) {
-    if ((scheme == TokenScheme::dpop) != grant.dpop.bound) {
-        return false;
-    }
-    if (scheme == TokenScheme::bearer) {
-        return true;
-    }
     jose::DpopPolicy unrecorded = request.dpop;
     unrecorded.replays = nullptr;
-    uint32_t retry_after = 0;
-    return check_possession(request, token, grant, unrecorded, now, retry_after) ==
-           jose::DpopCheck::ok;
+    return !refuse_unless_possessed(request, scheme, token, grant, unrecorded, {}, now);
 }
 
 }  // namespace
@@ -250,7 +244,7 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             return verdict;
         }
         if (std::optional<BearerVerdict> refused =
-                refuse_unless_possessed(request, scheme, token, grant, realm, now)) {
+                refuse_unless_possessed(request, scheme, token, grant, request.dpop, realm, now)) {
             return std::move(*refused);
         }
         std::string_view proof_result = scheme == TokenScheme::dpop ? "ok" : "";
