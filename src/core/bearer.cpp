@@ -1,5 +1,6 @@
 #include "core/bearer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/http/auth_header.hpp"
@@ -73,6 +74,18 @@ BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
     return verdict;
 }
 
+// The replay cache fails closed: a proof whose jti cannot be remembered could
+// be replayed, so the client waits until one of its entries expires. Its
+// credentials were not found wanting: 429 (RFC 6585 §4) with Retry-After and
+// no challenge, as at the token endpoint.
+BearerVerdict no_room_for_proof(uint32_t retry_after) {
+    BearerVerdict verdict;
+    verdict.status = 429;
+    verdict.result = "temporarily_unavailable";
+    verdict.retry_after = std::max<uint32_t>(1, retry_after);
+    return verdict;
+}
+
 // RFC 8705 §3: a bound token is its certificate's holder's only.
 bool presented_with_its_certificate(const BearerRequest &request, const TokenGrant &grant) {
     return !grant.certificate.bound ||
@@ -118,10 +131,11 @@ std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &reques
     if (check == jose::DpopCheck::ok) {
         return std::nullopt;
     }
-    BearerVerdict verdict = refuse(check == jose::DpopCheck::no_room ? 429 : 401, realm,
-                                   jose::dpop_error(check), jose::describe(check), scheme);
+    BearerVerdict verdict =
+        check == jose::DpopCheck::no_room
+            ? no_room_for_proof(retry_after)
+            : refuse(401, realm, jose::dpop_error(check), jose::describe(check), scheme);
     verdict.log_reason = jose::describe(check);
-    verdict.retry_after = retry_after;
     verdict.dpop_result = jose::dpop_result(check);
     return verdict;
 }

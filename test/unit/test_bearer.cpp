@@ -273,6 +273,23 @@ void a_dpop_bound_token_passes_with_a_proof_once(void **) {
     assert_non_null(strstr(as_bearer.challenge.c_str(), "error=\"invalid_token\""));
 }
 
+// RFC 6585 §4: a client at its share of the replay cache is not refused
+// authentication; it is told when to retry, as the token endpoint tells it,
+// with no challenge.
+void a_client_at_its_replay_share_is_told_when_to_retry(void **) {
+    DpopGate dpop;
+    oauth::BearerVerdict verdict;
+    for (uint32_t i = 0; i <= dpop.replays.default_share() && verdict.status == 0; ++i) {
+        verdict = dpop.check("j" + std::to_string(i));
+    }
+    assert_int_equal(verdict.status, 429);
+    assert_true(verdict.retry_after > 0);
+    assert_text(verdict.challenge, "");
+    assert_text(verdict.result, "temporarily_unavailable");
+    assert_text(verdict.dpop_result, "no_room");
+    assert_false(verdict.log_reason.empty());
+}
+
 }  // namespace
 
 void the_audience_must_hold_one_required(void **) {
@@ -359,6 +376,7 @@ int main() {
         cmocka_unit_test(the_realm_is_escaped_in_the_challenge),
         cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
         cmocka_unit_test(a_dpop_bound_token_passes_with_a_proof_once),
+        cmocka_unit_test(a_client_at_its_replay_share_is_told_when_to_retry),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
