@@ -106,17 +106,10 @@ AssertionCheck admit_once(const json_t *claims, std::string_view client_id, uint
     if (!ReplayCache::key_of(client_id, *jti, key)) {
         return AssertionCheck::no_room;
     }
-    switch (policy.replays->admit(
-        key, expires_at, now, ReplayCharge{ReplayCache::client_tag(client_id), 0}, retry_after)) {
-        case ReplayVerdict::fresh:
-            return AssertionCheck::ok;
-        case ReplayVerdict::replayed:
-            return AssertionCheck::replayed;
-        case ReplayVerdict::client_at_share:
-        case ReplayVerdict::full:
-            return AssertionCheck::no_room;
-    }
-    return AssertionCheck::no_room;
+    ReplayVerdict verdict = policy.replays->admit_jti(client_id, key, expires_at, now, retry_after);
+    return verdict == ReplayVerdict::fresh      ? AssertionCheck::ok
+           : verdict == ReplayVerdict::replayed ? AssertionCheck::replayed
+                                                : AssertionCheck::no_room;  // at its share, full
 }
 
 }  // namespace
