@@ -17,8 +17,6 @@ namespace oauth::jose {
 
 namespace {
 
-constexpr size_t kMaxJtiLength = 256;
-
 std::string_view bytes_of(const Digest &digest) {
     return {reinterpret_cast<const char *>(digest.data()), digest.size()};
 }
@@ -155,13 +153,8 @@ DpopCheck check_claims(const json_t *claims, const DpopExpectation &expected,
 // to be taken at all.
 DpopCheck admit_once(const json_t *claims, const Digest &jkt, const DpopExpectation &expected,
                      const DpopPolicy &policy, uint32_t now, uint32_t &retry_after) {
-    // Read without std::optional: GCC 12 tests the length of an empty one
-    // along with its flag, which memcheck reports as a jump on an unset value.
-    const json_t *member = json_object_get(claims, "jti");
-    std::string_view jti = json_is_string(member) ? std::string_view(json_string_value(member),
-                                                                     json_string_length(member))
-                                                  : std::string_view();
-    if (jti.empty() || jti.size() > kMaxJtiLength) {
+    std::string_view jti = bounded_jti(claims);
+    if (jti.empty()) {
         return DpopCheck::jti;
     }
     if (policy.replays == nullptr) {
