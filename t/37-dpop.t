@@ -463,6 +463,8 @@ subtest 'a replay-cache flood of one client leaves another working' => sub {
         [proof('flood', 'GET', "$base2/small/api/reports", token => $flood_token)]) });
     is $r->{status}, 429, 'the flooding client at the gate: 429' or diag show($r);
     like $r->{headers}{'retry-after'} // '', qr/^\d+$/, 'with a Retry-After';
+    ok !defined $r->{headers}{'www-authenticate'},
+        'and no challenge: its credentials were not refused' or diag show($r);
     for my $n (1 .. 5) {
         my $token = dpop_token_ok($request->('victim', proof('victim', 'POST', $url)), 'victim',
             "another client's token $n");

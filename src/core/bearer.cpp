@@ -1,5 +1,6 @@
 #include "core/bearer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/http/auth_header.hpp"
@@ -73,6 +74,18 @@ BearerVerdict refuse(int status, std::string_view realm, std::string_view error,
     return verdict;
 }
 
+// The replay cache fails closed: a proof whose jti cannot be remembered could
+// be replayed, so the client waits until one of its entries expires. Its
+// credentials were not found wanting: 429 (RFC 6585 §4) with Retry-After and
+// no challenge, as at the token endpoint.
+BearerVerdict no_room_for_proof(uint32_t retry_after) {
+    BearerVerdict verdict;
+    verdict.status = 429;
+    verdict.result = "temporarily_unavailable";
+    verdict.retry_after = std::max<uint32_t>(1, retry_after);
+    return verdict;
+}
+
 // RFC 8705 §3: a bound token is its certificate's holder's only.
 bool presented_with_its_certificate(const BearerRequest &request, const TokenGrant &grant) {
     return !grant.certificate.bound ||
@@ -93,9 +106,11 @@ jose::DpopCheck check_possession(const BearerRequest &request, std::string_view 
 
 // RFC 9449 §7.1: a DPoP-bound token is its key's holder's only, and goes
 // with the DPoP scheme; an unbound one with Bearer.
+// `policy`: where the proof's jti is remembered (request.dpop for the gate).
 std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &request,
                                                      TokenScheme scheme, std::string_view token,
                                                      const TokenGrant &grant,
+                                                     const jose::DpopPolicy &policy,
                                                      std::string_view realm, uint32_t now) {
     if ((scheme == TokenScheme::dpop) != grant.dpop.bound) {
         BearerVerdict verdict = refuse(
@@ -112,32 +127,25 @@ std::optional<BearerVerdict> refuse_unless_possessed(const BearerRequest &reques
         return std::nullopt;
     }
     uint32_t retry_after = 0;
-    jose::DpopCheck check = check_possession(request, token, grant, request.dpop, now, retry_after);
+    jose::DpopCheck check = check_possession(request, token, grant, policy, now, retry_after);
     if (check == jose::DpopCheck::ok) {
         return std::nullopt;
     }
-    BearerVerdict verdict = refuse(check == jose::DpopCheck::no_room ? 429 : 401, realm,
-                                   jose::dpop_error(check), jose::describe(check), scheme);
+    BearerVerdict verdict =
+        check == jose::DpopCheck::no_room
+            ? no_room_for_proof(retry_after)
+            : refuse(401, realm, jose::dpop_error(check), jose::describe(check), scheme);
     verdict.log_reason = jose::describe(check);
-    verdict.retry_after = retry_after;
     verdict.dpop_result = jose::dpop_result(check);
     return verdict;
 }
 
-// find_bearer_grant's: the proof checked, its jti not taken.
+// find_bearer_grant's: the gate's rule, the proof checked, its jti not taken.
 bool possessed(const BearerRequest &request, TokenScheme scheme, std::string_view token,
                const TokenGrant &grant, uint32_t now) {
-    if ((scheme == TokenScheme::dpop) != grant.dpop.bound) {
-        return false;
-    }
-    if (scheme == TokenScheme::bearer) {
-        return true;
-    }
     jose::DpopPolicy unrecorded = request.dpop;
     unrecorded.replays = nullptr;
-    uint32_t retry_after = 0;
-    return check_possession(request, token, grant, unrecorded, now, retry_after) ==
-           jose::DpopCheck::ok;
+    return !refuse_unless_possessed(request, scheme, token, grant, unrecorded, {}, now);
 }
 
 }  // namespace
@@ -250,7 +258,7 @@ BearerVerdict check_bearer(const BearerRequest &request, const TokenStore &store
             return verdict;
         }
         if (std::optional<BearerVerdict> refused =
-                refuse_unless_possessed(request, scheme, token, grant, realm, now)) {
+                refuse_unless_possessed(request, scheme, token, grant, request.dpop, realm, now)) {
             return std::move(*refused);
         }
         std::string_view proof_result = scheme == TokenScheme::dpop ? "ok" : "";

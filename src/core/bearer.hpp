@@ -77,8 +77,8 @@ struct BearerRequest {
 };
 
 struct BearerVerdict {
-    int status = 0;         // 0: let the request through; else 400, 401 or 403
-    std::string challenge;  // the WWW-Authenticate value, when status != 0
+    int status = 0;         // 0: let the request through; else 400, 401, 403 or 429
+    std::string challenge;  // the WWW-Authenticate value, when status is 400, 401 or 403
     // For the metrics: "ok", "no_token" or the error code (a string literal).
     std::string_view result = "ok";
     // Why a live token was refused, for the info log (a string literal); never the token.

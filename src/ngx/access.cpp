@@ -273,11 +273,10 @@ ngx_int_t accessHandler(ngx_http_request_t *r) {
     } catch (const std::bad_alloc &) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (verdict.challenge.empty()) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (addHeader(r, ngx_string("WWW-Authenticate"), verdict.challenge,
-                  &r->headers_out.www_authenticate) != NGX_OK ||
+    // No challenge where the core refused no credentials: a 429, a 500.
+    if ((!verdict.challenge.empty() &&
+         addHeader(r, ngx_string("WWW-Authenticate"), verdict.challenge,
+                   &r->headers_out.www_authenticate) != NGX_OK) ||
         (verdict.retry_after != 0 &&
          addHeader(r, ngx_string("Retry-After"), std::to_string(verdict.retry_after)) != NGX_OK) ||
         (verdict.status == NGX_HTTP_UNAUTHORIZED && addDpopNonce(r) != NGX_OK)) {

@@ -4,7 +4,11 @@
 #include <cstring>
 
 #include "core/bearer.hpp"
+#include "core/http/base64.hpp"
+#include "core/jose/jws.hpp"
+#include "core/jose/key.hpp"
 #include "core/tokens/registry_grant.hpp"
+#include "core/tokens/replay_cache.hpp"
 #include "core/tokens/token.hpp"
 #include "fixtures.hpp"
 
@@ -173,6 +177,119 @@ void finds_the_grant_of_a_live_token_scopes_aside(void **) {
     assert_false(oauth::find_bearer_grant({1, malformed}, gate.store, kNow, grant));
 }
 
+// ---- DPoP at the gate (RFC 9449 §7.1) ---------------------------------------------
+
+constexpr const char *kApiUrl = "https://api.test/reports";
+const std::string kJwt = "eyJh.eyJi.c2ln";  // a JWT's shape: DpopBound answers for it
+
+const oauth::jose::Key &holder_key() {
+    static oauth::jose::Key key = fixture::generated_key("");
+    return key;
+}
+
+// A verifier that takes every JWT as app's, bound to holder_key(): the
+// gate's DPoP checks without signing an access token.
+struct DpopBound final : oauth::TokenVerifier {
+    oauth::Digest jkt = oauth::jose::thumbprint_digest(holder_key());
+    bool verify(std::string_view, uint32_t, oauth::TokenGrant &grant) noexcept override {
+        grant = oauth::TokenGrant();
+        std::memcpy(grant.client_id, "app", 3);
+        grant.client_id_length = 3;
+        grant.expires_at = kNow + 60;
+        grant.dpop = {true, jkt};
+        return true;
+    }
+    std::string refusal() const override { return ""; }
+};
+
+// A proof of holder_key() for GET kApiUrl with kJwt.
+std::string dpop_proof(const std::string &jti) {
+    oauth::Digest hash;
+    assert_true(oauth::sha256_digest({kJwt}, hash));
+    std::string header =
+        R"({"typ":"dpop+jwt","alg":"ES256","jwk":)" + oauth::jose::public_jwk(holder_key()) + "}";
+    std::string claims = R"({"jti":")" + jti + R"(","htm":"GET","htu":")" + kApiUrl +
+                         R"(","iat":)" + std::to_string(kNow) + R"(,"ath":")" +
+                         oauth::encode_base64url(std::string_view(
+                             reinterpret_cast<const char *>(hash.data()), hash.size())) +
+                         "\"}";
+    std::string jws;
+    assert_true(oauth::jose::sign_compact(holder_key(), header, claims, jws));
+    return jws;
+}
+
+struct DpopGate {
+    Gate gate;
+    DpopBound jwt;
+    std::vector<uint64_t> memory = std::vector<uint64_t>(oauth::ReplayCache::kMinRegionSize / 8);
+    oauth::ReplayCache replays = open();
+    std::string header = "DPoP " + kJwt;
+    std::string proof;
+
+    oauth::ReplayCache open() {
+        assert_true(oauth::ReplayCache::format(memory.data(), memory.size() * 8));
+        return oauth::ReplayCache(memory.data(), {});
+    }
+
+    oauth::BearerRequest request(const std::string &jti) {
+        proof = dpop_proof(jti);
+        oauth::BearerRequest request{1, header};
+        request.dpop_headers = 1;
+        request.dpop_proof = proof;
+        request.method = "GET";
+        request.url = kApiUrl;
+        request.dpop = {&replays, nullptr};
+        return request;
+    }
+
+    oauth::BearerVerdict check(const std::string &jti) {
+        return oauth::check_bearer(request(jti), gate.store, oauth::ScopeRequirement(), "api", kNow,
+                                   gate.grant, &jwt);
+    }
+
+    bool find(const std::string &jti) {
+        return oauth::find_bearer_grant(request(jti), gate.store, kNow, gate.grant, &jwt);
+    }
+};
+
+// The gate takes a proof's jti once; the $oauth_* variables' look at the
+// grant checks the proof and takes none.
+void a_dpop_bound_token_passes_with_a_proof_once(void **) {
+    DpopGate dpop;
+    assert_true(dpop.find("j1"));
+    assert_int_equal(dpop.check("j1").status, 0);
+    assert_text(dpop.check("j2").dpop_result, "ok");
+    oauth::BearerVerdict replayed = dpop.check("j1");
+    assert_int_equal(replayed.status, 401);
+    assert_text(replayed.dpop_result, "replayed");
+    assert_non_null(strstr(replayed.challenge.c_str(),
+                           "DPoP realm=\"api\", "
+                           "error=\"invalid_dpop_proof\""));
+    // RFC 9449 §7.1: a DPoP-bound token goes with the DPoP scheme.
+    dpop.header = "Bearer " + kJwt;
+    assert_false(dpop.find("j3"));
+    oauth::BearerVerdict as_bearer = dpop.check("j3");
+    assert_int_equal(as_bearer.status, 401);
+    assert_non_null(strstr(as_bearer.challenge.c_str(), "error=\"invalid_token\""));
+}
+
+// RFC 6585 §4: a client at its share of the replay cache is not refused
+// authentication; it is told when to retry, as the token endpoint tells it,
+// with no challenge.
+void a_client_at_its_replay_share_is_told_when_to_retry(void **) {
+    DpopGate dpop;
+    oauth::BearerVerdict verdict;
+    for (uint32_t i = 0; i <= dpop.replays.default_share() && verdict.status == 0; ++i) {
+        verdict = dpop.check("j" + std::to_string(i));
+    }
+    assert_int_equal(verdict.status, 429);
+    assert_true(verdict.retry_after > 0);
+    assert_text(verdict.challenge, "");
+    assert_text(verdict.result, "temporarily_unavailable");
+    assert_text(verdict.dpop_result, "no_room");
+    assert_false(verdict.log_reason.empty());
+}
+
 }  // namespace
 
 void the_audience_must_hold_one_required(void **) {
@@ -258,6 +375,8 @@ int main() {
         cmocka_unit_test(a_refused_jwt_says_which_check_failed),
         cmocka_unit_test(the_realm_is_escaped_in_the_challenge),
         cmocka_unit_test(finds_the_grant_of_a_live_token_scopes_aside),
+        cmocka_unit_test(a_dpop_bound_token_passes_with_a_proof_once),
+        cmocka_unit_test(a_client_at_its_replay_share_is_told_when_to_retry),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -14,8 +14,6 @@ namespace oauth::jose {
 
 namespace {
 
-constexpr size_t kMaxJtiLength = 256;
-
 std::optional<double> date_claim(const json_t *claims, const char *name) {
     const json_t *value = json_object_get(claims, name);
     if (!json_is_number(value) || !std::isfinite(json_number_value(value)) ||
@@ -95,28 +93,21 @@ AssertionCheck check_lifetime(const json_t *claims, uint32_t now, uint32_t &expi
 // RFC 7523 §3 item 7: the jti is accepted once, until the assertion expires.
 AssertionCheck admit_once(const json_t *claims, std::string_view client_id, uint32_t expires_at,
                           const AssertionPolicy &policy, uint32_t now, uint32_t &retry_after) {
-    std::optional<std::string_view> jti = string_member(claims, "jti");
-    if (!jti || jti->empty() || jti->size() > kMaxJtiLength) {
+    std::string_view jti = bounded_jti(claims);
+    if (jti.empty()) {
         return AssertionCheck::jti;
     }
     Digest key;
     if (policy.replays == nullptr) {
         return AssertionCheck::ok;
     }
-    if (!ReplayCache::key_of(client_id, *jti, key)) {
+    if (!ReplayCache::key_of(client_id, jti, key)) {
         return AssertionCheck::no_room;
     }
-    switch (policy.replays->admit(
-        key, expires_at, now, ReplayCharge{ReplayCache::client_tag(client_id), 0}, retry_after)) {
-        case ReplayVerdict::fresh:
-            return AssertionCheck::ok;
-        case ReplayVerdict::replayed:
-            return AssertionCheck::replayed;
-        case ReplayVerdict::client_at_share:
-        case ReplayVerdict::full:
-            return AssertionCheck::no_room;
-    }
-    return AssertionCheck::no_room;
+    ReplayVerdict verdict = policy.replays->admit_jti(client_id, key, expires_at, now, retry_after);
+    return verdict == ReplayVerdict::fresh      ? AssertionCheck::ok
+           : verdict == ReplayVerdict::replayed ? AssertionCheck::replayed
+                                                : AssertionCheck::no_room;  // at its share, full
 }
 
 }  // namespace

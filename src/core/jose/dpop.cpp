@@ -17,8 +17,6 @@ namespace oauth::jose {
 
 namespace {
 
-constexpr size_t kMaxJtiLength = 256;
-
 std::string_view bytes_of(const Digest &digest) {
     return {reinterpret_cast<const char *>(digest.data()), digest.size()};
 }
@@ -155,14 +153,8 @@ DpopCheck check_claims(const json_t *claims, const DpopExpectation &expected,
 // to be taken at all.
 DpopCheck admit_once(const json_t *claims, const Digest &jkt, const DpopExpectation &expected,
                      const DpopPolicy &policy, uint32_t now, uint32_t &retry_after) {
-    // Read without std::optional: GCC 12 tests the length of an empty one
-    // along with its flag, which memcheck reports as a jump on an unset value.
-    const json_t *member = json_object_get(claims, "jti");
-    std::string_view jti =
-        json_is_string(member) ? std::string_view(json_string_value(member),
-                                                  json_string_length(member))
-                               : std::string_view();
-    if (jti.empty() || jti.size() > kMaxJtiLength) {
+    std::string_view jti = bounded_jti(claims);
+    if (jti.empty()) {
         return DpopCheck::jti;
     }
     if (policy.replays == nullptr) {
@@ -174,17 +166,11 @@ DpopCheck admit_once(const json_t *claims, const Digest &jkt, const DpopExpectat
     }
     auto expires_at =
         uint32_t(json_number_value(json_object_get(claims, "iat"))) + kDpopProofMaxAge + 1;
-    ReplayCharge charge{ReplayCache::client_tag(expected.charged_to), 0};
-    switch (policy.replays->admit(key, expires_at, now, charge, retry_after)) {
-        case ReplayVerdict::fresh:
-            return DpopCheck::ok;
-        case ReplayVerdict::replayed:
-            return DpopCheck::replayed;
-        case ReplayVerdict::client_at_share:
-        case ReplayVerdict::full:
-            return DpopCheck::no_room;
-    }
-    return DpopCheck::no_room;
+    ReplayVerdict verdict =
+        policy.replays->admit_jti(expected.charged_to, key, expires_at, now, retry_after);
+    return verdict == ReplayVerdict::fresh      ? DpopCheck::ok
+           : verdict == ReplayVerdict::replayed ? DpopCheck::replayed
+                                                : DpopCheck::no_room;  // at its share, full
 }
 
 // A URI's parts as RFC 3986 §6.2.2-3 compares them.

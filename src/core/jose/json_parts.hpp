@@ -22,4 +22,9 @@ Json parse_encoded_object(std::string_view encoded);
 // A string member as it is, NULs included; nullopt when absent or not a string.
 std::optional<std::string_view> string_member(const json_t *object, const char *name);
 
+// The jti (RFC 7519 §4.1.7) as the replay checks take it, client assertions'
+// and DPoP proofs': 1 to 256 characters; empty when absent, not a string or
+// longer.
+std::string_view bounded_jti(const json_t *claims);
+
 }  // namespace oauth::jose

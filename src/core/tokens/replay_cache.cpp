@@ -116,4 +116,10 @@ ReplayVerdict ReplayCache::admit(const Digest &key, uint32_t expires_at, uint32_
     return ReplayVerdict::fresh;
 }
 
+ReplayVerdict ReplayCache::admit_jti(std::string_view client_id, const Digest &key,
+                                     uint32_t expires_at, uint32_t now,
+                                     uint32_t &retry_after) noexcept {
+    return admit(key, expires_at, now, ReplayCharge{client_tag(client_id), 0}, retry_after);
+}
+
 }  // namespace oauth

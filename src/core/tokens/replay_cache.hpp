@@ -63,6 +63,12 @@ class ReplayCache {
     ReplayVerdict admit(const Digest &key, uint32_t expires_at, uint32_t now, ReplayCharge charge,
                         uint32_t &retry_after) noexcept;
 
+    // The entry point of the checks that take a jti once (client assertions,
+    // DPoP proofs): admit() of `key`, the check's digest of the jti, charged
+    // to `client_id` at the default share.
+    ReplayVerdict admit_jti(std::string_view client_id, const Digest &key, uint32_t expires_at,
+                            uint32_t now, uint32_t &retry_after) noexcept;
+
     // A client's share: a quarter of the capacity.
     uint32_t default_share() const noexcept;
     size_t capacity() const noexcept;

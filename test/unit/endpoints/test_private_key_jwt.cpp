@@ -110,6 +110,8 @@ void each_claim_rule_holds(void **) {
     check(R"(,"nbf":)" + std::to_string(kNow + 60), AssertionCheck::not_yet);
     check(R"(,"jti":"")", AssertionCheck::jti);
     check(R"(,"jti":7)", AssertionCheck::jti);
+    check(R"(,"jti":")" + std::string(257, 'j') + "\"", AssertionCheck::jti);
+    check(R"(,"jti":")" + std::string(256, 'j') + "\"", AssertionCheck::ok);
     check(R"(,"exp":)" + std::to_string(kNow + 300), AssertionCheck::ok);
 }
 

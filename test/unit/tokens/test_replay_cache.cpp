@@ -29,6 +29,9 @@ struct Cache {
                         uint32_t now = kNow, uint32_t share = 0) {
         oauth::Digest key;
         assert_true(ReplayCache::key_of(client, jti, key));
+        if (share == 0) {  // the default share: the jti checks' entry point
+            return cache.admit_jti(client, key, until, now, retry_after);
+        }
         return cache.admit(key, until, now, ReplayCharge{ReplayCache::client_tag(client), share},
                            retry_after);
     }
