@@ -23,7 +23,7 @@ struct TokenEndpointConfig {
     const jose::Key *jwt_key = nullptr;
     std::string_view issuer = {};
     // RFC 9449: where DPoP proofs' jtis are remembered, and the server's
-    // nonces if it asks for them. JWTs only: opaque tokens are Bearer tokens.
+    // nonces if it asks for them.
     jose::DpopPolicy dpop = {};
 };
 
