@@ -97,7 +97,7 @@ mkdir "$p/state" or die;
 chown $> == 0 ? (getpwnam 'nobody')[2] : $>, -1, "$p/state" or die;
 
 my $port = $t->port;
-$t->write_conf(http => <<"CONF");
+my $http = <<"CONF";
 oauth_token_zone tokens:1m state=state/tokens.state;
 oauth_clients clients.json;
 oauth_auth_failure_limit off;
@@ -118,6 +118,7 @@ server {
     location /api/ { oauth_require_scope read; alias %%PREFIX%%/html/; }
 }
 CONF
+$t->write_conf(http => $http);
 $t->start;
 
 # curl over TLS with CERT (a NAME of this test, or none); returns the status
@@ -293,7 +294,7 @@ subtest 'oauth-client-entry makes entries of certificate clients, without a secr
 };
 
 # After the metrics: it restarts nginx, which starts them anew.
-subtest 'an opaque bound token: the zone keeps its thumbprint, through a restart' => sub {
+subtest 'an opaque bound token: the zone keeps its thumbprint, through a restart and a resize' => sub {
     my %token;
     for my $case (['san', 'bound'], ['self', 'self']) {
         my ($cert, $client) = @$case;
@@ -330,6 +331,8 @@ subtest 'an opaque bound token: the zone keeps its thumbprint, through a restart
     $t->stop;
     $t->start;
     $gate_ok->('after a restart from the state file');
+    ok $t->reload(http => $http =~ s/tokens:1m/tokens:2m/r), 'a reload that resizes the zone';
+    $gate_ok->('after a resize');
 };
 
 subtest 'nginx -t names a registry entry that cannot authenticate' => sub {
