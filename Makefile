@@ -37,7 +37,7 @@ else
 NGX_TREE   := $(NGINX_SRC)
 endif
 
-.PHONY: all demo test unit integration format clean FORCE
+.PHONY: all demo test test-binaries unit integration format clean FORCE
 all: $(MODULE) $(CLI)
 
 $(BUILD)/.packages-build:
@@ -109,12 +109,20 @@ $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packag
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# What the suites run, built in one pass so that `make -jN` keeps every core busy
+# (CI's .ci/run builds so); the suites themselves then run one after the other.
+test-binaries: all $(UNIT_BINS)
+
 integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics \
 		$(BUILD)/.packages-fleet
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
 		prove --timer -r t/
 
-test: unit integration
+# Not `test: unit integration`: under -jN those two would run at once, and the
+# timing-sensitive t/ files share the cores with the unit tests.
+test: test-binaries
+	$(MAKE) unit
+	$(MAKE) integration
 
 demo: all
 	scripts/demo $(abspath $(MODULE)) $(NGINX_BIN)
@@ -197,7 +205,7 @@ fuzz: $(FUZZ_BINS)
 SAN_MAKE        = $(MAKE) BUILD=$(SAN_BUILD) NGINX_SRC= CXXFLAGS="$(SAN_FLAGS)" NGX_CC_OPT="$(SAN_FLAGS)"
 
 sanitize:
-	$(SAN_MAKE) all
+	$(SAN_MAKE) test-binaries
 	$(SAN_ENV) $(SAN_MAKE) unit
 	OAUTH_SANITIZE="$(SAN_PRELOAD)" $(SAN_ENV) $(SAN_MAKE) integration
 
@@ -262,6 +270,11 @@ $(BUILD)/.packages-deb-test:
 
 deb: $(DEB)
 
+# dpkg-buildpackage compiles with the -jN make was given (serial without one; its
+# own default is every core). The package builds from debian/rules alone: none
+# of this make's flags or variables reach it through MAKEFLAGS.
+DEB_JOBS      = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
+
 # The changelog is written here so that VERSION stays the one place for the
 # version; its date is the last commit's, so rebuilding one commit gives the same
 # changelog and file dates.
@@ -272,7 +285,8 @@ $(DEB): $(DEB_SOURCES) | $(BUILD)/.packages-build $(BUILD)/.packages-deb
 	  echo "  * Built from the ngx_http_oauth_module sources at version $(VERSION)."; echo; \
 	  echo " -- $$(sed -n 's/^Maintainer: //p' debian/control)  $$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))"; \
 	} > $(DEB_TREE)/debian/changelog
-	cd $(DEB_TREE) && dpkg-buildpackage --build=binary --no-sign > ../build.log 2>&1 \
+	cd $(DEB_TREE) && MAKEFLAGS= MFLAGS= dpkg-buildpackage --build=binary --no-sign -j$(DEB_JOBS) \
+		> ../build.log 2>&1 \
 		|| { tail -n 40 ../build.log; exit 1; }
 	mv $(BUILD)/deb/$(notdir $(DEB_DBGSYM)) $(DEB_DBGSYM)
 	mv $(BUILD)/deb/$(notdir $@) $@
