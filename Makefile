@@ -74,7 +74,10 @@ $(BUILD)/.packages-fleet:
 	@mkdir -p $(@D) && touch $@
 
 # nginx's configure bakes the module's file list into objs/Makefile, so it
-# reruns whenever a source file is added or removed.
+# reruns whenever a source file is added or removed. The module links the core's
+# objects that the CLI and the unit tests link (config reads OAUTH_CORE_OBJS): the
+# core is compiled once per build, with CXXFLAGS; nginx compiles only the glue.
+NGX_CONFIGURE_ENV = OAUTH_CORE_OBJS="$(abspath $(CORE_OBJS))"
 $(BUILD)/sources.list: FORCE
 	@mkdir -p $(@D)
 	@echo $(CORE_SRCS) $(CORE_HDRS) $(GLUE_FILES) > $@.new
@@ -83,14 +86,16 @@ $(BUILD)/sources.list: FORCE
 $(NGX_TREE)/objs/Makefile: config $(BUILD)/sources.list | $(BUILD)/.packages-build
 ifeq ($(NGINX_SRC),)
 	rm -rf $(NGX_TREE) && cp -a /usr/share/nginx/src $(NGX_TREE)
-	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	cd $(NGX_TREE) && . ./conf_flags && $(NGX_CONFIGURE_ENV) ./configure "$${NGX_CONF_FLAGS[@]}" \
 		--with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
 else
-	cd $(NGX_TREE) && $$(test -x configure && echo ./configure || echo auto/configure) \
+	cd $(NGX_TREE) && $(NGX_CONFIGURE_ENV) $$(test -x configure && echo ./configure || echo auto/configure) \
 		--with-compat --with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
 endif
 
-$(MODULE): $(NGX_TREE)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_FILES)
+$(MODULE): $(NGX_TREE)/objs/Makefile $(CORE_OBJS) $(CORE_HDRS) $(GLUE_FILES)
+	@# objs/Makefile does not know the core's objects: relink whatever changed
+	rm -f $(NGX_TREE)/objs/ngx_http_oauth_module.so
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
 	@# a new file, not a rewrite: a running nginx keeps the old one mapped
 	cp $(NGX_TREE)/objs/ngx_http_oauth_module.so $@.new && mv $@.new $@
