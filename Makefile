@@ -37,7 +37,7 @@ else
 NGX_TREE   := $(NGINX_SRC)
 endif
 
-.PHONY: all demo test unit integration format clean FORCE
+.PHONY: all demo test test-binaries unit integration format clean FORCE
 all: $(MODULE) $(CLI)
 
 $(BUILD)/.packages-build:
@@ -74,7 +74,10 @@ $(BUILD)/.packages-fleet:
 	@mkdir -p $(@D) && touch $@
 
 # nginx's configure bakes the module's file list into objs/Makefile, so it
-# reruns whenever a source file is added or removed.
+# reruns whenever a source file is added or removed. The module links the core's
+# objects that the CLI and the unit tests link (config reads OAUTH_CORE_OBJS): the
+# core is compiled once per build, with CXXFLAGS; nginx compiles only the glue.
+NGX_CONFIGURE_ENV = OAUTH_CORE_OBJS="$(abspath $(CORE_OBJS))"
 $(BUILD)/sources.list: FORCE
 	@mkdir -p $(@D)
 	@echo $(CORE_SRCS) $(CORE_HDRS) $(GLUE_FILES) > $@.new
@@ -83,14 +86,16 @@ $(BUILD)/sources.list: FORCE
 $(NGX_TREE)/objs/Makefile: config $(BUILD)/sources.list | $(BUILD)/.packages-build
 ifeq ($(NGINX_SRC),)
 	rm -rf $(NGX_TREE) && cp -a /usr/share/nginx/src $(NGX_TREE)
-	cd $(NGX_TREE) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	cd $(NGX_TREE) && . ./conf_flags && $(NGX_CONFIGURE_ENV) ./configure "$${NGX_CONF_FLAGS[@]}" \
 		--with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
 else
-	cd $(NGX_TREE) && $$(test -x configure && echo ./configure || echo auto/configure) \
+	cd $(NGX_TREE) && $(NGX_CONFIGURE_ENV) $$(test -x configure && echo ./configure || echo auto/configure) \
 		--with-compat --with-cc-opt="$(NGX_CC_OPT)" --add-dynamic-module=$(CURDIR) > configure.log
 endif
 
-$(MODULE): $(NGX_TREE)/objs/Makefile $(CORE_SRCS) $(CORE_HDRS) $(GLUE_FILES)
+$(MODULE): $(NGX_TREE)/objs/Makefile $(CORE_OBJS) $(CORE_HDRS) $(GLUE_FILES)
+	@# objs/Makefile does not know the core's objects: relink whatever changed
+	rm -f $(NGX_TREE)/objs/ngx_http_oauth_module.so
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
 	@# a new file, not a rewrite: a running nginx keeps the old one mapped
 	cp $(NGX_TREE)/objs/ngx_http_oauth_module.so $@.new && mv $@.new $@
@@ -109,12 +114,20 @@ $(BUILD)/unit/%: test/unit/%.cpp test/unit/*.hpp $(CORE_OBJS) | $(BUILD)/.packag
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# What the suites run, built in one pass so that `make -jN` keeps every core busy
+# (CI's .ci/run builds so); the suites themselves then run one after the other.
+test-binaries: all $(UNIT_BINS)
+
 integration: all $(BUILD)/.packages-interop | $(BUILD)/.packages-test $(BUILD)/.packages-metrics \
 		$(BUILD)/.packages-fleet
 	OAUTH_MODULE=$(abspath $(MODULE)) OAUTH_CLIENT_ENTRY=$(abspath $(CLI)) NGINX_BIN=$(NGINX_BIN) \
 		prove --timer -r t/
 
-test: unit integration
+# Not `test: unit integration`: under -jN those two would run at once, and the
+# timing-sensitive t/ files share the cores with the unit tests.
+test: test-binaries
+	$(MAKE) unit
+	$(MAKE) integration
 
 demo: all
 	scripts/demo $(abspath $(MODULE)) $(NGINX_BIN)
@@ -197,7 +210,7 @@ fuzz: $(FUZZ_BINS)
 SAN_MAKE        = $(MAKE) BUILD=$(SAN_BUILD) NGINX_SRC= CXXFLAGS="$(SAN_FLAGS)" NGX_CC_OPT="$(SAN_FLAGS)"
 
 sanitize:
-	$(SAN_MAKE) all
+	$(SAN_MAKE) test-binaries
 	$(SAN_ENV) $(SAN_MAKE) unit
 	OAUTH_SANITIZE="$(SAN_PRELOAD)" $(SAN_ENV) $(SAN_MAKE) integration
 
@@ -262,6 +275,11 @@ $(BUILD)/.packages-deb-test:
 
 deb: $(DEB)
 
+# dpkg-buildpackage compiles with the -jN make was given (serial without one; its
+# own default is every core). The package builds from debian/rules alone: none
+# of this make's flags or variables reach it through MAKEFLAGS.
+DEB_JOBS      = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),1)
+
 # The changelog is written here so that VERSION stays the one place for the
 # version; its date is the last commit's, so rebuilding one commit gives the same
 # changelog and file dates.
@@ -272,7 +290,8 @@ $(DEB): $(DEB_SOURCES) | $(BUILD)/.packages-build $(BUILD)/.packages-deb
 	  echo "  * Built from the ngx_http_oauth_module sources at version $(VERSION)."; echo; \
 	  echo " -- $$(sed -n 's/^Maintainer: //p' debian/control)  $$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))"; \
 	} > $(DEB_TREE)/debian/changelog
-	cd $(DEB_TREE) && dpkg-buildpackage --build=binary --no-sign > ../build.log 2>&1 \
+	cd $(DEB_TREE) && MAKEFLAGS= MFLAGS= dpkg-buildpackage --build=binary --no-sign -j$(DEB_JOBS) \
+		> ../build.log 2>&1 \
 		|| { tail -n 40 ../build.log; exit 1; }
 	mv $(BUILD)/deb/$(notdir $(DEB_DBGSYM)) $(DEB_DBGSYM)
 	mv $(BUILD)/deb/$(notdir $@) $@
